@@ -1,0 +1,405 @@
+//! Turns a client's resource JSON into scimd's canonical document (RFC 7643 §2, §3): attribute
+//! names in their schema spelling, values checked against their type, read-only attributes
+//! dropped, unassigned values (null, "", []) removed, extension attributes under their URN.
+//! Strict about what a value means, tolerant of how IdPs spell it (see idp-requirements.md).
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::{Result, ScimError};
+use super::schema::{AttrDef, AttrType, Mutability, ResourceType, SchemaDef};
+
+/// A resource body as stored: canonical attribute names, no `id`, `meta`, `schemas` or
+/// `password` (those are the server's to add or hash).
+pub type Document = Map<String, Value>;
+
+/// A validated create/replace body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Validated {
+    pub doc: Document,
+    /// The cleartext password, if one was sent; the caller hashes it and drops it.
+    pub password: Option<String>,
+}
+
+/// Validates a full resource body (POST, PUT) against the resource type's schemas.
+pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
+    let Value::Object(input) = body else {
+        return Err(ScimError::invalid_syntax(format!(
+            "the request body must be a JSON object holding a {} resource, not {}",
+            rt.name,
+            json_kind(body)
+        )));
+    };
+    let mut doc = Document::new();
+    let mut password = None;
+    for (key, value) in input {
+        if key.eq_ignore_ascii_case("schemas") {
+            check_schemas(rt, value)?;
+        } else if let Some(ext) = rt.extension(key) {
+            if let Some(block) = validate_extension(ext, value)? {
+                doc.insert(ext.id.to_owned(), Value::Object(block));
+            }
+        } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
+            if def.name == "password" {
+                password = validate_value(def, value, def.name)?
+                    .and_then(|v| v.as_str().map(str::to_owned));
+            } else if !def.is_read_only()
+                && let Some(v) = validate_value(def, value, def.name)?
+            {
+                doc.insert(def.name.to_owned(), v);
+            }
+        } else if is_read_only_common(key) {
+            // RFC 7644 §3.3: readOnly attributes in a request "SHALL be ignored".
+        } else {
+            return Err(unknown_attribute(rt, key));
+        }
+    }
+    check_required(rt.schema, &doc)?;
+    Ok(Validated { doc, password })
+}
+
+/// Checks a value for one attribute and returns it in canonical form, or `None` when the value
+/// means "unassigned" (RFC 7643 §2.5: null and empty arrays; IdPs also send `""`, S57, S73).
+/// `path` names the attribute in error details, e.g. `emails[0].primary`.
+pub fn validate_value(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+    if def.multi_valued {
+        return validate_multi(def, value, path);
+    }
+    validate_single(def, value, path)
+}
+
+fn validate_multi(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+    let items: Vec<&Value> = match value {
+        Value::Null => return Ok(None),
+        Value::Array(items) => items.iter().collect(),
+        // OneLogin sends a lone object where an array belongs (S73); its meaning is unambiguous.
+        single => vec![single],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        if let Some(v) = validate_single(def, item, &format!("{path}[{i}]"))? {
+            out.push(v);
+        }
+    }
+    check_single_primary(&out, path)?;
+    Ok(if out.is_empty() {
+        None
+    } else {
+        Some(Value::Array(out))
+    })
+}
+
+/// RFC 7643 §2.4: "The primary attribute value 'true' MUST appear no more than once."
+fn check_single_primary(items: &[Value], path: &str) -> Result<()> {
+    let primaries = items
+        .iter()
+        .filter(|v| v.get("primary") == Some(&Value::Bool(true)))
+        .count();
+    if primaries > 1 {
+        return Err(ScimError::invalid_value(format!(
+            "{path} has {primaries} values marked \"primary\": true; at most one value may be primary"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_single(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+    if value.is_null() {
+        return Ok(None);
+    }
+    match def.ty {
+        AttrType::Complex => validate_complex(def, value, path),
+        AttrType::String | AttrType::Reference | AttrType::Binary => match value {
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(_) => Ok(Some(value.clone())),
+            // A number where a string belongs has one obvious meaning (employeeNumber 701984).
+            Value::Number(n) => Ok(Some(Value::String(n.to_string()))),
+            other => Err(wrong_type(path, "a string", other)),
+        },
+        AttrType::Boolean => match value {
+            Value::Bool(_) => Ok(Some(value.clone())),
+            // Entra sends "True"/"False" strings by default (S54, S56).
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+            other => Err(wrong_type(path, "a boolean (true or false)", other)),
+        },
+        AttrType::Integer => match value {
+            Value::Number(n) if n.is_i64() => Ok(Some(value.clone())),
+            other => Err(wrong_type(path, "an integer", other)),
+        },
+        AttrType::Decimal => match value {
+            Value::Number(_) => Ok(Some(value.clone())),
+            other => Err(wrong_type(path, "a number", other)),
+        },
+        AttrType::DateTime => match value {
+            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => {
+                Ok(Some(value.clone()))
+            }
+            other => Err(wrong_type(
+                path,
+                "a dateTime such as \"2024-05-13T04:42:34Z\"",
+                other,
+            )),
+        },
+    }
+}
+
+fn validate_complex(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+    let object = match value {
+        Value::Object(o) => o,
+        // A bare id where a {"value": id} object belongs: Entra's manager (S57), plain lists of
+        // emails. Only for complex attributes that have a `value` sub-attribute.
+        Value::String(s) if def.sub("value").is_some() => {
+            return Ok((!s.is_empty()).then(|| serde_json::json!({ "value": s })));
+        }
+        other => return Err(wrong_type(path, "an object", other)),
+    };
+    let mut out = Map::new();
+    for (key, v) in object {
+        let Some(sub) = def.sub(key) else {
+            let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
+            return Err(ScimError::invalid_value(format!(
+                "{path} has no sub-attribute \"{key}\"; {} takes {}",
+                def.name,
+                known.join(", ")
+            )));
+        };
+        if sub.is_read_only() {
+            continue;
+        }
+        if let Some(v) = validate_single(sub, v, &format!("{path}.{}", sub.name))? {
+            out.insert(sub.name.to_owned(), v);
+        }
+    }
+    Ok((!out.is_empty()).then_some(Value::Object(out)))
+}
+
+fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>> {
+    let Value::Object(input) = value else {
+        if value.is_null() {
+            return Ok(None);
+        }
+        return Err(wrong_type(
+            ext.id,
+            "an object of the extension's attributes",
+            value,
+        ));
+    };
+    let mut block = Document::new();
+    for (key, v) in input {
+        let Some(def) = ext.attr(key) else {
+            let known: Vec<&str> = ext.attributes.iter().map(|a| a.name).collect();
+            return Err(ScimError::invalid_value(format!(
+                "{} has no attribute \"{key}\"; it defines {}",
+                ext.id,
+                known.join(", ")
+            )));
+        };
+        if def.is_read_only() {
+            continue;
+        }
+        let path = format!("{}:{}", ext.id, def.name);
+        if let Some(v) = validate_value(def, v, &path)? {
+            block.insert(def.name.to_owned(), v);
+        }
+    }
+    Ok((!block.is_empty()).then_some(block))
+}
+
+fn check_schemas(rt: &ResourceType, value: &Value) -> Result<()> {
+    let urns: Vec<&Value> = match value {
+        Value::Array(a) => a.iter().collect(),
+        Value::String(_) => vec![value],
+        other => return Err(wrong_type("schemas", "an array of schema URNs", other)),
+    };
+    for urn in urns {
+        let Some(urn) = urn.as_str() else {
+            return Err(wrong_type("schemas", "an array of schema URN strings", urn));
+        };
+        if rt.schema_by_urn(urn).is_none() && !rt.tolerates_schema(urn) {
+            let mut supported = vec![rt.schema.id];
+            supported.extend(rt.extensions.iter().map(|s| s.id));
+            return Err(ScimError::invalid_value(format!(
+                "schemas lists \"{urn}\", which this server does not support for {}; use {}",
+                rt.name,
+                supported.join(" and/or ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_required(schema: &SchemaDef, doc: &Document) -> Result<()> {
+    for def in schema.attributes.iter().filter(|a| a.required) {
+        if !doc.contains_key(def.name) {
+            return Err(ScimError::invalid_value(format!(
+                "{} is required for a {} and is missing or empty; send a non-empty \"{}\"",
+                def.name, schema.name, def.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `externalId` is the one common attribute a client writes (RFC 7643 §3.1).
+fn common_writable(key: &str) -> Option<&'static AttrDef> {
+    super::schema::find(&super::schema::COMMON_ATTRIBUTES, key)
+        .filter(|a| a.mutability != Mutability::ReadOnly)
+}
+
+fn is_read_only_common(key: &str) -> bool {
+    super::schema::find(&super::schema::COMMON_ATTRIBUTES, key).is_some_and(AttrDef::is_read_only)
+}
+
+fn unknown_attribute(rt: &ResourceType, key: &str) -> ScimError {
+    if key.to_ascii_lowercase().starts_with("urn:") {
+        let ext: Vec<&str> = rt.extensions.iter().map(|s| s.id).collect();
+        let hint = if ext.is_empty() {
+            "none".to_owned()
+        } else {
+            ext.join(", ")
+        };
+        return ScimError::invalid_value(format!(
+            "\"{key}\" is not a schema extension this server supports for {}; supported extensions: {hint}",
+            rt.name
+        ));
+    }
+    ScimError::invalid_value(format!(
+        "\"{key}\" is not an attribute of the {} schema ({}); remove it or map it to a defined attribute (see /Schemas)",
+        rt.name, rt.schema.id
+    ))
+}
+
+fn wrong_type(path: &str, expected: &str, got: &Value) -> ScimError {
+    ScimError::invalid_value(format!(
+        "{path} must be {expected}, but the request sent {}",
+        json_kind(got)
+    ))
+}
+
+/// A short description of a JSON value for error details; never echoes long or secret values.
+pub fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{GROUP, USER};
+    use serde_json::json;
+
+    fn ok(body: Value) -> Validated {
+        validate(&USER, &body).expect("valid")
+    }
+
+    fn err(body: Value) -> ScimError {
+        validate(&USER, &body).expect_err("invalid")
+    }
+
+    #[test]
+    fn canonicalises_names_and_drops_read_only() {
+        let v = ok(
+            json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"UserName":"Bob","id":"x",
+            "meta":{"resourceType":"User"},"groups":[],"Name":{"GivenName":"B"}}),
+        );
+        assert_eq!(
+            v.doc,
+            json!({"userName":"Bob","name":{"givenName":"B"}})
+                .as_object()
+                .cloned()
+                .expect("obj")
+        );
+    }
+
+    #[test]
+    fn password_is_split_off() {
+        let v = ok(json!({"userName":"a","password":"s3cret"}));
+        assert_eq!(v.password.as_deref(), Some("s3cret"));
+        assert!(!v.doc.contains_key("password"));
+    }
+
+    #[test]
+    fn string_booleans_are_accepted() {
+        assert_eq!(
+            ok(json!({"userName":"a","active":"False"})).doc["active"],
+            json!(false)
+        );
+        assert_eq!(
+            ok(json!({"userName":"a","active":"TRUE"})).doc["active"],
+            json!(true)
+        );
+        assert_eq!(
+            err(json!({"userName":"a","active":"yes"})).detail,
+            "active must be a boolean (true or false), but the request sent a string"
+        );
+    }
+
+    #[test]
+    fn unknown_attribute_is_named() {
+        let e = err(json!({"userName":"a","user_name":"b"}));
+        assert_eq!(e.status, 400);
+        assert!(e.detail.contains("\"user_name\""), "{}", e.detail);
+    }
+
+    #[test]
+    fn unknown_schema_is_named() {
+        let e = err(json!({"schemas":["urn:example:custom"],"userName":"a"}));
+        assert!(e.detail.contains("urn:example:custom"), "{}", e.detail);
+        assert!(validate(&GROUP, &json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group",
+            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"g"})).is_ok());
+    }
+
+    #[test]
+    fn missing_user_name_is_required() {
+        assert!(
+            err(json!({"name":{"givenName":"x"}}))
+                .detail
+                .contains("userName is required")
+        );
+        assert!(
+            err(json!({"userName":""}))
+                .detail
+                .contains("userName is required")
+        );
+    }
+
+    #[test]
+    fn extension_block_is_validated() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let v = ok(json!({"userName":"a", ent: {"employeeNumber": 701984, "manager": "m1"}}));
+        assert_eq!(
+            v.doc[ent],
+            json!({"employeeNumber":"701984","manager":{"value":"m1"}})
+        );
+        assert!(
+            err(json!({"userName":"a", ent: {"badge":"1"}}))
+                .detail
+                .contains("\"badge\"")
+        );
+    }
+
+    #[test]
+    fn multi_valued_tolerates_single_object_and_rejects_two_primaries() {
+        let v = ok(json!({"userName":"a","emails":{"value":"a@x","type":"work"}}));
+        assert_eq!(v.doc["emails"], json!([{"value":"a@x","type":"work"}]));
+        let e = err(
+            json!({"userName":"a","emails":[{"value":"a","primary":true},{"value":"b","primary":"True"}]}),
+        );
+        assert!(e.detail.contains("primary"), "{}", e.detail);
+    }
+
+    #[test]
+    fn unassigned_values_are_dropped() {
+        let v = ok(json!({"userName":"a","title":"","emails":[],"name":null,"roles":[]}));
+        assert_eq!(v.doc.len(), 1);
+    }
+}

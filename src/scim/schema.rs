@@ -1,0 +1,791 @@
+//! Attribute definitions of the schemas scimd serves (RFC 7643 §4 and §8.7): the core User and
+//! Group schemas and the enterprise User extension. Everything that validates, filters, patches
+//! or projects a resource looks attributes up here, so the characteristics advertised on
+//! `/Schemas` are the ones actually enforced.
+
+use serde_json::{Map, Value, json};
+
+/// RFC 7643 §2.3 attribute data types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrType {
+    String,
+    Boolean,
+    Decimal,
+    Integer,
+    DateTime,
+    Binary,
+    Reference,
+    Complex,
+}
+
+impl AttrType {
+    /// The name used on the wire in `/Schemas`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Decimal => "decimal",
+            Self::Integer => "integer",
+            Self::DateTime => "dateTime",
+            Self::Binary => "binary",
+            Self::Reference => "reference",
+            Self::Complex => "complex",
+        }
+    }
+}
+
+/// RFC 7643 §7 "mutability".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mutability {
+    ReadOnly,
+    ReadWrite,
+    Immutable,
+    WriteOnly,
+}
+
+impl Mutability {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::ReadOnly => "readOnly",
+            Self::ReadWrite => "readWrite",
+            Self::Immutable => "immutable",
+            Self::WriteOnly => "writeOnly",
+        }
+    }
+}
+
+/// RFC 7643 §7 "returned".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Returned {
+    Always,
+    Never,
+    Default,
+    Request,
+}
+
+impl Returned {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Always => "always",
+            Self::Never => "never",
+            Self::Default => "default",
+            Self::Request => "request",
+        }
+    }
+}
+
+/// RFC 7643 §7 "uniqueness".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Uniqueness {
+    None,
+    Server,
+    Global,
+}
+
+impl Uniqueness {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Server => "server",
+            Self::Global => "global",
+        }
+    }
+}
+
+/// One attribute definition (RFC 7643 §7), possibly with sub-attributes.
+#[derive(Debug)]
+pub struct AttrDef {
+    pub name: &'static str,
+    pub ty: AttrType,
+    pub multi_valued: bool,
+    pub required: bool,
+    pub case_exact: bool,
+    pub mutability: Mutability,
+    pub returned: Returned,
+    pub uniqueness: Uniqueness,
+    pub description: &'static str,
+    pub canonical_values: &'static [&'static str],
+    pub reference_types: &'static [&'static str],
+    pub sub_attributes: &'static [AttrDef],
+}
+
+impl AttrDef {
+    /// Finds a sub-attribute by name, case-insensitively (RFC 7643 §2.1).
+    pub fn sub(&self, name: &str) -> Option<&'static AttrDef> {
+        find(self.sub_attributes, name)
+    }
+
+    /// Whether a client may write this attribute at all.
+    pub fn is_read_only(&self) -> bool {
+        self.mutability == Mutability::ReadOnly
+    }
+
+    fn to_json(&self) -> Value {
+        let mut out = Map::new();
+        out.insert("name".into(), json!(self.name));
+        out.insert("type".into(), json!(self.ty.as_str()));
+        out.insert("multiValued".into(), json!(self.multi_valued));
+        out.insert("description".into(), json!(self.description));
+        out.insert("required".into(), json!(self.required));
+        if matches!(
+            self.ty,
+            AttrType::String | AttrType::Reference | AttrType::Binary
+        ) {
+            out.insert("caseExact".into(), json!(self.case_exact));
+        }
+        if !self.canonical_values.is_empty() {
+            out.insert("canonicalValues".into(), json!(self.canonical_values));
+        }
+        if !self.reference_types.is_empty() {
+            out.insert("referenceTypes".into(), json!(self.reference_types));
+        }
+        out.insert("mutability".into(), json!(self.mutability.as_str()));
+        out.insert("returned".into(), json!(self.returned.as_str()));
+        if self.ty != AttrType::Complex {
+            out.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
+        }
+        if !self.sub_attributes.is_empty() {
+            let subs: Vec<Value> = self.sub_attributes.iter().map(AttrDef::to_json).collect();
+            out.insert("subAttributes".into(), Value::Array(subs));
+        }
+        Value::Object(out)
+    }
+}
+
+/// Finds an attribute by name, case-insensitively (RFC 7643 §2.1: attribute names are
+/// case-insensitive).
+pub fn find(attrs: &'static [AttrDef], name: &str) -> Option<&'static AttrDef> {
+    attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
+}
+
+/// A schema (RFC 7643 §7): an id URN and its attributes.
+#[derive(Debug)]
+pub struct SchemaDef {
+    pub id: &'static str,
+    pub name: &'static str,
+    pub description: &'static str,
+    pub attributes: &'static [AttrDef],
+}
+
+impl SchemaDef {
+    /// Finds a top-level attribute of this schema by name, case-insensitively.
+    pub fn attr(&self, name: &str) -> Option<&'static AttrDef> {
+        find(self.attributes, name)
+    }
+
+    /// The `Schema` resource served on `/Schemas/{id}` (RFC 7643 §7). `location` is the
+    /// absolute URL of that endpoint.
+    pub fn to_json(&self, location: &str) -> Value {
+        let attrs: Vec<Value> = self.attributes.iter().map(AttrDef::to_json).collect();
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+            "id": self.id,
+            "name": self.name,
+            "description": self.description,
+            "attributes": attrs,
+            "meta": {"resourceType": "Schema", "location": location},
+        })
+    }
+}
+
+/// A resource type (RFC 7643 §6): endpoint, core schema and extensions.
+#[derive(Debug)]
+pub struct ResourceType {
+    pub name: &'static str,
+    pub endpoint: &'static str,
+    pub description: &'static str,
+    pub schema: &'static SchemaDef,
+    pub extensions: &'static [&'static SchemaDef],
+    /// Schema URNs some IdPs put in `schemas` that carry no attributes of their own; accepted
+    /// and dropped rather than rejected (see idp-requirements.md S61, S73).
+    pub tolerated_schemas: &'static [&'static str],
+}
+
+impl ResourceType {
+    /// The extension schema whose URN is `urn`, case-insensitively.
+    pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
+        self.extensions
+            .iter()
+            .copied()
+            .find(|s| s.id.eq_ignore_ascii_case(urn))
+    }
+
+    /// The core or extension schema whose URN is `urn`, case-insensitively.
+    pub fn schema_by_urn(&self, urn: &str) -> Option<&'static SchemaDef> {
+        if self.schema.id.eq_ignore_ascii_case(urn) {
+            Some(self.schema)
+        } else {
+            self.extension(urn)
+        }
+    }
+
+    /// Whether `urn` may appear in a request's `schemas` without carrying attributes.
+    pub fn tolerates_schema(&self, urn: &str) -> bool {
+        self.tolerated_schemas
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(urn))
+    }
+
+    /// The `ResourceType` resource served on `/ResourceTypes/{name}`.
+    pub fn to_json(&self, location: &str) -> Value {
+        let extensions: Vec<Value> = self
+            .extensions
+            .iter()
+            .map(|s| json!({"schema": s.id, "required": false}))
+            .collect();
+        json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ResourceType"],
+            "id": self.name,
+            "name": self.name,
+            "endpoint": self.endpoint,
+            "description": self.description,
+            "schema": self.schema.id,
+            "schemaExtensions": extensions,
+            "meta": {"resourceType": "ResourceType", "location": location},
+        })
+    }
+}
+
+// --- Attribute builders -------------------------------------------------------------------
+// Written as const fns so every definition below is a `static`, checked at compile time, with
+// only the characteristics that differ from RFC 7643's defaults spelled out.
+
+const fn attr(name: &'static str, ty: AttrType) -> AttrDef {
+    AttrDef {
+        name,
+        ty,
+        multi_valued: false,
+        required: false,
+        case_exact: false,
+        mutability: Mutability::ReadWrite,
+        returned: Returned::Default,
+        uniqueness: Uniqueness::None,
+        description: "",
+        canonical_values: &[],
+        reference_types: &[],
+        sub_attributes: &[],
+    }
+}
+
+const fn string(name: &'static str, description: &'static str) -> AttrDef {
+    AttrDef {
+        description,
+        ..attr(name, AttrType::String)
+    }
+}
+
+const fn boolean(name: &'static str, description: &'static str) -> AttrDef {
+    AttrDef {
+        description,
+        ..attr(name, AttrType::Boolean)
+    }
+}
+
+const fn reference(
+    name: &'static str,
+    types: &'static [&'static str],
+    description: &'static str,
+) -> AttrDef {
+    AttrDef {
+        description,
+        reference_types: types,
+        ..attr(name, AttrType::Reference)
+    }
+}
+
+const fn complex(
+    name: &'static str,
+    subs: &'static [AttrDef],
+    description: &'static str,
+) -> AttrDef {
+    AttrDef {
+        description,
+        sub_attributes: subs,
+        ..attr(name, AttrType::Complex)
+    }
+}
+
+const fn multi(name: &'static str, subs: &'static [AttrDef], description: &'static str) -> AttrDef {
+    AttrDef {
+        multi_valued: true,
+        ..complex(name, subs, description)
+    }
+}
+
+const fn type_of(canonical: &'static [&'static str]) -> AttrDef {
+    AttrDef {
+        canonical_values: canonical,
+        ..string("type", "A label indicating the attribute's function.")
+    }
+}
+
+const PRIMARY: AttrDef = boolean(
+    "primary",
+    "A Boolean value indicating the 'primary' or preferred attribute value for this attribute.",
+);
+const DISPLAY: AttrDef = string(
+    "display",
+    "A human-readable name, primarily used for display purposes.",
+);
+
+// --- Common attributes (RFC 7643 §3.1) ------------------------------------------------------
+
+static META_SUBS: [AttrDef; 5] = [
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::ReadOnly,
+        ..string(
+            "resourceType",
+            "The name of the resource type of the resource.",
+        )
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        description: "The DateTime that the resource was added to the service provider.",
+        ..attr("created", AttrType::DateTime)
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        description: "The most recent DateTime that the details of this resource were updated.",
+        ..attr("lastModified", AttrType::DateTime)
+    },
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::ReadOnly,
+        ..reference(
+            "location",
+            &["uri"],
+            "The URI of the resource being returned.",
+        )
+    },
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::ReadOnly,
+        ..string("version", "The version of the resource being returned.")
+    },
+];
+
+/// Attributes every resource carries regardless of schema (RFC 7643 §3.1).
+pub static COMMON_ATTRIBUTES: [AttrDef; 3] = [
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::ReadOnly,
+        returned: Returned::Always,
+        uniqueness: Uniqueness::Server,
+        ..string(
+            "id",
+            "Unique identifier for the SCIM resource as defined by the service provider.",
+        )
+    },
+    AttrDef {
+        case_exact: true,
+        ..string(
+            "externalId",
+            "An identifier for the resource as defined by the provisioning client.",
+        )
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..complex("meta", &META_SUBS, "Resource metadata.")
+    },
+];
+
+// --- User (RFC 7643 §4.1, §8.7.1) -------------------------------------------------------------
+
+static NAME_SUBS: [AttrDef; 6] = [
+    string(
+        "formatted",
+        "The full name, including all middle names, titles, and suffixes as appropriate.",
+    ),
+    string(
+        "familyName",
+        "The family name of the User, or last name in most Western languages.",
+    ),
+    string(
+        "givenName",
+        "The given name of the User, or first name in most Western languages.",
+    ),
+    string("middleName", "The middle name(s) of the User."),
+    string(
+        "honorificPrefix",
+        "The honorific prefix(es) of the User, or title in most Western languages.",
+    ),
+    string(
+        "honorificSuffix",
+        "The honorific suffix(es) of the User, or suffix in most Western languages.",
+    ),
+];
+
+static EMAIL_SUBS: [AttrDef; 4] = [
+    string("value", "Email addresses for the user."),
+    DISPLAY,
+    type_of(&["work", "home", "other"]),
+    PRIMARY,
+];
+
+static PHONE_SUBS: [AttrDef; 4] = [
+    string("value", "Phone number of the User."),
+    DISPLAY,
+    type_of(&["work", "home", "mobile", "fax", "pager", "other"]),
+    PRIMARY,
+];
+
+static IM_SUBS: [AttrDef; 4] = [
+    string("value", "Instant messaging address for the User."),
+    DISPLAY,
+    type_of(&["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]),
+    PRIMARY,
+];
+
+static PHOTO_SUBS: [AttrDef; 4] = [
+    AttrDef {
+        case_exact: true,
+        ..reference("value", &["external"], "URL of a photo of the User.")
+    },
+    DISPLAY,
+    type_of(&["photo", "thumbnail"]),
+    PRIMARY,
+];
+
+static ADDRESS_SUBS: [AttrDef; 8] = [
+    string(
+        "formatted",
+        "The full mailing address, formatted for display or use with a mailing label.",
+    ),
+    string("streetAddress", "The full street address component."),
+    string("locality", "The city or locality component."),
+    string("region", "The state or region component."),
+    string("postalCode", "The zip code or postal code component."),
+    string("country", "The country name component."),
+    type_of(&["work", "home", "other"]),
+    PRIMARY,
+];
+
+static USER_GROUP_SUBS: [AttrDef; 4] = [
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..string("value", "The identifier of the User's group.")
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..reference(
+            "$ref",
+            &["User", "Group"],
+            "The URI of the corresponding 'Group' resource.",
+        )
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..DISPLAY
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        canonical_values: &["direct", "indirect"],
+        ..string(
+            "type",
+            "Whether the membership is direct or through a nested group.",
+        )
+    },
+];
+
+static GENERIC_MULTI_SUBS: [AttrDef; 4] = [
+    string("value", "The value of the attribute."),
+    DISPLAY,
+    type_of(&[]),
+    PRIMARY,
+];
+
+static CERT_SUBS: [AttrDef; 4] = [
+    AttrDef {
+        description: "The value of an X.509 certificate (base64 DER).",
+        ..attr("value", AttrType::Binary)
+    },
+    DISPLAY,
+    type_of(&[]),
+    PRIMARY,
+];
+
+static USER_ATTRIBUTES: [AttrDef; 21] = [
+    AttrDef {
+        required: true,
+        uniqueness: Uniqueness::Server,
+        ..string(
+            "userName",
+            "Unique identifier for the User, typically used by the user to directly authenticate.",
+        )
+    },
+    complex(
+        "name",
+        &NAME_SUBS,
+        "The components of the user's real name.",
+    ),
+    string(
+        "displayName",
+        "The name of the User, suitable for display to end-users.",
+    ),
+    string(
+        "nickName",
+        "The casual way to address the user in real life.",
+    ),
+    reference(
+        "profileUrl",
+        &["external"],
+        "A fully qualified URL pointing to a page representing the User's online profile.",
+    ),
+    string("title", "The user's title, such as \"Vice President\"."),
+    string(
+        "userType",
+        "Used to identify the relationship between the organization and the user.",
+    ),
+    string(
+        "preferredLanguage",
+        "Indicates the User's preferred written or spoken language.",
+    ),
+    string(
+        "locale",
+        "Used to indicate the User's default location for purposes of localizing items.",
+    ),
+    string(
+        "timezone",
+        "The User's time zone in the 'Olson' time zone database format.",
+    ),
+    boolean(
+        "active",
+        "A Boolean value indicating the User's administrative status.",
+    ),
+    AttrDef {
+        mutability: Mutability::WriteOnly,
+        returned: Returned::Never,
+        case_exact: true,
+        ..string(
+            "password",
+            "The User's cleartext password, stored only as an argon2 hash and never returned.",
+        )
+    },
+    multi("emails", &EMAIL_SUBS, "Email addresses for the user."),
+    multi("phoneNumbers", &PHONE_SUBS, "Phone numbers for the User."),
+    multi("ims", &IM_SUBS, "Instant messaging addresses for the User."),
+    multi("photos", &PHOTO_SUBS, "URLs of photos of the User."),
+    multi(
+        "addresses",
+        &ADDRESS_SUBS,
+        "A physical mailing address for this User.",
+    ),
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..multi(
+            "groups",
+            &USER_GROUP_SUBS,
+            "A list of groups to which the user belongs.",
+        )
+    },
+    multi(
+        "entitlements",
+        &GENERIC_MULTI_SUBS,
+        "A list of entitlements for the User.",
+    ),
+    multi(
+        "roles",
+        &GENERIC_MULTI_SUBS,
+        "A list of roles for the User.",
+    ),
+    multi(
+        "x509Certificates",
+        &CERT_SUBS,
+        "A list of certificates issued to the User.",
+    ),
+];
+
+/// `urn:ietf:params:scim:schemas:core:2.0:User`.
+pub static USER_SCHEMA: SchemaDef = SchemaDef {
+    id: "urn:ietf:params:scim:schemas:core:2.0:User",
+    name: "User",
+    description: "User Account",
+    attributes: &USER_ATTRIBUTES,
+};
+
+static MANAGER_SUBS: [AttrDef; 3] = [
+    AttrDef {
+        case_exact: true,
+        ..string(
+            "value",
+            "The id of the SCIM resource representing the User's manager.",
+        )
+    },
+    AttrDef {
+        case_exact: true,
+        ..reference(
+            "$ref",
+            &["User"],
+            "The URI of the SCIM resource representing the User's manager.",
+        )
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..string("displayName", "The displayName of the User's manager.")
+    },
+];
+
+static ENTERPRISE_ATTRIBUTES: [AttrDef; 6] = [
+    string(
+        "employeeNumber",
+        "Numeric or alphanumeric identifier assigned to a person.",
+    ),
+    string("costCenter", "Identifies the name of a cost center."),
+    string("organization", "Identifies the name of an organization."),
+    string("division", "Identifies the name of a division."),
+    string("department", "Identifies the name of a department."),
+    complex("manager", &MANAGER_SUBS, "The User's manager."),
+];
+
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User` (RFC 7643 §4.3).
+pub static ENTERPRISE_USER_SCHEMA: SchemaDef = SchemaDef {
+    id: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+    name: "EnterpriseUser",
+    description: "Enterprise User",
+    attributes: &ENTERPRISE_ATTRIBUTES,
+};
+
+// --- Group (RFC 7643 §4.2) --------------------------------------------------------------------
+
+static MEMBER_SUBS: [AttrDef; 4] = [
+    AttrDef {
+        case_exact: true,
+        mutability: Mutability::Immutable,
+        ..string("value", "Identifier of the member of this Group.")
+    },
+    AttrDef {
+        mutability: Mutability::Immutable,
+        ..reference(
+            "$ref",
+            &["User", "Group"],
+            "The URI of the member resource.",
+        )
+    },
+    AttrDef {
+        mutability: Mutability::Immutable,
+        canonical_values: &["User", "Group"],
+        ..string("type", "The type of the member: User or Group.")
+    },
+    AttrDef {
+        mutability: Mutability::ReadOnly,
+        ..DISPLAY
+    },
+];
+
+static GROUP_ATTRIBUTES: [AttrDef; 2] = [
+    AttrDef {
+        required: true,
+        uniqueness: Uniqueness::Server,
+        ..string("displayName", "A human-readable name for the Group.")
+    },
+    multi("members", &MEMBER_SUBS, "A list of members of the Group."),
+];
+
+/// `urn:ietf:params:scim:schemas:core:2.0:Group`.
+pub static GROUP_SCHEMA: SchemaDef = SchemaDef {
+    id: "urn:ietf:params:scim:schemas:core:2.0:Group",
+    name: "Group",
+    description: "Group",
+    attributes: &GROUP_ATTRIBUTES,
+};
+
+/// The `User` resource type.
+pub static USER: ResourceType = ResourceType {
+    name: "User",
+    endpoint: "/Users",
+    description: "User Account",
+    schema: &USER_SCHEMA,
+    extensions: &[&ENTERPRISE_USER_SCHEMA],
+    // OneLogin's default "Core Schema" template sends the SCIM 1.0 URN (S73).
+    tolerated_schemas: &["urn:scim:schemas:core:1.0"],
+};
+
+/// The `Group` resource type.
+pub static GROUP: ResourceType = ResourceType {
+    name: "Group",
+    endpoint: "/Groups",
+    description: "Group",
+    schema: &GROUP_SCHEMA,
+    extensions: &[],
+    // Entra adds its own group schema URI to every group create (S61).
+    tolerated_schemas: &[
+        "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
+    ],
+};
+
+/// Every schema served on `/Schemas`.
+pub static ALL_SCHEMAS: [&SchemaDef; 3] = [&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA];
+
+/// Every resource type served on `/ResourceTypes`.
+pub static ALL_RESOURCE_TYPES: [&ResourceType; 2] = [&USER, &GROUP];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(attrs: &'static [AttrDef], out: &mut Vec<&'static AttrDef>) {
+        for a in attrs {
+            out.push(a);
+            walk(a.sub_attributes, out);
+        }
+    }
+
+    #[test]
+    fn lookups_are_case_insensitive() {
+        assert_eq!(
+            USER_SCHEMA.attr("USERNAME").map(|a| a.name),
+            Some("userName")
+        );
+        let emails = USER_SCHEMA.attr("emails").expect("emails");
+        assert_eq!(emails.sub("Primary").map(|a| a.name), Some("primary"));
+        assert!(
+            USER.schema_by_urn("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER")
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn complex_attributes_have_sub_attributes_and_simple_ones_do_not() {
+        let mut all = Vec::new();
+        for s in ALL_SCHEMAS {
+            walk(s.attributes, &mut all);
+        }
+        walk(&COMMON_ATTRIBUTES, &mut all);
+        for a in all {
+            assert_eq!(
+                a.ty == AttrType::Complex,
+                !a.sub_attributes.is_empty(),
+                "{}",
+                a.name
+            );
+            assert!(
+                !a.description.is_empty(),
+                "{} needs a description for /Schemas",
+                a.name
+            );
+        }
+    }
+
+    #[test]
+    fn schema_json_has_no_nulls() {
+        fn no_nulls(v: &Value) -> bool {
+            match v {
+                Value::Null => false,
+                Value::Array(a) => a.iter().all(no_nulls),
+                Value::Object(o) => o.values().all(no_nulls),
+                _ => true,
+            }
+        }
+        for s in ALL_SCHEMAS {
+            assert!(no_nulls(&s.to_json("http://x/Schemas")), "{}", s.id);
+        }
+    }
+
+    #[test]
+    fn password_is_never_returned() {
+        let p = USER_SCHEMA.attr("password").expect("password");
+        assert_eq!(p.returned, Returned::Never);
+        assert_eq!(p.mutability, Mutability::WriteOnly);
+    }
+}
