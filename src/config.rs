@@ -1,0 +1,214 @@
+//! Configuration: built-in defaults < `/etc/scimd/scimd.toml` (or the `--config` file, which must
+//! exist) < `SCIMD_*` environment variables (`__` separates nested keys). Unknown keys are errors
+//! naming the key and where it came from, so a typo never silently falls back to a default.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// The system-wide config file read when no `--config` is given and the file exists.
+pub const SYSTEM_CONFIG: &str = "/etc/scimd/scimd.toml";
+
+/// The effective, validated configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub address: IpAddr,
+    pub port: u16,
+    /// SQLite database file; relative paths are relative to the working directory.
+    pub database: PathBuf,
+    /// Base of every `meta.location` and `Location`, e.g. `https://scim.example.com`. When
+    /// unset, the request's Host header is used.
+    pub public_url: Option<String>,
+    pub tls: Option<TlsConfig>,
+    pub limits: Limits,
+    pub request_log: RequestLogConfig,
+}
+
+/// `[tls]`: PEM certificate chain and private key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub certs: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Largest request body accepted; larger bodies get 413.
+    pub max_body_bytes: u64,
+    /// Largest page a list or search returns (`filter.maxResults` in /ServiceProviderConfig).
+    pub max_results: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_body_bytes: 1_048_576, max_results: 1000 }
+    }
+}
+
+/// `[request_log]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestLogConfig {
+    pub retention_days: u32,
+}
+
+impl Default for RequestLogConfig {
+    fn default() -> Self {
+        Self { retention_days: 30 }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            address: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            database: PathBuf::from("scimd.db"),
+            public_url: None,
+            tls: None,
+            limits: Limits::default(),
+            request_log: RequestLogConfig::default(),
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {0} does not exist; create it or drop --config to use the defaults")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the configuration: `explicit` is the `--config` file, if any.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let file = match explicit {
+            Some(path) if !path.exists() => return Err(ConfigError::MissingFile(path.to_owned())),
+            Some(path) => Some(path.to_owned()),
+            None => Some(PathBuf::from(SYSTEM_CONFIG)).filter(|p| p.exists()),
+        };
+        Self::from_figment(Self::figment(file.as_deref()))
+    }
+
+    /// The provider chain, exposed so tests can drive it under `figment::Jail`.
+    pub fn figment(file: Option<&Path>) -> Figment {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment.merge(Env::prefixed("SCIMD_").split("__"))
+    }
+
+    /// Extracts and validates a configuration from a provider chain.
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(describe)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(url) = &self.public_url {
+            let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() > "https://".len();
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "public_url = \"{url}\" must be an absolute http(s) URL such as \"https://scim.example.com\""
+                )));
+            }
+        }
+        if self.limits.max_results == 0 {
+            return Err(ConfigError::Invalid("limits.max_results must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    /// `public_url` without a trailing slash, if configured.
+    pub fn public_base(&self) -> Option<&str> {
+        self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
+    }
+}
+
+/// Renders figment's errors with the key and the source (file or environment variable) of each.
+fn describe(err: figment::Error) -> ConfigError {
+    let lines: Vec<String> = err
+        .into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { String::new() } else { format!(" (key `{}`)", e.path.join(".")) };
+            let source = e.metadata.as_ref().map_or(String::new(), |m| match &m.source {
+                Some(src) => format!(" in {src}"),
+                None => format!(" in {}", m.name),
+            });
+            format!("invalid configuration{source}{key}: {}", e.kind)
+        })
+        .collect();
+    ConfigError::Invalid(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn defaults_file_then_env() {
+        Jail::expect_with(|jail| {
+            jail.create_file("scimd.toml", "port = 9000\ndatabase = \"/tmp/x.db\"\n[limits]\nmax_results = 50\n")?;
+            jail.set_env("SCIMD_PORT", "9001");
+            jail.set_env("SCIMD_LIMITS__MAX_BODY_BYTES", "10");
+            let c = Config::from_figment(Config::figment(Some(Path::new("scimd.toml")))).expect("config");
+            assert_eq!(c.port, 9001);
+            assert_eq!(c.database, PathBuf::from("/tmp/x.db"));
+            assert_eq!(c.limits.max_results, 50);
+            assert_eq!(c.limits.max_body_bytes, 10);
+            assert_eq!(c.address, IpAddr::from([127, 0, 0, 1]));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        Jail::expect_with(|jail| {
+            jail.create_file("scimd.toml", "prot = 9000\n")?;
+            let err = Config::from_figment(Config::figment(Some(Path::new("scimd.toml")))).expect_err("typo");
+            let msg = err.to_string();
+            assert!(msg.contains("prot"), "{msg}");
+            assert!(msg.contains("scimd.toml"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_env_var_is_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_LIMITS__MAX_RESULT", "5");
+            let msg = Config::from_figment(Config::figment(None)).expect_err("typo").to_string();
+            assert!(msg.contains("max_result"), "{msg}");
+            assert!(msg.to_lowercase().contains("environment"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_public_url_is_explained() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_PUBLIC_URL", "scim.example.com");
+            let msg = Config::from_figment(Config::figment(None)).expect_err("bad").to_string();
+            assert!(msg.contains("absolute http(s) URL"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let err = Config::load(Some(Path::new("/nonexistent/scimd.toml"))).expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/scimd.toml"));
+    }
+}

@@ -1,0 +1,165 @@
+//! The only code that touches SQLite. One writer connection (writes are serialised in
+//! `BEGIN IMMEDIATE` transactions and committed before the caller answers) and a small pool of
+//! readers, all in WAL mode with `synchronous=FULL`. Blocking calls run on Tokio's blocking pool.
+
+mod migrate;
+pub mod filter_sql;
+pub mod resources;
+pub mod tenants;
+pub mod tokens;
+
+use std::path::Path;
+use std::time::Duration;
+
+use r2d2::{Pool, PooledConnection};
+use r2d2_sqlite::SqliteConnectionManager;
+use rusqlite::functions::FunctionFlags;
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+
+pub use rusqlite::Connection as Conn;
+
+/// What went wrong in the store, in terms of meaning rather than SQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A UNIQUE index refused the write; `index` names which one.
+    #[error("unique constraint {index}")]
+    Conflict { index: String },
+    #[error("database busy")]
+    Busy,
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// Result alias for store operations.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match &e {
+            rusqlite::Error::QueryReturnedNoRows => Self::NotFound,
+            rusqlite::Error::SqliteFailure(f, msg) if f.code == ErrorCode::ConstraintViolation => {
+                let index = msg.clone().unwrap_or_default();
+                Self::Conflict { index }
+            }
+            rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+                Self::Busy
+            }
+            _ => Self::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Internal(format!("connection pool: {e}"))
+    }
+}
+
+impl From<serde_json::Error> for StoreError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Internal(format!("stored document is not valid JSON: {e}"))
+    }
+}
+
+/// Handle to the database, cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    writer: Pool<SqliteConnectionManager>,
+    readers: Pool<SqliteConnectionManager>,
+}
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const READERS: u32 = 8;
+
+/// Per-connection settings. `synchronous=FULL` because scimd acknowledges a write only once it
+/// is on disk; `scim_fold` is the SQL twin of [`crate::scim::fold`] so folded comparisons in SQL
+/// and in Rust agree beyond ASCII.
+fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    register_functions(conn)
+}
+
+fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_scalar_function("scim_fold", 1, flags, |ctx| {
+        let value: Option<String> = ctx.get(0)?;
+        Ok(value.map(|s| crate::scim::fold(&s)))
+    })
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Internal(format!("cannot create directory {}: {e}", dir.display())))?;
+        }
+        let writer_manager = SqliteConnectionManager::file(path).with_init(init_connection);
+        let writer = Pool::builder().max_size(1).connection_timeout(Duration::from_secs(30)).build(writer_manager)?;
+        migrate::apply(&mut *writer.get()?)?;
+        let reader_manager = SqliteConnectionManager::file(path)
+            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_init(init_reader);
+        let readers = Pool::builder().max_size(READERS).min_idle(Some(1)).build(reader_manager)?;
+        Ok(Self { writer, readers })
+    }
+
+    /// Runs `f` on a reader connection off the async runtime.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        run_blocking(move || f(&pool.get()?)).await
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it; the result is returned only
+    /// after the commit is durable. Any error rolls the whole transaction back.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    {
+        let pool = self.writer.clone();
+        run_blocking(move || {
+            let mut conn = pool.get()?;
+            write_tx(&mut conn, f)
+        })
+        .await
+    }
+
+    /// Blocking variant of [`Store::write`] for the CLI.
+    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        write_tx(&mut self.writer.get()?, f)
+    }
+
+    /// Blocking variant of [`Store::read`] for the CLI.
+    pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        f(&self.readers.get()?)
+    }
+}
+
+fn init_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    register_functions(conn)
+}
+
+fn write_tx<T>(conn: &mut PooledConnection<SqliteConnectionManager>, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    match rocket::tokio::task::spawn_blocking(f).await {
+        Ok(result) => result,
+        // Re-raise a panic from the closure on this task instead of hiding it as an error.
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(StoreError::Internal(format!("blocking task failed: {e}"))),
+    }
+}

@@ -1,0 +1,223 @@
+//! Users and groups as rows of `resources`: the canonical SCIM document plus the columns that
+//! are filtered, sorted and kept unique (folded name, externalId, active, emails).
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde_json::Value;
+
+use super::filter_sql::SqlWhere;
+use super::{Result, StoreError};
+use crate::scim::fold;
+use crate::scim::resource::Document;
+
+/// One stored user or group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRow {
+    pub seq: i64,
+    pub id: String,
+    pub version: i64,
+    pub created: String,
+    pub last_modified: String,
+    pub doc: Document,
+    pub password_hash: Option<String>,
+}
+
+/// What a write does to the stored password hash.
+#[derive(Debug, Clone, Copy)]
+pub enum PasswordChange<'a> {
+    Keep,
+    Set(&'a str),
+    Clear,
+}
+
+const COLUMNS: &str = "seq, id, version, created, last_modified, doc, password_hash";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, i64, String, String, String, Option<String>)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+}
+
+fn into_resource(raw: (i64, String, i64, String, String, String, Option<String>)) -> Result<ResourceRow> {
+    let (seq, id, version, created, last_modified, doc, password_hash) = raw;
+    let doc = match serde_json::from_str(&doc)? {
+        Value::Object(map) => map,
+        _ => return Err(StoreError::Internal(format!("document of resource {id} is not an object"))),
+    };
+    Ok(ResourceRow { seq, id, version, created, last_modified, doc, password_hash })
+}
+
+/// The unique name attribute of each resource type (RFC 7643 §4: userName, displayName).
+fn name_of(resource_type: &str, doc: &Document) -> Result<String> {
+    let attr = if resource_type == "Group" { "displayName" } else { "userName" };
+    doc.get(attr)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::Internal(format!("{resource_type} document without {attr}")))
+}
+
+fn write_emails(conn: &Connection, tenant_id: i64, seq: i64, doc: &Document) -> Result<()> {
+    conn.execute("DELETE FROM resource_emails WHERE resource_seq = ?1", [seq])?;
+    let Some(Value::Array(emails)) = doc.get("emails") else { return Ok(()) };
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO resource_emails (tenant_id, resource_seq, value_key, type_key) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for email in emails {
+        if let Some(value) = email.get("value").and_then(Value::as_str) {
+            let kind = email.get("type").and_then(Value::as_str).map(fold);
+            stmt.execute(params![tenant_id, seq, fold(value), kind])?;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts a new resource at version 1.
+pub fn insert(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    id: &str,
+    doc: &Document,
+    password_hash: Option<&str>,
+    now: &str,
+) -> Result<ResourceRow> {
+    let name = name_of(resource_type, doc)?;
+    let json = serde_json::to_string(doc)?;
+    conn.execute(
+        "INSERT INTO resources (tenant_id, resource_type, id, name, name_key, external_id, active, password_hash, version, created, last_modified, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, ?10)",
+        params![
+            tenant_id,
+            resource_type,
+            id,
+            name,
+            fold(&name),
+            doc.get("externalId").and_then(Value::as_str),
+            doc.get("active").and_then(Value::as_bool),
+            password_hash,
+            now,
+            json
+        ],
+    )?;
+    let seq = conn.last_insert_rowid();
+    write_emails(conn, tenant_id, seq, doc)?;
+    Ok(ResourceRow {
+        seq,
+        id: id.to_owned(),
+        version: 1,
+        created: now.to_owned(),
+        last_modified: now.to_owned(),
+        doc: doc.clone(),
+        password_hash: password_hash.map(str::to_owned),
+    })
+}
+
+/// Loads one resource by id; `NotFound` if it does not exist in this tenant.
+pub fn get(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) -> Result<ResourceRow> {
+    let raw = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3"
+        ))?
+        .query_row(params![tenant_id, resource_type, id], from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    into_resource(raw)
+}
+
+/// Replaces the document of an existing resource, bumping its version.
+pub fn update(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    current: &ResourceRow,
+    doc: &Document,
+    password: PasswordChange<'_>,
+    now: &str,
+) -> Result<ResourceRow> {
+    let name = name_of(resource_type, doc)?;
+    let json = serde_json::to_string(doc)?;
+    let password_hash = match password {
+        PasswordChange::Keep => current.password_hash.clone(),
+        PasswordChange::Set(hash) => Some(hash.to_owned()),
+        PasswordChange::Clear => None,
+    };
+    let version = current.version + 1;
+    let changed = conn.execute(
+        "UPDATE resources SET name = ?1, name_key = ?2, external_id = ?3, active = ?4, password_hash = ?5,
+             version = ?6, last_modified = ?7, doc = ?8
+         WHERE seq = ?9 AND tenant_id = ?10 AND version = ?11",
+        params![
+            name,
+            fold(&name),
+            doc.get("externalId").and_then(Value::as_str),
+            doc.get("active").and_then(Value::as_bool),
+            password_hash,
+            version,
+            now,
+            json,
+            current.seq,
+            tenant_id,
+            current.version
+        ],
+    )?;
+    if changed == 0 {
+        return Err(StoreError::NotFound);
+    }
+    write_emails(conn, tenant_id, current.seq, doc)?;
+    Ok(ResourceRow {
+        seq: current.seq,
+        id: current.id.clone(),
+        version,
+        created: current.created.clone(),
+        last_modified: now.to_owned(),
+        doc: doc.clone(),
+        password_hash,
+    })
+}
+
+/// Deletes a resource; its emails and memberships go with it (ON DELETE CASCADE).
+pub fn delete(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) -> Result<()> {
+    let n = conn.execute(
+        "DELETE FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3",
+        params![tenant_id, resource_type, id],
+    )?;
+    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
+/// One page of a filtered, ordered listing plus the total match count.
+pub struct Page {
+    pub total: u64,
+    pub rows: Vec<ResourceRow>,
+}
+
+/// Lists resources matching `filter` (already translated to SQL), ordered by `order_by` (an SQL
+/// expression produced by [`super::filter_sql`]) then insertion order, skipping `offset` rows.
+pub fn list(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    filter: &SqlWhere,
+    order_by: Option<&str>,
+    offset: u64,
+    limit: u64,
+) -> Result<Page> {
+    let mut args: Vec<rusqlite::types::Value> = vec![tenant_id.into(), resource_type.to_owned().into()];
+    args.extend(filter.params.iter().cloned());
+    let where_sql = format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", filter.sql);
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}"),
+        rusqlite::params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    let mut rows = Vec::new();
+    if limit > 0 {
+        let order = order_by.map_or_else(|| "r.seq".to_owned(), |o| format!("{o}, r.seq"));
+        let sql = format!(
+            "SELECT r.seq, r.id, r.version, r.created, r.last_modified, r.doc, r.password_hash FROM resources r
+             WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let raw = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
+        for r in raw {
+            rows.push(into_resource(r?)?);
+        }
+    }
+    Ok(Page { total: u64::try_from(total).unwrap_or(0), rows })
+}

@@ -1,0 +1,62 @@
+//! Tenants: the unit of isolation. Every other table is keyed by a tenant id from here.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, StoreError};
+
+/// The tenant served at `/scim/v2` without a `/t/{slug}` prefix.
+pub const DEFAULT_SLUG: &str = "default";
+
+/// One tenant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Tenant {
+    pub id: i64,
+    pub slug: String,
+    pub display_name: String,
+    pub created: String,
+}
+
+fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant { id: r.get(0)?, slug: r.get(1)?, display_name: r.get(2)?, created: r.get(3)? })
+}
+
+/// Finds a tenant by slug.
+pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Tenant>> {
+    Ok(conn
+        .prepare_cached("SELECT id, slug, display_name, created FROM tenants WHERE slug = ?1")?
+        .query_row([slug], from_row)
+        .optional()?)
+}
+
+/// Finds a tenant by id.
+pub fn by_id(conn: &Connection, id: i64) -> Result<Tenant> {
+    conn.prepare_cached("SELECT id, slug, display_name, created FROM tenants WHERE id = ?1")?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Creates a tenant; `Conflict` if the slug is taken.
+pub fn create(conn: &Connection, slug: &str, display_name: &str, now: &str) -> Result<Tenant> {
+    conn.execute(
+        "INSERT INTO tenants (slug, display_name, created) VALUES (?1, ?2, ?3)",
+        params![slug, display_name, now],
+    )?;
+    Ok(Tenant { id: conn.last_insert_rowid(), slug: slug.into(), display_name: display_name.into(), created: now.into() })
+}
+
+/// Every tenant, oldest first.
+pub fn list(conn: &Connection) -> Result<Vec<Tenant>> {
+    let mut stmt = conn.prepare("SELECT id, slug, display_name, created FROM tenants ORDER BY id")?;
+    let rows = stmt.query_map([], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Creates the `default` tenant if the database has none yet; returns whether it did.
+pub fn ensure_default(conn: &Connection, now: &str) -> Result<bool> {
+    if by_slug(conn, DEFAULT_SLUG)?.is_some() {
+        return Ok(false);
+    }
+    create(conn, DEFAULT_SLUG, "Default", now)?;
+    Ok(true)
+}
