@@ -417,7 +417,7 @@ impl Parser {
         false
     }
 
-    pub(crate) fn parse_or(&mut self) -> Result<Filter, FilterError> {
+    fn parse_or(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.parse_and()?;
         while self.eat_keyword("or") {
             let right = self.parse_and()?;
@@ -800,7 +800,7 @@ impl Parser {
     }
 
     /// `ATTRNAME = ALPHA *(nameChar)` or `$ref`, case preserved.
-    pub(crate) fn parse_name(&mut self, expected: &str) -> Result<String, FilterError> {
+    fn parse_name(&mut self, expected: &str) -> Result<String, FilterError> {
         let start = self.pos;
         match self.peek() {
             Some('$')
@@ -868,7 +868,7 @@ fn is_json_number(token: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::time::{Duration, Instant};
