@@ -1,6 +1,6 @@
 //! SCIM filter expressions (RFC 7644 §3.4.2.2): the `filter` query parameter grammar,
 //! its AST, and a canonical text form that parses back to the same AST.
-//! The recursive-descent [`Parser`] here is also the tokenizer behind PATCH paths
+//! The recursive-descent `Parser` here is also the tokenizer behind PATCH paths
 //! (RFC 7644 §3.5.2, see `super::path`), so both grammars report errors the same way.
 //! Matching attribute names against a schema is the caller's job: names keep their case.
 
@@ -137,6 +137,12 @@ impl CompareOp {
 /// no space between an operator and a quoted/numeric value (`value eq"x"`, as printed in
 /// RFC 7644 §3.5.2.2), `not(`, and Entra ID's `emails[type eq "work"].value eq "x"`, which
 /// is desugared to `emails[type eq "work" and value eq "x"]`.
+///
+/// Whitespace is space, tab, CR or LF, in any amount. It is required between an attribute
+/// path and its operator, and around `and`/`or`, except next to a token that closes
+/// itself: `"a"and b pr` and `(a pr)or(b pr)` are accepted, `a pr andb pr` is not.
+/// Strings are strict JSON (raw control characters must be escaped). Inputs over
+/// 10,000 characters or nesting `(`, `not (` and `[` more than 64 deep are rejected.
 pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     let mut p = Parser::new(input, "filter")?;
     p.skip_ws();
@@ -868,6 +874,7 @@ fn is_json_number(token: &str) -> bool {
 }
 
 #[cfg(test)]
+/// `pub(crate)` so `path`'s tests reuse the same AST strategies.
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
