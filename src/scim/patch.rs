@@ -534,7 +534,8 @@ impl State<'_> {
                 Some(ids) => MemberChange::Remove(ids),
                 None => {
                     return Err(ScimError::invalid_filter(format!(
-                        "the filter \"{f}\" on members is not supported; only value eq filters are supported on members, e.g. members[value eq \"<id>\"] or members[value eq \"<id1>\" or value eq \"<id2>\"]"
+                        "the filter \"{}\" on members is not supported; only value eq filters are supported on members, e.g. members[value eq \"<id>\"] or members[value eq \"<id1>\" or value eq \"<id2>\"]",
+                        snippet(&f.to_string())
                     )));
                 }
             },
@@ -603,7 +604,7 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                 }
                 return Ok(Target::Extension(ext));
             } else {
-                return Err(unknown_urn(rt, urn));
+                return Err(unknown_urn(rt, &format!("{urn}:{}", attr.name)));
             }
         }
         None => match core_attr(rt, &attr.name) {
@@ -703,12 +704,13 @@ fn ext_hint(rt: &ResourceType) -> String {
     }
 }
 
-fn unknown_urn(rt: &ResourceType, urn: &str) -> ScimError {
+/// `path` is the URN-qualified text as written, e.g. `urn:example:custom:1.0:User:badge`.
+fn unknown_urn(rt: &ResourceType, path: &str) -> ScimError {
     let mut known = vec![rt.schema.id];
     known.extend(rt.extensions.iter().map(|e| e.id));
     ScimError::invalid_path(format!(
-        "\"{}\" is not a schema of {}; the schemas and extensions it supports are {}",
-        snippet(urn),
+        "\"{}\" does not start with a schema URN this server supports for {}; the schemas and extensions it supports are {}",
+        snippet(path),
         rt.name,
         known.join(", ")
     ))
@@ -1113,13 +1115,10 @@ fn take_list(map: &mut Map<String, Value>, name: &str) -> Vec<Value> {
     }
 }
 
-/// Stores a list back, dropping elements that lost their identity: an empty object, or an
-/// element of an attribute with a `value` sub-attribute that no longer has one (removing
-/// `emails[type eq "work"].value` removes the work email, not just its address).
+/// Stores a list back without the elements an operation emptied (see `set_sub`).
 fn put_list(map: &mut Map<String, Value>, def: &AttrDef, mut list: Vec<Value>) {
-    let needs_value = def.sub("value").is_some();
     list.retain(|item| match item {
-        Value::Object(o) => !o.is_empty() && (!needs_value || o.contains_key("value")),
+        Value::Object(o) => !o.is_empty(),
         Value::Null => false,
         _ => true,
     });
@@ -1128,6 +1127,9 @@ fn put_list(map: &mut Map<String, Value>, def: &AttrDef, mut list: Vec<Value>) {
     }
 }
 
+/// Sets or removes one sub-attribute of an element. An element whose `value` is removed loses
+/// its identity and is marked for dropping (null): removing `emails[type eq "work"].value`
+/// removes the work email, not just its address, and leaves no `{"type":"work"}` behind.
 fn set_sub(item: &mut Value, sub: &AttrDef, v: Option<Value>) {
     if let Value::Object(o) = item {
         match v {
@@ -1135,7 +1137,9 @@ fn set_sub(item: &mut Value, sub: &AttrDef, v: Option<Value>) {
                 o.insert(sub.name.to_owned(), v);
             }
             None => {
-                o.shift_remove(sub.name);
+                if o.shift_remove(sub.name).is_some() && sub.name == "value" {
+                    *item = Value::Null;
+                }
             }
         }
     }
@@ -1958,6 +1962,32 @@ mod tests {
         );
         let d = ok_user(ops(json!([{"op":"remove","path":"name.givenName"}])));
         assert_eq!(d["name"], json!({"familyName":"Jensen"}));
+    }
+
+    #[test]
+    fn unrelated_elements_survive_filtered_operations() {
+        // POST accepts an element without `value`; a filtered op elsewhere must not drop it.
+        let base =
+            doc(json!({"userName":"a","emails":[{"type":"work"},{"value":"h@x","type":"home"}]}));
+        let out = patch(
+            &USER,
+            &base,
+            ops(json!([{"op":"remove","path":"emails[type eq \"home\"].value"}])),
+        )
+        .expect("applies");
+        assert_eq!(out.doc["emails"], json!([{"type":"work"}]));
+    }
+
+    #[test]
+    fn pathless_key_may_carry_a_filter() {
+        let d = ok_user(ops(
+            json!([{"op":"add","value":{"emails[type eq \"work\"].display":"Work"}}]),
+        ));
+        assert_eq!(d["emails"][0]["display"], "Work");
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"add","value":{"emails[":"x"}}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
     }
 
     #[test]
