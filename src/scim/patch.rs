@@ -809,6 +809,12 @@ fn single_from_array<'v>(def: &AttrDef, value: &'v Value, label: &str) -> Result
     }
 }
 
+/// The validated value for a sub-attribute target; `None` means unassigned.
+fn sub_value(sub: &AttrDef, value: Option<&Value>, label: &str) -> Result<Option<Value>> {
+    let v = single_from_array(sub, value.unwrap_or(&Value::Null), label)?;
+    validate_value(sub, v, label)
+}
+
 /// RFC 7644 §3.5.2.3: a complex value replaces the sub-attributes it names and keeps the rest.
 /// When the value's `value` (the referent's id, e.g. a new manager) changes, the kept
 /// sub-attributes would describe the old referent, so the new value replaces the whole thing.
@@ -904,10 +910,7 @@ fn apply_single_sub(
 ) -> Result<()> {
     let new = match kind {
         OpKind::Remove => None,
-        OpKind::Add | OpKind::Replace => {
-            let v = single_from_array(sub, value.unwrap_or(&Value::Null), label)?;
-            validate_value(sub, v, label)?
-        }
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
     };
     let old = map.get(def.name).and_then(|o| o.get(sub.name));
     check_immutable(sub, old, new.as_ref(), label)?;
@@ -945,8 +948,12 @@ fn apply_each_sub(
 ) -> Result<()> {
     let new = match kind {
         OpKind::Remove => None,
-        OpKind::Add | OpKind::Replace => validate_value(sub, value.unwrap_or(&Value::Null), label)?,
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
     };
+    if new.is_none() && kind == OpKind::Add {
+        // Adding nothing must not strip a sub-attribute from every element.
+        return Ok(());
+    }
     let mut list = take_list(map, def.name);
     if list.is_empty() {
         if let Some(v) = new {
@@ -989,7 +996,7 @@ fn apply_filtered(
             }
         }
         (OpKind::Add | OpKind::Replace, Some(sub)) => {
-            let new = validate_value(sub, value.unwrap_or(&Value::Null), label)?;
+            let new = sub_value(sub, value, label)?;
             if any {
                 for (item, hit) in list.iter_mut().zip(&hits) {
                     if *hit {
@@ -1991,6 +1998,16 @@ mod tests {
     }
 
     #[test]
+    fn adding_nothing_changes_nothing() {
+        for path in ["emails.value", "emails", "roles"] {
+            for v in [json!(null), json!(""), json!([])] {
+                let d = ok_user(ops(json!([{"op":"add","path":path,"value":v}])));
+                assert_eq!(d, user(), "{path} {v}");
+            }
+        }
+    }
+
+    #[test]
     fn add_to_multi_valued_is_duplicate_free() {
         let d = ok_user(ops(json!([{"op":"add","path":"emails","value":[
             {"value":"bj@home.example","type":"home"},
@@ -2253,10 +2270,10 @@ mod tests {
 
         fn json_leaf() -> impl Strategy<Value = Value> {
             prop_oneof![
-                Just(Value::Null),
-                any::<bool>().prop_map(Value::Bool),
-                any::<i64>().prop_map(|n| json!(n)),
-                prop::sample::select(vec![
+                1 => Just(Value::Null),
+                1 => any::<bool>().prop_map(Value::Bool),
+                1 => any::<i64>().prop_map(|n| json!(n)),
+                3 => prop::sample::select(vec![
                     "",
                     "x",
                     "True",
@@ -2267,7 +2284,7 @@ mod tests {
                     ENT,
                 ])
                 .prop_map(|s| json!(s)),
-                "\\PC{0,8}".prop_map(Value::String),
+                1 => "\\PC{0,8}".prop_map(Value::String),
             ]
         }
 
@@ -2337,9 +2354,9 @@ mod tests {
             ])
             .prop_map(str::to_owned);
             prop_oneof![
-                Just(None),
-                known.prop_map(Some),
-                "\\PC{0,16}".prop_map(Some),
+                2 => Just(None),
+                8 => known.prop_map(Some),
+                1 => "\\PC{0,16}".prop_map(Some),
             ]
         }
 
@@ -2347,7 +2364,7 @@ mod tests {
             let op = prop::sample::select(vec![
                 "add", "Add", "replace", "Replace", "remove", "REMOVE", "move",
             ]);
-            (op, path(), prop::option::of(json_value())).prop_map(|(op, path, value)| {
+            (op, path(), prop::option::weighted(0.9, json_value())).prop_map(|(op, path, value)| {
                 let mut o = Map::new();
                 o.insert("op".into(), json!(op));
                 if let Some(p) = path {
@@ -2360,15 +2377,90 @@ mod tests {
             })
         }
 
+        /// Values an IdP might plausibly send, so most generated operations get past parsing.
+        fn plausible_value() -> impl Strategy<Value = Value> {
+            let text = prop::sample::select(vec![
+                "", "x", "True", "false", "work", "home", "u", "id-1", "a@b",
+            ])
+            .prop_map(|s| json!(s));
+            let element = (
+                prop::option::of(text.clone()),
+                prop::option::of(prop::sample::select(vec![
+                    "work", "home", "User", "Group", "other",
+                ])),
+                prop::option::of(prop_oneof![
+                    any::<bool>().prop_map(Value::Bool),
+                    Just(json!("True"))
+                ]),
+            )
+                .prop_map(|(value, kind, primary)| {
+                    let mut o = Map::new();
+                    if let Some(v) = value {
+                        o.insert("value".into(), v);
+                    }
+                    if let Some(k) = kind {
+                        o.insert("type".into(), json!(k));
+                    }
+                    if let Some(p) = primary {
+                        o.insert("primary".into(), p);
+                    }
+                    Value::Object(o)
+                });
+            prop_oneof![
+                text,
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::Null),
+                element.clone(),
+                prop::collection::vec(element, 0..3).prop_map(Value::Array),
+                Just(json!({"displayName":"d","name.familyName":"f","active":"False","id":"id-1"})),
+                Just(json!({ENT: {"manager":"m1","department":"d"}})),
+            ]
+        }
+
         proptest! {
-            #![proptest_config(ProptestConfig::with_cases(512))]
+            #![proptest_config(ProptestConfig::with_cases(2048))]
             #[test]
-            fn random_patch_bodies_never_panic(list in prop::collection::vec(operation(), 0..5), schemas in any::<bool>()) {
+            fn random_patch_bodies_never_panic(list in prop::collection::vec(operation(), 1..5), schemas in any::<bool>()) {
                 let body = if schemas { ops(Value::Array(list)) } else { json!({"Operations": list}) };
                 let group = doc(json!({"displayName":"g"}));
                 for (rt, base) in [(&USER, user()), (&GROUP, group)] {
                     match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
-                        Ok(out) => prop_assert!(!out.doc.contains_key("password")),
+                        Ok(out) => {
+                            // A patched document is itself a valid, canonical resource.
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
+                            if let Ok(again) = again {
+                                prop_assert_eq!(&again.doc, &out.doc);
+                                prop_assert_eq!(again.password, None);
+                            }
+                        }
+                        Err(e) => prop_assert_eq!(e.status, 400, "{}", e.detail),
+                    }
+                }
+            }
+
+            #[test]
+            fn plausible_operations_keep_the_document_valid(
+                list in prop::collection::vec(
+                    (prop::sample::select(vec!["add", "replace", "remove"]), path(), plausible_value()),
+                    1..4,
+                ),
+            ) {
+                let list: Vec<Value> = list
+                    .into_iter()
+                    .map(|(op, path, value)| json!({"op": op, "path": path, "value": value}))
+                    .collect();
+                let body = ops(Value::Array(list));
+                let group = doc(json!({"displayName":"g"}));
+                for (rt, base) in [(&USER, user()), (&GROUP, group)] {
+                    match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
+                        Ok(out) => {
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
+                            if let Ok(again) = again {
+                                prop_assert_eq!(&again.doc, &out.doc);
+                            }
+                        }
                         Err(e) => prop_assert_eq!(e.status, 400, "{}", e.detail),
                     }
                 }
