@@ -17,15 +17,19 @@ use super::schema::{self, AttrDef, AttrType, Mutability, ResourceType, SchemaDef
 /// The message schema every PATCH body declares (RFC 7644 §3.5.2).
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/// Deepest filter tree the element matcher walks; the parser already bounds nesting, this keeps
-/// long `and`/`or` chains (which the parser nests one level per term) off the stack too.
+/// Deepest filter tree the element matcher recurses into. The parser bounds brackets and
+/// parentheses, but nests `and`/`or` chains one level per term; its 10,000-character limit keeps
+/// those well under this bound, which stays as a backstop.
 const MAX_FILTER_DEPTH: usize = 2_000;
 
 /// The kind of a PATCH operation (RFC 7644 §3.5.2.1–3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
+    /// `add` (§3.5.2.1): append to lists, merge into complex attributes, set simple ones.
     Add,
+    /// `remove` (§3.5.2.2): needs a path; removing something absent succeeds.
     Remove,
+    /// `replace` (§3.5.2.3): acts as add when the target is absent.
     Replace,
 }
 
@@ -42,6 +46,7 @@ impl OpKind {
 /// One parsed operation of a PatchOp request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PatchOperation {
+    /// The operation, from `op` matched case-insensitively.
     pub op: OpKind,
     /// `None` when the operation has no `path` (allowed for add and replace).
     pub path: Option<PatchPath>,
@@ -2229,6 +2234,21 @@ mod tests {
                 .map_or(0, Vec::len);
             assert_eq!(n, left, "{filter}");
         }
+    }
+
+    #[test]
+    fn longest_or_chain_is_matched_without_overflow() {
+        let term = "value eq \"nobody@x\" or ";
+        let n = (9_900 - "emails[type eq \"home\"]".len()) / term.len();
+        let path = format!("emails[{}type eq \"home\"]", term.repeat(n));
+        let d = ok_user(ops(json!([{"op":"remove","path":path}])));
+        assert_eq!(d["emails"].as_array().map(Vec::len), Some(1));
+        let ids = format!(
+            "members[{}value eq \"last\"]",
+            "value eq \"a\" or ".repeat(600)
+        );
+        let changes = members(patch_group(ops(json!([{"op":"remove","path":ids}]))));
+        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == 601));
     }
 
     #[test]
