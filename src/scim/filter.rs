@@ -1,6 +1,6 @@
 //! SCIM filter expressions (RFC 7644 §3.4.2.2): the `filter` query parameter grammar,
 //! its AST, and a canonical text form that parses back to the same AST.
-//! The recursive-descent [`Parser`] here is also the tokenizer behind PATCH paths
+//! The recursive-descent `Parser` here is also the tokenizer behind PATCH paths
 //! (RFC 7644 §3.5.2, see `super::path`), so both grammars report errors the same way.
 //! Matching attribute names against a schema is the caller's job: names keep their case.
 
@@ -137,6 +137,12 @@ impl CompareOp {
 /// no space between an operator and a quoted/numeric value (`value eq"x"`, as printed in
 /// RFC 7644 §3.5.2.2), `not(`, and Entra ID's `emails[type eq "work"].value eq "x"`, which
 /// is desugared to `emails[type eq "work" and value eq "x"]`.
+///
+/// Whitespace is space, tab, CR or LF, in any amount. It is required between an attribute
+/// path and its operator, and around `and`/`or`, except next to a token that closes
+/// itself: `"a"and b pr` and `(a pr)or(b pr)` are accepted, `a pr andb pr` is not.
+/// Strings are strict JSON (raw control characters must be escaped). Inputs over
+/// 10,000 characters or nesting `(`, `not (` and `[` more than 64 deep are rejected.
 pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     let mut p = Parser::new(input, "filter")?;
     p.skip_ws();
@@ -337,8 +343,7 @@ impl Parser {
             if is_ws(c) || is_delim(c) {
                 break;
             }
-            if i - at == SNIPPET_MAX {
-                out.push('…');
+            if i - at > SNIPPET_MAX {
                 break;
             }
             out.push(c);
@@ -361,6 +366,7 @@ impl Parser {
         hint: Option<&str>,
     ) -> FilterError {
         let position = at.min(self.chars.len()) + 1;
+        let found = found.map(|token| truncate(&token));
         let shown = match &found {
             Some(token) => json_quote(token),
             None => "end of input".to_string(),
@@ -417,7 +423,7 @@ impl Parser {
         false
     }
 
-    pub(crate) fn parse_or(&mut self) -> Result<Filter, FilterError> {
+    fn parse_or(&mut self) -> Result<Filter, FilterError> {
         let mut left = self.parse_and()?;
         while self.eat_keyword("or") {
             let right = self.parse_and()?;
@@ -614,26 +620,41 @@ impl Parser {
             .strip_prefix('\'')
             .and_then(|t| t.strip_suffix('\''))
             .unwrap_or(&token);
-        let hint = format!(
-            "string values must be wrapped in double quotes, e.g. {}",
-            json_quote(bare)
-        );
+        let mut hint = "string values must be wrapped in double quotes".to_string();
+        if bare.chars().count() <= SNIPPET_MAX {
+            hint = format!("{hint}, e.g. {}", json_quote(bare));
+        }
         Err(self.error_found(start, VALUE, Some(token), Some(&hint)))
     }
 
+    /// Integers that fit stay exact (`u64`/`i64`, as serde_json would keep them); the rest
+    /// go through `str::parse::<f64>`, which rounds correctly, unlike serde_json's default
+    /// float parser, so the canonical text always reads back to the same value.
     fn parse_number(&self, token: &str, start: usize) -> Result<serde_json::Number, FilterError> {
         const EXPECTED: &str = "a JSON number (e.g. 42, -1.5 or 2e10)";
         if !is_json_number(token) {
             return Err(self.error_found(start, EXPECTED, Some(token.to_string()), None));
         }
-        token.parse::<serde_json::Number>().map_err(|_| {
-            self.error_found(
-                start,
-                EXPECTED,
-                Some(token.to_string()),
-                Some("the number is out of range"),
-            )
-        })
+        if !token.contains(['.', 'e', 'E']) {
+            if let Ok(n) = token.parse::<u64>() {
+                return Ok(n.into());
+            }
+            if let Ok(n) = token.parse::<i64>() {
+                return Ok(n.into());
+            }
+        }
+        token
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .ok_or_else(|| {
+                self.error_found(
+                    start,
+                    EXPECTED,
+                    Some(token.to_string()),
+                    Some("the number is out of range"),
+                )
+            })
     }
 
     /// Parses a JSON string literal; the cursor is on the opening quote.
@@ -785,7 +806,7 @@ impl Parser {
     }
 
     /// `ATTRNAME = ALPHA *(nameChar)` or `$ref`, case preserved.
-    pub(crate) fn parse_name(&mut self, expected: &str) -> Result<String, FilterError> {
+    fn parse_name(&mut self, expected: &str) -> Result<String, FilterError> {
         let start = self.pos;
         match self.peek() {
             Some('$')
@@ -802,6 +823,14 @@ impl Parser {
             _ => return Err(self.error(start, expected, None)),
         }
         Ok(self.chars[start..self.pos].iter().collect())
+    }
+}
+
+/// Keeps quoted tokens short so a huge input cannot blow up an error message.
+fn truncate(token: &str) -> String {
+    match token.char_indices().nth(SNIPPET_MAX) {
+        Some((byte, _)) => format!("{}…", &token[..byte]),
+        None => token.to_string(),
     }
 }
 
@@ -842,4 +871,801 @@ fn is_json_number(token: &str) -> bool {
         }
     }
     i == b.len()
+}
+
+#[cfg(test)]
+/// `pub(crate)` so `path`'s tests reuse the same AST strategies.
+pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::time::{Duration, Instant};
+
+    const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const CORE_USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+    fn ap(name: &str) -> AttrPath {
+        AttrPath {
+            urn: None,
+            name: name.into(),
+            sub_attr: None,
+        }
+    }
+    fn sub(name: &str, sub: &str) -> AttrPath {
+        AttrPath {
+            urn: None,
+            name: name.into(),
+            sub_attr: Some(sub.into()),
+        }
+    }
+    fn urn(urn: &str, name: &str, sub: Option<&str>) -> AttrPath {
+        AttrPath {
+            urn: Some(urn.into()),
+            name: name.into(),
+            sub_attr: sub.map(Into::into),
+        }
+    }
+    fn s(v: &str) -> CompValue {
+        CompValue::String(v.into())
+    }
+    fn num(text: &str) -> CompValue {
+        let n = if text.contains(['.', 'e', 'E']) {
+            serde_json::Number::from_f64(text.parse().expect("test float")).expect("finite")
+        } else if text.starts_with('-') {
+            text.parse::<i64>().expect("test i64").into()
+        } else {
+            text.parse::<u64>().expect("test u64").into()
+        };
+        CompValue::Number(n)
+    }
+    fn cmp(attr: AttrPath, op: CompareOp, value: CompValue) -> Filter {
+        Filter::Compare { attr, op, value }
+    }
+    fn eq(attr: AttrPath, v: &str) -> Filter {
+        cmp(attr, CompareOp::Eq, s(v))
+    }
+    fn co(attr: AttrPath, v: &str) -> Filter {
+        cmp(attr, CompareOp::Co, s(v))
+    }
+    fn pr(name: &str) -> Filter {
+        Filter::Present(ap(name))
+    }
+    fn and(l: Filter, r: Filter) -> Filter {
+        Filter::And(Box::new(l), Box::new(r))
+    }
+    fn or(l: Filter, r: Filter) -> Filter {
+        Filter::Or(Box::new(l), Box::new(r))
+    }
+    fn not(f: Filter) -> Filter {
+        Filter::Not(Box::new(f))
+    }
+    fn vp(attr: AttrPath, f: Filter) -> Filter {
+        Filter::ValuePath {
+            attr,
+            filter: Box::new(f),
+        }
+    }
+
+    /// Parses, checks the expected AST, and checks the canonical form round-trips.
+    fn check(input: &str, want: Filter) {
+        let got = parse_filter(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+        assert_eq!(got, want, "input {input:?}");
+        let text = got.to_string();
+        assert_eq!(
+            parse_filter(&text).as_ref(),
+            Ok(&want),
+            "canonical {text:?}"
+        );
+    }
+
+    fn err(input: &str) -> FilterError {
+        match parse_filter(input) {
+            Ok(f) => panic!("{input:?} parsed as {f:?}"),
+            Err(e) => e,
+        }
+    }
+
+    /// Every example filter from RFC 7644 §3.4.2.2.
+    pub(crate) const RFC_EXAMPLES: &[&str] = &[
+        r#"userName eq "bjensen""#,
+        r#"name.familyName co "O'Malley""#,
+        r#"userName sw "J""#,
+        r#"urn:ietf:params:scim:schemas:core:2.0:User:userName sw "J""#,
+        r#"title pr"#,
+        r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified ge "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified lt "2011-05-13T04:42:34Z""#,
+        r#"meta.lastModified le "2011-05-13T04:42:34Z""#,
+        r#"title pr and userType eq "Employee""#,
+        r#"title pr or userType eq "Intern""#,
+        r#"schemas eq "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User""#,
+        r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org")"#,
+        r#"userType ne "Employee" and not (emails co "example.com" or emails.value co "example.org")"#,
+        r#"userType eq "Employee" and (emails.type eq "work")"#,
+        r#"userType eq "Employee" and emails[type eq "work" and value co "@example.com"]"#,
+        r#"emails[type eq "work" and value co "@example.com"] or ims[type eq "xmpp" and value co "@foo.com"]"#,
+        r#"members[value eq "2819c223-7f76-453a-919d-413861904646"]"#,
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915-6090-4610-87e4-49d8ca9f808d""#,
+        r#"emails[type eq "work"].value eq "x@example.com""#,
+    ];
+
+    #[test]
+    fn rfc_examples() {
+        let ts = "2011-05-13T04:42:34Z";
+        let rfc = |i: usize| RFC_EXAMPLES[i];
+        check(rfc(0), eq(ap("userName"), "bjensen"));
+        check(rfc(1), co(sub("name", "familyName"), "O'Malley"));
+        check(rfc(2), cmp(ap("userName"), CompareOp::Sw, s("J")));
+        check(
+            rfc(3),
+            cmp(urn(CORE_USER, "userName", None), CompareOp::Sw, s("J")),
+        );
+        check(rfc(4), pr("title"));
+        check(
+            rfc(5),
+            cmp(sub("meta", "lastModified"), CompareOp::Gt, s(ts)),
+        );
+        check(
+            rfc(6),
+            cmp(sub("meta", "lastModified"), CompareOp::Ge, s(ts)),
+        );
+        check(
+            rfc(7),
+            cmp(sub("meta", "lastModified"), CompareOp::Lt, s(ts)),
+        );
+        check(
+            rfc(8),
+            cmp(sub("meta", "lastModified"), CompareOp::Le, s(ts)),
+        );
+        check(rfc(9), and(pr("title"), eq(ap("userType"), "Employee")));
+        check(rfc(10), or(pr("title"), eq(ap("userType"), "Intern")));
+        check(rfc(11), eq(ap("schemas"), ENTERPRISE));
+        check(
+            rfc(12),
+            and(
+                eq(ap("userType"), "Employee"),
+                or(
+                    co(ap("emails"), "example.com"),
+                    co(sub("emails", "value"), "example.org"),
+                ),
+            ),
+        );
+        check(
+            rfc(13),
+            and(
+                cmp(ap("userType"), CompareOp::Ne, s("Employee")),
+                not(or(
+                    co(ap("emails"), "example.com"),
+                    co(sub("emails", "value"), "example.org"),
+                )),
+            ),
+        );
+        check(
+            rfc(14),
+            and(
+                eq(ap("userType"), "Employee"),
+                eq(sub("emails", "type"), "work"),
+            ),
+        );
+        check(
+            rfc(15),
+            and(
+                eq(ap("userType"), "Employee"),
+                vp(
+                    ap("emails"),
+                    and(eq(ap("type"), "work"), co(ap("value"), "@example.com")),
+                ),
+            ),
+        );
+        check(
+            rfc(16),
+            or(
+                vp(
+                    ap("emails"),
+                    and(eq(ap("type"), "work"), co(ap("value"), "@example.com")),
+                ),
+                vp(
+                    ap("ims"),
+                    and(eq(ap("type"), "xmpp"), co(ap("value"), "@foo.com")),
+                ),
+            ),
+        );
+        check(
+            rfc(17),
+            vp(
+                ap("members"),
+                eq(ap("value"), "2819c223-7f76-453a-919d-413861904646"),
+            ),
+        );
+        check(
+            rfc(18),
+            eq(
+                urn(ENTERPRISE, "manager", Some("value")),
+                "26118915-6090-4610-87e4-49d8ca9f808d",
+            ),
+        );
+        check(
+            rfc(19),
+            vp(
+                ap("emails"),
+                and(eq(ap("type"), "work"), eq(ap("value"), "x@example.com")),
+            ),
+        );
+    }
+
+    #[test]
+    fn attribute_paths() {
+        check(r#"$ref eq "x""#, eq(ap("$ref"), "x"));
+        check(
+            r#"members.$ref pr"#,
+            Filter::Present(sub("members", "$ref")),
+        );
+        check(r#"x-y_z9 pr"#, pr("x-y_z9"));
+        check(r#"UserName eq "a""#, eq(ap("UserName"), "a"));
+        check(
+            &format!("{ENTERPRISE}:manager pr"),
+            Filter::Present(urn(ENTERPRISE, "manager", None)),
+        );
+        // A bare schema URN parses as its last segment; callers resolve it.
+        check(
+            &format!("{ENTERPRISE} pr"),
+            Filter::Present(urn(
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0",
+                "User",
+                None,
+            )),
+        );
+        check(
+            "URN:ietf:params:scim:schemas:core:2.0:User:name.givenName pr",
+            Filter::Present(urn(
+                "URN:ietf:params:scim:schemas:core:2.0:User",
+                "name",
+                Some("givenName"),
+            )),
+        );
+        check(
+            &format!("{ENTERPRISE}:emails[type eq \"work\"]"),
+            vp(urn(ENTERPRISE, "emails", None), eq(ap("type"), "work")),
+        );
+        // Keywords are fine as attribute names where an attribute is expected.
+        check("not pr", pr("not"));
+        check(
+            "and pr and or pr or pr pr",
+            or(and(pr("and"), pr("or")), pr("pr")),
+        );
+        check("not[a pr]", vp(ap("not"), pr("a")));
+        check("urn pr", pr("urn"));
+    }
+
+    #[test]
+    fn precedence_and_grouping() {
+        check("a pr or b pr and c pr", or(pr("a"), and(pr("b"), pr("c"))));
+        check("a pr and b pr or c pr", or(and(pr("a"), pr("b")), pr("c")));
+        check(
+            "a pr and b pr and c pr",
+            and(and(pr("a"), pr("b")), pr("c")),
+        );
+        check("a pr or b pr or c pr", or(or(pr("a"), pr("b")), pr("c")));
+        check(
+            "a pr and (b pr and c pr)",
+            and(pr("a"), and(pr("b"), pr("c"))),
+        );
+        check(
+            "(a pr or b pr) and c pr",
+            and(or(pr("a"), pr("b")), pr("c")),
+        );
+        check("((a pr))", pr("a"));
+        check("not(a pr)", not(pr("a")));
+        check("NOT  ( a pr )", not(pr("a")));
+        check("not (not (a pr))", not(not(pr("a"))));
+        check(
+            "a pr and not (b pr) or c pr",
+            or(and(pr("a"), not(pr("b"))), pr("c")),
+        );
+        check("emails[not (type pr)]", vp(ap("emails"), not(pr("type"))));
+        check(
+            "emails[type pr or (value pr and primary eq true)]",
+            vp(
+                ap("emails"),
+                or(
+                    pr("type"),
+                    and(
+                        pr("value"),
+                        cmp(ap("primary"), CompareOp::Eq, CompValue::Bool(true)),
+                    ),
+                ),
+            ),
+        );
+    }
+
+    #[test]
+    fn canonical_text() {
+        let cases = [
+            ("a pr OR b pr AND c pr", "a pr or b pr and c pr"),
+            ("(a pr or b pr) and c pr", "(a pr or b pr) and c pr"),
+            ("a pr and (b pr and c pr)", "a pr and (b pr and c pr)"),
+            ("a pr or (b pr or c pr)", "a pr or (b pr or c pr)"),
+            ("not(a pr)", "not (a pr)"),
+            ("  x  Eq\t\"\\u00e9\\n\"  ", "x eq \"é\\n\""),
+            (
+                "emails[type eq \"work\"].value pr",
+                "emails[type eq \"work\" and value pr]",
+            ),
+            (
+                "emails[a pr or b pr].value eq \"x\"",
+                "emails[(a pr or b pr) and value eq \"x\"]",
+            ),
+            ("n eq 1E3", "n eq 1000.0"),
+            ("n eq -0", "n eq 0"),
+            ("n eq -0.0", "n eq -0.0"),
+            ("b eq TRUE", "b eq true"),
+        ];
+        for (input, want) in cases {
+            let f = parse_filter(input).unwrap_or_else(|e| panic!("{input:?}: {e}"));
+            assert_eq!(f.to_string(), want, "input {input:?}");
+            assert_eq!(parse_filter(want).as_ref(), Ok(&f));
+        }
+        assert_eq!(
+            urn(ENTERPRISE, "manager", Some("value")).to_string(),
+            format!("{ENTERPRISE}:manager.value")
+        );
+    }
+
+    #[test]
+    fn operators_are_case_insensitive() {
+        let ops = [
+            ("eq", CompareOp::Eq),
+            ("NE", CompareOp::Ne),
+            ("Co", CompareOp::Co),
+            ("sW", CompareOp::Sw),
+            ("EW", CompareOp::Ew),
+            ("gT", CompareOp::Gt),
+            ("Ge", CompareOp::Ge),
+            ("LT", CompareOp::Lt),
+            ("le", CompareOp::Le),
+        ];
+        for (word, op) in ops {
+            check(&format!("a {word} \"v\""), cmp(ap("a"), op, s("v")));
+            assert_eq!(op.as_str(), word.to_ascii_lowercase());
+        }
+        check("a PR", pr("a"));
+        check("a pr AND b Pr Or c pR", or(and(pr("a"), pr("b")), pr("c")));
+        check("Not (a pr)", not(pr("a")));
+    }
+
+    #[test]
+    fn whitespace_tolerance() {
+        // RFC 7644 §3.5.2.2 prints `value eq"2819c223…"`.
+        check(
+            r#"members[value eq"2819c223"]"#,
+            vp(ap("members"), eq(ap("value"), "2819c223")),
+        );
+        check("\t a \t eq \t \"v\" \t", eq(ap("a"), "v"));
+        check("a eq 5", cmp(ap("a"), CompareOp::Eq, num("5")));
+        check("a gt5", cmp(ap("a"), CompareOp::Gt, num("5")));
+        check("a eq-5", cmp(ap("a"), CompareOp::Eq, num("-5")));
+        check("( a pr )", pr("a"));
+        check("emails[ type pr ]", vp(ap("emails"), pr("type")));
+        check("a\teq\t\"v\"\tand\tb\tpr", and(eq(ap("a"), "v"), pr("b")));
+        // A self-delimiting token before `and`/`or` needs no space; `(` after it needs none.
+        check(r#"a eq "x"and b pr"#, and(eq(ap("a"), "x"), pr("b")));
+        check("(a pr)or(b pr)", or(pr("a"), pr("b")));
+        check(
+            "x[a pr]and not(b pr)",
+            and(vp(ap("x"), pr("a")), not(pr("b"))),
+        );
+    }
+
+    #[test]
+    fn literals() {
+        let cases: &[(&str, CompValue)] = &[
+            (r#""""#, s("")),
+            (r#""a\"b""#, s("a\"b")),
+            (r#""a\\b""#, s("a\\b")),
+            (r#""a\/b""#, s("a/b")),
+            (r#""\b\f\n\r\t""#, s("\u{8}\u{c}\n\r\t")),
+            (r#""\u00E9\u00e9""#, s("éé")),
+            (r#""\ud83d\ude00""#, s("😀")),
+            (r#""日本語 😀""#, s("日本語 😀")),
+            (r#""(a) [b] and or""#, s("(a) [b] and or")),
+            ("true", CompValue::Bool(true)),
+            ("False", CompValue::Bool(false)),
+            ("NULL", CompValue::Null),
+            ("0", num("0")),
+            ("-0", num("0")),
+            ("-0.0", num("-0.0")),
+            ("42", num("42")),
+            ("-42", num("-42")),
+            ("18446744073709551615", num("18446744073709551615")),
+            ("-9223372036854775808", num("-9223372036854775808")),
+            ("1.5", num("1.5")),
+            ("-0.25", num("-0.25")),
+            ("1e10", num("1e10")),
+            ("1E+2", num("100.0")),
+            ("2.5e-3", num("0.0025")),
+            (
+                "123456789012345678901234567890",
+                num("1.2345678901234568e29"),
+            ),
+        ];
+        for (text, value) in cases {
+            check(
+                &format!("a eq {text}"),
+                cmp(ap("a"), CompareOp::Eq, value.clone()),
+            );
+            check(
+                &format!("x[a eq {text}]"),
+                vp(ap("x"), cmp(ap("a"), CompareOp::Eq, value.clone())),
+            );
+        }
+        assert!(matches!(
+            parse_filter("a eq 7"),
+            Ok(Filter::Compare { value: CompValue::Number(n), .. }) if n.as_u64() == Some(7)
+        ));
+    }
+
+    /// (input, 1-based position, substring of the message)
+    const ERRORS: &[(&str, usize, &str)] = &[
+        ("", 1, "the filter is empty"),
+        ("   \t", 5, "the filter is empty"),
+        (
+            r#"userName equals "x""#,
+            10,
+            r#"at position 10: expected a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le) or pr, found "equals""#,
+        ),
+        ("userName", 9, "found end of input"),
+        ("userName ", 10, "expected a comparison operator"),
+        (
+            r#"userName="x""#,
+            9,
+            "expected a space and then a comparison operator",
+        ),
+        (
+            "externalId eq jyoung",
+            15,
+            r#"found "jyoung"; string values must be wrapped in double quotes, e.g. "jyoung""#,
+        ),
+        (
+            "externalId eq 'jyoung'",
+            15,
+            r#"double quotes, e.g. "jyoung""#,
+        ),
+        ("a eq", 5, "expected a value"),
+        ("a eq )", 6, "expected a value"),
+        (
+            r#"a eq "x" b"#,
+            10,
+            r#"expected "and", "or" or end of input, found "b""#,
+        ),
+        (r#"a eq "x")"#, 9, r#"found ")""#),
+        ("a pr and", 9, "expected an attribute path"),
+        ("a pr andb pr", 6, r#"found "andb""#),
+        ("a prand b pr", 3, r#"found "prand""#),
+        ("a pr and or", 12, "found end of input"),
+        ("5 eq 1", 1, "expected an attribute path"),
+        (
+            "(a pr",
+            6,
+            r#"or ")" to close the "(" at position 1, found end of input"#,
+        ),
+        ("not (a pr", 10, r#"to close the "(" at position 5"#),
+        ("(a pr))", 7, r#"found ")""#),
+        ("()", 2, "expected an attribute path"),
+        (
+            "emails[type pr",
+            15,
+            r#"or "]" to close the "[" at position 7"#,
+        ),
+        ("emails[type eq \"x\"))", 19, r#"or "]""#),
+        ("emails[]", 8, "expected an attribute path"),
+        ("emails[a[b pr]]", 9, "cannot be nested"),
+        ("emails[(a[b pr])]", 10, "cannot be nested"),
+        ("name.familyName[a pr]", 16, "not a sub-attribute"),
+        ("emails[a pr].", 14, "expected a sub-attribute name"),
+        (
+            "emails[a pr].value",
+            19,
+            "expected a space and then a comparison operator",
+        ),
+        ("emails[a pr]value pr", 13, r#"found "value""#),
+        ("a.b.c pr", 4, r#"found ".c""#),
+        ("a. pr", 3, "expected a sub-attribute name"),
+        ("$foo pr", 1, "expected an attribute name"),
+        (
+            "urn:x pr",
+            1,
+            "a schema URN followed by ':' and an attribute name",
+        ),
+        ("urn:a:b: pr", 9, "expected an attribute name"),
+        ("urn:a:b:2x pr", 9, "expected an attribute name"),
+        (
+            "a eq \"abc",
+            10,
+            r#"expected a closing '"' for the string that starts at position 6"#,
+        ),
+        (r#"a eq "\x""#, 7, r#"a JSON escape"#),
+        (r#"a eq "\u12""#, 7, r#"found "\\u12\"""#),
+        (r#"a eq "\ud83d""#, 7, "low surrogate"),
+        (r#"a eq "\ud83d\u0041""#, 7, "low surrogate"),
+        (r#"a eq "\ude00""#, 7, "high surrogate"),
+        (
+            "a eq \"\u{1}\"",
+            7,
+            "control characters in strings must be escaped",
+        ),
+        ("a eq 01", 6, "expected a JSON number"),
+        ("a eq 1.", 6, "expected a JSON number"),
+        ("a eq .5", 6, "double quotes"),
+        ("a eq 1e", 6, "expected a JSON number"),
+        ("a eq -", 6, "expected a JSON number"),
+        ("a eq 5x", 6, r#"found "5x""#),
+        ("a eq 1e400", 6, "out of range"),
+        ("a eq truex", 6, "double quotes"),
+        ("é eq \"x\"", 1, r#"found "é""#),
+        ("a eq \"é\" ü", 10, r#"found "ü""#),
+        ("not (a pr) b", 12, "end of input"),
+        ("not", 4, "expected a space and then a comparison operator"),
+    ];
+
+    #[test]
+    fn error_classes_and_positions() {
+        for &(input, position, needle) in ERRORS {
+            let e = err(input);
+            assert_eq!(e.position, position, "{input:?}: {}", e.message);
+            assert!(
+                e.message.contains(needle),
+                "{input:?}: {:?} lacks {needle:?}",
+                e.message
+            );
+            assert!(
+                e.message.starts_with(&format!("at position {position}: ")),
+                "{}",
+                e.message
+            );
+            assert_eq!(e.to_string(), e.message);
+        }
+    }
+
+    #[test]
+    fn error_fields() {
+        let e = err(r#"userName equals "x""#);
+        assert_eq!(e.expected, OPERATORS);
+        assert_eq!(e.found, "equals");
+        let e = err("a pr and");
+        assert_eq!(e.found, "end of input");
+        let e = err(&format!("a eq {}", "x".repeat(100)));
+        assert_eq!(
+            e.found.chars().count(),
+            SNIPPET_MAX + 1,
+            "snippets are truncated"
+        );
+    }
+
+    #[test]
+    fn depth_limit() {
+        let nest = |n: usize| format!("{}a pr{}", "(".repeat(n), ")".repeat(n));
+        assert!(parse_filter(&nest(MAX_DEPTH)).is_ok());
+        let e = err(&nest(MAX_DEPTH + 1));
+        assert_eq!(e.position, MAX_DEPTH + 1);
+        assert!(e.message.contains("nests too deeply"), "{}", e.message);
+
+        let nots = |n: usize| format!("{}a pr{}", "not (".repeat(n), ")".repeat(n));
+        assert!(parse_filter(&nots(MAX_DEPTH)).is_ok());
+        assert!(
+            err(&nots(MAX_DEPTH + 1))
+                .message
+                .contains("nests too deeply")
+        );
+
+        // 63 parens plus one bracket is exactly the limit.
+        let mixed = format!(
+            "{}x[a pr]{}",
+            "(".repeat(MAX_DEPTH - 1),
+            ")".repeat(MAX_DEPTH - 1)
+        );
+        assert!(parse_filter(&mixed).is_ok());
+        let mixed = format!("{}x[a pr]{}", "(".repeat(MAX_DEPTH), ")".repeat(MAX_DEPTH));
+        assert!(err(&mixed).message.contains("nests too deeply"));
+
+        // Unbalanced and huge: must fail fast without recursing per character.
+        assert!(
+            err(&"(".repeat(MAX_LEN))
+                .message
+                .contains("nests too deeply")
+        );
+        assert!(
+            err(&"not(".repeat(MAX_LEN / 4))
+                .message
+                .contains("nests too deeply")
+        );
+    }
+
+    #[test]
+    fn length_limit() {
+        let long_chain = |len: usize| {
+            let mut s = "a pr".to_string();
+            while s.len() + 9 <= len {
+                s.push_str(" or a pr");
+            }
+            s.push_str(&" ".repeat(len - s.len()));
+            s
+        };
+        let ok = long_chain(MAX_LEN);
+        assert_eq!(ok.chars().count(), MAX_LEN);
+        let f = parse_filter(&ok).expect("filter at the limit");
+        assert_eq!(parse_filter(&f.to_string()), Ok(f));
+        let e = err(&long_chain(MAX_LEN + 1));
+        assert_eq!(e.position, MAX_LEN + 1);
+        assert!(e.message.contains("too long"), "{}", e.message);
+        // The limit counts characters, not bytes.
+        let wide = format!("a eq \"{}\"", "é".repeat(MAX_LEN - 7));
+        assert!(parse_filter(&wide).is_ok());
+    }
+
+    // ---- property tests ----
+
+    fn attr_name() -> impl Strategy<Value = String> {
+        prop_oneof![
+            8 => "[a-zA-Z][a-zA-Z0-9_-]{0,8}",
+            1 => Just("$ref".to_string()),
+            1 => prop::sample::select(vec!["and", "or", "not", "pr", "eq", "true", "null", "urn", "AND"])
+                .prop_map(String::from),
+        ]
+    }
+
+    fn schema_urn() -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just(ENTERPRISE.to_string()),
+            Just(CORE_USER.to_string()),
+            "[uU][rR][nN]:[a-z0-9]{1,5}(:[a-zA-Z0-9.$_-]{0,6}){0,4}",
+        ]
+    }
+
+    pub(crate) fn attr_path(with_sub: bool) -> impl Strategy<Value = AttrPath> {
+        let sub = if with_sub {
+            prop::option::of(attr_name()).boxed()
+        } else {
+            Just(None).boxed()
+        };
+        (prop::option::weighted(0.2, schema_urn()), attr_name(), sub).prop_map(
+            |(urn, name, sub_attr)| AttrPath {
+                urn,
+                name,
+                sub_attr,
+            },
+        )
+    }
+
+    fn comp_value() -> impl Strategy<Value = CompValue> {
+        prop_oneof![
+            any::<String>().prop_map(CompValue::String),
+            "[ -~]{0,12}".prop_map(CompValue::String),
+            any::<i64>().prop_map(|n| CompValue::Number(n.into())),
+            any::<u64>().prop_map(|n| CompValue::Number(n.into())),
+            any::<f64>().prop_filter_map("finite", |f| serde_json::Number::from_f64(f)
+                .map(CompValue::Number)),
+            any::<bool>().prop_map(CompValue::Bool),
+            Just(CompValue::Null),
+        ]
+    }
+
+    fn compare_op() -> impl Strategy<Value = CompareOp> {
+        prop::sample::select(vec![
+            CompareOp::Eq,
+            CompareOp::Ne,
+            CompareOp::Co,
+            CompareOp::Sw,
+            CompareOp::Ew,
+            CompareOp::Gt,
+            CompareOp::Ge,
+            CompareOp::Lt,
+            CompareOp::Le,
+        ])
+    }
+
+    fn logical(leaf: BoxedStrategy<Filter>, depth: u32) -> BoxedStrategy<Filter> {
+        leaf.prop_recursive(depth, 24, 2, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| and(l, r)),
+                (inner.clone(), inner.clone()).prop_map(|(l, r)| or(l, r)),
+                inner.prop_map(not),
+            ]
+        })
+        .boxed()
+    }
+
+    /// Filters without value paths: what may appear inside `[…]`.
+    pub(crate) fn element_filter() -> BoxedStrategy<Filter> {
+        let leaf = prop_oneof![
+            (attr_path(true), compare_op(), comp_value())
+                .prop_map(|(attr, op, value)| Filter::Compare { attr, op, value }),
+            attr_path(true).prop_map(Filter::Present),
+        ]
+        .boxed();
+        logical(leaf, 3)
+    }
+
+    pub(crate) fn any_filter() -> BoxedStrategy<Filter> {
+        let leaf = prop_oneof![
+            3 => (attr_path(true), compare_op(), comp_value())
+                .prop_map(|(attr, op, value)| Filter::Compare { attr, op, value }),
+            2 => attr_path(true).prop_map(Filter::Present),
+            1 => (attr_path(false), element_filter()).prop_map(|(attr, f)| vp(attr, f)),
+        ]
+        .boxed();
+        logical(leaf, 5)
+    }
+
+    fn interesting_char() -> impl Strategy<Value = char> {
+        prop_oneof![
+            any::<char>(),
+            prop::sample::select(vec![
+                '(', ')', '[', ']', '"', '\\', ' ', '\t', '.', ':', '$', '-', '0', '9', 'e', 'q',
+                'a', 'n', 'd', 'o', 'r', 'p', 't', 'u', 'é', '\u{0}', '😀',
+            ]),
+        ]
+    }
+
+    /// Every parse outcome must be well-formed: errors point inside the input (or just
+    /// past it) and successes round-trip through the canonical text.
+    fn assert_sane(input: &str) {
+        let started = Instant::now();
+        let result = parse_filter(input);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "slow parse of {input:?}"
+        );
+        match result {
+            Ok(f) => assert_eq!(parse_filter(&f.to_string()), Ok(f), "input {input:?}"),
+            Err(e) => {
+                assert!(
+                    e.position >= 1 && e.position <= input.chars().count() + 1,
+                    "{input:?}: {e:?}"
+                );
+                assert!(e.message.starts_with("at position "), "{e:?}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_strings_never_panic(input in any::<String>()) {
+            assert_sane(&input);
+        }
+
+        #[test]
+        fn filter_like_strings_never_panic(input in r#"[a-z()\[\]" .:$\\0-9-]{0,80}"#) {
+            assert_sane(&input);
+        }
+
+        #[test]
+        fn mutated_examples_never_panic(
+            example in prop::sample::select(RFC_EXAMPLES.to_vec()),
+            edits in prop::collection::vec((any::<usize>(), 0u8..3, interesting_char()), 1..8),
+        ) {
+            let mut chars: Vec<char> = example.chars().collect();
+            for (at, kind, c) in edits {
+                let at = at % (chars.len() + 1);
+                match kind {
+                    0 => chars.insert(at, c),
+                    1 if at < chars.len() => { chars.remove(at); }
+                    _ if at < chars.len() => chars[at] = c,
+                    _ => chars.push(c),
+                }
+            }
+            let input: String = chars.into_iter().collect();
+            assert_sane(&input);
+        }
+
+        #[test]
+        fn display_round_trips(f in any_filter()) {
+            let text = f.to_string();
+            prop_assert_eq!(parse_filter(&text), Ok(f), "text {:?}", text);
+        }
+
+        #[test]
+        fn attr_path_display_round_trips(attr in attr_path(true)) {
+            let text = format!("{attr} pr");
+            prop_assert_eq!(parse_filter(&text), Ok(Filter::Present(attr)));
+        }
+    }
 }
