@@ -3,6 +3,7 @@
 //! be tested without a server.
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod path;
 pub mod resource;
 pub mod schema;

@@ -1,0 +1,2497 @@
+//! The PATCH engine (RFC 7644 §3.5.2): parses a `PatchOp` body and applies its `add`, `remove`
+//! and `replace` operations, in order and all-or-nothing, to a copy of a stored document.
+//! Values go through the same validation as POST, and the dialects real IdPs speak (Okta,
+//! Entra ID, JumpCloud; see idp-requirements.md) are accepted where their meaning is clear.
+//! Group membership is returned as a list of changes instead of being written into the document.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::error::{Result, ScimError};
+use super::filter::{AttrPath, CompValue, CompareOp, Filter};
+use super::path::{PatchPath, parse_path};
+use super::resource::{Document, json_kind, validate_value};
+use super::schema::{self, AttrDef, AttrType, Mutability, ResourceType, SchemaDef};
+
+/// The message schema every PATCH body declares (RFC 7644 §3.5.2).
+pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Deepest filter tree the element matcher recurses into. The parser bounds brackets and
+/// parentheses, but nests `and`/`or` chains one level per term; its 10,000-character limit keeps
+/// those well under this bound, which stays as a backstop.
+const MAX_FILTER_DEPTH: usize = 2_000;
+
+/// The kind of a PATCH operation (RFC 7644 §3.5.2.1–3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// `add` (§3.5.2.1): append to lists, merge into complex attributes, set simple ones.
+    Add,
+    /// `remove` (§3.5.2.2): needs a path; removing something absent succeeds.
+    Remove,
+    /// `replace` (§3.5.2.3): acts as add when the target is absent.
+    Replace,
+}
+
+impl OpKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Remove => "remove",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+/// One parsed operation of a PatchOp request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOperation {
+    /// The operation, from `op` matched case-insensitively.
+    pub op: OpKind,
+    /// `None` when the operation has no `path` (allowed for add and replace).
+    pub path: Option<PatchPath>,
+    /// The `value` member as sent; `None` when absent.
+    pub value: Option<Value>,
+}
+
+/// A member of a group as named in a PATCH value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberRef {
+    /// The member's resource id.
+    pub value: String,
+    /// `"User"` or `"Group"` as sent in `type` (canonical spelling), `None` if absent.
+    pub kind: Option<String>,
+}
+
+/// Membership changes for resource types whose `members` live outside the document (Group):
+/// they are returned in order instead of being applied to the doc, so a 50,000-member group is
+/// never rewritten as one JSON array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    /// Add these members; adding an existing member is a no-op (S20).
+    Add(Vec<MemberRef>),
+    /// Remove the members with these ids; ids that are not members are ignored (S20).
+    Remove(Vec<String>),
+    /// Remove every member.
+    RemoveAll,
+    /// Make the membership exactly this set (S21).
+    Replace(Vec<MemberRef>),
+}
+
+/// The result of a successful PATCH.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PatchOutcome {
+    /// The patched document.
+    pub doc: Document,
+    /// A new cleartext password (S14); the caller hashes it. Never stored in `doc`.
+    pub password: Option<String>,
+    /// Group membership changes, in request order.
+    pub member_changes: Vec<MemberChange>,
+}
+
+// --- Parsing ---------------------------------------------------------------------------------
+
+/// Parses a PatchOp body (RFC 7644 §3.5.2): `schemas` must contain
+/// `urn:ietf:params:scim:api:messages:2.0:PatchOp` when present (missing `schemas` is tolerated;
+/// another URN → 400 invalidValue naming it), `Operations` (key matched case-insensitively) a
+/// non-empty array; each op's `op` matched case-insensitively (Entra sends "Replace"); unknown
+/// op → 400 invalidValue listing add/remove/replace; bad path → 400 invalidPath with the parser's
+/// position message; add/replace without value → 400 invalidValue; remove without path → 400
+/// noTarget.
+pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>> {
+    let Value::Object(body) = body else {
+        return Err(ScimError::invalid_syntax(format!(
+            "the PATCH body must be a JSON object with \"schemas\": [\"{PATCH_OP_URN}\"] and \"Operations\", not {}",
+            json_kind(body)
+        )));
+    };
+    if let Some(schemas) = get_ci(body, "schemas") {
+        check_patch_schemas(schemas)?;
+    }
+    let ops = match get_ci(body, "Operations") {
+        Some(Value::Array(ops)) => ops,
+        Some(other) => {
+            return Err(ScimError::invalid_syntax(format!(
+                "\"Operations\" must be an array of operations, but the request sent {}",
+                json_kind(other)
+            )));
+        }
+        None => {
+            return Err(ScimError::invalid_syntax(
+                "the PATCH body has no \"Operations\" array; send {\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:PatchOp\"],\"Operations\":[{\"op\":\"replace\",\"path\":…,\"value\":…}]}",
+            ));
+        }
+    };
+    if ops.is_empty() {
+        return Err(ScimError::invalid_value(
+            "\"Operations\" is empty; a PATCH request needs at least one operation",
+        ));
+    }
+    ops.iter()
+        .enumerate()
+        .map(|(i, op)| parse_operation(i, op))
+        .collect()
+}
+
+fn check_patch_schemas(schemas: &Value) -> Result<()> {
+    let urns: Vec<&Value> = match schemas {
+        Value::Array(a) => a.iter().collect(),
+        Value::String(_) => vec![schemas],
+        other => {
+            return Err(ScimError::invalid_value(format!(
+                "\"schemas\" must be [\"{PATCH_OP_URN}\"], but the request sent {}",
+                json_kind(other)
+            )));
+        }
+    };
+    let mut has_patch_op = false;
+    for urn in urns {
+        match urn.as_str() {
+            Some(u) if u.eq_ignore_ascii_case(PATCH_OP_URN) => has_patch_op = true,
+            Some(u) => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"schemas\" lists \"{}\", which is not a PATCH message schema; send [\"{PATCH_OP_URN}\"]",
+                    snippet(u)
+                )));
+            }
+            None => {
+                return Err(ScimError::invalid_value(format!(
+                    "\"schemas\" must hold URN strings, but it contains {}",
+                    json_kind(urn)
+                )));
+            }
+        }
+    }
+    if !has_patch_op {
+        return Err(ScimError::invalid_value(format!(
+            "\"schemas\" must contain \"{PATCH_OP_URN}\""
+        )));
+    }
+    Ok(())
+}
+
+fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
+    let Value::Object(op) = op else {
+        return Err(ScimError::invalid_syntax(format!(
+            "Operations[{i}] must be an object with \"op\", \"path\" and \"value\", but the request sent {}",
+            json_kind(op)
+        )));
+    };
+    let kind = match get_ci(op, "op") {
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("add") => OpKind::Add,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("remove") => OpKind::Remove,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("replace") => OpKind::Replace,
+        Some(Value::String(s)) => {
+            return Err(ScimError::invalid_value(format!(
+                "Operations[{i}].op is \"{}\"; it must be one of add, remove, replace",
+                snippet(s)
+            )));
+        }
+        Some(other) => {
+            return Err(ScimError::invalid_value(format!(
+                "Operations[{i}].op must be one of \"add\", \"remove\", \"replace\", but the request sent {}",
+                json_kind(other)
+            )));
+        }
+        None => {
+            return Err(ScimError::invalid_value(format!(
+                "Operations[{i}] has no \"op\"; it must be one of add, remove, replace"
+            )));
+        }
+    };
+    let path = match get_ci(op, "path") {
+        // Some clients send `"path": null` or `""` for a path-less operation.
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(parse_path(s).map_err(|e| {
+            ScimError::invalid_path(format!(
+                "Operations[{i}].path \"{}\" is not a valid attribute path: {e}",
+                snippet(s)
+            ))
+        })?),
+        Some(other) => {
+            return Err(ScimError::invalid_path(format!(
+                "Operations[{i}].path must be a string such as \"emails[type eq \\\"work\\\"].value\", but the request sent {}",
+                json_kind(other)
+            )));
+        }
+    };
+    let value = get_ci(op, "value").cloned();
+    match kind {
+        OpKind::Add | OpKind::Replace if value.is_none() => Err(ScimError::invalid_value(format!(
+            "Operations[{i}] ({}) has no \"value\"; add and replace need the value to write",
+            kind.as_str()
+        ))),
+        OpKind::Remove if path.is_none() => Err(ScimError::no_target(format!(
+            "Operations[{i}] (remove) has no \"path\"; say which attribute to remove, e.g. \"path\": \"members[value eq \\\"<id>\\\"]\""
+        ))),
+        _ => Ok(PatchOperation {
+            op: kind,
+            path,
+            value,
+        }),
+    }
+}
+
+/// A JSON member looked up case-insensitively (RFC 7643 §2.1).
+fn get_ci<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+/// Client text quoted back in a detail, cut short so a huge value cannot bloat the response.
+fn snippet(s: &str) -> String {
+    const MAX: usize = 64;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        let head: String = s.chars().take(MAX).collect();
+        format!("{head}…")
+    }
+}
+
+// --- Applying --------------------------------------------------------------------------------
+
+/// Applies the operations in order to a copy of `doc`; all or nothing (any error → Err, caller
+/// keeps the original). `resource_id` is the id of the patched resource: Okta repeats it inside
+/// path-less values (S19).
+pub fn apply_patch(
+    rt: &ResourceType,
+    resource_id: &str,
+    doc: &Document,
+    ops: &[PatchOperation],
+) -> Result<PatchOutcome> {
+    let mut st = State {
+        rt,
+        resource_id,
+        doc: doc.clone(),
+        password: None,
+        member_changes: Vec::new(),
+    };
+    for (i, op) in ops.iter().enumerate() {
+        let before = st.doc.clone();
+        st.apply(op).map_err(|mut e| {
+            e.detail = format!("Operations[{i}] ({}): {}", op.op.as_str(), e.detail);
+            e
+        })?;
+        normalise_primary(rt, &mut st.doc, &before);
+    }
+    for def in rt.schema.attributes.iter().filter(|a| a.required) {
+        if doc.contains_key(def.name) && !st.doc.contains_key(def.name) {
+            return Err(ScimError::invalid_value(format!(
+                "{} is required for a {} and cannot be removed or set to an empty value",
+                def.name, rt.name
+            )));
+        }
+    }
+    Ok(PatchOutcome {
+        doc: st.doc,
+        password: st.password,
+        member_changes: st.member_changes,
+    })
+}
+
+struct State<'a> {
+    rt: &'a ResourceType,
+    resource_id: &'a str,
+    doc: Document,
+    password: Option<String>,
+    member_changes: Vec<MemberChange>,
+}
+
+/// What a path resolves to in the resource type's schemas.
+enum Target<'p> {
+    /// A bare extension URN: the whole extension block.
+    Extension(&'static SchemaDef),
+    /// A Group's `members`, which live outside the document.
+    Members {
+        filter: Option<&'p Filter>,
+        has_sub: bool,
+    },
+    Attr(AttrTarget<'p>),
+}
+
+struct AttrTarget<'p> {
+    /// The extension holding the attribute, `None` for core and common attributes.
+    ext: Option<&'static SchemaDef>,
+    def: &'static AttrDef,
+    filter: Option<&'p Filter>,
+    sub: Option<&'static AttrDef>,
+}
+
+impl AttrTarget<'_> {
+    /// The attribute as named in details and as the `path` given to `validate_value`.
+    fn label(&self) -> String {
+        let mut s = match self.ext {
+            Some(e) => format!("{}:{}", e.id, self.def.name),
+            None => self.def.name.to_owned(),
+        };
+        if self.filter.is_some() {
+            s.push_str("[…]");
+        }
+        if let Some(sub) = self.sub {
+            s.push('.');
+            s.push_str(sub.name);
+        }
+        s
+    }
+}
+
+impl State<'_> {
+    fn apply(&mut self, op: &PatchOperation) -> Result<()> {
+        match &op.path {
+            Some(path) => {
+                let target = resolve(self.rt, path)?;
+                self.apply_target(op.op, &target, op.value.as_ref())
+            }
+            None => self.apply_pathless(op.op, op.value.as_ref()),
+        }
+    }
+
+    /// RFC 7644 §3.5.2.1/3: without a path the value is an object of attribute → value. Entra
+    /// writes the keys as paths (`name.givenName`, full-URN extension attributes, S52).
+    fn apply_pathless(&mut self, kind: OpKind, value: Option<&Value>) -> Result<()> {
+        let Some(Value::Object(entries)) = value else {
+            return Err(ScimError::invalid_value(format!(
+                "without a \"path\", \"value\" must be an object of attribute names and values, but the request sent {}",
+                value.map_or("nothing", json_kind)
+            )));
+        };
+        for (key, v) in entries {
+            if key.eq_ignore_ascii_case("schemas") {
+                // Some clients echo the resource's schemas; they say nothing to apply.
+                continue;
+            }
+            if key.eq_ignore_ascii_case("id") {
+                // Okta's group rename repeats the group's own id (S19); anything else would be
+                // an attempt to change a readOnly attribute.
+                if v.as_str() == Some(self.resource_id) {
+                    continue;
+                }
+                return Err(ScimError::mutability(
+                    "id is readOnly and cannot be changed; the value's \"id\" differs from the resource's id",
+                ));
+            }
+            if let Some(ext) = self.rt.extension(key) {
+                self.apply_target(kind, &Target::Extension(ext), Some(v))?;
+                continue;
+            }
+            let path = parse_path(key).map_err(|e| {
+                ScimError::invalid_path(format!(
+                    "the value's key \"{}\" is not a valid attribute path: {e}",
+                    snippet(key)
+                ))
+            })?;
+            let target = resolve(self.rt, &path)?;
+            self.apply_target(kind, &target, Some(v))?;
+        }
+        Ok(())
+    }
+
+    fn apply_target(
+        &mut self,
+        kind: OpKind,
+        target: &Target<'_>,
+        value: Option<&Value>,
+    ) -> Result<()> {
+        match target {
+            Target::Extension(ext) => self.apply_extension(kind, ext, value),
+            Target::Members { filter, has_sub } => {
+                self.apply_members(kind, *filter, *has_sub, value)
+            }
+            Target::Attr(t) => self.apply_attr(kind, t, value),
+        }
+    }
+
+    fn apply_extension(
+        &mut self,
+        kind: OpKind,
+        ext: &'static SchemaDef,
+        value: Option<&Value>,
+    ) -> Result<()> {
+        if kind == OpKind::Remove {
+            self.doc.shift_remove(ext.id);
+            return Ok(());
+        }
+        let entries = match value {
+            Some(Value::Object(o)) => o,
+            None | Some(Value::Null) => {
+                if kind == OpKind::Replace {
+                    self.doc.shift_remove(ext.id);
+                }
+                return Ok(());
+            }
+            Some(other) => {
+                return Err(ScimError::invalid_value(format!(
+                    "{} must be an object of the extension's attributes, but the request sent {}",
+                    ext.id,
+                    json_kind(other)
+                )));
+            }
+        };
+        for (key, v) in entries {
+            let Some(def) = ext.attr(key) else {
+                return Err(ScimError::invalid_path(format!(
+                    "{} has no attribute \"{}\"; it defines {}",
+                    ext.id,
+                    snippet(key),
+                    names(ext.attributes)
+                )));
+            };
+            let t = AttrTarget {
+                ext: Some(ext),
+                def,
+                filter: None,
+                sub: None,
+            };
+            self.apply_attr(kind, &t, Some(v))?;
+        }
+        Ok(())
+    }
+
+    fn apply_attr(
+        &mut self,
+        kind: OpKind,
+        t: &AttrTarget<'_>,
+        value: Option<&Value>,
+    ) -> Result<()> {
+        let label = t.label();
+        if t.def.mutability == Mutability::WriteOnly && t.ext.is_none() && t.def.name == "password"
+        {
+            return self.apply_password(kind, t, value);
+        }
+        if t.def.is_read_only() {
+            return Err(ScimError::mutability(format!(
+                "{} is readOnly and cannot be changed with PATCH",
+                t.def.name
+            )));
+        }
+        if let Some(sub) = t.sub
+            && sub.is_read_only()
+        {
+            return Err(ScimError::mutability(format!(
+                "{label} is readOnly and cannot be changed with PATCH"
+            )));
+        }
+        match t.ext {
+            None => apply_in(&mut self.doc, kind, t, value, &label),
+            Some(ext) => {
+                let mut block = match self.doc.shift_remove(ext.id) {
+                    Some(Value::Object(m)) => m,
+                    _ => Map::new(),
+                };
+                let result = apply_in(&mut block, kind, t, value, &label);
+                if !block.is_empty() {
+                    self.doc.insert(ext.id.to_owned(), Value::Object(block));
+                }
+                result
+            }
+        }
+    }
+
+    /// `password` is writeOnly: it goes to the caller for hashing, never into the doc (S14).
+    fn apply_password(
+        &mut self,
+        kind: OpKind,
+        t: &AttrTarget<'_>,
+        value: Option<&Value>,
+    ) -> Result<()> {
+        if kind == OpKind::Remove {
+            return Err(ScimError::mutability(
+                "password cannot be removed; replace it with a new password instead",
+            ));
+        }
+        if t.sub.is_some() || t.filter.is_some() {
+            return Err(ScimError::invalid_path(
+                "password is a simple attribute; use the path \"password\"",
+            ));
+        }
+        let v = value.unwrap_or(&Value::Null);
+        match validate_value(t.def, v, "password")? {
+            Some(Value::String(s)) => {
+                self.password = Some(s);
+                Ok(())
+            }
+            _ => Err(ScimError::invalid_value(
+                "password must be a non-empty string",
+            )),
+        }
+    }
+
+    /// Group membership (rule: members of a Group never live in the document).
+    fn apply_members(
+        &mut self,
+        kind: OpKind,
+        filter: Option<&Filter>,
+        has_sub: bool,
+        value: Option<&Value>,
+    ) -> Result<()> {
+        if has_sub {
+            return Err(ScimError::invalid_path(
+                "members can only be patched as a whole: use the path \"members\" or \"members[value eq \\\"<id>\\\"]\"",
+            ));
+        }
+        let change = match (kind, filter) {
+            (OpKind::Remove, Some(f)) => match member_filter_ids(f) {
+                Some(ids) => MemberChange::Remove(ids),
+                None => {
+                    return Err(ScimError::invalid_filter(format!(
+                        "the filter \"{}\" on members is not supported; only value eq filters are supported on members, e.g. members[value eq \"<id>\"] or members[value eq \"<id1>\" or value eq \"<id2>\"]",
+                        snippet(&f.to_string())
+                    )));
+                }
+            },
+            (_, Some(_)) => {
+                return Err(ScimError::invalid_path(format!(
+                    "{} on members takes the path \"members\" and a list of members as value; filters are only supported with remove",
+                    kind.as_str()
+                )));
+            }
+            // Entra (S65) and JumpCloud (S75) list the members to remove in `value`; treating
+            // that as "remove all" would empty the group.
+            (OpKind::Remove, None) => match value {
+                None | Some(Value::Null) => MemberChange::RemoveAll,
+                Some(v) => {
+                    let ids: Vec<String> = member_refs(v)?.into_iter().map(|m| m.value).collect();
+                    if ids.is_empty() {
+                        return Ok(());
+                    }
+                    MemberChange::Remove(ids)
+                }
+            },
+            (OpKind::Add, None) => {
+                let refs = member_refs(value.unwrap_or(&Value::Null))?;
+                if refs.is_empty() {
+                    return Ok(());
+                }
+                MemberChange::Add(refs)
+            }
+            (OpKind::Replace, None) => {
+                MemberChange::Replace(member_refs(value.unwrap_or(&Value::Null))?)
+            }
+        };
+        self.member_changes.push(change);
+        Ok(())
+    }
+}
+
+/// Maps a parsed path onto the resource type's schemas.
+fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
+    let attr = &path.attr;
+    let (ext, def) = match &attr.urn {
+        Some(urn) => {
+            if let Some(schema) = rt.schema_by_urn(urn) {
+                let is_core = schema.id == rt.schema.id;
+                let def = if is_core {
+                    core_attr(rt, &attr.name)
+                } else {
+                    schema.attr(&attr.name)
+                };
+                let Some(def) = def else {
+                    return Err(ScimError::invalid_path(format!(
+                        "\"{}\" is not an attribute of {}; it defines {}",
+                        snippet(&attr.name),
+                        schema.id,
+                        names(schema.attributes)
+                    )));
+                };
+                ((!is_core).then_some(schema), def)
+            } else if let Some(ext) = rt.extension(&format!("{urn}:{}", attr.name)) {
+                // The parser splits a bare extension URN at its last ':'.
+                if attr.sub_attr.is_some() || path.filter.is_some() || path.sub_attr.is_some() {
+                    return Err(ScimError::invalid_path(format!(
+                        "{} is a schema extension, not an attribute; write {}:<attribute>",
+                        ext.id, ext.id
+                    )));
+                }
+                return Ok(Target::Extension(ext));
+            } else {
+                return Err(unknown_urn(rt, &format!("{urn}:{}", attr.name)));
+            }
+        }
+        None => match core_attr(rt, &attr.name) {
+            Some(def) => (None, def),
+            // Entra's older manager form uses the bare name "manager" (S57), so an unqualified
+            // name that only an extension defines resolves there.
+            None => match rt
+                .extensions
+                .iter()
+                .find_map(|e| e.attr(&attr.name).map(|d| (*e, d)))
+            {
+                Some((e, d)) => (Some(e), d),
+                None => {
+                    return Err(ScimError::invalid_path(format!(
+                        "\"{}\" is not an attribute of {}; it defines {}{}",
+                        snippet(&attr.name),
+                        rt.name,
+                        names(rt.schema.attributes),
+                        ext_hint(rt)
+                    )));
+                }
+            },
+        },
+    };
+    let sub_name = match (&attr.sub_attr, &path.sub_attr) {
+        (Some(s), None) | (None, Some(s)) => Some(s),
+        (None, None) => None,
+        (Some(_), Some(_)) => {
+            return Err(ScimError::invalid_path(
+                "a path can name only one sub-attribute",
+            ));
+        }
+    };
+    if path.filter.is_some() && !(def.multi_valued && def.ty == AttrType::Complex) {
+        return Err(ScimError::invalid_path(format!(
+            "{} is not a multi-valued complex attribute, so it cannot take a [filter]",
+            def.name
+        )));
+    }
+    let sub = match sub_name {
+        None => None,
+        Some(name) => {
+            if def.ty != AttrType::Complex {
+                return Err(ScimError::invalid_path(format!(
+                    "{} is a simple attribute and has no sub-attribute \"{}\"",
+                    def.name,
+                    snippet(name)
+                )));
+            }
+            match def.sub(name) {
+                Some(s) => Some(s),
+                None => {
+                    return Err(ScimError::invalid_path(format!(
+                        "{} has no sub-attribute \"{}\"; it takes {}",
+                        def.name,
+                        snippet(name),
+                        names(def.sub_attributes)
+                    )));
+                }
+            }
+        }
+    };
+    if rt.name == "Group" && ext.is_none() && def.name == "members" {
+        return Ok(Target::Members {
+            filter: path.filter.as_ref(),
+            has_sub: sub.is_some(),
+        });
+    }
+    Ok(Target::Attr(AttrTarget {
+        ext,
+        def,
+        filter: path.filter.as_ref(),
+        sub,
+    }))
+}
+
+/// A core-schema attribute or a common one (`id`, `externalId`, `meta`).
+fn core_attr(rt: &ResourceType, name: &str) -> Option<&'static AttrDef> {
+    rt.schema
+        .attr(name)
+        .or_else(|| schema::find(&schema::COMMON_ATTRIBUTES, name))
+}
+
+fn names(attrs: &[AttrDef]) -> String {
+    attrs.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+}
+
+fn ext_hint(rt: &ResourceType) -> String {
+    if rt.extensions.is_empty() {
+        String::new()
+    } else {
+        let ids: Vec<&str> = rt.extensions.iter().map(|e| e.id).collect();
+        format!(
+            " (extension attributes are written as <urn>:<attribute> for {})",
+            ids.join(", ")
+        )
+    }
+}
+
+/// `path` is the URN-qualified text as written, e.g. `urn:example:custom:1.0:User:badge`.
+fn unknown_urn(rt: &ResourceType, path: &str) -> ScimError {
+    let mut known = vec![rt.schema.id];
+    known.extend(rt.extensions.iter().map(|e| e.id));
+    ScimError::invalid_path(format!(
+        "\"{}\" does not start with a schema URN this server supports for {}; the schemas and extensions it supports are {}",
+        snippet(path),
+        rt.name,
+        known.join(", ")
+    ))
+}
+
+/// Applies one operation to the map that holds the attribute (the doc, or an extension block).
+fn apply_in(
+    map: &mut Map<String, Value>,
+    kind: OpKind,
+    t: &AttrTarget<'_>,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    match (t.filter, t.sub) {
+        (None, None) => apply_whole(map, kind, t.def, value, label),
+        (None, Some(sub)) if !t.def.multi_valued => {
+            apply_single_sub(map, kind, t.def, sub, value, label)
+        }
+        (None, Some(sub)) => apply_each_sub(map, kind, t.def, sub, value, label),
+        (Some(filter), sub) => apply_filtered(map, kind, t.def, filter, sub, value, label),
+    }
+}
+
+/// An operation on a whole attribute (no filter, no sub-attribute).
+fn apply_whole(
+    map: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttrDef,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    let name = def.name;
+    if kind == OpKind::Remove {
+        if def.multi_valued
+            && let Some(listed) = value.filter(|v| !v.is_null())
+        {
+            // Entra (S65) and JumpCloud (S75) name the elements to remove in `value` instead of
+            // a filter; only those go.
+            let Some(Value::Array(listed)) = validate_value(def, listed, label)? else {
+                return Ok(());
+            };
+            if let Some(Value::Array(items)) = map.get_mut(name) {
+                items.retain(|item| !listed.iter().any(|l| same_element(def, item, l)));
+                if items.is_empty() {
+                    map.shift_remove(name);
+                }
+            }
+            return Ok(());
+        }
+        check_immutable(def, map.get(name), None, label)?;
+        map.shift_remove(name);
+        return Ok(());
+    }
+    let value = single_from_array(def, value.unwrap_or(&Value::Null), label)?;
+    let Some(new) = validate_value(def, value, label)? else {
+        // Adding nothing to a list changes nothing; otherwise an unassigned value clears the
+        // attribute (Entra clears the manager with "", S57).
+        if !(def.multi_valued && kind == OpKind::Add) {
+            check_immutable(def, map.get(name), None, label)?;
+            map.shift_remove(name);
+        }
+        return Ok(());
+    };
+    let merged = match (def.multi_valued, kind, new) {
+        (true, OpKind::Add, Value::Array(items)) => {
+            let mut list = match map.get(name) {
+                Some(Value::Array(existing)) => existing.clone(),
+                _ => Vec::new(),
+            };
+            for item in items {
+                add_element(def, &mut list, item);
+            }
+            Value::Array(list)
+        }
+        (false, _, Value::Object(new)) => merge_single(def, map.get(name), new),
+        (_, _, new) => new,
+    };
+    check_immutable(def, map.get(name), Some(&merged), label)?;
+    map.insert(name.to_owned(), merged);
+    Ok(())
+}
+
+/// Entra's older manager form wraps a single-valued complex value in a one-element array (S57:
+/// `"value":[{"$ref":…,"value":"<mgr>"}]`); its meaning is unambiguous, so unwrap it.
+fn single_from_array<'v>(def: &AttrDef, value: &'v Value, label: &str) -> Result<&'v Value> {
+    match value {
+        Value::Array(items) if !def.multi_valued => match items.as_slice() {
+            [] => Ok(&Value::Null),
+            [one] => Ok(one),
+            _ => Err(ScimError::invalid_value(format!(
+                "{label} is single-valued, but the request sent {} values",
+                items.len()
+            ))),
+        },
+        _ => Ok(value),
+    }
+}
+
+/// The validated value for a sub-attribute target; `None` means unassigned.
+fn sub_value(sub: &AttrDef, value: Option<&Value>, label: &str) -> Result<Option<Value>> {
+    let v = single_from_array(sub, value.unwrap_or(&Value::Null), label)?;
+    validate_value(sub, v, label)
+}
+
+/// RFC 7644 §3.5.2.3: a complex value replaces the sub-attributes it names and keeps the rest.
+/// When the value's `value` (the referent's id, e.g. a new manager) changes, the kept
+/// sub-attributes would describe the old referent, so the new value replaces the whole thing.
+fn merge_single(def: &AttrDef, old: Option<&Value>, new: Map<String, Value>) -> Value {
+    match old {
+        Some(Value::Object(old)) => {
+            if def.sub("value").is_some()
+                && new.contains_key("value")
+                && !same_value(def, old.get("value"), new.get("value"))
+            {
+                return Value::Object(new);
+            }
+            let mut out = old.clone();
+            for (k, v) in new {
+                out.insert(k, v);
+            }
+            Value::Object(out)
+        }
+        _ => Value::Object(new),
+    }
+}
+
+/// Appends one element to a multi-valued attribute unless it is already there: an identical
+/// element is skipped, one with the same `value` (per caseExact) is merged into the existing one.
+fn add_element(def: &AttrDef, list: &mut Vec<Value>, item: Value) {
+    if list.contains(&item) {
+        return;
+    }
+    if def.sub("value").is_some()
+        && let Value::Object(new) = &item
+        && new.contains_key("value")
+        && let Some(Value::Object(existing)) = list
+            .iter_mut()
+            .find(|e| same_value(def, e.get("value"), new.get("value")))
+    {
+        for (k, v) in new {
+            existing.insert(k.clone(), v.clone());
+        }
+        return;
+    }
+    list.push(item);
+}
+
+/// Whether `item` is the element `listed` names: same `value` when it has one, else equal.
+fn same_element(def: &AttrDef, item: &Value, listed: &Value) -> bool {
+    match listed.get("value") {
+        Some(v) if def.sub("value").is_some() => same_value(def, item.get("value"), Some(v)),
+        _ => item == listed,
+    }
+}
+
+/// Compares two `value` sub-attributes per the sub-attribute's caseExact.
+fn same_value(def: &AttrDef, a: Option<&Value>, b: Option<&Value>) -> bool {
+    match (a, b) {
+        (Some(Value::String(a)), Some(Value::String(b))) => {
+            if def.sub("value").is_some_and(|s| s.case_exact) {
+                a == b
+            } else {
+                a.to_lowercase() == b.to_lowercase()
+            }
+        }
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// immutable (RFC 7643 §7): may be set while unassigned, never changed afterwards.
+fn check_immutable(
+    def: &AttrDef,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    if def.mutability == Mutability::Immutable
+        && let Some(old) = old
+        && Some(old) != new
+    {
+        return Err(ScimError::mutability(format!(
+            "{label} is immutable: it can be set once but not changed or removed"
+        )));
+    }
+    Ok(())
+}
+
+/// A sub-attribute of a single-valued complex attribute (`name.givenName`, `manager.value`).
+fn apply_single_sub(
+    map: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttrDef,
+    sub: &'static AttrDef,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    let new = match kind {
+        OpKind::Remove => None,
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
+    };
+    let old = map.get(def.name).and_then(|o| o.get(sub.name));
+    check_immutable(sub, old, new.as_ref(), label)?;
+    match new {
+        None => {
+            if let Some(Value::Object(o)) = map.get_mut(def.name) {
+                o.shift_remove(sub.name);
+                if o.is_empty() {
+                    map.shift_remove(def.name);
+                }
+            }
+        }
+        Some(v) => {
+            let slot = map
+                .entry(def.name.to_owned())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(o) = slot {
+                o.insert(sub.name.to_owned(), v);
+            } else {
+                *slot = Value::Object(Map::from_iter([(sub.name.to_owned(), v)]));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A sub-attribute of every element of a multi-valued attribute (`emails.type`).
+fn apply_each_sub(
+    map: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttrDef,
+    sub: &'static AttrDef,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    let new = match kind {
+        OpKind::Remove => None,
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
+    };
+    if new.is_none() && kind == OpKind::Add {
+        // Adding nothing must not strip a sub-attribute from every element.
+        return Ok(());
+    }
+    let mut list = take_list(map, def.name);
+    if list.is_empty() {
+        if let Some(v) = new {
+            list.push(Value::Object(Map::from_iter([(sub.name.to_owned(), v)])));
+        }
+    } else {
+        for item in &mut list {
+            set_sub(item, sub, new.clone());
+        }
+    }
+    put_list(map, def, list);
+    Ok(())
+}
+
+/// An operation on the elements of a multi-valued attribute a value filter selects
+/// (`emails[type eq "work"]`, `emails[type eq "work"].value`).
+fn apply_filtered(
+    map: &mut Map<String, Value>,
+    kind: OpKind,
+    def: &'static AttrDef,
+    filter: &Filter,
+    sub: Option<&'static AttrDef>,
+    value: Option<&Value>,
+    label: &str,
+) -> Result<()> {
+    check_filter(def, filter)?;
+    let mut list = take_list(map, def.name);
+    let hits: Vec<bool> = list.iter().map(|e| matches(def, filter, e, 0)).collect();
+    let any = hits.iter().any(|h| *h);
+    match (kind, sub) {
+        (OpKind::Remove, None) => {
+            let mut it = hits.iter();
+            list.retain(|_| !it.next().copied().unwrap_or(false));
+        }
+        (OpKind::Remove, Some(sub)) => {
+            for (item, hit) in list.iter_mut().zip(&hits) {
+                if *hit {
+                    set_sub(item, sub, None);
+                }
+            }
+        }
+        (OpKind::Add | OpKind::Replace, Some(sub)) => {
+            let new = sub_value(sub, value, label)?;
+            if any {
+                for (item, hit) in list.iter_mut().zip(&hits) {
+                    if *hit {
+                        set_sub(item, sub, new.clone());
+                    }
+                }
+            } else if let Some(v) = new {
+                let mut elem = element_from_filter(def, filter, label)?;
+                elem.insert(sub.name.to_owned(), v);
+                push_created(def, &mut list, elem, label)?;
+            }
+        }
+        (OpKind::Add | OpKind::Replace, None) => {
+            let new = match validate_value(def, value.unwrap_or(&Value::Null), label)? {
+                None => None,
+                Some(Value::Array(mut items)) if items.len() == 1 => items.pop(),
+                Some(Value::Array(items)) => {
+                    return Err(ScimError::invalid_value(format!(
+                        "{label} selects elements to update and takes one value, but the request sent {}",
+                        items.len()
+                    )));
+                }
+                Some(other) => Some(other),
+            };
+            match (any, new) {
+                (true, None) => {
+                    let mut it = hits.iter();
+                    list.retain(|_| !it.next().copied().unwrap_or(false));
+                }
+                (true, Some(Value::Object(new))) => {
+                    for (item, hit) in list.iter_mut().zip(&hits) {
+                        if *hit && let Value::Object(o) = item {
+                            for (k, v) in &new {
+                                o.insert(k.clone(), v.clone());
+                            }
+                        }
+                    }
+                }
+                (true, Some(other)) => {
+                    for (item, hit) in list.iter_mut().zip(&hits) {
+                        if *hit {
+                            *item = other.clone();
+                        }
+                    }
+                }
+                (false, None) => {}
+                (false, Some(Value::Object(new))) => {
+                    let mut elem = element_from_filter(def, filter, label)?;
+                    elem.extend(new);
+                    push_created(def, &mut list, elem, label)?;
+                }
+                (false, Some(_)) => return Err(no_match(label)),
+            }
+        }
+    }
+    put_list(map, def, list);
+    Ok(())
+}
+
+fn no_match(label: &str) -> ScimError {
+    ScimError::no_target(format!(
+        "the filter in {label} matches no element, so there is nothing to update"
+    ))
+}
+
+/// RFC 7644 says an unmatched filter is noTarget, but Entra expects `emails[type eq "work"]`
+/// to create the work email when there is none (section E); that is only well defined when the
+/// filter is `eq` comparisons joined by `and`, which become the new element's sub-attributes.
+fn element_from_filter(def: &AttrDef, filter: &Filter, label: &str) -> Result<Map<String, Value>> {
+    let mut out = Map::new();
+    let mut stack = vec![filter];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::And(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Filter::Compare {
+                attr,
+                op: CompareOp::Eq,
+                value,
+            } if attr.urn.is_none() && attr.sub_attr.is_none() => {
+                let (Some(sub), Some(v)) = (def.sub(&attr.name), comp_json(value)) else {
+                    return Err(no_match(label));
+                };
+                out.insert(sub.name.to_owned(), v);
+            }
+            _ => return Err(no_match(label)),
+        }
+    }
+    Ok(out)
+}
+
+/// Validates a created element like any other value and appends it.
+fn push_created(
+    def: &AttrDef,
+    list: &mut Vec<Value>,
+    elem: Map<String, Value>,
+    label: &str,
+) -> Result<()> {
+    if let Some(Value::Array(items)) = validate_value(def, &Value::Object(elem), label)? {
+        for item in items {
+            add_element(def, list, item);
+        }
+    }
+    Ok(())
+}
+
+fn comp_json(v: &CompValue) -> Option<Value> {
+    match v {
+        CompValue::String(s) => Some(Value::String(s.clone())),
+        CompValue::Number(n) => Some(Value::Number(n.clone())),
+        CompValue::Bool(b) => Some(Value::Bool(*b)),
+        CompValue::Null => None,
+    }
+}
+
+fn take_list(map: &mut Map<String, Value>, name: &str) -> Vec<Value> {
+    match map.shift_remove(name) {
+        Some(Value::Array(items)) => items,
+        Some(Value::Null) | None => Vec::new(),
+        Some(other) => vec![other],
+    }
+}
+
+/// Stores a list back without the elements an operation emptied (see `set_sub`).
+fn put_list(map: &mut Map<String, Value>, def: &AttrDef, mut list: Vec<Value>) {
+    list.retain(|item| match item {
+        Value::Object(o) => !o.is_empty(),
+        Value::Null => false,
+        _ => true,
+    });
+    if !list.is_empty() {
+        map.insert(def.name.to_owned(), Value::Array(list));
+    }
+}
+
+/// Sets or removes one sub-attribute of an element. An element whose `value` is removed loses
+/// its identity and is marked for dropping (null): removing `emails[type eq "work"].value`
+/// removes the work email, not just its address, and leaves no `{"type":"work"}` behind.
+fn set_sub(item: &mut Value, sub: &AttrDef, v: Option<Value>) {
+    if let Value::Object(o) = item {
+        match v {
+            Some(v) => {
+                o.insert(sub.name.to_owned(), v);
+            }
+            None => {
+                if o.shift_remove(sub.name).is_some() && sub.name == "value" {
+                    *item = Value::Null;
+                }
+            }
+        }
+    }
+}
+
+/// Ids named by a members filter: `value eq "x"` terms joined by `or` (S20, S66).
+fn member_filter_ids(f: &Filter) -> Option<Vec<String>> {
+    let mut ids = Vec::new();
+    let mut stack = vec![f];
+    while let Some(f) = stack.pop() {
+        match f {
+            Filter::Or(a, b) => {
+                stack.push(b);
+                stack.push(a);
+            }
+            Filter::Compare {
+                attr,
+                op: CompareOp::Eq,
+                value: CompValue::String(id),
+            } if is_plain(attr, "value") => ids.push(id.clone()),
+            _ => return None,
+        }
+    }
+    Some(ids)
+}
+
+fn is_plain(attr: &AttrPath, name: &str) -> bool {
+    attr.urn.is_none() && attr.sub_attr.is_none() && attr.name.eq_ignore_ascii_case(name)
+}
+
+/// Members named in a value: an array (or one) of `{"value": id, "type": …}` objects or bare ids.
+/// `$ref` (Entra sends null, S64) and `display` (Okta, S20) are accepted and ignored.
+fn member_refs(value: &Value) -> Result<Vec<MemberRef>> {
+    let items: Vec<&Value> = match value {
+        Value::Null => Vec::new(),
+        Value::Array(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let member = match item {
+            Value::String(s) if !s.is_empty() => MemberRef {
+                value: s.clone(),
+                kind: None,
+            },
+            Value::Object(o) => member_ref(i, o)?,
+            other => {
+                return Err(ScimError::invalid_value(format!(
+                    "members[{i}] must be an object such as {{\"value\": \"<id>\"}}, but the request sent {}",
+                    json_kind(other)
+                )));
+            }
+        };
+        out.push(member);
+    }
+    Ok(out)
+}
+
+fn member_ref(i: usize, o: &Map<String, Value>) -> Result<MemberRef> {
+    let mut value = None;
+    let mut kind = None;
+    for (k, v) in o {
+        if k.eq_ignore_ascii_case("value") {
+            match v {
+                Value::String(s) if !s.is_empty() => value = Some(s.clone()),
+                other => {
+                    return Err(ScimError::invalid_value(format!(
+                        "members[{i}].value must be the member's id as a non-empty string, but the request sent {}",
+                        if other.is_string() {
+                            "an empty string"
+                        } else {
+                            json_kind(other)
+                        }
+                    )));
+                }
+            }
+        } else if k.eq_ignore_ascii_case("type") {
+            kind = match v {
+                Value::Null => None,
+                Value::String(s) if s.eq_ignore_ascii_case("User") => Some("User".to_owned()),
+                Value::String(s) if s.eq_ignore_ascii_case("Group") => Some("Group".to_owned()),
+                other => {
+                    return Err(ScimError::invalid_value(format!(
+                        "members[{i}].type must be \"User\" or \"Group\", but the request sent {}",
+                        match other {
+                            Value::String(s) => format!("\"{}\"", snippet(s)),
+                            other => json_kind(other).to_owned(),
+                        }
+                    )));
+                }
+            };
+        } else if k.eq_ignore_ascii_case("$ref") || k.eq_ignore_ascii_case("display") {
+            // Derived from the member's id; what the client sends here is not stored.
+        } else {
+            return Err(ScimError::invalid_value(format!(
+                "members[{i}] has no sub-attribute \"{}\"; members take value, type, $ref and display",
+                snippet(k)
+            )));
+        }
+    }
+    match value {
+        Some(value) => Ok(MemberRef { value, kind }),
+        None => Err(ScimError::invalid_value(format!(
+            "members[{i}] has no \"value\"; each member needs {{\"value\": \"<id>\"}}"
+        ))),
+    }
+}
+
+// --- Value filters against one element -------------------------------------------------------
+
+/// Checks a value filter against the element schema once, so an unknown sub-attribute or an
+/// operator the type cannot support is an error even when the list is empty.
+fn check_filter(def: &AttrDef, filter: &Filter) -> Result<()> {
+    let mut stack = vec![(filter, 1usize)];
+    while let Some((f, depth)) = stack.pop() {
+        if depth > MAX_FILTER_DEPTH {
+            return Err(ScimError::invalid_filter(format!(
+                "the filter on {} is nested too deeply",
+                def.name
+            )));
+        }
+        match f {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                stack.push((a, depth + 1));
+                stack.push((b, depth + 1));
+            }
+            Filter::Not(a) => stack.push((a, depth + 1)),
+            Filter::ValuePath { attr, .. } => {
+                return Err(ScimError::invalid_filter(format!(
+                    "filters on {} cannot nest another [filter] (at \"{}\")",
+                    def.name,
+                    snippet(&attr.name)
+                )));
+            }
+            Filter::Present(attr) => {
+                element_sub(def, attr)?;
+            }
+            Filter::Compare { attr, op, value } => {
+                let sub = element_sub(def, attr)?;
+                check_op(def, sub, *op, value)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn element_sub(def: &AttrDef, attr: &AttrPath) -> Result<&'static AttrDef> {
+    let found = if attr.urn.is_none() && attr.sub_attr.is_none() {
+        def.sub(&attr.name)
+    } else {
+        None
+    };
+    found.ok_or_else(|| {
+        ScimError::invalid_filter(format!(
+            "\"{}\" is not a sub-attribute of {}; filters on {} can use {}",
+            snippet(&attr.to_string()),
+            def.name,
+            def.name,
+            names(def.sub_attributes)
+        ))
+    })
+}
+
+fn check_op(def: &AttrDef, sub: &AttrDef, op: CompareOp, value: &CompValue) -> Result<()> {
+    let ordering = matches!(
+        op,
+        CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+    );
+    let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+    let bad = match sub.ty {
+        AttrType::Boolean => ordering || substring,
+        AttrType::Binary => ordering,
+        AttrType::Integer | AttrType::Decimal | AttrType::DateTime => substring,
+        _ => false,
+    } || (matches!(value, CompValue::Null)
+        && !matches!(op, CompareOp::Eq | CompareOp::Ne));
+    if bad {
+        return Err(ScimError::invalid_filter(format!(
+            "{}.{} is a {} and cannot be compared with \"{}\"{}",
+            def.name,
+            sub.name,
+            sub.ty.as_str(),
+            op.as_str(),
+            if matches!(value, CompValue::Null) {
+                " null"
+            } else {
+                ""
+            }
+        )));
+    }
+    Ok(())
+}
+
+/// Whether one element matches a filter already accepted by `check_filter`.
+fn matches(def: &AttrDef, f: &Filter, elem: &Value, depth: usize) -> bool {
+    if depth > MAX_FILTER_DEPTH {
+        return false;
+    }
+    match f {
+        Filter::And(a, b) => matches(def, a, elem, depth + 1) && matches(def, b, elem, depth + 1),
+        Filter::Or(a, b) => matches(def, a, elem, depth + 1) || matches(def, b, elem, depth + 1),
+        Filter::Not(a) => !matches(def, a, elem, depth + 1),
+        Filter::ValuePath { .. } => false,
+        Filter::Present(attr) => match element_value(def, attr, elem) {
+            Some((_, Value::String(s))) => !s.is_empty(),
+            Some((_, Value::Array(a))) => !a.is_empty(),
+            Some((_, Value::Object(o))) => !o.is_empty(),
+            Some((_, Value::Null)) | None => false,
+            Some(_) => true,
+        },
+        Filter::Compare { attr, op, value } => match element_value(def, attr, elem) {
+            Some((sub, actual)) => compare(sub, *op, actual, value),
+            None => match value {
+                CompValue::Null => *op == CompareOp::Eq,
+                _ => *op == CompareOp::Ne,
+            },
+        },
+    }
+}
+
+fn element_value<'e>(
+    def: &AttrDef,
+    attr: &AttrPath,
+    elem: &'e Value,
+) -> Option<(&'static AttrDef, &'e Value)> {
+    let sub = def.sub(&attr.name)?;
+    let Value::Object(o) = elem else {
+        return None;
+    };
+    get_ci(o, sub.name)
+        .filter(|v| !v.is_null())
+        .map(|v| (sub, v))
+}
+
+fn compare(sub: &AttrDef, op: CompareOp, actual: &Value, expected: &CompValue) -> bool {
+    use std::cmp::Ordering;
+    let ord: Option<Ordering> = match (actual, expected) {
+        (_, CompValue::Null) => return op == CompareOp::Ne,
+        (Value::String(a), CompValue::String(b)) => {
+            if sub.ty == AttrType::DateTime
+                && let (Ok(a), Ok(b)) = (
+                    OffsetDateTime::parse(a, &Rfc3339),
+                    OffsetDateTime::parse(b, &Rfc3339),
+                )
+            {
+                Some(a.cmp(&b))
+            } else {
+                let (a, b) = if sub.case_exact {
+                    (a.clone(), b.clone())
+                } else {
+                    (a.to_lowercase(), b.to_lowercase())
+                };
+                match op {
+                    CompareOp::Co => return a.contains(&b),
+                    CompareOp::Sw => return a.starts_with(&b),
+                    CompareOp::Ew => return a.ends_with(&b),
+                    _ => Some(a.cmp(&b)),
+                }
+            }
+        }
+        (Value::Bool(a), CompValue::Bool(b)) => Some(a.cmp(b)),
+        // Entra-style "True"/"False" literals against a boolean.
+        (Value::Bool(a), CompValue::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "true" => Some(a.cmp(&true)),
+            "false" => Some(a.cmp(&false)),
+            _ => None,
+        },
+        (Value::Number(a), CompValue::Number(b)) => match (a.as_f64(), b.as_f64()) {
+            (Some(a), Some(b)) => a.partial_cmp(&b),
+            _ => None,
+        },
+        (Value::String(a), CompValue::Number(b)) => Some(a.as_str().cmp(b.to_string().as_str())),
+        _ => None,
+    };
+    match (op, ord) {
+        (CompareOp::Ne, None) => true,
+        (_, None) => false,
+        (CompareOp::Eq, Some(o)) => o == Ordering::Equal,
+        (CompareOp::Ne, Some(o)) => o != Ordering::Equal,
+        (CompareOp::Gt, Some(o)) => o == Ordering::Greater,
+        (CompareOp::Ge, Some(o)) => o != Ordering::Less,
+        (CompareOp::Lt, Some(o)) => o == Ordering::Less,
+        (CompareOp::Le, Some(o)) => o != Ordering::Greater,
+        (CompareOp::Co | CompareOp::Sw | CompareOp::Ew, Some(_)) => false,
+    }
+}
+
+/// RFC 7643 §2.4: at most one element is primary. When an operation makes a second element
+/// primary, the one it touched wins and the others lose the flag.
+fn normalise_primary(rt: &ResourceType, doc: &mut Document, before: &Document) {
+    let core = rt.schema.attributes.iter().map(|d| (None, d));
+    let ext = rt
+        .extensions
+        .iter()
+        .flat_map(|e| e.attributes.iter().map(move |d| (Some(e.id), d)));
+    for (ext_id, def) in core.chain(ext) {
+        if !def.multi_valued || def.sub("primary").is_none() {
+            continue;
+        }
+        let old_list = match ext_id {
+            None => before.get(def.name),
+            Some(id) => before.get(id).and_then(|b| b.get(def.name)),
+        };
+        let old_primaries: Vec<&Value> = match old_list {
+            Some(Value::Array(items)) => items.iter().filter(|v| is_primary(v)).collect(),
+            _ => Vec::new(),
+        };
+        let list = match ext_id {
+            None => doc.get_mut(def.name),
+            Some(id) => doc.get_mut(id).and_then(|b| b.get_mut(def.name)),
+        };
+        let Some(Value::Array(items)) = list else {
+            continue;
+        };
+        let primaries: Vec<usize> = items
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| is_primary(v))
+            .map(|(i, _)| i)
+            .collect();
+        if primaries.len() < 2 {
+            continue;
+        }
+        let keep = primaries
+            .iter()
+            .copied()
+            .find(|i| items.get(*i).is_some_and(|v| !old_primaries.contains(&v)))
+            .or(primaries.last().copied());
+        for i in primaries {
+            if Some(i) != keep
+                && let Some(Value::Object(o)) = items.get_mut(i)
+            {
+                o.shift_remove("primary");
+            }
+        }
+    }
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::ScimType;
+    use crate::scim::schema::{GROUP, USER};
+    use serde_json::json;
+
+    const ENT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+    fn doc(v: Value) -> Document {
+        v.as_object().cloned().expect("object")
+    }
+
+    fn user() -> Document {
+        doc(json!({
+            "userName": "bjensen",
+            "active": true,
+            "name": {"givenName": "Barbara", "familyName": "Jensen"},
+            "emails": [
+                {"value": "bj@work.example", "type": "work", "primary": true},
+                {"value": "bj@home.example", "type": "home"}
+            ],
+            ENT: {"employeeNumber": "1", "manager": {"value": "m0", "$ref": "../Users/m0"}}
+        }))
+    }
+
+    fn patch(rt: &ResourceType, base: &Document, body: Value) -> Result<PatchOutcome> {
+        let ops = parse_patch(&body)?;
+        apply_patch(rt, "id-1", base, &ops)
+    }
+
+    fn patch_user(body: Value) -> Result<PatchOutcome> {
+        patch(&USER, &user(), body)
+    }
+
+    fn patch_group(body: Value) -> Result<PatchOutcome> {
+        patch(&GROUP, &doc(json!({"displayName": "Test SCIMv2"})), body)
+    }
+
+    fn ok_user(body: Value) -> Document {
+        patch_user(body).expect("patch applies").doc
+    }
+
+    fn ops(list: Value) -> Value {
+        json!({"schemas": [PATCH_OP_URN], "Operations": list})
+    }
+
+    fn err_type(r: Result<PatchOutcome>) -> (Option<ScimType>, String) {
+        let e = r.expect_err("patch must fail");
+        assert_eq!(e.status, 400, "{}", e.detail);
+        (e.scim_type, e.detail)
+    }
+
+    fn members(r: Result<PatchOutcome>) -> Vec<MemberChange> {
+        let out = r.expect("patch applies");
+        assert!(
+            !out.doc.contains_key("members"),
+            "members never enter the doc"
+        );
+        out.member_changes
+    }
+
+    fn m(id: &str) -> MemberRef {
+        MemberRef {
+            value: id.to_owned(),
+            kind: None,
+        }
+    }
+
+    #[test]
+    fn s11_deactivate_without_path() {
+        let d = ok_user(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"replace","value":{"active":false}}]}),
+        );
+        assert_eq!(d["active"], json!(false));
+        assert_eq!(d["userName"], "bjensen");
+    }
+
+    #[test]
+    fn s14_password_goes_to_outcome_not_doc() {
+        let out = patch_user(json!({"schemas":[PATCH_OP_URN],
+            "Operations":[{"op":"replace","value":{"password":"n3w-Secret"}}]}))
+        .expect("applies");
+        assert_eq!(out.password.as_deref(), Some("n3w-Secret"));
+        assert!(!out.doc.contains_key("password"));
+        assert_eq!(out.doc, user());
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"remove","path":"password"}]))));
+        assert_eq!(t, Some(ScimType::Mutability));
+    }
+
+    #[test]
+    fn s19_group_rename_tolerates_own_id() {
+        let out = patch_group(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"replace","value":{"id":"id-1","displayName":"Renamed"}}]}),
+        )
+        .expect("applies");
+        assert_eq!(out.doc["displayName"], "Renamed");
+        assert!(!out.doc.contains_key("id"));
+        assert!(out.member_changes.is_empty());
+        let (t, d) = err_type(patch_group(ops(
+            json!([{"op":"replace","value":{"id":"other","displayName":"x"}}]),
+        )));
+        assert_eq!(t, Some(ScimType::Mutability));
+        assert!(d.contains("id"), "{d}");
+    }
+
+    #[test]
+    fn s20_membership_delta_in_order() {
+        let changes = members(patch_group(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[
+                {"op":"remove","path":"members[value eq \"uid2\"]"},
+                {"op":"add","path":"members","value":[{"value":"uid","display":"test.user@okta.local"}]}]}),
+        ));
+        assert_eq!(
+            changes,
+            vec![
+                MemberChange::Remove(vec!["uid2".into()]),
+                MemberChange::Add(vec![m("uid")])
+            ]
+        );
+    }
+
+    #[test]
+    fn s21_membership_full_replace() {
+        let changes = members(patch_group(
+            json!({"Operations":[{"op":"replace","path":"members",
+            "value":[{"value":"uid","display":"a"},{"value":"uid2","display":"b"}]}]}),
+        ));
+        assert_eq!(
+            changes,
+            vec![MemberChange::Replace(vec![m("uid"), m("uid2")])]
+        );
+        let changes = members(patch_group(ops(
+            json!([{"op":"replace","path":"members","value":[]}]),
+        )));
+        assert_eq!(changes, vec![MemberChange::Replace(vec![])]);
+    }
+
+    #[test]
+    fn s49_filtered_sub_attribute_keeps_other_emails() {
+        let d = ok_user(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[
+                {"op":"Replace","path":"emails[type eq \"work\"].value","value":"updatedEmail@microsoft.com"},
+                {"op":"Replace","path":"name.familyName","value":"updatedFamilyName"}]}),
+        );
+        assert_eq!(
+            d["emails"],
+            json!([
+                {"value": "updatedEmail@microsoft.com", "type": "work", "primary": true},
+                {"value": "bj@home.example", "type": "home"}
+            ])
+        );
+        assert_eq!(
+            d["name"],
+            json!({"givenName": "Barbara", "familyName": "updatedFamilyName"})
+        );
+    }
+
+    #[test]
+    fn filtered_replace_creates_element_for_eq_filter() {
+        // Entra expects the element to be created when an `eq` filter matches nothing.
+        let d = ok_user(ops(json!([
+            {"op":"Replace","path":"phoneNumbers[type eq \"mobile\"].value","value":"+1 555"},
+            {"op":"Add","path":"addresses[type eq \"work\" and primary eq true].locality","value":"Oslo"}
+        ])));
+        assert_eq!(
+            d["phoneNumbers"],
+            json!([{"type":"mobile","value":"+1 555"}])
+        );
+        assert_eq!(
+            d["addresses"],
+            json!([{"type":"work","primary":true,"locality":"Oslo"}])
+        );
+        let d = ok_user(ops(json!([
+            {"op":"replace","path":"emails[type eq \"other\"]","value":{"value":"o@x"}}
+        ])));
+        assert_eq!(d["emails"][2], json!({"type":"other","value":"o@x"}));
+    }
+
+    #[test]
+    fn filtered_replace_without_eq_match_is_no_target() {
+        let (t, d) = err_type(patch_user(ops(json!([
+            {"op":"replace","path":"emails[value co \"nowhere\"].value","value":"a@b"}
+        ]))));
+        assert_eq!(t, Some(ScimType::NoTarget));
+        assert!(d.contains("emails"), "{d}");
+        let (t, _) = err_type(patch_user(ops(json!([
+            {"op":"replace","path":"emails[type eq \"x\" or type eq \"y\"].value","value":"a@b"}
+        ]))));
+        assert_eq!(t, Some(ScimType::NoTarget));
+    }
+
+    #[test]
+    fn s50_single_valued_replace_and_remove() {
+        let d = ok_user(ops(json!([
+            {"op":"Replace","path":"userName","value":"newname"},
+            {"op":"Replace","path":"displayName","value":"newDisplayName"}
+        ])));
+        assert_eq!(d["userName"], "newname");
+        assert_eq!(d["displayName"], "newDisplayName");
+        let base = doc(json!({"userName":"a","displayName":"x"}));
+        let out = patch(
+            &USER,
+            &base,
+            ops(json!([{"op":"Remove","path":"displayName"}])),
+        )
+        .expect("applies");
+        assert_eq!(out.doc, doc(json!({"userName":"a"})));
+    }
+
+    #[test]
+    fn s52_pathless_keys_are_paths() {
+        let d = ok_user(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[
+                {"op":"replace","path":"emails[type eq \"work\"].value","value":"x@test.microsoft.com"},
+                {"op":"replace","value":{"displayName":"Bjfe","name.givenName":"Kkom","name.familyName":"Unua",
+                  "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"Aklq"}}]}),
+        );
+        assert_eq!(d["displayName"], "Bjfe");
+        assert_eq!(d["name"], json!({"givenName":"Kkom","familyName":"Unua"}));
+        assert_eq!(d[ENT]["employeeNumber"], "Aklq");
+        assert_eq!(d[ENT]["manager"]["value"], "m0");
+        assert_eq!(d["emails"][0]["value"], "x@test.microsoft.com");
+        // The bare extension URN as a key carries an object of extension attributes.
+        let d = ok_user(ops(
+            json!([{"op":"add","value":{ENT: {"department":"Sales"}}}]),
+        ));
+        assert_eq!(d[ENT]["department"], "Sales");
+        assert_eq!(d[ENT]["employeeNumber"], "1");
+        // Pre-flag form: one Replace per attribute.
+        let d = ok_user(ops(json!([
+            {"op":"Replace","path":"externalId","value":"ext-9"},
+            {"op":"Replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber","value":"Aklq"}
+        ])));
+        assert_eq!(d["externalId"], "ext-9");
+        assert_eq!(d[ENT]["employeeNumber"], "Aklq");
+    }
+
+    #[test]
+    fn s53_add_single_valued_string() {
+        assert_eq!(
+            ok_user(ops(json!([{"op":"Add","path":"nickName","value":"Babs"}])))["nickName"],
+            "Babs"
+        );
+        assert_eq!(
+            ok_user(ops(json!([{"op":"add","path":"nickName","value":"Babs"}])))["nickName"],
+            "Babs"
+        );
+    }
+
+    #[test]
+    fn s54_s55_s56_active_as_string_or_boolean() {
+        for (v, want) in [
+            (json!("False"), false),
+            (json!(false), false),
+            (json!("True"), true),
+            (json!(true), true),
+        ] {
+            let base = doc(json!({"userName":"a","active":!want}));
+            let out = patch(
+                &USER,
+                &base,
+                json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations":[{"op":"Replace","path":"active","value":v}]}),
+            )
+            .expect("applies");
+            assert_eq!(out.doc["active"], json!(want));
+        }
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"replace","path":"active","value":"nope"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn s57_manager_set_change_clear() {
+        let base = doc(json!({"userName":"a"}));
+        let set = patch(&USER, &base, json!({"Operations":[{"op":"Add",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"mgr"}]}))
+        .expect("set");
+        assert_eq!(set.doc[ENT], json!({"manager":{"value":"mgr"}}));
+        let changed = patch(&USER, &set.doc, json!({"Operations":[{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"mgr2"}]}))
+        .expect("change");
+        assert_eq!(changed.doc[ENT], json!({"manager":{"value":"mgr2"}}));
+        let cleared = patch(&USER, &changed.doc, json!({"Operations":[{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":""}]}))
+        .expect("clear");
+        // The emptied extension block disappears with its last attribute.
+        assert_eq!(cleared.doc, base);
+    }
+
+    #[test]
+    fn s57_manager_change_drops_stale_ref() {
+        // A new manager id replaces the whole value: the old `$ref` named the old manager.
+        let d = ok_user(ops(json!([{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":"m2"}])));
+        assert_eq!(d[ENT]["manager"], json!({"value":"m2"}));
+        // Same id: other sub-attributes are merged (RFC 7644 §3.5.2.3).
+        let d = ok_user(ops(json!([{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager","value":{"value":"m0"}}])));
+        assert_eq!(
+            d[ENT]["manager"],
+            json!({"value":"m0","$ref":"../Users/m0"})
+        );
+    }
+
+    #[test]
+    fn s57_older_array_form_on_unqualified_manager() {
+        // Decision: the bare name resolves to the enterprise extension and a one-element array
+        // on a single-valued attribute is unwrapped.
+        let base = doc(json!({"userName":"a"}));
+        let out = patch(
+            &USER,
+            &base,
+            ops(json!([{"op":"Add","path":"manager",
+            "value":[{"$ref":"http://example.test/scim/Users/mgr","value":"mgr"}]}])),
+        )
+        .expect("applies");
+        assert_eq!(
+            out.doc[ENT]["manager"],
+            json!({"$ref":"http://example.test/scim/Users/mgr","value":"mgr"})
+        );
+        let d = ok_user(ops(
+            json!([{"op":"replace","path":"manager.value","value":"m9"}]),
+        ));
+        assert_eq!(d[ENT]["manager"]["value"], "m9");
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"add","path":"manager",
+            "value":[{"value":"a"},{"value":"b"}]}]))));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn s64_add_many_members_with_null_ref() {
+        let changes = members(patch_group(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"Add","path":"members","value":[{"$ref":null,"value":"uid"},{"$ref":null,"value":"uid2"}]}]}),
+        ));
+        assert_eq!(changes, vec![MemberChange::Add(vec![m("uid"), m("uid2")])]);
+        let changes = members(patch_group(ops(json!([{"op":"add","path":"members",
+            "value":[{"value":"g2","type":"group"}]}]))));
+        assert_eq!(
+            changes,
+            vec![MemberChange::Add(vec![MemberRef {
+                value: "g2".into(),
+                kind: Some("Group".into())
+            }])]
+        );
+    }
+
+    #[test]
+    fn member_values_are_checked() {
+        for bad in [
+            json!([{"value":""}]),
+            json!([{"value":7}]),
+            json!([{"display":"x"}]),
+            json!([{"value":"u","type":"Robot"}]),
+            json!([{"value":"u","colour":"red"}]),
+            json!([true]),
+        ] {
+            let (t, _) = err_type(patch_group(ops(
+                json!([{"op":"add","path":"members","value":bad}]),
+            )));
+            assert_eq!(t, Some(ScimType::InvalidValue));
+        }
+    }
+
+    #[test]
+    fn s65_remove_listed_members_only() {
+        let changes = members(patch_group(ops(json!([{"op":"Remove","path":"members",
+            "value":[{"value":"uid"}]}]))));
+        assert_eq!(changes, vec![MemberChange::Remove(vec!["uid".into()])]);
+        let changes = members(patch_group(ops(json!([{"op":"remove","path":"members"}]))));
+        assert_eq!(changes, vec![MemberChange::RemoveAll]);
+    }
+
+    #[test]
+    fn s66_remove_member_by_filter() {
+        let changes = members(patch_group(ops(json!([{"op":"remove",
+            "path":"members[value eq \"7f4bc1a3-0000\"]"}]))));
+        assert_eq!(
+            changes,
+            vec![MemberChange::Remove(vec!["7f4bc1a3-0000".into()])]
+        );
+        let changes = members(patch_group(ops(json!([{"op":"remove",
+            "path":"members[value eq \"a\" or Value eq \"b\" or value eq \"c\"]"}]))));
+        assert_eq!(
+            changes,
+            vec![MemberChange::Remove(vec![
+                "a".into(),
+                "b".into(),
+                "c".into()
+            ])]
+        );
+        let (t, d) = err_type(patch_group(ops(json!([{"op":"remove",
+            "path":"members[display eq \"Bob\"]"}]))));
+        assert_eq!(t, Some(ScimType::InvalidFilter));
+        assert!(d.contains("value eq"), "{d}");
+    }
+
+    #[test]
+    fn s75_jumpcloud_membership_shapes() {
+        let changes = members(patch_group(ops(json!([
+            {"op":"add","path":"members","value":[{"value":"uid"}]},
+            {"op":"remove","path":"members","value":[{"value":"uid2"}]}
+        ]))));
+        assert_eq!(
+            changes,
+            vec![
+                MemberChange::Add(vec![m("uid")]),
+                MemberChange::Remove(vec!["uid2".into()])
+            ]
+        );
+        let d = ok_user(ops(json!([
+            {"op":"replace","path":"name.givenName","value":"B"},
+            {"op":"replace","path":"active","value":false}
+        ])));
+        assert_eq!(d["name"]["givenName"], "B");
+        assert_eq!(d["active"], json!(false));
+    }
+
+    #[test]
+    fn remove_listed_elements_from_user_attribute() {
+        let d = ok_user(ops(json!([{"op":"remove","path":"emails",
+            "value":[{"value":"BJ@HOME.EXAMPLE"}]}])));
+        assert_eq!(
+            d["emails"],
+            json!([{"value":"bj@work.example","type":"work","primary":true}])
+        );
+        let d = ok_user(ops(json!([{"op":"remove","path":"emails"}])));
+        assert!(!d.contains_key("emails"));
+    }
+
+    #[test]
+    fn remove_absent_things_is_a_no_op() {
+        assert_eq!(
+            ok_user(ops(json!([
+                {"op":"remove","path":"emails[value eq \"nobody@x\"]"},
+                {"op":"remove","path":"nickName"},
+                {"op":"remove","path":"phoneNumbers[type eq \"work\"].value"},
+                {"op":"remove","path":"emails","value":[{"value":"nobody@x"}]}
+            ]))),
+            user()
+        );
+        let changes = members(patch_group(ops(json!([{"op":"remove",
+            "path":"members[value eq \"not-a-member\"]"}]))));
+        assert_eq!(
+            changes,
+            vec![MemberChange::Remove(vec!["not-a-member".into()])]
+        );
+    }
+
+    #[test]
+    fn remove_by_filter_and_sub_attribute() {
+        let d = ok_user(ops(
+            json!([{"op":"remove","path":"emails[type eq \"home\"]"}]),
+        ));
+        assert_eq!(d["emails"].as_array().map(Vec::len), Some(1));
+        let d = ok_user(ops(
+            json!([{"op":"remove","path":"emails[type eq \"WORK\"].primary"}]),
+        ));
+        assert_eq!(
+            d["emails"][0],
+            json!({"value":"bj@work.example","type":"work"})
+        );
+        // Without its address the work email is gone, not left as {"type":"work"}.
+        let d = ok_user(ops(
+            json!([{"op":"remove","path":"emails[type eq \"work\"].value"}]),
+        ));
+        assert_eq!(
+            d["emails"],
+            json!([{"value":"bj@home.example","type":"home"}])
+        );
+        let d = ok_user(ops(json!([{"op":"remove","path":"name.givenName"}])));
+        assert_eq!(d["name"], json!({"familyName":"Jensen"}));
+    }
+
+    #[test]
+    fn unrelated_elements_survive_filtered_operations() {
+        // POST accepts an element without `value`; a filtered op elsewhere must not drop it.
+        let base =
+            doc(json!({"userName":"a","emails":[{"type":"work"},{"value":"h@x","type":"home"}]}));
+        let out = patch(
+            &USER,
+            &base,
+            ops(json!([{"op":"remove","path":"emails[type eq \"home\"].value"}])),
+        )
+        .expect("applies");
+        assert_eq!(out.doc["emails"], json!([{"type":"work"}]));
+    }
+
+    #[test]
+    fn pathless_key_may_carry_a_filter() {
+        let d = ok_user(ops(
+            json!([{"op":"add","value":{"emails[type eq \"work\"].display":"Work"}}]),
+        ));
+        assert_eq!(d["emails"][0]["display"], "Work");
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"add","value":{"emails[":"x"}}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn adding_nothing_changes_nothing() {
+        for path in ["emails.value", "emails", "roles"] {
+            for v in [json!(null), json!(""), json!([])] {
+                let d = ok_user(ops(json!([{"op":"add","path":path,"value":v}])));
+                assert_eq!(d, user(), "{path} {v}");
+            }
+        }
+    }
+
+    #[test]
+    fn add_to_multi_valued_is_duplicate_free() {
+        let d = ok_user(ops(json!([{"op":"add","path":"emails","value":[
+            {"value":"bj@home.example","type":"home"},
+            {"value":"BJ@Work.Example","display":"Work"},
+            {"value":"new@x","type":"other"},
+            {"value":"new@x","type":"other"}
+        ]}])));
+        assert_eq!(
+            d["emails"],
+            json!([
+                {"value":"BJ@Work.Example","type":"work","primary":true,"display":"Work"},
+                {"value":"bj@home.example","type":"home"},
+                {"value":"new@x","type":"other"}
+            ])
+        );
+        // A single object is accepted where an array belongs.
+        let d = ok_user(ops(
+            json!([{"op":"add","path":"roles","value":{"value":"admin"}}]),
+        ));
+        assert_eq!(d["roles"], json!([{"value":"admin"}]));
+    }
+
+    #[test]
+    fn primary_switches_to_the_new_element() {
+        let d = ok_user(ops(json!([{"op":"add","path":"emails",
+            "value":[{"value":"new@x","type":"other","primary":true}]}])));
+        assert_eq!(
+            d["emails"][0],
+            json!({"value":"bj@work.example","type":"work"})
+        );
+        assert_eq!(d["emails"][2]["primary"], json!(true));
+        let d = ok_user(ops(json!([{"op":"replace",
+            "path":"emails[type eq \"home\"].primary","value":"True"}])));
+        assert_eq!(d["emails"][0].get("primary"), None);
+        assert_eq!(d["emails"][1]["primary"], json!(true));
+    }
+
+    #[test]
+    fn replace_multi_valued_without_filter_replaces_the_list() {
+        let d = ok_user(ops(
+            json!([{"op":"replace","path":"emails","value":[{"value":"only@x"}]}]),
+        ));
+        assert_eq!(d["emails"], json!([{"value":"only@x"}]));
+        let d = ok_user(ops(json!([{"op":"replace","value":{"emails":[]}}])));
+        assert!(!d.contains_key("emails"));
+    }
+
+    #[test]
+    fn complex_add_and_replace_merge_sub_attributes() {
+        let d = ok_user(ops(
+            json!([{"op":"add","path":"name","value":{"middleName":"Q"}}]),
+        ));
+        assert_eq!(
+            d["name"],
+            json!({"givenName":"Barbara","familyName":"Jensen","middleName":"Q"})
+        );
+        let d = ok_user(ops(
+            json!([{"op":"Replace","value":{"Name":{"GivenName":"Babs"}}}]),
+        ));
+        assert_eq!(d["name"], json!({"givenName":"Babs","familyName":"Jensen"}));
+        let base = doc(json!({"userName":"a"}));
+        let out = patch(
+            &USER,
+            &base,
+            ops(json!([{"op":"add","path":"name.givenName","value":"G"}])),
+        )
+        .expect("creates name");
+        assert_eq!(out.doc["name"], json!({"givenName":"G"}));
+    }
+
+    #[test]
+    fn operations_are_all_or_nothing() {
+        let (t, d) = err_type(patch_user(ops(json!([
+            {"op":"replace","path":"displayName","value":"ok"},
+            {"op":"replace","path":"meta.lastModified","value":"2024-01-01T00:00:00Z"}
+        ]))));
+        assert_eq!(t, Some(ScimType::Mutability));
+        assert!(d.starts_with("Operations[1] (replace)"), "{d}");
+        let members_then_fail = patch_group(ops(json!([
+            {"op":"add","path":"members","value":[{"value":"u"}]},
+            {"op":"add","path":"bogus","value":"x"}
+        ])));
+        assert_eq!(err_type(members_then_fail).0, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn read_only_targets_are_mutability_errors() {
+        for path in [
+            "meta",
+            "groups",
+            "id",
+            "meta.created",
+            "groups[value eq \"g\"]",
+        ] {
+            let (t, d) = err_type(patch_user(ops(
+                json!([{"op":"replace","path":path,"value":"x"}]),
+            )));
+            assert_eq!(t, Some(ScimType::Mutability), "{path}: {d}");
+            let head = path.split(['.', '[']).next().unwrap_or(path);
+            assert!(d.contains(head), "{d}");
+        }
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"remove","path":"id"}]))));
+        assert_eq!(t, Some(ScimType::Mutability));
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"add","value":{"meta":{"version":"1"}}}]),
+        )));
+        assert_eq!(t, Some(ScimType::Mutability));
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"replace",
+            "path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName","value":"x"}]))));
+        assert_eq!(t, Some(ScimType::Mutability));
+    }
+
+    #[test]
+    fn immutable_may_be_set_once() {
+        // The shipped schemas have no immutable attribute outside Group members, so this
+        // exercises the check directly.
+        let def = &AttrDef {
+            name: "title",
+            ty: AttrType::String,
+            multi_valued: false,
+            required: false,
+            case_exact: false,
+            mutability: Mutability::Immutable,
+            returned: schema::Returned::Default,
+            uniqueness: schema::Uniqueness::None,
+            description: "",
+            canonical_values: &[],
+            reference_types: &[],
+            sub_attributes: &[],
+        };
+        assert!(check_immutable(def, None, Some(&json!("a")), "title").is_ok());
+        assert!(check_immutable(def, Some(&json!("a")), Some(&json!("a")), "title").is_ok());
+        let e = check_immutable(def, Some(&json!("a")), Some(&json!("b")), "title")
+            .expect_err("changed");
+        assert_eq!(e.scim_type, Some(ScimType::Mutability));
+        assert!(check_immutable(def, Some(&json!("a")), None, "title").is_err());
+    }
+
+    #[test]
+    fn required_attribute_cannot_be_removed() {
+        let (t, d) = err_type(patch_user(ops(json!([{"op":"remove","path":"userName"}]))));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("userName"), "{d}");
+        assert!(patch_user(ops(json!([{"op":"replace","path":"userName","value":""}]))).is_err());
+    }
+
+    #[test]
+    fn unknown_attributes_and_schemas_are_invalid_path() {
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op":"replace","path":"badge","value":"x"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        assert!(d.contains("\"badge\"") && d.contains("userName"), "{d}");
+        let (t, d) = err_type(patch_user(ops(json!([{"op":"replace",
+            "path":"urn:example:custom:1.0:User:badge","value":"x"}]))));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        assert!(d.contains(ENT), "{d}");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op":"replace","path":"name.nick","value":"x"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        assert!(d.contains("givenName"), "{d}");
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"replace",
+            "path":"userName[value eq \"x\"].foo","value":"x"}]))));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"replace","path":"userName.foo","value":"x"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"add","value":{ENT:{"badge":"1"}}}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+    }
+
+    #[test]
+    fn bare_extension_urn_path() {
+        let d = ok_user(ops(json!([{"op":"remove","path":ENT}])));
+        assert!(!d.contains_key(ENT));
+        let d = ok_user(ops(
+            json!([{"op":"replace","path":ENT,"value":{"costCenter":"42"}}]),
+        ));
+        assert_eq!(d[ENT]["costCenter"], "42");
+        assert_eq!(d[ENT]["employeeNumber"], "1");
+    }
+
+    #[test]
+    fn filter_matching_rules() {
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op":"remove","path":"emails[kind eq \"work\"]"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidFilter));
+        assert!(d.contains("kind"), "{d}");
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"remove","path":"emails[primary gt true]"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidFilter));
+        // An empty list still validates the filter.
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"remove","path":"ims[bogus pr]"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidFilter));
+        for (filter, left) in [
+            ("value ew \"HOME.example\"", 1),
+            ("type sw \"w\" and primary eq true", 1),
+            ("not (type eq \"work\")", 1),
+            ("primary pr", 1),
+            ("display pr", 2),
+            ("type ne \"work\"", 1),
+            ("value co \"bj\" or type eq \"x\"", 0),
+            ("value gt \"bj@i\"", 1),
+            ("primary eq \"True\"", 1),
+        ] {
+            let path = format!("emails[{filter}]");
+            let d = ok_user(ops(json!([{"op":"remove","path":path}])));
+            let n = d
+                .get("emails")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            assert_eq!(n, left, "{filter}");
+        }
+    }
+
+    #[test]
+    fn longest_or_chain_is_matched_without_overflow() {
+        let term = "value eq \"nobody@x\" or ";
+        let n = (9_900 - "emails[type eq \"home\"]".len()) / term.len();
+        let path = format!("emails[{}type eq \"home\"]", term.repeat(n));
+        let d = ok_user(ops(json!([{"op":"remove","path":path}])));
+        assert_eq!(d["emails"].as_array().map(Vec::len), Some(1));
+        let ids = format!(
+            "members[{}value eq \"last\"]",
+            "value eq \"a\" or ".repeat(600)
+        );
+        let changes = members(patch_group(ops(json!([{"op":"remove","path":ids}]))));
+        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == 601));
+    }
+
+    #[test]
+    fn parse_errors() {
+        let (t, d) = err_type(patch_user(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+            "Operations":[{"op":"add","path":"nickName","value":"x"}]}),
+        ));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("ListResponse"), "{d}");
+        // Missing `schemas` is tolerated and keys are case-insensitive.
+        assert!(
+            patch_user(json!({"operations":[{"OP":"ADD","Path":"nickName","Value":"x"}]})).is_ok()
+        );
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op":"merge","path":"nickName","value":"x"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("add, remove, replace"), "{d}");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op":"add","path":"emails[type eq]","value":"x"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
+        assert!(d.contains("position"), "{d}");
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"replace","path":"nickName"}]))));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"remove"}]))));
+        assert_eq!(t, Some(ScimType::NoTarget));
+        assert!(patch_user(ops(json!([]))).is_err());
+        assert!(patch_user(json!({"schemas":[PATCH_OP_URN]})).is_err());
+        assert!(patch_user(json!([])).is_err());
+        let (t, _) = err_type(patch_user(ops(json!([{"op":"add","value":"x"}]))));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+    }
+
+    mod fuzz {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn json_leaf() -> impl Strategy<Value = Value> {
+            prop_oneof![
+                1 => Just(Value::Null),
+                1 => any::<bool>().prop_map(Value::Bool),
+                1 => any::<i64>().prop_map(|n| json!(n)),
+                3 => prop::sample::select(vec![
+                    "",
+                    "x",
+                    "True",
+                    "work",
+                    "id-1",
+                    "a@b",
+                    "2024-01-01T00:00:00Z",
+                    ENT,
+                ])
+                .prop_map(|s| json!(s)),
+                1 => "\\PC{0,8}".prop_map(Value::String),
+            ]
+        }
+
+        fn json_value() -> impl Strategy<Value = Value> {
+            json_leaf().prop_recursive(3, 24, 4, |inner| {
+                let key = prop::sample::select(vec![
+                    "value",
+                    "type",
+                    "primary",
+                    "display",
+                    "$ref",
+                    "givenName",
+                    "name.givenName",
+                    "emails",
+                    "members",
+                    "id",
+                    "active",
+                    "userName",
+                    "manager",
+                    "meta",
+                    ENT,
+                    "password",
+                    "bogus",
+                    "schemas",
+                ]);
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::vec((key, inner), 0..4).prop_map(|kv| Value::Object(
+                        kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                    )),
+                ]
+            })
+        }
+
+        fn path() -> impl Strategy<Value = Option<String>> {
+            let known = prop::sample::select(vec![
+                "userName",
+                "name",
+                "name.givenName",
+                "emails",
+                "emails.value",
+                "emails[type eq \"work\"]",
+                "emails[type eq \"work\"].value",
+                "emails[value co \"@\" or not (primary eq true)].primary",
+                "members",
+                "members[value eq \"u\"]",
+                "members[value eq \"u\" or value eq \"v\"]",
+                "members[display eq \"x\"]",
+                "members.value",
+                "displayName",
+                "active",
+                "meta",
+                "id",
+                "groups",
+                "password",
+                "manager",
+                "manager.value",
+                ENT,
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager",
+                "urn:ietf:params:scim:schemas:core:2.0:User:emails[primary pr]",
+                "roles[x eq 1]",
+                "emails[type eq",
+                "",
+                "phoneNumbers[type eq \"mobile\" and primary eq true].value",
+                "addresses[type eq \"work\"].locality",
+                "x509Certificates[value gt \"a\"]",
+            ])
+            .prop_map(str::to_owned);
+            prop_oneof![
+                2 => Just(None),
+                8 => known.prop_map(Some),
+                1 => "\\PC{0,16}".prop_map(Some),
+            ]
+        }
+
+        fn operation() -> impl Strategy<Value = Value> {
+            let op = prop::sample::select(vec![
+                "add", "Add", "replace", "Replace", "remove", "REMOVE", "move",
+            ]);
+            (op, path(), prop::option::weighted(0.9, json_value())).prop_map(|(op, path, value)| {
+                let mut o = Map::new();
+                o.insert("op".into(), json!(op));
+                if let Some(p) = path {
+                    o.insert("path".into(), json!(p));
+                }
+                if let Some(v) = value {
+                    o.insert("value".into(), v);
+                }
+                Value::Object(o)
+            })
+        }
+
+        /// Values an IdP might plausibly send, so most generated operations get past parsing.
+        fn plausible_value() -> impl Strategy<Value = Value> {
+            let text = prop::sample::select(vec![
+                "", "x", "True", "false", "work", "home", "u", "id-1", "a@b",
+            ])
+            .prop_map(|s| json!(s));
+            let element = (
+                prop::option::of(text.clone()),
+                prop::option::of(prop::sample::select(vec![
+                    "work", "home", "User", "Group", "other",
+                ])),
+                prop::option::of(prop_oneof![
+                    any::<bool>().prop_map(Value::Bool),
+                    Just(json!("True"))
+                ]),
+            )
+                .prop_map(|(value, kind, primary)| {
+                    let mut o = Map::new();
+                    if let Some(v) = value {
+                        o.insert("value".into(), v);
+                    }
+                    if let Some(k) = kind {
+                        o.insert("type".into(), json!(k));
+                    }
+                    if let Some(p) = primary {
+                        o.insert("primary".into(), p);
+                    }
+                    Value::Object(o)
+                });
+            prop_oneof![
+                text,
+                any::<bool>().prop_map(Value::Bool),
+                Just(Value::Null),
+                element.clone(),
+                prop::collection::vec(element, 0..3).prop_map(Value::Array),
+                Just(json!({"displayName":"d","name.familyName":"f","active":"False","id":"id-1"})),
+                Just(json!({ENT: {"manager":"m1","department":"d"}})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2048))]
+            #[test]
+            fn random_patch_bodies_never_panic(list in prop::collection::vec(operation(), 1..5), schemas in any::<bool>()) {
+                let body = if schemas { ops(Value::Array(list)) } else { json!({"Operations": list}) };
+                let group = doc(json!({"displayName":"g"}));
+                for (rt, base) in [(&USER, user()), (&GROUP, group)] {
+                    match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
+                        Ok(out) => {
+                            // A patched document is itself a valid, canonical resource.
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
+                            if let Ok(again) = again {
+                                prop_assert_eq!(&again.doc, &out.doc);
+                                prop_assert_eq!(again.password, None);
+                            }
+                        }
+                        Err(e) => prop_assert_eq!(e.status, 400, "{}", e.detail),
+                    }
+                }
+            }
+
+            #[test]
+            fn plausible_operations_keep_the_document_valid(
+                list in prop::collection::vec(
+                    (prop::sample::select(vec!["add", "replace", "remove"]), path(), plausible_value()),
+                    1..4,
+                ),
+            ) {
+                let list: Vec<Value> = list
+                    .into_iter()
+                    .map(|(op, path, value)| json!({"op": op, "path": path, "value": value}))
+                    .collect();
+                let body = ops(Value::Array(list));
+                let group = doc(json!({"displayName":"g"}));
+                for (rt, base) in [(&USER, user()), (&GROUP, group)] {
+                    match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
+                        Ok(out) => {
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
+                            if let Ok(again) = again {
+                                prop_assert_eq!(&again.doc, &out.doc);
+                            }
+                        }
+                        Err(e) => prop_assert_eq!(e.status, 400, "{}", e.detail),
+                    }
+                }
+            }
+
+            #[test]
+            fn arbitrary_json_bodies_never_panic(body in json_value()) {
+                if let Err(e) = parse_patch(&body).and_then(|o| apply_patch(&USER, "id-1", &user(), &o)) {
+                    prop_assert_eq!(e.status, 400);
+                }
+            }
+        }
+    }
+}
