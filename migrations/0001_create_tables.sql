@@ -60,10 +60,11 @@ CREATE TABLE resource_emails (
 CREATE INDEX resource_emails_value ON resource_emails (tenant_id, value_key);
 CREATE INDEX resource_emails_resource ON resource_emails (resource_seq);
 
+-- A rowid table so members list in the order they were added.
 CREATE TABLE group_members (
     tenant_id  INTEGER NOT NULL REFERENCES tenants(id),
     group_seq  INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
     member_seq INTEGER NOT NULL REFERENCES resources(seq) ON DELETE CASCADE,
-    PRIMARY KEY (group_seq, member_seq)
-) WITHOUT ROWID;
+    UNIQUE (group_seq, member_seq)
+);
 CREATE INDEX group_members_member ON group_members (member_seq, group_seq);

@@ -12,13 +12,17 @@ pub fn now() -> OffsetDateTime {
 /// `2024-05-13T04:42:34.123Z`.
 pub fn timestamp(t: OffsetDateTime) -> String {
     let utc = t.to_offset(time::UtcOffset::UTC);
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    utc.format(&fmt).unwrap_or_else(|_| utc.unix_timestamp().to_string())
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    utc.format(&fmt)
+        .unwrap_or_else(|_| utc.unix_timestamp().to_string())
 }
 
 /// Parses any RFC 3339 dateTime and renders it in [`timestamp`]'s shape.
 pub fn normalize(s: &str) -> Option<String> {
-    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok().map(timestamp)
+    OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(timestamp)
 }
 
 #[cfg(test)]
@@ -27,8 +31,14 @@ mod tests {
 
     #[test]
     fn fixed_width_utc() {
-        assert_eq!(normalize("2011-05-13T04:42:34Z").as_deref(), Some("2011-05-13T04:42:34.000Z"));
-        assert_eq!(normalize("2011-05-13T06:42:34.5+02:00").as_deref(), Some("2011-05-13T04:42:34.500Z"));
+        assert_eq!(
+            normalize("2011-05-13T04:42:34Z").as_deref(),
+            Some("2011-05-13T04:42:34.000Z")
+        );
+        assert_eq!(
+            normalize("2011-05-13T06:42:34.5+02:00").as_deref(),
+            Some("2011-05-13T04:42:34.500Z")
+        );
         assert_eq!(normalize("yesterday"), None);
     }
 }

@@ -48,7 +48,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_body_bytes: 1_048_576, max_results: 1000 }
+        Self {
+            max_body_bytes: 1_048_576,
+            max_results: 1000,
+        }
     }
 }
 
@@ -117,7 +120,8 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         if let Some(url) = &self.public_url {
-            let ok = (url.starts_with("https://") || url.starts_with("http://")) && url.len() > "https://".len();
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() > "https://".len();
             if !ok {
                 return Err(ConfigError::Invalid(format!(
                     "public_url = \"{url}\" must be an absolute http(s) URL such as \"https://scim.example.com\""
@@ -125,7 +129,9 @@ impl Config {
             }
         }
         if self.limits.max_results == 0 {
-            return Err(ConfigError::Invalid("limits.max_results must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "limits.max_results must be at least 1".into(),
+            ));
         }
         Ok(())
     }
@@ -141,11 +147,18 @@ fn describe(err: figment::Error) -> ConfigError {
     let lines: Vec<String> = err
         .into_iter()
         .map(|e| {
-            let key = if e.path.is_empty() { String::new() } else { format!(" (key `{}`)", e.path.join(".")) };
-            let source = e.metadata.as_ref().map_or(String::new(), |m| match &m.source {
-                Some(src) => format!(" in {src}"),
-                None => format!(" in {}", m.name),
-            });
+            let key = if e.path.is_empty() {
+                String::new()
+            } else {
+                format!(" (key `{}`)", e.path.join("."))
+            };
+            let source = e
+                .metadata
+                .as_ref()
+                .map_or(String::new(), |m| match &m.source {
+                    Some(src) => format!(" in {src}"),
+                    None => format!(" in {}", m.name),
+                });
             format!("invalid configuration{source}{key}: {}", e.kind)
         })
         .collect();
@@ -153,6 +166,8 @@ fn describe(err: figment::Error) -> ConfigError {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment::Error, which is large; that is its API, not ours.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;
@@ -160,10 +175,14 @@ mod tests {
     #[test]
     fn defaults_file_then_env() {
         Jail::expect_with(|jail| {
-            jail.create_file("scimd.toml", "port = 9000\ndatabase = \"/tmp/x.db\"\n[limits]\nmax_results = 50\n")?;
+            jail.create_file(
+                "scimd.toml",
+                "port = 9000\ndatabase = \"/tmp/x.db\"\n[limits]\nmax_results = 50\n",
+            )?;
             jail.set_env("SCIMD_PORT", "9001");
             jail.set_env("SCIMD_LIMITS__MAX_BODY_BYTES", "10");
-            let c = Config::from_figment(Config::figment(Some(Path::new("scimd.toml")))).expect("config");
+            let c = Config::from_figment(Config::figment(Some(Path::new("scimd.toml"))))
+                .expect("config");
             assert_eq!(c.port, 9001);
             assert_eq!(c.database, PathBuf::from("/tmp/x.db"));
             assert_eq!(c.limits.max_results, 50);
@@ -177,7 +196,8 @@ mod tests {
     fn unknown_key_names_key_and_file() {
         Jail::expect_with(|jail| {
             jail.create_file("scimd.toml", "prot = 9000\n")?;
-            let err = Config::from_figment(Config::figment(Some(Path::new("scimd.toml")))).expect_err("typo");
+            let err = Config::from_figment(Config::figment(Some(Path::new("scimd.toml"))))
+                .expect_err("typo");
             let msg = err.to_string();
             assert!(msg.contains("prot"), "{msg}");
             assert!(msg.contains("scimd.toml"), "{msg}");
@@ -189,7 +209,9 @@ mod tests {
     fn unknown_env_var_is_named() {
         Jail::expect_with(|jail| {
             jail.set_env("SCIMD_LIMITS__MAX_RESULT", "5");
-            let msg = Config::from_figment(Config::figment(None)).expect_err("typo").to_string();
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("typo")
+                .to_string();
             assert!(msg.contains("max_result"), "{msg}");
             assert!(msg.to_lowercase().contains("environment"), "{msg}");
             Ok(())
@@ -200,7 +222,9 @@ mod tests {
     fn bad_public_url_is_explained() {
         Jail::expect_with(|jail| {
             jail.set_env("SCIMD_PUBLIC_URL", "scim.example.com");
-            let msg = Config::from_figment(Config::figment(None)).expect_err("bad").to_string();
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("bad")
+                .to_string();
             assert!(msg.contains("absolute http(s) URL"), "{msg}");
             Ok(())
         });

@@ -1,2 +1,72 @@
 //! scimd: a self-hosted SCIM 2.0 service provider (RFC 7643 / RFC 7644).
+//!
+//! Layers, outermost first: [`http`] (Rocket adapters) → [`service`] (use cases) → [`scim`]
+//! (protocol rules, no I/O) and [`store`] (SQLite). [`rocket`] assembles the exact application
+//! the binary serves, so integration tests exercise production code.
+
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod http;
 pub mod scim;
+pub mod service;
+pub mod store;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::{Build, Rocket};
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// The scimd application for `config`. The database is opened (and migrated) when Rocket
+/// ignites; a failure there aborts the launch with the reason logged.
+pub fn rocket(config: Config) -> Rocket<Build> {
+    let figment = rocket_figment(&config);
+    let app =
+        rocket::custom(figment).attach(AdHoc::try_on_ignite("scimd store", |rocket| async move {
+            match open_store(&config) {
+                Ok(store) => Ok(rocket.manage(http::App { store, config })),
+                Err(e) => {
+                    tracing::error!("cannot open database {}: {e}", config.database.display());
+                    Err(rocket)
+                }
+            }
+        }));
+    http::mount(app)
+}
+
+/// Opens the store and makes sure the `default` tenant exists.
+pub fn open_store(config: &Config) -> Result<Store, store::StoreError> {
+    let store = Store::open(&config.database)?;
+    let now = clock::timestamp(clock::now());
+    if store.write_blocking(|tx| store::tenants::ensure_default(tx, &now))? {
+        tracing::info!("created the default tenant");
+    }
+    Ok(store)
+}
+
+/// Rocket's own settings, derived from ours only, so no `Rocket.toml` or `ROCKET_*` variable
+/// can change behaviour behind the admin's back.
+fn rocket_figment(config: &Config) -> Figment {
+    let body_limit = config.limits.max_body_bytes;
+    let mut figment = Figment::from(rocket::Config::release_default())
+        .merge(("address", config.address))
+        .merge(("port", config.port))
+        .merge(("ident", "scimd"))
+        .merge(("log_level", rocket::config::LogLevel::Off))
+        .merge(("cli_colors", false))
+        // The body guard enforces max_body_bytes itself; Rocket's limits must not be lower.
+        .merge((
+            "limits",
+            rocket::data::Limits::default()
+                .limit("bytes", body_limit.into())
+                .limit("json", body_limit.into()),
+        ));
+    if let Some(tls) = &config.tls {
+        figment = figment
+            .merge(("tls.certs", &tls.certs))
+            .merge(("tls.key", &tls.key));
+    }
+    figment
+}

@@ -7,15 +7,22 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Result, StoreError};
 
 /// (version, name, SQL), in order. Never edit a released entry; add a new file instead.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "0001_create_tables", include_str!("../../migrations/0001_create_tables.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "0001_create_tables",
+    include_str!("../../migrations/0001_create_tables.sql"),
+)];
 
 /// Applies every migration newer than the database's version.
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)",
     )?;
-    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    let current: i64 = conn.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
     let newest = MIGRATIONS.last().map_or(0, |m| m.0);
     if current > newest {
         return Err(StoreError::Internal(format!(
@@ -45,7 +52,9 @@ mod tests {
         let mut conn = Connection::open(dir.path().join("m.db")).expect("open");
         apply(&mut conn).expect("first");
         apply(&mut conn).expect("second");
-        let n: i64 = conn.query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0)).expect("count");
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM schema_migrations", [], |r| r.get(0))
+            .expect("count");
         assert_eq!(n, MIGRATIONS.len() as i64);
     }
 
@@ -54,7 +63,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut conn = Connection::open(dir.path().join("m.db")).expect("open");
         apply(&mut conn).expect("first");
-        conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x')", []).expect("insert");
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (999, 'future', 'x')",
+            [],
+        )
+        .expect("insert");
         let err = apply(&mut conn).expect_err("newer");
         assert!(err.to_string().contains("newer than this scimd"));
     }
@@ -67,11 +80,21 @@ mod tests {
         let mut stmt = conn
             .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations') AND name NOT LIKE 'sqlite_%'")
             .expect("prepare");
-        let tables: Vec<String> = stmt.query_map([], |r| r.get(0)).expect("q").collect::<rusqlite::Result<_>>().expect("rows");
+        let tables: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .expect("q")
+            .collect::<rusqlite::Result<_>>()
+            .expect("rows");
         assert!(!tables.is_empty());
         for t in tables {
             let has: i64 = conn
-                .query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name='tenant_id'"), [], |r| r.get(0))
+                .query_row(
+                    &format!(
+                        "SELECT COUNT(*) FROM pragma_table_info('{t}') WHERE name='tenant_id'"
+                    ),
+                    [],
+                    |r| r.get(0),
+                )
                 .expect("info");
             assert_eq!(has, 1, "table {t} lacks tenant_id");
         }

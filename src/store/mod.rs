@@ -2,8 +2,9 @@
 //! `BEGIN IMMEDIATE` transactions and committed before the caller answers) and a small pool of
 //! readers, all in WAL mode with `synchronous=FULL`. Blocking calls run on Tokio's blocking pool.
 
-mod migrate;
 pub mod filter_sql;
+pub mod members;
+mod migrate;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;
@@ -28,6 +29,9 @@ pub enum StoreError {
     Conflict { index: String },
     #[error("database busy")]
     Busy,
+    /// The row changed since it was read (optimistic concurrency); the caller re-reads.
+    #[error("resource changed concurrently")]
+    Stale,
     #[error("store error: {0}")]
     Internal(String),
 }
@@ -43,7 +47,9 @@ impl From<rusqlite::Error> for StoreError {
                 let index = msg.clone().unwrap_or_default();
                 Self::Conflict { index }
             }
-            rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+            {
                 Self::Busy
             }
             _ => Self::Internal(e.to_string()),
@@ -78,7 +84,9 @@ const READERS: u32 = 8;
 /// and in Rust agree beyond ASCII.
 fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )?;
     register_functions(conn)
 }
 
@@ -94,16 +102,27 @@ impl Store {
     /// Opens (creating if needed) the database at `path` and applies pending migrations.
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StoreError::Internal(format!("cannot create directory {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Internal(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
         }
         let writer_manager = SqliteConnectionManager::file(path).with_init(init_connection);
-        let writer = Pool::builder().max_size(1).connection_timeout(Duration::from_secs(30)).build(writer_manager)?;
+        let writer = Pool::builder()
+            .max_size(1)
+            .connection_timeout(Duration::from_secs(30))
+            .build(writer_manager)?;
         migrate::apply(&mut *writer.get()?)?;
         let reader_manager = SqliteConnectionManager::file(path)
-            .with_flags(OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI)
+            .with_flags(
+                OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                    | OpenFlags::SQLITE_OPEN_URI,
+            )
             .with_init(init_reader);
-        let readers = Pool::builder().max_size(READERS).min_idle(Some(1)).build(reader_manager)?;
+        let readers = Pool::builder()
+            .max_size(READERS)
+            .min_idle(Some(1))
+            .build(reader_manager)?;
         Ok(Self { writer, readers })
     }
 
@@ -114,7 +133,7 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         let pool = self.readers.clone();
-        run_blocking(move || f(&pool.get()?)).await
+        run_blocking(move || f(&*pool.get()?)).await
     }
 
     /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it; the result is returned only
@@ -139,7 +158,7 @@ impl Store {
 
     /// Blocking variant of [`Store::read`] for the CLI.
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        f(&self.readers.get()?)
+        f(&*self.readers.get()?)
     }
 }
 
@@ -148,14 +167,19 @@ fn init_reader(conn: &mut Connection) -> rusqlite::Result<()> {
     register_functions(conn)
 }
 
-fn write_tx<T>(conn: &mut PooledConnection<SqliteConnectionManager>, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+fn write_tx<T>(
+    conn: &mut PooledConnection<SqliteConnectionManager>,
+    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
+) -> Result<T> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let out = f(&tx)?;
     tx.commit()?;
     Ok(out)
 }
 
-async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
     match rocket::tokio::task::spawn_blocking(f).await {
         Ok(result) => result,
         // Re-raise a panic from the closure on this task instead of hiding it as an error.

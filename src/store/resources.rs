@@ -31,22 +31,57 @@ pub enum PasswordChange<'a> {
 
 const COLUMNS: &str = "seq, id, version, created, last_modified, doc, password_hash";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<(i64, String, i64, String, String, String, Option<String>)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?, row.get(6)?))
+/// A row as read, before its document is parsed.
+struct StoredRow {
+    seq: i64,
+    id: String,
+    version: i64,
+    created: String,
+    last_modified: String,
+    doc: String,
+    password_hash: Option<String>,
 }
 
-fn into_resource(raw: (i64, String, i64, String, String, String, Option<String>)) -> Result<ResourceRow> {
-    let (seq, id, version, created, last_modified, doc, password_hash) = raw;
-    let doc = match serde_json::from_str(&doc)? {
+fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredRow> {
+    Ok(StoredRow {
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        version: row.get(2)?,
+        created: row.get(3)?,
+        last_modified: row.get(4)?,
+        doc: row.get(5)?,
+        password_hash: row.get(6)?,
+    })
+}
+
+fn into_resource(raw: StoredRow) -> Result<ResourceRow> {
+    let doc = match serde_json::from_str(&raw.doc)? {
         Value::Object(map) => map,
-        _ => return Err(StoreError::Internal(format!("document of resource {id} is not an object"))),
+        _ => {
+            return Err(StoreError::Internal(format!(
+                "document of resource {} is not an object",
+                raw.id
+            )));
+        }
     };
-    Ok(ResourceRow { seq, id, version, created, last_modified, doc, password_hash })
+    Ok(ResourceRow {
+        seq: raw.seq,
+        id: raw.id,
+        version: raw.version,
+        created: raw.created,
+        last_modified: raw.last_modified,
+        doc,
+        password_hash: raw.password_hash,
+    })
 }
 
 /// The unique name attribute of each resource type (RFC 7643 §4: userName, displayName).
 fn name_of(resource_type: &str, doc: &Document) -> Result<String> {
-    let attr = if resource_type == "Group" { "displayName" } else { "userName" };
+    let attr = if resource_type == "Group" {
+        "displayName"
+    } else {
+        "userName"
+    };
     doc.get(attr)
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -55,7 +90,9 @@ fn name_of(resource_type: &str, doc: &Document) -> Result<String> {
 
 fn write_emails(conn: &Connection, tenant_id: i64, seq: i64, doc: &Document) -> Result<()> {
     conn.execute("DELETE FROM resource_emails WHERE resource_seq = ?1", [seq])?;
-    let Some(Value::Array(emails)) = doc.get("emails") else { return Ok(()) };
+    let Some(Value::Array(emails)) = doc.get("emails") else {
+        return Ok(());
+    };
     let mut stmt = conn.prepare_cached(
         "INSERT INTO resource_emails (tenant_id, resource_seq, value_key, type_key) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -110,7 +147,12 @@ pub fn insert(
 }
 
 /// Loads one resource by id; `NotFound` if it does not exist in this tenant.
-pub fn get(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) -> Result<ResourceRow> {
+pub fn get(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    id: &str,
+) -> Result<ResourceRow> {
     let raw = conn
         .prepare_cached(&format!(
             "SELECT {COLUMNS} FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3"
@@ -158,7 +200,11 @@ pub fn update(
         ],
     )?;
     if changed == 0 {
-        return Err(StoreError::NotFound);
+        return Err(if exists(conn, tenant_id, current.seq)? {
+            StoreError::Stale
+        } else {
+            StoreError::NotFound
+        });
     }
     write_emails(conn, tenant_id, current.seq, doc)?;
     Ok(ResourceRow {
@@ -172,13 +218,38 @@ pub fn update(
     })
 }
 
+fn exists(conn: &Connection, tenant_id: i64, seq: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM resources WHERE seq = ?1 AND tenant_id = ?2")?
+        .query_row(params![seq, tenant_id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// The id of the resource whose unique name (userName / displayName) folds to `name`'s fold.
+pub fn id_by_name(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    name: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT id FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND name_key = ?3")?
+        .query_row(params![tenant_id, resource_type, fold(name)], |r| r.get(0))
+        .optional()?)
+}
+
 /// Deletes a resource; its emails and memberships go with it (ON DELETE CASCADE).
 pub fn delete(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) -> Result<()> {
     let n = conn.execute(
         "DELETE FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3",
         params![tenant_id, resource_type, id],
     )?;
-    if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+    if n == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 /// One page of a filtered, ordered listing plus the total match count.
@@ -198,9 +269,13 @@ pub fn list(
     offset: u64,
     limit: u64,
 ) -> Result<Page> {
-    let mut args: Vec<rusqlite::types::Value> = vec![tenant_id.into(), resource_type.to_owned().into()];
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![tenant_id.into(), resource_type.to_owned().into()];
     args.extend(filter.params.iter().cloned());
-    let where_sql = format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", filter.sql);
+    let where_sql = format!(
+        "r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})",
+        filter.sql
+    );
     let total: i64 = conn.query_row(
         &format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}"),
         rusqlite::params_from_iter(args.iter()),
@@ -219,5 +294,8 @@ pub fn list(
             rows.push(into_resource(r?)?);
         }
     }
-    Ok(Page { total: u64::try_from(total).unwrap_or(0), rows })
+    Ok(Page {
+        total: u64::try_from(total).unwrap_or(0),
+        rows,
+    })
 }

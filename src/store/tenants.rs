@@ -17,7 +17,12 @@ pub struct Tenant {
 }
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
-    Ok(Tenant { id: r.get(0)?, slug: r.get(1)?, display_name: r.get(2)?, created: r.get(3)? })
+    Ok(Tenant {
+        id: r.get(0)?,
+        slug: r.get(1)?,
+        display_name: r.get(2)?,
+        created: r.get(3)?,
+    })
 }
 
 /// Finds a tenant by slug.
@@ -42,12 +47,18 @@ pub fn create(conn: &Connection, slug: &str, display_name: &str, now: &str) -> R
         "INSERT INTO tenants (slug, display_name, created) VALUES (?1, ?2, ?3)",
         params![slug, display_name, now],
     )?;
-    Ok(Tenant { id: conn.last_insert_rowid(), slug: slug.into(), display_name: display_name.into(), created: now.into() })
+    Ok(Tenant {
+        id: conn.last_insert_rowid(),
+        slug: slug.into(),
+        display_name: display_name.into(),
+        created: now.into(),
+    })
 }
 
 /// Every tenant, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<Tenant>> {
-    let mut stmt = conn.prepare("SELECT id, slug, display_name, created FROM tenants ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT id, slug, display_name, created FROM tenants ORDER BY id")?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }

@@ -21,7 +21,8 @@ pub struct TokenRow {
     pub last_used: Option<String>,
 }
 
-const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, read_only, created, expires, revoked, last_used";
+const COLUMNS: &str =
+    "id, tenant_id, name, prefix, secret_hash, read_only, created, expires, revoked, last_used";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -60,7 +61,9 @@ pub fn insert(conn: &Connection, token: &TokenRow) -> Result<()> {
 /// Finds the token whose secret hashes to `hash`.
 pub fn by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<TokenRow>> {
     Ok(conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM tokens WHERE secret_hash = ?1"))?
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM tokens WHERE secret_hash = ?1"
+        ))?
         .query_row([hash], from_row)
         .optional()?)
 }
@@ -75,7 +78,12 @@ pub fn list(conn: &Connection, tenant_id: Option<i64>) -> Result<Vec<TokenRow>> 
 }
 
 /// Marks a token revoked, found by id or by name; `NotFound` if neither matches.
-pub fn revoke(conn: &Connection, id_or_name: &str, tenant_id: Option<i64>, now: &str) -> Result<TokenRow> {
+pub fn revoke(
+    conn: &Connection,
+    id_or_name: &str,
+    tenant_id: Option<i64>,
+    now: &str,
+) -> Result<TokenRow> {
     let token = conn
         .prepare(&format!(
             "SELECT {COLUMNS} FROM tokens WHERE (id = ?1 OR name = ?1) AND (?2 IS NULL OR tenant_id = ?2)"
@@ -87,10 +95,19 @@ pub fn revoke(conn: &Connection, id_or_name: &str, tenant_id: Option<i64>, now: 
         [] => return Err(StoreError::NotFound),
         _ => {
             return Err(StoreError::Conflict {
-                index: format!("{} tokens are named {id_or_name}; revoke by id or pass --tenant", token.len()),
+                index: format!(
+                    "{} tokens are named {id_or_name}; revoke by id or pass --tenant",
+                    token.len()
+                ),
             });
         }
     };
-    conn.execute("UPDATE tokens SET revoked = COALESCE(revoked, ?1) WHERE id = ?2", params![now, token.id])?;
-    Ok(TokenRow { revoked: Some(token.revoked.unwrap_or_else(|| now.to_owned())), ..token })
+    conn.execute(
+        "UPDATE tokens SET revoked = COALESCE(revoked, ?1) WHERE id = ?2",
+        params![now, token.id],
+    )?;
+    Ok(TokenRow {
+        revoked: Some(token.revoked.unwrap_or_else(|| now.to_owned())),
+        ..token
+    })
 }

@@ -1,0 +1,347 @@
+//! The command line (design.md "Command line"): serving, tokens, tenants and configuration
+//! checks. Machine-readable results go to stdout (so `TOKEN=$(scimd token create …)` captures
+//! only the token); everything meant for a person goes to stderr.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::clock;
+use crate::config::Config;
+use crate::service::tokens::{self, NewToken};
+use crate::store::tenants::{self, DEFAULT_SLUG};
+use crate::store::{Store, StoreError};
+
+/// scimd: a self-hosted SCIM 2.0 server for Okta, Microsoft Entra ID, OneLogin, JumpCloud and
+/// Google Workspace.
+#[derive(Debug, Parser)]
+#[command(name = "scimd", version, about, long_about = None)]
+pub struct Cli {
+    /// Configuration file (default: /etc/scimd/scimd.toml if it exists). SCIMD_* environment
+    /// variables override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (the default when no command is given).
+    Serve,
+    /// Create, list and revoke SCIM bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Create and list tenants.
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Validate the configuration and print it as scimd will use it.
+    CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; prints the secret alone on stdout, once.
+    Create {
+        /// A name telling which integration uses the token, e.g. okta-prod.
+        #[arg(long)]
+        name: String,
+        /// Tenant the token belongs to.
+        #[arg(long, default_value = DEFAULT_SLUG)]
+        tenant: String,
+        /// Lifetime, e.g. 30m, 12h, 90d. Without it the token does not expire.
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Allow only GET and POST /.search.
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// Only this tenant's tokens.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a token by id or name; requests with it get 401 from then on.
+    Revoke {
+        /// Token id or name.
+        token: String,
+        /// Tenant of the token, when names repeat across tenants.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant served at /t/SLUG/scim/v2.
+    Create {
+        /// Lowercase letters, digits and hyphens.
+        slug: String,
+        /// Human-readable name.
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+    /// List tenants and their SCIM base paths.
+    List,
+}
+
+/// Logs to stderr; `RUST_LOG` sets the filter (default: scimd at `info`, Rocket at `warn`).
+pub fn init_tracing() {
+    use std::io::IsTerminal;
+    // Rocket's per-request lines would repeat what the request log records; keep its warnings.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,rocket=warn,rocket::launch=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> ExitCode {
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::CheckConfig => check_config(&config),
+        Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
+        Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => fail(&msg),
+    }
+}
+
+fn fail(msg: &str) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::FAILURE
+}
+
+fn open(config: &Config) -> Result<Store, String> {
+    crate::open_store(config)
+        .map_err(|e| format!("cannot open database {}: {e}", config.database.display()))
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    // Open once up front so a broken database is reported before binding the port.
+    open(&config)?;
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let base = config.public_base().map_or_else(
+        || format!("{scheme}://{}:{}", config.address, config.port),
+        str::to_owned,
+    );
+    eprintln!(
+        "scimd {} serving {base}/scim/v2 (database {})",
+        env!("CARGO_PKG_VERSION"),
+        config.database.display()
+    );
+    rocket::execute(crate::rocket(config).launch())
+        .map(|_| ())
+        .map_err(|e| format!("server stopped: {e}"))
+}
+
+fn check_config(config: &Config) -> Result<(), String> {
+    if let Some(tls) = &config.tls {
+        for (what, path) in [("tls.certs", &tls.certs), ("tls.key", &tls.key)] {
+            std::fs::metadata(path).map_err(|e| format!("{what} = {}: {e}", path.display()))?;
+        }
+    }
+    let text = toml_like(config);
+    println!("{text}");
+    eprintln!("configuration is valid");
+    Ok(())
+}
+
+/// The effective configuration, as TOML (no secrets are part of it).
+fn toml_like(config: &Config) -> String {
+    let value = serde_json::to_value(config).unwrap_or_default();
+    let mut top = Vec::new();
+    let mut sections = Vec::new();
+    if let serde_json::Value::Object(map) = value {
+        for (k, v) in map {
+            match v {
+                serde_json::Value::Object(inner) => {
+                    let body: Vec<String> = inner
+                        .iter()
+                        .map(|(ik, iv)| format!("{ik} = {iv}"))
+                        .collect();
+                    sections.push(format!("[{k}]\n{}", body.join("\n")));
+                }
+                serde_json::Value::Null => top.push(format!("# {k} is not set")),
+                other => top.push(format!("{k} = {other}")),
+            }
+        }
+    }
+    top.extend(sections);
+    top.join("\n")
+}
+
+fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
+    match cmd {
+        TokenCommand::Create {
+            name,
+            tenant,
+            expires_in,
+            read_only,
+        } => {
+            let expires_in = expires_in
+                .as_deref()
+                .map(tokens::parse_duration)
+                .transpose()?;
+            let issued = tokens::issue(
+                store,
+                &NewToken {
+                    tenant_slug: &tenant,
+                    name: &name,
+                    read_only,
+                    expires_in,
+                },
+            )?;
+            println!("{}", issued.secret);
+            let t = &issued.token;
+            eprintln!(
+                "created token \"{}\" (id {}, tenant {tenant}{}{}); it is shown only once, store it in the IdP now",
+                t.name,
+                t.id,
+                t.expires
+                    .as_ref()
+                    .map_or_else(String::new, |e| format!(", expires {e}")),
+                if t.read_only { ", read-only" } else { "" }
+            );
+            Ok(())
+        }
+        TokenCommand::List { tenant } => {
+            let tenant_id = tenant.as_deref().map(|s| tenant_id(store, s)).transpose()?;
+            let (rows, all_tenants) = store
+                .read_blocking(|c| {
+                    Ok((crate::store::tokens::list(c, tenant_id)?, tenants::list(c)?))
+                })
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<24}  STATUS",
+                "ID", "NAME", "TENANT", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
+            );
+            for t in rows {
+                let slug = all_tenants
+                    .iter()
+                    .find(|x| x.id == t.tenant_id)
+                    .map_or("?", |x| x.slug.as_str());
+                let status = token_status(&t);
+                println!(
+                    "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<24}  {status}",
+                    t.id,
+                    t.name,
+                    slug,
+                    t.prefix,
+                    t.created,
+                    t.expires.as_deref().unwrap_or("never"),
+                    t.last_used.as_deref().unwrap_or("never")
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { token, tenant } => {
+            let tenant_id = tenant.as_deref().map(|s| tenant_id(store, s)).transpose()?;
+            let now = clock::timestamp(clock::now());
+            let t = store
+                .write_blocking(|tx| crate::store::tokens::revoke(tx, &token, tenant_id, &now))
+                .map_err(|e| match e {
+                    StoreError::NotFound => {
+                        format!("no token has the id or name \"{token}\" (see `scimd token list`)")
+                    }
+                    StoreError::Conflict { index } => index,
+                    other => other.to_string(),
+                })?;
+            eprintln!(
+                "revoked token \"{}\" ({}); requests using it now get 401",
+                t.name, t.id
+            );
+            Ok(())
+        }
+    }
+}
+
+fn token_status(t: &crate::store::tokens::TokenRow) -> String {
+    if let Some(r) = &t.revoked {
+        return format!("revoked {r}");
+    }
+    match &t.expires {
+        Some(e) if *e <= clock::timestamp(clock::now()) => format!("expired {e}"),
+        _ if t.read_only => "active (read-only)".into(),
+        _ => "active".into(),
+    }
+}
+
+fn tenant_id(store: &Store, slug: &str) -> Result<i64, String> {
+    store
+        .read_blocking(|c| tenants::by_slug(c, slug))
+        .map_err(|e| e.to_string())?
+        .map(|t| t.id)
+        .ok_or_else(|| format!("there is no tenant \"{slug}\" (see `scimd tenant list`)"))
+}
+
+fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
+    match cmd {
+        TenantCommand::Create { slug, display_name } => {
+            if !valid_slug(&slug) {
+                return Err(format!(
+                    "\"{slug}\" is not a valid tenant slug: use 1-63 lowercase letters, digits and hyphens, starting with a letter or digit"
+                ));
+            }
+            let now = clock::timestamp(clock::now());
+            let name = display_name.unwrap_or_else(|| slug.clone());
+            let t = store
+                .write_blocking(|tx| tenants::create(tx, &slug, &name, &now))
+                .map_err(|e| match e {
+                    StoreError::Conflict { .. } => format!("tenant \"{slug}\" already exists"),
+                    other => other.to_string(),
+                })?;
+            println!("{}", t.slug);
+            eprintln!(
+                "created tenant \"{}\"; its SCIM base path is {}",
+                t.slug,
+                tokens::scim_base("", &t.slug)
+            );
+            Ok(())
+        }
+        TenantCommand::List => {
+            let all = store
+                .read_blocking(tenants::list)
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{:<24}  {:<32}  {:<24}  SCIM BASE PATH",
+                "SLUG", "DISPLAY NAME", "CREATED"
+            );
+            for t in all {
+                println!(
+                    "{:<24}  {:<32}  {:<24}  {}",
+                    t.slug,
+                    t.display_name,
+                    t.created,
+                    tokens::scim_base("", &t.slug)
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Tenant slugs appear in URLs: keep them to a safe, unambiguous alphabet.
+fn valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+}

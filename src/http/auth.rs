@@ -1,0 +1,102 @@
+//! Request guards for SCIM routes: `Caller` (bearer token of this tenant, write scope checked)
+//! and `Discovery` (tenant only: discovery needs no token, RFC 7644 §4).
+
+use rocket::http::{Method, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+
+use super::{App, origin, stash, tenant_slug};
+use crate::scim::ScimError;
+use crate::service::Scope;
+use crate::service::tokens;
+
+/// An authenticated SCIM request: the scope it operates in.
+pub struct Authorized {
+    pub scope: Scope,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Authorized {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let slug = tenant_slug(req);
+        let origin = origin(req);
+        let header = req.headers().get_one("Authorization");
+        let caller = match tokens::authenticate(&app.store, slug, header, &origin).await {
+            Ok(c) => c,
+            Err(e) => return fail(req, e),
+        };
+        if caller.token.read_only && !is_read(req) {
+            return fail(
+                req,
+                ScimError::new(
+                    403,
+                    format!(
+                        "token \"{}\" is read-only: it may GET and POST /.search but not {} {}; use a token created without --read-only",
+                        caller.token.name,
+                        req.method(),
+                        req.uri().path()
+                    ),
+                ),
+            );
+        }
+        let scope = Scope {
+            tenant_id: caller.tenant.id,
+            tenant_slug: caller.tenant.slug.clone(),
+            base_url: tokens::scim_base(&origin, &caller.tenant.slug),
+        };
+        Outcome::Success(Self { scope })
+    }
+}
+
+fn is_read(req: &Request<'_>) -> bool {
+    match req.method() {
+        Method::Get | Method::Head => true,
+        Method::Post => req.uri().path().as_str().ends_with("/.search"),
+        _ => false,
+    }
+}
+
+/// The scope of an unauthenticated discovery request; 404 for an unknown tenant.
+pub struct Discovery(pub Scope);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Discovery {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let Some(app) = req.rocket().state::<App>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let slug = tenant_slug(req).to_owned();
+        let lookup = slug.clone();
+        let tenant = app
+            .store
+            .read(move |c| crate::store::tenants::by_slug(c, &lookup))
+            .await;
+        match tenant {
+            Ok(Some(t)) => {
+                let base_url = tokens::scim_base(&origin(req), &t.slug);
+                Outcome::Success(Self(Scope {
+                    tenant_id: t.id,
+                    tenant_slug: t.slug,
+                    base_url,
+                }))
+            }
+            Ok(None) => fail(req, tokens::unknown_tenant(&slug)),
+            Err(e) => {
+                tracing::error!("tenant lookup failed: {e}");
+                fail(req, ScimError::internal())
+            }
+        }
+    }
+}
+
+fn fail<T>(req: &Request<'_>, e: ScimError) -> Outcome<T, ()> {
+    let status = Status::from_code(e.status).unwrap_or(Status::InternalServerError);
+    stash(req, e);
+    Outcome::Error((status, ()))
+}

@@ -1,0 +1,96 @@
+//! Discovery endpoints (RFC 7644 §4): `/ServiceProviderConfig`, `/ResourceTypes`, `/Schemas`.
+//! No token needed. What they advertise is what scimd implements, nothing more.
+
+use rocket::{Route, State, get, routes};
+use serde_json::{Value, json};
+
+use super::App;
+use super::auth::Discovery;
+use super::respond::ScimResponse;
+use crate::scim::ScimError;
+use crate::scim::list::list_response;
+use crate::scim::schema;
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![
+        service_provider_config,
+        list_resource_types,
+        get_resource_type,
+        list_schemas,
+        get_schema
+    ]
+}
+
+#[get("/ServiceProviderConfig")]
+fn service_provider_config(d: Discovery, app: &State<App>) -> ScimResponse {
+    let limits = &app.config.limits;
+    ScimResponse::ok(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+        "documentationUri": "https://github.com/scimd/scimd#readme",
+        "patch": {"supported": true},
+        "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+        "filter": {"supported": true, "maxResults": limits.max_results},
+        "changePassword": {"supported": true},
+        "sort": {"supported": true},
+        "etag": {"supported": true},
+        "authenticationSchemes": [{
+            "type": "oauthbearertoken",
+            "name": "Bearer token",
+            "description": "Authentication with a bearer token created by `scimd token create`, sent as \"Authorization: Bearer scim_…\".",
+            "primary": true,
+        }],
+        "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{}/ServiceProviderConfig", d.0.base_url)},
+    }))
+}
+
+fn resource_type_json(base: &str, rt: &schema::ResourceType) -> Value {
+    rt.to_json(&format!("{base}/ResourceTypes/{}", rt.name))
+}
+
+#[get("/ResourceTypes")]
+fn list_resource_types(d: Discovery) -> ScimResponse {
+    let all: Vec<Value> = schema::ALL_RESOURCE_TYPES
+        .iter()
+        .map(|rt| resource_type_json(&d.0.base_url, rt))
+        .collect();
+    ScimResponse::ok(list_response(all.len() as u64, 1, all))
+}
+
+#[get("/ResourceTypes/<name>")]
+fn get_resource_type(d: Discovery, name: &str) -> Result<ScimResponse, ScimError> {
+    schema::ALL_RESOURCE_TYPES
+        .iter()
+        .find(|rt| rt.name == name)
+        .map(|rt| ScimResponse::ok(resource_type_json(&d.0.base_url, rt)))
+        .ok_or_else(|| {
+            ScimError::not_found(format!(
+                "there is no resource type \"{name}\"; this server has User and Group"
+            ))
+        })
+}
+
+fn schema_json(base: &str, s: &schema::SchemaDef) -> Value {
+    s.to_json(&format!("{base}/Schemas/{}", s.id))
+}
+
+#[get("/Schemas")]
+fn list_schemas(d: Discovery) -> ScimResponse {
+    let all: Vec<Value> = schema::ALL_SCHEMAS
+        .iter()
+        .map(|s| schema_json(&d.0.base_url, s))
+        .collect();
+    ScimResponse::ok(list_response(all.len() as u64, 1, all))
+}
+
+#[get("/Schemas/<id>")]
+fn get_schema(d: Discovery, id: &str) -> Result<ScimResponse, ScimError> {
+    schema::ALL_SCHEMAS
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(id))
+        .map(|s| ScimResponse::ok(schema_json(&d.0.base_url, s)))
+        .ok_or_else(|| {
+            ScimError::not_found(format!(
+                "there is no schema \"{id}\"; GET /Schemas lists the ones this server has"
+            ))
+        })
+}

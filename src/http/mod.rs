@@ -1,0 +1,114 @@
+//! Rocket adapters: guards, responders, catchers and one file per group of routes. Handlers
+//! only translate between HTTP and `crate::service`.
+
+mod auth;
+mod body;
+mod catchers;
+mod discovery;
+mod fallback;
+mod health;
+mod query;
+mod resources;
+mod respond;
+
+use rocket::fairing::{Fairing, Info, Kind};
+use rocket::http::uri::Origin;
+use rocket::request::Request;
+use rocket::{Build, Data, Rocket};
+
+use crate::config::Config;
+use crate::scim::ScimError;
+use crate::store::Store;
+use crate::store::tenants::DEFAULT_SLUG;
+
+pub use respond::{ScimResponse, scim_json};
+
+/// Shared state of the running server.
+pub struct App {
+    pub store: Store,
+    pub config: Config,
+}
+
+/// Mounts the SCIM API, its catchers and the tenant prefix rewrite.
+pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
+    rocket
+        .attach(TenantPrefix)
+        .mount("/scim/v2", resources::routes())
+        .mount("/scim/v2", discovery::routes())
+        .mount("/scim/v2", fallback::routes())
+        .mount("/", health::routes())
+        .register("/", catchers::catchers())
+}
+
+/// The tenant a request addresses: `default` for `/scim/v2/…`, `{slug}` for `/t/{slug}/scim/v2/…`.
+#[derive(Debug, Clone)]
+pub struct TenantSlug(pub String);
+
+/// Serves `/t/{slug}/scim/v2/…` with the same routes as `/scim/v2/…`: the prefix is stripped
+/// before routing and the slug kept for the guards, so one set of handlers serves every tenant.
+struct TenantPrefix;
+
+#[rocket::async_trait]
+impl Fairing for TenantPrefix {
+    fn info(&self) -> Info {
+        Info {
+            name: "tenant prefix",
+            kind: Kind::Request,
+        }
+    }
+
+    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let path = req.uri().path().as_str().to_owned();
+        let Some(rest) = path.strip_prefix("/t/") else {
+            req.local_cache(|| TenantSlug(DEFAULT_SLUG.to_owned()));
+            return;
+        };
+        let (slug, tail) = rest.split_once('/').unwrap_or((rest, ""));
+        if !(tail == "scim/v2" || tail.starts_with("scim/v2/")) || slug.is_empty() {
+            return;
+        }
+        let rewritten = match req.uri().query() {
+            Some(q) => format!("/{tail}?{q}"),
+            None => format!("/{tail}"),
+        };
+        if let Ok(uri) = Origin::parse_owned(rewritten) {
+            let slug = slug.to_owned();
+            req.local_cache(|| TenantSlug(slug));
+            req.set_uri(uri);
+        }
+    }
+}
+
+/// The tenant slug of a request (set by [`TenantPrefix`]).
+pub fn tenant_slug<'r>(req: &'r Request<'_>) -> &'r str {
+    &req.local_cache(|| TenantSlug(DEFAULT_SLUG.to_owned())).0
+}
+
+/// `scheme://host[:port]` of this server as the client should address it: `public_url` when
+/// configured, else the request's Host header.
+pub fn origin(req: &Request<'_>) -> String {
+    let app = req.rocket().state::<App>();
+    if let Some(base) = app.and_then(|a| a.config.public_base()) {
+        return base.to_owned();
+    }
+    let scheme = if app.is_some_and(|a| a.config.tls.is_some()) {
+        "https"
+    } else {
+        "http"
+    };
+    let host = req
+        .host()
+        .map_or_else(|| "localhost".to_owned(), ToString::to_string);
+    format!("{scheme}://{host}")
+}
+
+/// Holds the SCIM error a failing guard produced, for the catcher to render.
+struct Stashed(Option<ScimError>);
+
+fn stash(req: &Request<'_>, err: ScimError) {
+    req.local_cache(|| Stashed(Some(err)));
+}
+
+fn stashed(req: &Request<'_>) -> Option<ScimError> {
+    req.local_cache(|| Stashed(None)).0.clone()
+}

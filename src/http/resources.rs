@@ -1,0 +1,238 @@
+//! `/Users` and `/Groups` (RFC 7644 §3.2–§3.6): one set of thin handlers for both resource
+//! types, selected by the endpoint segment.
+
+use rocket::request::FromParam;
+use rocket::{Route, State, delete, get, patch, post, put, routes};
+
+use super::App;
+use super::auth::Authorized;
+use super::body::ScimJson;
+use super::query::Query;
+use super::respond::ScimResponse;
+use crate::scim::ScimError;
+use crate::scim::list::RawListParams;
+use crate::scim::projection::Projection;
+use crate::scim::schema::{self, ResourceType};
+use crate::service::resources::{self as service, Precondition};
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![
+        list_resources,
+        search_resources,
+        get_resource,
+        create_resource,
+        replace_resource,
+        patch_resource,
+        delete_resource
+    ]
+}
+
+/// The endpoint segment: `Users` or `Groups`.
+pub struct Endpoint(&'static ResourceType);
+
+impl<'a> FromParam<'a> for Endpoint {
+    type Error = &'a str;
+
+    fn from_param(param: &'a str) -> Result<Self, Self::Error> {
+        schema::ALL_RESOURCE_TYPES
+            .iter()
+            .find(|rt| rt.endpoint.trim_start_matches('/') == param)
+            .map(|rt| Endpoint(rt))
+            .ok_or(param)
+    }
+}
+
+/// `If-Match` / `If-None-Match` request headers.
+pub struct Preconditions {
+    if_match: Option<Precondition>,
+    if_none_match: Option<Precondition>,
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for Preconditions {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(
+        req: &'r rocket::Request<'_>,
+    ) -> rocket::request::Outcome<Self, Self::Error> {
+        let h = |name| req.headers().get_one(name).map(Precondition::parse);
+        rocket::request::Outcome::Success(Self {
+            if_match: h("If-Match"),
+            if_none_match: h("If-None-Match"),
+        })
+    }
+}
+
+fn projection(q: &Query) -> Result<Projection, ScimError> {
+    Projection::parse(q.get("attributes"), q.get("excludedAttributes"))
+}
+
+fn max_results(app: &App) -> u32 {
+    app.config.limits.max_results
+}
+
+#[get("/<endpoint>", rank = 2)]
+async fn list_resources(
+    endpoint: Endpoint,
+    auth: Authorized,
+    q: Query,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let query = q.list_params().parse(max_results(app))?;
+    Ok(ScimResponse::ok(
+        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
+    ))
+}
+
+#[post("/<endpoint>/.search", data = "<body>", rank = 2)]
+async fn search_resources(
+    endpoint: Endpoint,
+    auth: Authorized,
+    body: ScimJson,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let query = search_params(&body.0)?.parse(max_results(app))?;
+    Ok(ScimResponse::ok(
+        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
+    ))
+}
+
+#[get("/<endpoint>/<id>", rank = 2)]
+async fn get_resource(
+    endpoint: Endpoint,
+    id: &str,
+    auth: Authorized,
+    q: Query,
+    pre: Preconditions,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    if let Some(p) = &pre.if_none_match {
+        let version = service::version(&app.store, endpoint.0, &auth.scope, id).await?;
+        if p.matches(version) {
+            return Ok(ScimResponse::not_modified(version));
+        }
+    }
+    Ok(ScimResponse::resource(
+        service::get(&app.store, endpoint.0, &auth.scope, id, &projection(&q)?).await?,
+    ))
+}
+
+#[post("/<endpoint>", data = "<body>", rank = 2)]
+async fn create_resource(
+    endpoint: Endpoint,
+    auth: Authorized,
+    q: Query,
+    body: ScimJson,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let created = service::create(
+        &app.store,
+        endpoint.0,
+        &auth.scope,
+        body.0,
+        &projection(&q)?,
+    )
+    .await?;
+    Ok(ScimResponse::created(created))
+}
+
+#[put("/<endpoint>/<id>", data = "<body>", rank = 2)]
+async fn replace_resource(
+    endpoint: Endpoint,
+    id: &str,
+    auth: Authorized,
+    q: Query,
+    pre: Preconditions,
+    body: ScimJson,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let replaced = service::replace(
+        &app.store,
+        endpoint.0,
+        &auth.scope,
+        id,
+        body.0,
+        pre.if_match,
+        &projection(&q)?,
+    )
+    .await?;
+    Ok(ScimResponse::resource(replaced))
+}
+
+#[patch("/<endpoint>/<id>", data = "<body>", rank = 2)]
+async fn patch_resource(
+    endpoint: Endpoint,
+    id: &str,
+    auth: Authorized,
+    q: Query,
+    pre: Preconditions,
+    body: ScimJson,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let patched = service::patch(
+        &app.store,
+        endpoint.0,
+        &auth.scope,
+        id,
+        body.0,
+        pre.if_match,
+        &projection(&q)?,
+    )
+    .await?;
+    // Groups answer 204 unless attributes were asked for (RFC 7644 §3.5.2): Entra prefers it
+    // (S63) and it spares sending 50,000 members back for a one-member change.
+    if service::prefers_no_content(endpoint.0) && q.get("attributes").is_none() {
+        return Ok(ScimResponse::no_content());
+    }
+    Ok(ScimResponse::resource(patched))
+}
+
+#[delete("/<endpoint>/<id>", rank = 2)]
+async fn delete_resource(
+    endpoint: Endpoint,
+    id: &str,
+    auth: Authorized,
+    pre: Preconditions,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    service::delete(&app.store, endpoint.0, &auth.scope, id, pre.if_match).await?;
+    Ok(ScimResponse::no_content())
+}
+
+/// Reads a SearchRequest body (RFC 7644 §3.4.3) into the same parameters as a query string.
+fn search_params(body: &serde_json::Value) -> Result<RawListParams, ScimError> {
+    let obj = body.as_object().ok_or_else(|| {
+        ScimError::invalid_syntax("a SearchRequest body must be a JSON object (RFC 7644 §3.4.3)")
+    })?;
+    let get = |name: &str| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    };
+    let text = |name: &str| -> Result<Option<String>, ScimError> {
+        match get(name) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(serde_json::Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(serde_json::Value::Array(items)) => {
+                let parts: Option<Vec<&str>> =
+                    items.iter().map(serde_json::Value::as_str).collect();
+                parts.map(|p| Some(p.join(","))).ok_or_else(|| {
+                    ScimError::invalid_syntax(format!("{name} must be an array of strings"))
+                })
+            }
+            Some(_) => Err(ScimError::invalid_syntax(format!(
+                "{name} has the wrong type in the SearchRequest"
+            ))),
+        }
+    };
+    Ok(RawListParams {
+        filter: text("filter")?,
+        start_index: text("startIndex")?,
+        count: text("count")?,
+        sort_by: text("sortBy")?,
+        sort_order: text("sortOrder")?,
+        attributes: text("attributes")?,
+        excluded_attributes: text("excludedAttributes")?,
+    })
+}

@@ -1,0 +1,118 @@
+//! Responders: every SCIM answer, success or error, is `application/scim+json` with the
+//! headers RFC 7644 asks for (Location on create, ETag on single resources,
+//! WWW-Authenticate on 401).
+
+use std::io::Cursor;
+
+use rocket::http::{ContentType, Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder, Response};
+use serde_json::Value;
+
+use crate::scim::ScimError;
+use crate::service::resources::{Rendered, etag};
+
+/// `application/scim+json` (RFC 7644 §8.1).
+pub fn scim_json() -> ContentType {
+    ContentType::new("application", "scim+json")
+}
+
+/// A SCIM success response.
+#[derive(Debug)]
+pub struct ScimResponse {
+    status: Status,
+    body: Option<Value>,
+    location: Option<String>,
+    etag: Option<String>,
+}
+
+impl ScimResponse {
+    /// 200 with a body and no resource headers (lists, discovery).
+    pub fn ok(body: Value) -> Self {
+        Self {
+            status: Status::Ok,
+            body: Some(body),
+            location: None,
+            etag: None,
+        }
+    }
+
+    /// 200 with one resource: ETag and Location describe it.
+    pub fn resource(r: Rendered) -> Self {
+        Self {
+            status: Status::Ok,
+            etag: Some(etag(r.version)),
+            location: Some(r.location),
+            body: Some(r.body),
+        }
+    }
+
+    /// 201 Created with the new resource.
+    pub fn created(r: Rendered) -> Self {
+        Self {
+            status: Status::Created,
+            ..Self::resource(r)
+        }
+    }
+
+    /// 204 with no body.
+    pub fn no_content() -> Self {
+        Self {
+            status: Status::NoContent,
+            body: None,
+            location: None,
+            etag: None,
+        }
+    }
+
+    /// 304: the client's copy (If-None-Match) is current.
+    pub fn not_modified(version: i64) -> Self {
+        Self {
+            status: Status::NotModified,
+            body: None,
+            location: None,
+            etag: Some(etag(version)),
+        }
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ScimResponse {
+    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+        let mut res = Response::build();
+        res.status(self.status);
+        if let Some(body) = self.body {
+            let bytes = serde_json::to_vec(&body).map_err(|_| Status::InternalServerError)?;
+            res.header(scim_json())
+                .sized_body(bytes.len(), Cursor::new(bytes));
+        }
+        if let Some(loc) = self.location {
+            res.header(Header::new("Location", loc));
+        }
+        if let Some(tag) = self.etag {
+            res.header(Header::new("ETag", tag));
+        }
+        res.ok()
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ScimError {
+    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+        if self.status >= 500 {
+            tracing::error!(status = self.status, detail = %self.detail, "request failed");
+        } else {
+            tracing::debug!(status = self.status, detail = %self.detail, "request rejected");
+        }
+        let bytes = serde_json::to_vec(&self.to_json()).map_err(|_| Status::InternalServerError)?;
+        let mut res = Response::build();
+        res.status(Status::from_code(self.status).unwrap_or(Status::InternalServerError))
+            .header(scim_json())
+            .sized_body(bytes.len(), Cursor::new(bytes));
+        if self.status == 401 {
+            res.header(Header::new("WWW-Authenticate", "Bearer realm=\"scimd\""));
+        }
+        if self.status == 429 || self.status == 503 {
+            res.header(Header::new("Retry-After", "5"));
+        }
+        res.ok()
+    }
+}

@@ -1,0 +1,267 @@
+//! `attributes` and `excludedAttributes` (RFC 7644 §3.4.2.5, §3.9) applied to a rendered
+//! resource, honouring each attribute's `returned` characteristic: `always` attributes (id,
+//! schemas, meta.resourceType) survive any projection, `request` ones appear only when asked.
+
+use serde_json::{Map, Value};
+
+use super::attribute::{self, Resolved};
+use super::error::{Result, ScimError};
+use super::filter::AttrPath;
+use super::list::parse_attr_list;
+use super::schema::{AttrDef, ResourceType, Returned};
+
+/// `attributes` / `excludedAttributes` as written by the client.
+#[derive(Debug, Clone, Default)]
+pub struct Projection {
+    pub attributes: Vec<AttrPath>,
+    pub excluded: Vec<AttrPath>,
+}
+
+/// A projection resolved against a resource type, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Resolver {
+    only: Option<Vec<Resolved>>,
+    excluded: Vec<Resolved>,
+}
+
+impl Projection {
+    /// Parses the comma-separated query parameters.
+    pub fn parse(attributes: Option<&str>, excluded: Option<&str>) -> Result<Self> {
+        Ok(Self {
+            attributes: parse_attr_list("attributes", attributes)?,
+            excluded: parse_attr_list("excludedAttributes", excluded)?,
+        })
+    }
+
+    /// Resolves every listed attribute; an unknown one is 400 `invalidValue` naming it.
+    pub fn resolve(&self, rt: &ResourceType) -> Result<Resolver> {
+        let resolve_all = |param: &str, list: &[AttrPath]| -> Result<Vec<Resolved>> {
+            list.iter()
+                .map(|p| {
+                    attribute::resolve(rt, p)
+                        .map_err(|e| ScimError::invalid_value(format!("{param}: {e}")))
+                })
+                .collect()
+        };
+        let only = if self.attributes.is_empty() {
+            None
+        } else {
+            Some(resolve_all("attributes", &self.attributes)?)
+        };
+        Ok(Resolver {
+            only,
+            excluded: resolve_all("excludedAttributes", &self.excluded)?,
+        })
+    }
+}
+
+impl Resolver {
+    /// Whether the response will contain the top-level core attribute `name` (lets callers
+    /// skip loading data nobody will see, e.g. a 50,000-member list under excludedAttributes).
+    pub fn includes(&self, rt: &ResourceType, name: &str) -> bool {
+        let Some(def) = rt.schema.attr(name) else {
+            return false;
+        };
+        let hit = |r: &Resolved| r.extension.is_none() && std::ptr::eq(r.attr, def);
+        match &self.only {
+            Some(only) => only.iter().any(hit),
+            None => {
+                def.returned != Returned::Request
+                    && !self.excluded.iter().any(|r| hit(r) && r.sub.is_none())
+            }
+        }
+    }
+
+    /// Applies the projection to a rendered resource (canonical names, extension blocks under
+    /// their URN key).
+    pub fn apply(&self, rt: &ResourceType, resource: &mut Map<String, Value>) {
+        let keys: Vec<String> = resource.keys().cloned().collect();
+        for key in keys {
+            let (extension, defs): (Option<&str>, &[AttrDef]) =
+                if let Some(ext) = rt.extension(&key) {
+                    (Some(ext.id), ext.attributes)
+                } else {
+                    (None, &[])
+                };
+            if key == "schemas" {
+                continue;
+            }
+            if let Some(ext) = extension {
+                if let Some(Value::Object(block)) = resource.get_mut(&key) {
+                    for attr in defs {
+                        self.project_attr(Some(ext), attr, block);
+                    }
+                    if block.is_empty() {
+                        resource.remove(&key);
+                    }
+                }
+                continue;
+            }
+            let def = rt
+                .schema
+                .attr(&key)
+                .or_else(|| super::schema::find(&super::schema::COMMON_ATTRIBUTES, &key));
+            if let Some(def) = def {
+                self.project_attr(None, def, resource);
+            }
+        }
+    }
+
+    fn project_attr(
+        &self,
+        ext: Option<&str>,
+        def: &'static AttrDef,
+        container: &mut Map<String, Value>,
+    ) {
+        if def.returned == Returned::Never {
+            container.remove(def.name);
+            return;
+        }
+        if def.returned == Returned::Always {
+            return;
+        }
+        let same = |r: &&Resolved| r.extension.map(|s| s.id) == ext && std::ptr::eq(r.attr, def);
+        let keep_subs: Option<Vec<&'static str>> = match &self.only {
+            Some(only) => {
+                let hits: Vec<&Resolved> = only.iter().filter(same).collect();
+                if hits.is_empty() {
+                    // `meta` is special: meta.resourceType is returned always (RFC 7643 §3.1).
+                    if def.name == "meta" && ext.is_none() {
+                        Some(vec!["resourceType"])
+                    } else {
+                        container.remove(def.name);
+                        return;
+                    }
+                } else if hits.iter().any(|r| r.sub.is_none()) {
+                    None
+                } else {
+                    Some(hits.iter().filter_map(|r| r.sub.map(|s| s.name)).collect())
+                }
+            }
+            None => {
+                if def.returned == Returned::Request {
+                    container.remove(def.name);
+                    return;
+                }
+                None
+            }
+        };
+        let excluded_subs: Vec<&'static str> = self
+            .excluded
+            .iter()
+            .filter(same)
+            .filter_map(|r| r.sub.map(|s| s.name))
+            .collect();
+        if self.excluded.iter().filter(same).any(|r| r.sub.is_none()) && def.name != "meta" {
+            container.remove(def.name);
+            return;
+        }
+        let Some(value) = container.get_mut(def.name) else {
+            return;
+        };
+        let keep = |sub: &str| {
+            let always = def.sub(sub).is_some_and(|s| s.returned == Returned::Always)
+                || (def.name == "meta" && sub == "resourceType");
+            always
+                || (keep_subs.as_ref().is_none_or(|k| k.contains(&sub))
+                    && !excluded_subs.contains(&sub))
+        };
+        match value {
+            Value::Object(o) => o.retain(|k, _| keep(k)),
+            Value::Array(items) => {
+                for item in items.iter_mut() {
+                    if let Value::Object(o) = item {
+                        o.retain(|k, _| keep(k));
+                    }
+                }
+                items.retain(|i| !matches!(i, Value::Object(o) if o.is_empty()));
+            }
+            _ => {}
+        }
+        if matches!(value, Value::Object(o) if o.is_empty())
+            || matches!(value, Value::Array(a) if a.is_empty())
+        {
+            container.remove(def.name);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::{GROUP, USER};
+    use serde_json::json;
+
+    fn project(rt: &ResourceType, attrs: Option<&str>, excluded: Option<&str>, v: Value) -> Value {
+        let p = Projection::parse(attrs, excluded)
+            .expect("parse")
+            .resolve(rt)
+            .expect("resolve");
+        let Value::Object(mut m) = v else {
+            panic!("object")
+        };
+        p.apply(rt, &mut m);
+        Value::Object(m)
+    }
+
+    fn user() -> Value {
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","userName":"a",
+            "name":{"givenName":"A","familyName":"B"},"emails":[{"value":"a@x","type":"work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D","employeeNumber":"7"},
+            "meta":{"resourceType":"User","version":"W/\"1\""}})
+    }
+
+    #[test]
+    fn attributes_keep_always_returned() {
+        let v = project(
+            &USER,
+            Some(
+                "userName,name.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+            ),
+            None,
+            user(),
+        );
+        assert_eq!(
+            v,
+            json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"1","userName":"a",
+            "name":{"givenName":"A"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"},
+            "meta":{"resourceType":"User"}})
+        );
+    }
+
+    #[test]
+    fn excluded_attributes_drop_but_never_id() {
+        let v = project(&USER, None, Some("emails,id,name.familyName"), user());
+        assert!(v.get("emails").is_none());
+        assert_eq!(v["id"], "1");
+        assert_eq!(v["name"], json!({"givenName":"A"}));
+    }
+
+    #[test]
+    fn includes_reports_members() {
+        let p = Projection::parse(None, Some("members"))
+            .expect("p")
+            .resolve(&GROUP)
+            .expect("r");
+        assert!(!p.includes(&GROUP, "members"));
+        let p = Projection::parse(None, None)
+            .expect("p")
+            .resolve(&GROUP)
+            .expect("r");
+        assert!(p.includes(&GROUP, "members"));
+        let p = Projection::parse(Some("displayName"), None)
+            .expect("p")
+            .resolve(&GROUP)
+            .expect("r");
+        assert!(!p.includes(&GROUP, "members"));
+    }
+
+    #[test]
+    fn unknown_attribute_is_named() {
+        let e = Projection::parse(Some("nope"), None)
+            .expect("p")
+            .resolve(&USER)
+            .expect_err("unknown");
+        assert!(e.detail.contains("nope"));
+    }
+}

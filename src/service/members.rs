@@ -1,0 +1,145 @@
+//! Membership changes of a group inside the caller's write transaction: every member id must
+//! exist in the tenant (an unknown id is a 400 naming it, with nothing changed) and nested
+//! groups must not form a cycle.
+
+use serde_json::{Value, json};
+
+use crate::scim::error::ScimError;
+use crate::scim::patch::{MemberChange, MemberRef};
+use crate::store::members::{self as store, Candidate};
+use crate::store::resources::ResourceRow;
+use crate::store::{Conn, Result};
+
+/// Reads `members` of a POST/PUT body (already validated by the schema).
+pub fn refs_from_json(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
+    let items = value.as_array().map_or(&[][..], Vec::as_slice);
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let value = m
+                .get("value")
+                .and_then(Value::as_str)
+                .filter(|v| !v.is_empty())
+                .ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "members[{i}].value is missing; each member needs the id of a User or Group"
+                    ))
+                })?;
+            Ok(MemberRef {
+                value: value.to_owned(),
+                kind: m.get("type").and_then(Value::as_str).map(str::to_owned),
+            })
+        })
+        .collect()
+}
+
+/// Applies one change; the outer `Result` is the store, the inner one the client's mistake.
+pub fn apply(
+    tx: &Conn,
+    tenant_id: i64,
+    group: &ResourceRow,
+    change: &MemberChange,
+) -> Result<Result<(), ScimError>> {
+    match change {
+        MemberChange::Add(refs) => add(tx, tenant_id, group, refs),
+        MemberChange::Replace(refs) => {
+            store::clear(tx, group.seq)?;
+            add(tx, tenant_id, group, refs)
+        }
+        MemberChange::RemoveAll => store::clear(tx, group.seq).map(Ok),
+        MemberChange::Remove(ids) => {
+            // Removing a non-member is a no-op success (idp-requirements.md S20 decision).
+            let found = store::find(tx, tenant_id, ids)?;
+            let seqs: Vec<i64> = found.iter().map(|c| c.seq).collect();
+            store::remove(tx, group.seq, &seqs).map(Ok)
+        }
+    }
+}
+
+fn add(
+    tx: &Conn,
+    tenant_id: i64,
+    group: &ResourceRow,
+    refs: &[MemberRef],
+) -> Result<Result<(), ScimError>> {
+    let ids: Vec<String> = refs.iter().map(|r| r.value.clone()).collect();
+    let found = store::find(tx, tenant_id, &ids)?;
+    let mut seqs = Vec::with_capacity(refs.len());
+    for r in refs {
+        let Some(c) = found.iter().find(|c| c.id == r.value) else {
+            return Ok(Err(ScimError::invalid_value(format!(
+                "members: \"{}\" is not the id of a User or Group in this tenant; nothing was changed. Provision the member first, or remove it from the request",
+                r.value
+            ))));
+        };
+        if let Some(kind) = &r.kind
+            && !kind.eq_ignore_ascii_case(&c.resource_type)
+        {
+            return Ok(Err(ScimError::invalid_value(format!(
+                "members: \"{}\" is a {}, but the request says type \"{kind}\"",
+                r.value, c.resource_type
+            ))));
+        }
+        if let Some(e) = cycle(tx, group, c)? {
+            return Ok(Err(e));
+        }
+        seqs.push(c.seq);
+    }
+    store::add(tx, tenant_id, group.seq, &seqs)?;
+    Ok(Ok(()))
+}
+
+fn cycle(tx: &Conn, group: &ResourceRow, member: &Candidate) -> Result<Option<ScimError>> {
+    if member.resource_type != "Group" || !store::would_cycle(tx, group.seq, member.seq)? {
+        return Ok(None);
+    }
+    Ok(Some(ScimError::invalid_value(format!(
+        "members: adding group {} to group {} would make a group contain itself; nested groups must not form a cycle",
+        member.id, group.id
+    ))))
+}
+
+/// Members as rendered in a Group (RFC 7643 §4.2).
+pub fn list(conn: &Conn, group_seq: i64, base_url: &str) -> Result<Vec<Value>> {
+    Ok(store::list(conn, group_seq)?
+        .into_iter()
+        .map(|m| {
+            let endpoint = if m.resource_type == "Group" { "Groups" } else { "Users" };
+            let mut v = json!({"value": m.id, "$ref": format!("{base_url}/{endpoint}/{}", m.id), "type": m.resource_type});
+            if let (Some(d), Some(o)) = (m.display, v.as_object_mut()) {
+                o.insert("display".into(), json!(d));
+            }
+            v
+        })
+        .collect())
+}
+
+/// Groups of a user as rendered in its read-only `groups` attribute (RFC 7643 §4.1.2).
+pub fn groups(conn: &Conn, member_seq: i64, base_url: &str) -> Result<Vec<Value>> {
+    Ok(store::groups_of(conn, member_seq)?
+        .into_iter()
+        .map(|(g, direct)| {
+            json!({"value": g.id, "$ref": format!("{base_url}/Groups/{}", g.id), "display": g.display,
+                   "type": if direct { "direct" } else { "indirect" }})
+        })
+        .collect())
+}
+
+/// The relation rendered alongside a resource: a group's `members` or a user's `groups`.
+pub fn relation_name(resource_type: &str) -> &'static str {
+    if resource_type == "Group" {
+        "members"
+    } else {
+        "groups"
+    }
+}
+
+/// Loads the relation of one resource.
+pub fn related(conn: &Conn, resource_type: &str, seq: i64, base_url: &str) -> Result<Vec<Value>> {
+    if resource_type == "Group" {
+        list(conn, seq, base_url)
+    } else {
+        groups(conn, seq, base_url)
+    }
+}

@@ -1,0 +1,572 @@
+//! Use cases on users and groups (RFC 7644 §3.3–§3.6): validate the request, run one write
+//! transaction, render the response model. Writes read the current row, compute the new
+//! document outside the writer lock (argon2 is slow on purpose), then commit only if the row is
+//! still at the version that was read, retrying when a concurrent write got there first.
+
+use serde_json::{Map, Value, json};
+
+use super::Scope;
+use super::members;
+use crate::clock;
+use crate::scim::error::{Result, ScimError};
+use crate::scim::list::{ListQuery, list_response};
+use crate::scim::patch::{self, MemberChange};
+use crate::scim::projection::{Projection, Resolver};
+use crate::scim::resource::{self, Document};
+use crate::scim::schema::ResourceType;
+use crate::store::filter_sql::{self, SqlWhere};
+use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
+use crate::store::{Store, StoreError};
+
+/// A rendered resource plus what the HTTP layer needs for `ETag` and `Location`.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub body: Value,
+    pub version: i64,
+    pub location: String,
+}
+
+/// An `If-Match` / `If-None-Match` precondition (RFC 7644 §3.14).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    Any,
+    Versions(Vec<i64>),
+}
+
+impl Precondition {
+    /// Parses `W/"3"`, `"3"`, `*` or a comma-separated list of them. Unparseable tags match
+    /// nothing, which is what a stale or foreign ETag should do.
+    pub fn parse(header: &str) -> Self {
+        if header.trim() == "*" {
+            return Self::Any;
+        }
+        let versions = header
+            .split(',')
+            .filter_map(|tag| {
+                tag.trim()
+                    .trim_start_matches("W/")
+                    .trim_matches('"')
+                    .parse()
+                    .ok()
+            })
+            .collect();
+        Self::Versions(versions)
+    }
+
+    /// Whether `version` satisfies the precondition.
+    pub fn matches(&self, version: i64) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Versions(v) => v.contains(&version),
+        }
+    }
+}
+
+/// The weak ETag of a version, also `meta.version`.
+pub fn etag(version: i64) -> String {
+    format!("W/\"{version}\"")
+}
+
+const MAX_RETRIES: usize = 8;
+
+/// POST: creates a resource and returns it (RFC 7644 §3.3).
+pub async fn create(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    body: Value,
+    projection: &Projection,
+) -> Result<Rendered> {
+    let resolver = projection.resolve(rt)?;
+    let validated = resource::validate(rt, &body)?;
+    let (doc, new_members) = split_members(rt, validated.doc)?;
+    let password_hash = hash_password(validated.password).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let tenant_id = scope.tenant_id;
+    let name = unique_name(rt, &doc);
+    let result = store
+        .write(move |tx| {
+            let now = clock::timestamp(clock::now());
+            let row = rows::insert(
+                tx,
+                tenant_id,
+                rt.name,
+                &id,
+                &doc,
+                password_hash.as_deref(),
+                &now,
+            )?;
+            if let Some(refs) = new_members
+                && let Err(e) = members::apply(tx, tenant_id, &row, &MemberChange::Replace(refs))?
+            {
+                return Ok(Err(e));
+            }
+            Ok(Ok(row))
+        })
+        .await;
+    let row = match result {
+        Ok(outcome) => outcome?,
+        Err(e) => return Err(conflict_or(e, store, rt, scope, &name).await),
+    };
+    render_one(store, rt, scope, row, &resolver).await
+}
+
+/// GET by id (RFC 7644 §3.4.1).
+pub async fn get(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    projection: &Projection,
+) -> Result<Rendered> {
+    let resolver = projection.resolve(rt)?;
+    let row = load(store, rt, scope, id).await?;
+    render_one(store, rt, scope, row, &resolver).await
+}
+
+/// Current version of a resource, for `If-None-Match` on GET.
+pub async fn version(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+) -> Result<i64> {
+    Ok(load(store, rt, scope, id).await?.version)
+}
+
+/// PUT: replaces every client-writable attribute (RFC 7644 §3.5.1). Omitted attributes are
+/// cleared; `password` is kept unless a new one is sent, since it is never returned and a
+/// read-modify-write client (Okta S10) cannot send it back.
+pub async fn replace(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    if_match: Option<Precondition>,
+    projection: &Projection,
+) -> Result<Rendered> {
+    let resolver = projection.resolve(rt)?;
+    let validated = resource::validate(rt, &body)?;
+    let (doc, new_members) = split_members(rt, validated.doc)?;
+    let password_hash = hash_password(validated.password).await?;
+    let change = Change {
+        doc,
+        password_hash: password_hash.map(PendingPassword::Hashed),
+        members: new_members.map(MemberChange::Replace).into_iter().collect(),
+    };
+    let row = update(store, rt, scope, id, if_match, move |_| Ok(change.clone())).await?;
+    render_one(store, rt, scope, row, &resolver).await
+}
+
+/// PATCH (RFC 7644 §3.5.2): operations applied in order, all or nothing.
+pub async fn patch(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    body: Value,
+    if_match: Option<Precondition>,
+    projection: &Projection,
+) -> Result<Rendered> {
+    let resolver = projection.resolve(rt)?;
+    let ops = patch::parse_patch(&body)?;
+    let id_owned = id.to_owned();
+    // Hashing needs the outcome of the patch, so a password change is computed first against
+    // the current row and hashed before the write transaction.
+    let row = update(store, rt, scope, id, if_match, move |current| {
+        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops)?;
+        let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
+        Ok(Change {
+            doc: checked.doc,
+            password_hash: outcome.password.map(PendingPassword::Clear),
+            members: outcome.member_changes,
+        })
+    })
+    .await?;
+    render_one(store, rt, scope, row, &resolver).await
+}
+
+/// DELETE (RFC 7644 §3.6); memberships go in the same transaction.
+pub async fn delete(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    if_match: Option<Precondition>,
+) -> Result<()> {
+    let tenant_id = scope.tenant_id;
+    let id_owned = id.to_owned();
+    store
+        .write(move |tx| {
+            let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
+            if let Some(p) = &if_match
+                && !p.matches(current.version)
+            {
+                return Ok(Err(stale_precondition(rt, &id_owned, current.version)));
+            }
+            rows::delete(tx, tenant_id, rt.name, &id_owned)?;
+            Ok(Ok(()))
+        })
+        .await
+        .map_err(|e| not_found_or_internal(e, rt, id))?
+}
+
+/// GET list / POST .search (RFC 7644 §3.4.2, §3.4.3).
+pub async fn list(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    query: ListQuery,
+) -> Result<Value> {
+    let resolver = query.projection.resolve(rt)?;
+    let filter = match &query.filter {
+        Some(f) => filter_sql::translate(rt, f)?,
+        None => SqlWhere::all(),
+    };
+    let order = match &query.sort_by {
+        Some(path) => Some(filter_sql::order_by(rt, path, query.ascending)?),
+        None => None,
+    };
+    let tenant_id = scope.tenant_id;
+    let relation = members::relation_name(rt.name);
+    let with_related = resolver.includes(rt, relation);
+    let base = scope.base_url.clone();
+    let (start, count) = (query.start_index, query.count);
+    let (page, member_lists) = store
+        .read(move |conn| {
+            let page = rows::list(
+                conn,
+                tenant_id,
+                rt.name,
+                &filter,
+                order.as_deref(),
+                start - 1,
+                count,
+            )?;
+            let lists = if with_related {
+                page.rows
+                    .iter()
+                    .map(|r| members::related(conn, rt.name, r.seq, &base))
+                    .collect::<crate::store::Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
+            Ok((page, lists))
+        })
+        .await
+        .map_err(internal)?;
+    let mut member_lists = member_lists.into_iter();
+    let resources = page
+        .rows
+        .into_iter()
+        .map(|row| {
+            let extra = member_lists.next().map(|l| (relation, l));
+            let mut body = render(rt, scope, &row, extra);
+            resolver.apply(rt, &mut body);
+            Value::Object(body)
+        })
+        .collect();
+    Ok(list_response(page.total, start, resources))
+}
+
+/// What one write changes; computed from the current row.
+#[derive(Debug, Clone)]
+struct Change {
+    doc: Document,
+    password_hash: Option<PendingPassword>,
+    members: Vec<MemberChange>,
+}
+
+/// A password that is hashed (slowly) outside the write lock, or already hashed.
+#[derive(Debug, Clone)]
+enum PendingPassword {
+    Clear(String),
+    Hashed(String),
+}
+
+async fn update<F>(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    if_match: Option<Precondition>,
+    compute: F,
+) -> Result<ResourceRow>
+where
+    F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
+{
+    let tenant_id = scope.tenant_id;
+    for _ in 0..MAX_RETRIES {
+        let current = load(store, rt, scope, id).await?;
+        if let Some(p) = &if_match
+            && !p.matches(current.version)
+        {
+            return Err(stale_precondition(rt, id, current.version));
+        }
+        let mut change = compute(&current)?;
+        if let Some(PendingPassword::Clear(clear)) = &change.password_hash {
+            change.password_hash = hash_password(Some(clear.clone()))
+                .await?
+                .map(PendingPassword::Hashed);
+        }
+        let name = unique_name(rt, &change.doc);
+        let result = store
+            .write(move |tx| {
+                let password = match &change.password_hash {
+                    Some(PendingPassword::Hashed(h)) => PasswordChange::Set(h),
+                    _ => PasswordChange::Keep,
+                };
+                let unchanged = change.doc == current.doc
+                    && matches!(password, PasswordChange::Keep)
+                    && change.members.is_empty();
+                if unchanged {
+                    // Re-check the version so an unchanged answer is not served from a stale read.
+                    let now = rows::get(tx, tenant_id, rt.name, &current.id)?;
+                    return if now.version == current.version {
+                        Ok(Ok(now))
+                    } else {
+                        Err(StoreError::Stale)
+                    };
+                }
+                let stamp = clock::timestamp(clock::now());
+                let row = rows::update(
+                    tx,
+                    tenant_id,
+                    rt.name,
+                    &current,
+                    &change.doc,
+                    password,
+                    &stamp,
+                )?;
+                for m in &change.members {
+                    if let Err(e) = members::apply(tx, tenant_id, &row, m)? {
+                        return Ok(Err(e));
+                    }
+                }
+                Ok(Ok(row))
+            })
+            .await;
+        match result {
+            Err(StoreError::Stale) => continue,
+            Err(e) => return Err(conflict_or(e, store, rt, scope, &name).await),
+            Ok(Err(scim)) => return Err(scim),
+            Ok(Ok(row)) => return Ok(row),
+        }
+    }
+    Err(ScimError::new(
+        409,
+        format!(
+            "{} {id} is being changed by other requests at the same time; retry this request",
+            rt.name
+        ),
+    ))
+}
+
+async fn load(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+) -> Result<ResourceRow> {
+    let tenant_id = scope.tenant_id;
+    let id_owned = id.to_owned();
+    store
+        .read(move |conn| rows::get(conn, tenant_id, rt.name, &id_owned))
+        .await
+        .map_err(|e| not_found_or_internal(e, rt, id))
+}
+
+async fn render_one(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    row: ResourceRow,
+    resolver: &Resolver,
+) -> Result<Rendered> {
+    let relation = members::relation_name(rt.name);
+    let extra = if resolver.includes(rt, relation) {
+        let (seq, base) = (row.seq, scope.base_url.clone());
+        let list = store
+            .read(move |conn| members::related(conn, rt.name, seq, &base))
+            .await
+            .map_err(internal)?;
+        Some((relation, list))
+    } else {
+        None
+    };
+    let mut body = render(rt, scope, &row, extra);
+    resolver.apply(rt, &mut body);
+    Ok(Rendered {
+        body: Value::Object(body),
+        version: row.version,
+        location: location(rt, scope, &row.id),
+    })
+}
+
+fn location(rt: &ResourceType, scope: &Scope, id: &str) -> String {
+    format!("{}{}/{id}", scope.base_url, rt.endpoint)
+}
+
+/// The resource as sent on the wire: schemas, id, externalId, attributes, meta.
+fn render(
+    rt: &ResourceType,
+    scope: &Scope,
+    row: &ResourceRow,
+    related: Option<(&str, Vec<Value>)>,
+) -> Map<String, Value> {
+    let mut schemas = vec![json!(rt.schema.id)];
+    schemas.extend(
+        rt.extensions
+            .iter()
+            .filter(|e| row.doc.contains_key(e.id))
+            .map(|e| json!(e.id)),
+    );
+    let mut out = Map::new();
+    out.insert("schemas".into(), Value::Array(schemas));
+    out.insert("id".into(), json!(row.id));
+    if let Some(ext) = row.doc.get("externalId") {
+        out.insert("externalId".into(), ext.clone());
+    }
+    for (k, v) in &row.doc {
+        if k != "externalId" {
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    // An empty `groups` is omitted (unassigned); an empty `members` is shown because Okta and
+    // Entra expect `"members": []` on a new group (S17, S61).
+    if let Some((name, list)) = related
+        && (!list.is_empty() || name == "members")
+    {
+        out.insert(name.into(), Value::Array(list));
+    }
+    out.insert(
+        "meta".into(),
+        json!({
+            "resourceType": rt.name,
+            "created": row.created,
+            "lastModified": row.last_modified,
+            "location": location(rt, scope, &row.id),
+            "version": etag(row.version),
+        }),
+    );
+    out
+}
+
+fn with_schemas(rt: &ResourceType, doc: Document) -> Document {
+    let mut out = doc;
+    out.insert("schemas".into(), json!([rt.schema.id]));
+    out
+}
+
+fn has_members(rt: &ResourceType) -> bool {
+    rt.schema.attr("members").is_some()
+}
+
+/// Takes `members` out of a group document: membership lives in its own table.
+fn split_members(
+    rt: &ResourceType,
+    mut doc: Document,
+) -> Result<(Document, Option<Vec<patch::MemberRef>>)> {
+    if !has_members(rt) {
+        return Ok((doc, None));
+    }
+    let refs = match doc.remove("members") {
+        None => Vec::new(),
+        Some(v) => members::refs_from_json(&v)?,
+    };
+    Ok((doc, Some(refs)))
+}
+
+fn unique_name(rt: &ResourceType, doc: &Document) -> String {
+    let attr = if has_members(rt) {
+        "displayName"
+    } else {
+        "userName"
+    };
+    doc.get(attr)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn hash_password(password: Option<String>) -> Result<Option<String>> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    rocket::tokio::task::spawn_blocking(move || crate::service::passwords::hash(&password))
+        .await
+        .map_err(|e| {
+            tracing::error!("password hashing task failed: {e}");
+            ScimError::internal()
+        })?
+        .map(Some)
+}
+
+fn stale_precondition(rt: &ResourceType, id: &str, version: i64) -> ScimError {
+    ScimError::precondition_failed(format!(
+        "If-Match does not match the current version of {} {id} ({}); GET it again and retry with the new ETag",
+        rt.name,
+        etag(version)
+    ))
+}
+
+fn not_found_or_internal(e: StoreError, rt: &ResourceType, id: &str) -> ScimError {
+    match e {
+        StoreError::NotFound => ScimError::not_found(format!(
+            "{} {id} does not exist in this tenant; it may have been deleted, or the id belongs to another tenant or server",
+            rt.name
+        )),
+        other => internal(other),
+    }
+}
+
+fn internal(e: StoreError) -> ScimError {
+    match e {
+        StoreError::Busy => ScimError::new(503, "the database is busy; retry the request shortly"),
+        other => {
+            tracing::error!("store failure: {other}");
+            ScimError::internal()
+        }
+    }
+}
+
+/// Maps a unique-index violation to 409 naming the resource that already holds the value.
+async fn conflict_or(
+    e: StoreError,
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    name: &str,
+) -> ScimError {
+    match e {
+        StoreError::Conflict { index } if index.contains("name_key") => {
+            let attr = if has_members(rt) {
+                "displayName"
+            } else {
+                "userName"
+            };
+            let tenant_id = scope.tenant_id;
+            let lookup = name.to_owned();
+            let existing = store
+                .read(move |c| rows::id_by_name(c, tenant_id, rt.name, &lookup))
+                .await
+                .ok()
+                .flatten();
+            let holder = existing.map_or_else(String::new, |id| {
+                format!(" by {} {id} ({})", rt.name, location(rt, scope, &id))
+            });
+            ScimError::uniqueness(format!(
+                "{attr} \"{name}\" is already taken{holder}; {attr} is unique per tenant regardless of case. Link to the existing {} or choose another {attr}",
+                rt.name
+            ))
+        }
+        other => not_found_or_internal(other, rt, name),
+    }
+}
+
+/// Whether PATCH answers 204 rather than echoing the resource (groups: their member list can
+/// be large and Entra prefers 204, S63).
+pub fn prefers_no_content(rt: &ResourceType) -> bool {
+    has_members(rt)
+}

@@ -1,0 +1,126 @@
+//! Group membership: one row per (group, member) in `group_members`, indexed both ways, so a
+//! change costs what it touches, never a rewrite of the group's whole member list.
+
+use rusqlite::{Connection, params};
+
+use super::Result;
+
+/// A member as the group renders it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub resource_type: String,
+    pub display: Option<String>,
+}
+
+/// A resource that can be a member, found by id within the tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub seq: i64,
+    pub resource_type: String,
+}
+
+/// Looks up which of `ids` exist in the tenant (users or groups).
+pub fn find(conn: &Connection, tenant_id: i64, ids: &[String]) -> Result<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, seq, resource_type FROM resources WHERE tenant_id = ?1 AND id = ?2",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        let mut rows = stmt.query(params![tenant_id, id])?;
+        while let Some(r) = rows.next()? {
+            out.push(Candidate {
+                id: r.get(0)?,
+                seq: r.get(1)?,
+                resource_type: r.get(2)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Adds members; existing ones are left as they are.
+pub fn add(conn: &Connection, tenant_id: i64, group_seq: i64, member_seqs: &[i64]) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("INSERT OR IGNORE INTO group_members (tenant_id, group_seq, member_seq) VALUES (?1, ?2, ?3)")?;
+    for seq in member_seqs {
+        stmt.execute(params![tenant_id, group_seq, seq])?;
+    }
+    Ok(())
+}
+
+/// Removes the listed members; absent ones are ignored.
+pub fn remove(conn: &Connection, group_seq: i64, member_seqs: &[i64]) -> Result<()> {
+    let mut stmt =
+        conn.prepare_cached("DELETE FROM group_members WHERE group_seq = ?1 AND member_seq = ?2")?;
+    for seq in member_seqs {
+        stmt.execute(params![group_seq, seq])?;
+    }
+    Ok(())
+}
+
+/// Removes every member of a group.
+pub fn clear(conn: &Connection, group_seq: i64) -> Result<()> {
+    conn.execute(
+        "DELETE FROM group_members WHERE group_seq = ?1",
+        [group_seq],
+    )?;
+    Ok(())
+}
+
+/// Whether `group_seq` is reachable from `member_seq` through nested groups (or is it), i.e.
+/// adding `member_seq` to `group_seq` would close a cycle.
+pub fn would_cycle(conn: &Connection, group_seq: i64, member_seq: i64) -> Result<bool> {
+    let found: i64 = conn.query_row(
+        "WITH RECURSIVE below(seq) AS (
+             SELECT ?2
+             UNION SELECT m.member_seq FROM group_members m JOIN below b ON m.group_seq = b.seq
+         )
+         SELECT EXISTS (SELECT 1 FROM below WHERE seq = ?1)",
+        params![group_seq, member_seq],
+        |r| r.get(0),
+    )?;
+    Ok(found == 1)
+}
+
+/// Members of a group, in the order they were added, with a display name.
+pub fn list(conn: &Connection, group_seq: i64) -> Result<Vec<Member>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.resource_type, COALESCE(json_extract(r.doc, '$.displayName'), r.name)
+         FROM group_members m JOIN resources r ON r.seq = m.member_seq
+         WHERE m.group_seq = ?1 ORDER BY m.rowid",
+    )?;
+    let rows = stmt.query_map([group_seq], |r| {
+        Ok(Member {
+            id: r.get(0)?,
+            resource_type: r.get(1)?,
+            display: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Groups a user or group belongs to: directly, and through nested groups (RFC 7643 §4.1.2).
+pub fn groups_of(conn: &Connection, member_seq: i64) -> Result<Vec<(Member, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "WITH RECURSIVE up(seq, direct) AS (
+             SELECT group_seq, 1 FROM group_members WHERE member_seq = ?1
+             UNION SELECT m.group_seq, 0 FROM group_members m JOIN up u ON m.member_seq = u.seq
+         )
+         SELECT r.id, r.name, MAX(u.direct) FROM up u JOIN resources r ON r.seq = u.seq
+         GROUP BY r.seq ORDER BY r.seq",
+    )?;
+    let rows = stmt.query_map([member_seq], |r| {
+        let direct: i64 = r.get(2)?;
+        Ok((
+            Member {
+                id: r.get(0)?,
+                resource_type: "Group".into(),
+                display: r.get(1)?,
+            },
+            direct == 1,
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,130 @@
+//! The binary's command line: token capture, version, configuration errors.
+
+use std::process::Command;
+
+fn scimd(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_scimd"));
+    c.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SCIMD_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+#[test]
+fn token_create_prints_only_the_token_on_stdout() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scimd(dir.path())
+        .args(["token", "create", "--name", "okta"])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf8");
+    let token = stdout.trim_end_matches('\n');
+    assert!(
+        token.starts_with("scim_") && token.len() == 69 && !token.contains(char::is_whitespace),
+        "{stdout:?}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shown only once"));
+    // The database in the working directory holds only the hash.
+    let db = std::fs::read(dir.path().join("scimd.db")).expect("db");
+    assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
+    let list = scimd(dir.path())
+        .args(["token", "list"])
+        .output()
+        .expect("list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("okta") && !listed.contains(token),
+        "{listed}"
+    );
+    let revoke = scimd(dir.path())
+        .args(["token", "revoke", "okta"])
+        .output()
+        .expect("revoke");
+    assert!(revoke.status.success());
+    let list = scimd(dir.path())
+        .args(["token", "list"])
+        .output()
+        .expect("list");
+    assert!(String::from_utf8_lossy(&list.stdout).contains("revoked"));
+}
+
+#[test]
+fn version_is_printed() {
+    let out = scimd(std::path::Path::new("."))
+        .arg("--version")
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn check_config_rejects_unknown_keys_naming_key_and_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("scimd.toml");
+    std::fs::write(&file, "port = 9000\n[limits]\nmax_result = 5\n").expect("write");
+    let out = scimd(dir.path())
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_result") && err.contains("scimd.toml"),
+        "{err}"
+    );
+    std::fs::write(&file, "port = 9000\n").expect("write");
+    let out = scimd(dir.path())
+        .args(["check-config", "--config"])
+        .arg(&file)
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("port = 9000"));
+}
+
+#[test]
+fn tenant_create_and_token_for_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = scimd(dir.path())
+        .args(["tenant", "create", "Not Valid"])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    let ok = scimd(dir.path())
+        .args(["tenant", "create", "acme", "--display-name", "Acme"])
+        .output()
+        .expect("run");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let t = scimd(dir.path())
+        .args([
+            "token",
+            "create",
+            "--name",
+            "okta",
+            "--tenant",
+            "acme",
+            "--expires-in",
+            "90d",
+        ])
+        .output()
+        .expect("run");
+    assert!(t.status.success(), "{}", String::from_utf8_lossy(&t.stderr));
+    let missing = scimd(dir.path())
+        .args(["token", "create", "--name", "okta", "--tenant", "nope"])
+        .output()
+        .expect("run");
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nope\""));
+}

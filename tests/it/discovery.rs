@@ -1,0 +1,88 @@
+//! Discovery endpoints answer without a token and tell the truth about what is implemented.
+
+use serde_json::json;
+
+use crate::common::TestApp;
+
+#[rocket::async_test]
+async fn discovery_needs_no_token() {
+    let app = TestApp::new().await;
+    for path in [
+        "/scim/v2/ServiceProviderConfig",
+        "/scim/v2/ResourceTypes",
+        "/scim/v2/Schemas",
+        "/scim/v2/ResourceTypes/User",
+    ] {
+        let r = app.send_raw("GET", path, None, &[]).await;
+        assert_eq!(r.status, 200, "{path}: {}", r.raw);
+        assert_eq!(r.content_type.as_deref(), Some("application/scim+json"));
+    }
+}
+
+#[rocket::async_test]
+async fn service_provider_config_advertises_what_works() {
+    let app = TestApp::new().await;
+    let c = app
+        .send_raw("GET", "/scim/v2/ServiceProviderConfig", None, &[])
+        .await
+        .body;
+    assert_eq!(c["patch"]["supported"], json!(true));
+    assert_eq!(c["filter"]["supported"], json!(true));
+    assert_eq!(c["filter"]["maxResults"], json!(1000));
+    assert_eq!(c["bulk"]["supported"], json!(false));
+    assert_eq!(c["sort"]["supported"], json!(true));
+    assert_eq!(c["etag"]["supported"], json!(true));
+    assert_eq!(
+        c["authenticationSchemes"][0]["type"],
+        json!("oauthbearertoken")
+    );
+}
+
+// See: ../shared/idp-requirements.md S68
+#[rocket::async_test]
+async fn schemas_list_user_group_and_enterprise_with_full_characteristics() {
+    let app = TestApp::new().await;
+    let r = app.send_raw("GET", "/scim/v2/Schemas", None, &[]).await;
+    let ids: Vec<&str> = r.body["Resources"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "urn:ietf:params:scim:schemas:core:2.0:Group"
+        ]
+    );
+    assert!(!r.raw.contains("null"), "no null-valued keys (Entra)");
+    let user = &r.body["Resources"][0];
+    let user_name = user["attributes"]
+        .as_array()
+        .expect("attrs")
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .expect("userName");
+    assert_eq!(user_name["uniqueness"], json!("server"));
+    assert_eq!(user_name["caseExact"], json!(false));
+    assert_eq!(user_name["required"], json!(true));
+    let password = user["attributes"]
+        .as_array()
+        .expect("attrs")
+        .iter()
+        .find(|a| a["name"] == "password")
+        .expect("password");
+    assert_eq!(password["returned"], json!("never"));
+    assert_eq!(password["mutability"], json!("writeOnly"));
+    let one = app
+        .send_raw(
+            "GET",
+            "/scim/v2/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group",
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(one.body["name"], json!("Group"));
+}

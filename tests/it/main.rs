@@ -1,0 +1,11 @@
+//! The one integration-test binary: every test starts the real application (Rocket's local
+//! client, no mocks) on its own SQLite file in a temporary directory.
+
+mod common;
+
+mod cli;
+mod discovery;
+mod durability;
+mod errors;
+mod okta;
+mod tenants;
