@@ -19,6 +19,7 @@ pub(crate) fn routes() -> Vec<Route> {
     routes![
         list_resources,
         search_resources,
+        search_all,
         get_resource,
         create_resource,
         replace_resource,
@@ -94,6 +95,18 @@ async fn search_resources(
     let query = search_params(&body.0)?.parse(max_results(app))?;
     Ok(ScimResponse::ok(
         service::list(&app.store, endpoint.0, &auth.scope, query).await?,
+    ))
+}
+
+#[post("/.search", data = "<body>")]
+async fn search_all(
+    auth: Authorized,
+    body: ScimJson,
+    app: &State<App>,
+) -> Result<ScimResponse, ScimError> {
+    let query = search_params(&body.0)?.parse(max_results(app))?;
+    Ok(ScimResponse::ok(
+        service::search_all(&app.store, &auth.scope, query).await?,
     ))
 }
 

@@ -104,6 +104,16 @@ pub fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, String> {
     })
 }
 
+/// The extension a path names as a whole: a bare URN such as
+/// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`, which the path grammar splits
+/// at its last colon into `urn:…:2.0` and `User`.
+pub fn whole_extension(rt: &ResourceType, path: &AttrPath) -> Option<&'static SchemaDef> {
+    match (&path.urn, &path.sub_attr) {
+        (Some(urn), None) => rt.extension(&format!("{urn}:{}", path.name)),
+        _ => None,
+    }
+}
+
 fn unknown_in(schema: &SchemaDef, name: &str) -> String {
     format!(
         "\"{name}\" is not an attribute of {} ({}); see /Schemas for the attributes it defines",

@@ -22,6 +22,9 @@ pub struct Projection {
 pub struct Resolver {
     only: Option<Vec<Resolved>>,
     excluded: Vec<Resolved>,
+    /// Extensions named as a whole by their URN.
+    only_extensions: Vec<&'static str>,
+    excluded_extensions: Vec<&'static str>,
 }
 
 impl Projection {
@@ -35,22 +38,30 @@ impl Projection {
 
     /// Resolves every listed attribute; an unknown one is 400 `invalidValue` naming it.
     pub fn resolve(&self, rt: &ResourceType) -> Result<Resolver> {
-        let resolve_all = |param: &str, list: &[AttrPath]| -> Result<Vec<Resolved>> {
-            list.iter()
-                .map(|p| {
-                    attribute::resolve(rt, p)
-                        .map_err(|e| ScimError::invalid_value(format!("{param}: {e}")))
-                })
-                .collect()
-        };
-        let only = if self.attributes.is_empty() {
-            None
-        } else {
-            Some(resolve_all("attributes", &self.attributes)?)
-        };
+        let split =
+            |param: &str, list: &[AttrPath]| -> Result<(Vec<Resolved>, Vec<&'static str>)> {
+                let mut attrs = Vec::new();
+                let mut extensions = Vec::new();
+                for p in list {
+                    if let Some(ext) = attribute::whole_extension(rt, p) {
+                        extensions.push(ext.id);
+                    } else {
+                        attrs.push(
+                            attribute::resolve(rt, p)
+                                .map_err(|e| ScimError::invalid_value(format!("{param}: {e}")))?,
+                        );
+                    }
+                }
+                Ok((attrs, extensions))
+            };
+        let (only, only_extensions) = split("attributes", &self.attributes)?;
+        let (excluded, excluded_extensions) = split("excludedAttributes", &self.excluded)?;
+        let only = (!self.attributes.is_empty()).then_some(only);
         Ok(Resolver {
             only,
-            excluded: resolve_all("excludedAttributes", &self.excluded)?,
+            excluded,
+            only_extensions,
+            excluded_extensions,
         })
     }
 }
@@ -87,6 +98,17 @@ impl Resolver {
                 continue;
             }
             if let Some(ext) = extension {
+                let whole_excluded = self.excluded_extensions.contains(&ext);
+                let whole_wanted = self.only_extensions.contains(&ext);
+                if whole_excluded
+                    || (self.only.is_some() && !whole_wanted && !self.names_any_in(ext))
+                {
+                    resource.remove(&key);
+                    continue;
+                }
+                if whole_wanted {
+                    continue;
+                }
                 if let Some(Value::Object(block)) = resource.get_mut(&key) {
                     for attr in defs {
                         self.project_attr(Some(ext), attr, block);
@@ -105,6 +127,13 @@ impl Resolver {
                 self.project_attr(None, def, resource);
             }
         }
+    }
+
+    fn names_any_in(&self, ext: &str) -> bool {
+        self.only
+            .iter()
+            .flatten()
+            .any(|r| r.extension.is_some_and(|s| s.id == ext))
     }
 
     fn project_attr(

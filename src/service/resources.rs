@@ -212,13 +212,57 @@ pub async fn delete(
         .map_err(|e| not_found_or_internal(e, rt, id))?
 }
 
-/// GET list / POST .search (RFC 7644 §3.4.2, §3.4.3).
+/// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3).
 pub async fn list(
     store: &Store,
     rt: &'static ResourceType,
     scope: &Scope,
     query: ListQuery,
 ) -> Result<Value> {
+    let prepared = prepare(rt, &query)?;
+    let (total, resources) =
+        fetch(store, scope, prepared, query.start_index - 1, query.count).await?;
+    Ok(list_response(total, query.start_index, resources))
+}
+
+/// POST /.search at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, paged
+/// as one list. A type whose schema lacks an attribute the filter or projection names cannot
+/// match and is left out; only if no type can match is the request an error.
+pub async fn search_all(store: &Store, scope: &Scope, query: ListQuery) -> Result<Value> {
+    let mut prepared = Vec::new();
+    let mut first_error = None;
+    for rt in crate::scim::schema::ALL_RESOURCE_TYPES {
+        match prepare(rt, &query) {
+            Ok(p) => prepared.push(p),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if prepared.is_empty() {
+        return Err(first_error.unwrap_or_else(ScimError::internal));
+    }
+    let (mut skip, mut room) = (query.start_index - 1, query.count);
+    let (mut total, mut resources) = (0, Vec::new());
+    for p in prepared {
+        let (n, page) = fetch(store, scope, p, skip, room).await?;
+        total += n;
+        skip = skip.saturating_sub(n);
+        room -= page.len() as u64;
+        resources.extend(page);
+    }
+    Ok(list_response(total, query.start_index, resources))
+}
+
+/// A list query resolved against one resource type.
+struct Prepared {
+    rt: &'static ResourceType,
+    resolver: Resolver,
+    filter: SqlWhere,
+    order: Option<String>,
+}
+
+fn prepare(rt: &'static ResourceType, query: &ListQuery) -> Result<Prepared> {
     let resolver = query.projection.resolve(rt)?;
     let filter = match &query.filter {
         Some(f) => filter_sql::translate(rt, f)?,
@@ -228,12 +272,33 @@ pub async fn list(
         Some(path) => Some(filter_sql::order_by(rt, path, query.ascending)?),
         None => None,
     };
+    Ok(Prepared {
+        rt,
+        resolver,
+        filter,
+        order,
+    })
+}
+
+/// Total matches and the rendered page `[offset, offset + limit)`.
+async fn fetch(
+    store: &Store,
+    scope: &Scope,
+    p: Prepared,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<Value>)> {
+    let Prepared {
+        rt,
+        resolver,
+        filter,
+        order,
+    } = p;
     let tenant_id = scope.tenant_id;
     let relation = members::relation_name(rt.name);
     let with_related = resolver.includes(rt, relation);
     let base = scope.base_url.clone();
-    let (start, count) = (query.start_index, query.count);
-    let (page, member_lists) = store
+    let (page, related) = store
         .read(move |conn| {
             let page = rows::list(
                 conn,
@@ -241,10 +306,10 @@ pub async fn list(
                 rt.name,
                 &filter,
                 order.as_deref(),
-                start - 1,
-                count,
+                offset,
+                limit,
             )?;
-            let lists = if with_related {
+            let related = if with_related {
                 page.rows
                     .iter()
                     .map(|r| members::related(conn, rt.name, r.seq, &base))
@@ -252,22 +317,21 @@ pub async fn list(
             } else {
                 Vec::new()
             };
-            Ok((page, lists))
+            Ok((page, related))
         })
         .await
         .map_err(internal)?;
-    let mut member_lists = member_lists.into_iter();
+    let mut related = related.into_iter();
     let resources = page
         .rows
         .into_iter()
         .map(|row| {
-            let extra = member_lists.next().map(|l| (relation, l));
-            let mut body = render(rt, scope, &row, extra);
+            let mut body = render(rt, scope, &row, related.next().map(|l| (relation, l)));
             resolver.apply(rt, &mut body);
             Value::Object(body)
         })
         .collect();
-    Ok(list_response(page.total, start, resources))
+    Ok((page.total, resources))
 }
 
 /// What one write changes; computed from the current row.

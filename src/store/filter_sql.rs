@@ -209,12 +209,13 @@ impl Builder<'_> {
         path: &AttrPath,
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<String, ScimError> {
-        let r = self.resolve(path)?;
-        if r.attr.name == "schemas" {
-            return Err(ScimError::invalid_filter(
-                "filter: schemas cannot be combined with sub-attributes",
-            ));
+        if path.name.eq_ignore_ascii_case("schemas")
+            && path.urn.is_none()
+            && path.sub_attr.is_none()
+        {
+            return self.schemas(cmp);
         }
+        let r = self.resolve(path)?;
         if let Some(sql) = self.membership(&r, cmp)? {
             return Ok(sql);
         }
@@ -260,6 +261,32 @@ impl Builder<'_> {
             Some(_) if leaf.ty == AttrType::Complex => Err(complex_compare(&r)),
             Some((op, value)) => self.compare(leaf, &expr, false, op, value),
         }
+    }
+
+    /// `schemas eq "<urn>"` (RFC 7644 §3.4.2.2 example): a resource carries an extension URN
+    /// exactly when it has attributes of that extension.
+    fn schemas(&mut self, cmp: Option<(CompareOp, &CompValue)>) -> Result<String, ScimError> {
+        let (op, urn) = match cmp {
+            None => return Ok("1".into()),
+            Some((op @ (CompareOp::Eq | CompareOp::Ne), CompValue::String(urn))) => (op, urn),
+            Some(_) => {
+                return Err(ScimError::invalid_filter(
+                    "filter: schemas supports only eq, ne and pr with a schema URN string",
+                ));
+            }
+        };
+        let has = if self.rt.schema.id.eq_ignore_ascii_case(urn) {
+            "1".to_owned()
+        } else if let Some(ext) = self.rt.extension(urn) {
+            format!("(json_type(r.doc, '$.\"{}\"') IS NOT NULL)", ext.id)
+        } else {
+            "0".to_owned()
+        };
+        Ok(if op == CompareOp::Eq {
+            has
+        } else {
+            format!("(NOT {has})")
+        })
     }
 
     /// `emails[type eq "work" and value co "@x"]` on a multi-valued attribute, or a filter on

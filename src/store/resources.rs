@@ -29,7 +29,7 @@ pub enum PasswordChange<'a> {
     Clear,
 }
 
-const COLUMNS: &str = "seq, id, version, created, last_modified, doc, password_hash";
+const COLUMNS: &str = "r.seq, r.id, r.version, r.created, r.last_modified, r.doc, r.password_hash";
 
 /// A row as read, before its document is parsed.
 struct StoredRow {
@@ -155,7 +155,7 @@ pub fn get(
 ) -> Result<ResourceRow> {
     let raw = conn
         .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3"
+            "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 AND r.id = ?3"
         ))?
         .query_row(params![tenant_id, resource_type, id], from_row)
         .optional()?
@@ -252,6 +252,14 @@ pub fn delete(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) 
     }
 }
 
+/// The SELECT of one page; insertion order breaks ties so paging is stable.
+fn page_sql(where_sql: &str, order_by: Option<&str>, offset: u64, limit: u64) -> String {
+    let order = order_by.map_or_else(|| "r.seq".to_owned(), |o| format!("{o}, r.seq"));
+    format!(
+        "SELECT {COLUMNS} FROM resources r WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+    )
+}
+
 /// One page of a filtered, ordered listing plus the total match count.
 pub struct Page {
     pub total: u64,
@@ -283,12 +291,7 @@ pub fn list(
     )?;
     let mut rows = Vec::new();
     if limit > 0 {
-        let order = order_by.map_or_else(|| "r.seq".to_owned(), |o| format!("{o}, r.seq"));
-        let sql = format!(
-            "SELECT r.seq, r.id, r.version, r.created, r.last_modified, r.doc, r.password_hash FROM resources r
-             WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-        );
-        let mut stmt = conn.prepare(&sql)?;
+        let mut stmt = conn.prepare(&page_sql(&where_sql, order_by, offset, limit))?;
         let raw = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
         for r in raw {
             rows.push(into_resource(r?)?);
@@ -298,4 +301,72 @@ pub fn list(
         total: u64::try_from(total).unwrap_or(0),
         rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::parse_filter;
+    use crate::scim::schema::USER;
+    use crate::store::Store;
+    use crate::store::filter_sql::translate;
+
+    fn plan(conn: &Connection, filter: &str) -> String {
+        let w = translate(&USER, &parse_filter(filter).expect("parse")).expect("translate");
+        let sql = format!(
+            "EXPLAIN QUERY PLAN {}",
+            page_sql(
+                &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
+                None,
+                0,
+                100
+            )
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), "User".to_owned().into()];
+        args.extend(w.params);
+        let mut stmt = conn.prepare(&sql).expect("prepare");
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                r.get::<_, String>(3)
+            })
+            .expect("plan");
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .expect("rows")
+            .join(" | ")
+    }
+
+    /// The lookups IdPs make on every sync must be index searches, never a table scan.
+    #[test]
+    fn identity_lookups_use_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("plan.db")).expect("open");
+        store
+            .write_blocking(|tx| {
+                crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
+                for i in 0..200 {
+                    let doc = serde_json::json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
+                        "emails": [{"value": format!("u{i}@x.test"), "type": "work"}]});
+                    let doc = doc.as_object().cloned().expect("object");
+                    insert(tx, 1, "User", &format!("id{i}"), &doc, None, "2026-01-01T00:00:00.000Z")?;
+                }
+                tx.execute_batch("ANALYZE")?;
+                Ok(())
+            })
+            .expect("seed");
+        store
+            .read_blocking(|conn| {
+                for (filter, index) in [
+                    ("userName eq \"U7\"", "resources_name"),
+                    ("externalId eq \"e7\"", "resources_external_id"),
+                    ("id eq \"id7\"", "resources_id"),
+                    ("emails.value eq \"U7@x.test\"", "resource_emails_value"),
+                ] {
+                    let p = plan(conn, filter);
+                    assert!(p.contains(index), "{filter}: expected {index} in plan: {p}");
+                    assert!(!p.contains("SCAN r"), "{filter}: full scan in plan: {p}");
+                }
+                Ok(())
+            })
+            .expect("plans");
+    }
 }

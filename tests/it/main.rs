@@ -8,4 +8,5 @@ mod discovery;
 mod durability;
 mod errors;
 mod okta;
+mod query;
 mod tenants;
