@@ -459,7 +459,10 @@ impl Builder<'_> {
             CompareOp::Co => format!("(instr({lhs}, {p}) > 0)"),
             CompareOp::Sw => format!("(substr({lhs}, 1, length({p})) = {p})"),
             CompareOp::Ew => {
-                format!("(length({lhs}) >= length({p}) AND substr({lhs}, -length({p})) = {p})")
+                // substr(x, -0) is all of x, so count from the start: `ew ""` must be true.
+                format!(
+                    "(length({lhs}) >= length({p}) AND substr({lhs}, length({lhs}) - length({p}) + 1) = {p})"
+                )
             }
             CompareOp::Gt => format!("({lhs} > {p})"),
             CompareOp::Ge => format!("({lhs} >= {p})"),

@@ -7,6 +7,8 @@ mod cli;
 mod discovery;
 mod durability;
 mod errors;
+mod filter_roundtrip;
+mod fuzz;
 mod okta;
 mod query;
 mod tenants;
