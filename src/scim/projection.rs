@@ -159,6 +159,9 @@ impl Resolver {
         let Some(value) = container.get_mut(def.name) else {
             return;
         };
+        // Only what the projection emptied is dropped: a group's `"members": []` stays (S17, S61).
+        let was_empty = matches!(&*value, Value::Object(o) if o.is_empty())
+            || matches!(&*value, Value::Array(a) if a.is_empty());
         let keep = |sub: &str| {
             let always = def.sub(sub).is_some_and(|s| s.returned == Returned::Always)
                 || (def.name == "meta" && sub == "resourceType");
@@ -178,8 +181,9 @@ impl Resolver {
             }
             _ => {}
         }
-        if matches!(value, Value::Object(o) if o.is_empty())
-            || matches!(value, Value::Array(a) if a.is_empty())
+        if !was_empty
+            && (matches!(value, Value::Object(o) if o.is_empty())
+                || matches!(value, Value::Array(a) if a.is_empty()))
         {
             container.remove(def.name);
         }
