@@ -234,6 +234,17 @@ mod tests {
     }
 
     #[test]
+    fn empty_members_survive_but_projected_away_values_go() {
+        let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g",
+            "displayName":"G","members":[],"meta":{"resourceType":"Group"}});
+        assert_eq!(project(&GROUP, None, None, group.clone()), group);
+        let v = project(&GROUP, None, Some("members"), group);
+        assert!(v.get("members").is_none(), "{v}");
+        let v = project(&USER, None, Some("name.givenName,name.familyName"), user());
+        assert!(v.get("name").is_none(), "emptied by the projection: {v}");
+    }
+
+    #[test]
     fn excluded_attributes_drop_but_never_id() {
         let v = project(&USER, None, Some("emails,id,name.familyName"), user());
         assert!(v.get("emails").is_none());
