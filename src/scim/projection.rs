@@ -188,6 +188,9 @@ impl Resolver {
         let Some(value) = container.get_mut(def.name) else {
             return;
         };
+        // Only what the projection emptied is dropped: a group's `"members": []` stays (S17, S61).
+        let was_empty = matches!(&*value, Value::Object(o) if o.is_empty())
+            || matches!(&*value, Value::Array(a) if a.is_empty());
         let keep = |sub: &str| {
             let always = def.sub(sub).is_some_and(|s| s.returned == Returned::Always)
                 || (def.name == "meta" && sub == "resourceType");
@@ -207,8 +210,9 @@ impl Resolver {
             }
             _ => {}
         }
-        if matches!(value, Value::Object(o) if o.is_empty())
-            || matches!(value, Value::Array(a) if a.is_empty())
+        if !was_empty
+            && (matches!(value, Value::Object(o) if o.is_empty())
+                || matches!(value, Value::Array(a) if a.is_empty()))
         {
             container.remove(def.name);
         }
@@ -256,6 +260,17 @@ mod tests {
             "name":{"givenName":"A"},"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"D"},
             "meta":{"resourceType":"User"}})
         );
+    }
+
+    #[test]
+    fn empty_members_survive_but_projected_away_values_go() {
+        let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g",
+            "displayName":"G","members":[],"meta":{"resourceType":"Group"}});
+        assert_eq!(project(&GROUP, None, None, group.clone()), group);
+        let v = project(&GROUP, None, Some("members"), group);
+        assert!(v.get("members").is_none(), "{v}");
+        let v = project(&USER, None, Some("name.givenName,name.familyName"), user());
+        assert!(v.get("name").is_none(), "emptied by the projection: {v}");
     }
 
     #[test]

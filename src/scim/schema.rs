@@ -141,9 +141,9 @@ impl AttrDef {
         }
         out.insert("mutability".into(), json!(self.mutability.as_str()));
         out.insert("returned".into(), json!(self.returned.as_str()));
-        if self.ty != AttrType::Complex {
-            out.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
-        }
+        // Complex attributes too (RFC 7643 §8.7.1 lists `"uniqueness": "none"` on `name`): Entra's
+        // schema discovery expects the three characteristics on every attribute (S68).
+        out.insert("uniqueness".into(), json!(self.uniqueness.as_str()));
         if !self.sub_attributes.is_empty() {
             let subs: Vec<Value> = self.sub_attributes.iter().map(AttrDef::to_json).collect();
             out.insert("subAttributes".into(), Value::Array(subs));

@@ -85,7 +85,7 @@ pub async fn create(
     let tenant_id = scope.tenant_id;
     let name = unique_name(rt, &doc);
     let result = store
-        .write(move |tx| {
+        .write_or_rollback(move |tx| {
             let now = clock::timestamp(clock::now());
             let row = rows::insert(
                 tx,
@@ -198,7 +198,7 @@ pub async fn delete(
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
     store
-        .write(move |tx| {
+        .write_or_rollback(move |tx| {
             let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
             if let Some(p) = &if_match
                 && !p.matches(current.version)
@@ -376,7 +376,7 @@ where
         }
         let name = unique_name(rt, &change.doc);
         let result = store
-            .write(move |tx| {
+            .write_or_rollback(move |tx| {
                 let password = match &change.password_hash {
                     Some(PendingPassword::Hashed(h)) => PasswordChange::Set(h),
                     _ => PasswordChange::Keep,

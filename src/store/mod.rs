@@ -151,6 +151,33 @@ impl Store {
         .await
     }
 
+    /// Like [`Store::write`] for work that can also fail on the client's side (an unknown
+    /// member id, a stale `If-Match`): an inner `Err` rolls the whole transaction back, so a
+    /// refused request writes nothing, and is returned as is.
+    pub async fn write_or_rollback<T, E, F>(&self, f: F) -> Result<std::result::Result<T, E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<std::result::Result<T, E>> + Send + 'static,
+    {
+        let pool = self.writer.clone();
+        run_blocking(move || {
+            let mut conn = pool.get()?;
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            match f(&tx)? {
+                Ok(out) => {
+                    tx.commit()?;
+                    Ok(Ok(out))
+                }
+                Err(e) => {
+                    tx.rollback()?;
+                    Ok(Err(e))
+                }
+            }
+        })
+        .await
+    }
+
     /// Blocking variant of [`Store::write`] for the CLI.
     pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
         write_tx(&mut self.writer.get()?, f)
