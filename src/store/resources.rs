@@ -311,8 +311,8 @@ mod tests {
     use crate::store::Store;
     use crate::store::filter_sql::translate;
 
-    fn plan(conn: &Connection, filter: &str) -> String {
-        let w = translate(&USER, &parse_filter(filter).expect("parse")).expect("translate");
+    fn plan(conn: &Connection, rt: &crate::scim::schema::ResourceType, filter: &str) -> String {
+        let w = translate(rt, &parse_filter(filter).expect("parse")).expect("translate");
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
             page_sql(
@@ -322,7 +322,7 @@ mod tests {
                 100
             )
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), "User".to_owned().into()];
+        let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), rt.name.to_owned().into()];
         args.extend(w.params);
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let rows = stmt
@@ -361,7 +361,17 @@ mod tests {
                     ("id eq \"id7\"", "resources_id"),
                     ("emails.value eq \"U7@x.test\"", "resource_emails_value"),
                 ] {
-                    let p = plan(conn, filter);
+                    let p = plan(conn, &USER, filter);
+                    assert!(p.contains(index), "{filter}: expected {index} in plan: {p}");
+                    assert!(!p.contains("SCAN r"), "{filter}: full scan in plan: {p}");
+                }
+                // Groups of a user (Okta/Entra membership checks) and group lookup by name.
+                for (filter, index) in [
+                    ("members.value eq \"id7\"", "group_members_member"),
+                    ("members[value eq \"id7\"]", "group_members_member"),
+                    ("displayName eq \"Sales\"", "resources_name"),
+                ] {
+                    let p = plan(conn, &crate::scim::schema::GROUP, filter);
                     assert!(p.contains(index), "{filter}: expected {index} in plan: {p}");
                     assert!(!p.contains("SCAN r"), "{filter}: full scan in plan: {p}");
                 }
