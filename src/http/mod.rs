@@ -11,13 +11,16 @@ mod query;
 mod resources;
 mod respond;
 
-use rocket::fairing::{Fairing, Info, Kind};
+use std::sync::Arc;
+
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::request::Request;
 use rocket::{Build, Data, Rocket};
 
 use crate::config::Config;
 use crate::scim::ScimError;
+use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
 
@@ -32,12 +35,46 @@ pub struct App {
 /// Mounts the SCIM API, its catchers and the tenant prefix rewrite.
 pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
+        .manage(Arc::new(UsageTracker::default()))
+        .attach(usage_flusher())
         .attach(TenantPrefix)
         .mount("/scim/v2", resources::routes())
         .mount("/scim/v2", discovery::routes())
         .mount("/scim/v2", fallback::routes())
         .mount("/", health::routes())
         .register("/", catchers::catchers())
+}
+
+/// Flushes token usage every [`FLUSH_INTERVAL`] while the server runs, and once more at
+/// shutdown so the last uses are not lost.
+fn usage_flusher() -> AdHoc {
+    AdHoc::on_liftoff("token usage flush", |rocket| {
+        Box::pin(async move {
+            let (Some(usage), Some(app)) = (
+                rocket.state::<Arc<UsageTracker>>().cloned(),
+                rocket.state::<App>(),
+            ) else {
+                return;
+            };
+            let store = app.store.clone();
+            let mut shutdown = rocket.shutdown();
+            rocket::tokio::spawn(async move {
+                let mut tick = rocket::tokio::time::interval(FLUSH_INTERVAL);
+                loop {
+                    let stopping = rocket::tokio::select! {
+                        _ = tick.tick() => false,
+                        () = &mut shutdown => true,
+                    };
+                    if let Err(e) = usage.flush(&store).await {
+                        tracing::warn!("could not record token usage: {e}");
+                    }
+                    if stopping {
+                        break;
+                    }
+                }
+            });
+        })
+    })
 }
 
 /// The tenant a request addresses: `default` for `/scim/v2/…`, `{slug}` for `/t/{slug}/scim/v2/…`.

@@ -9,3 +9,4 @@ mod durability;
 mod errors;
 mod okta;
 mod tenants;
+mod tokens;
