@@ -36,8 +36,21 @@ pub enum Command {
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage web UI admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Validate the configuration and print it as scimd will use it.
     CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Give an admin a new generated password, printed alone on stdout once; ends its sessions.
+    ResetPassword {
+        /// The admin account.
+        #[arg(default_value = crate::service::admins::INITIAL_ADMIN)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,6 +140,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&config),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
+        Command::Admin(AdminCommand::ResetPassword { username }) => {
+            open(&config).and_then(|store| reset_password(&store, &username))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -313,6 +329,15 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+fn reset_password(store: &Store, username: &str) -> Result<(), String> {
+    let password = crate::service::admins::reset_password(store, username)?;
+    println!("{password}");
+    eprintln!(
+        "set a new password for admin \"{username}\"; it is shown only once, and its sessions were ended"
+    );
+    Ok(())
 }
 
 fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {

@@ -1,6 +1,8 @@
 //! Rocket adapters: guards, responders, catchers and one file per group of routes. Handlers
 //! only translate between HTTP and `crate::service`.
 
+mod admin;
+mod admin_browse;
 mod auth;
 mod body;
 mod catchers;
@@ -20,6 +22,7 @@ use rocket::{Build, Data, Rocket};
 
 use crate::config::Config;
 use crate::scim::ScimError;
+use crate::service::admins::{self, INITIAL_ADMIN, LoginLimiter};
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
@@ -36,13 +39,51 @@ pub struct App {
 pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .manage(Arc::new(UsageTracker::default()))
+        .manage(LoginLimiter::default())
         .attach(usage_flusher())
+        .attach(AdHoc::try_on_ignite("first admin", first_admin))
         .attach(TenantPrefix)
         .mount("/scim/v2", resources::routes())
         .mount("/scim/v2", discovery::routes())
         .mount("/scim/v2", fallback::routes())
         .mount("/", health::routes())
+        .mount("/api", admin::routes())
+        .mount("/api", admin_browse::routes())
         .register("/", catchers::catchers())
+        .register("/api", admin::catchers())
+}
+
+/// On the first start of an empty database, creates the `admin` account and prints its
+/// generated password once, to stderr (not through the log filter, so it cannot be hidden).
+async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let Some(app) = rocket.state::<App>() else {
+        return Err(rocket);
+    };
+    match admins::ensure_initial_admin(&app.store) {
+        Ok(Some(password)) => {
+            let base = app.config.public_base().map_or_else(
+                || {
+                    let scheme = if app.config.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    format!("{scheme}://{}:{}", app.config.address, app.config.port)
+                },
+                str::to_owned,
+            );
+            eprintln!(
+                "scimd: created admin user \"{INITIAL_ADMIN}\" with password {password}\n\
+                 scimd: sign in at {base}/ ; this password is shown only once (reset it with `scimd admin reset-password`)"
+            );
+            Ok(rocket)
+        }
+        Ok(None) => Ok(rocket),
+        Err(e) => {
+            tracing::error!("cannot create the first admin: {e}");
+            Err(rocket)
+        }
+    }
 }
 
 /// Flushes token usage every [`FLUSH_INTERVAL`] while the server runs, and once more at

@@ -1,6 +1,8 @@
 //! Use cases between HTTP and the store: each validates its input with `crate::scim`, runs one
 //! store transaction and returns a response model. No Rocket types appear here.
 
+pub mod admins;
+pub mod browse;
 pub mod members;
 pub mod passwords;
 pub mod resources;

@@ -3,10 +3,12 @@
 
 mod common;
 
+mod admin_api;
 mod cli;
 mod discovery;
 mod durability;
 mod errors;
+mod isolation;
 mod okta;
 mod tenants;
 mod tokens;

@@ -213,10 +213,14 @@ async fn rotation_keeps_read_only_and_lifetime() {
     app.issue_token("default", "audit", true, Some(Duration::from_secs(3600)));
     let r = rotate(&app, "audit", Duration::ZERO);
     assert!(r.new.token.read_only);
-    let expires = r.new.token.expires.expect("inherits a lifetime");
-    assert!(
-        expires > r.old.expires.clone().expect("old expiry"),
-        "{expires}"
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+            .expect("timestamp")
+    };
+    let expires = r.new.token.expires.as_deref().expect("inherits a lifetime");
+    assert_eq!(
+        parse(expires) - parse(&r.new.token.created),
+        time::Duration::hours(1)
     );
 }
 
