@@ -122,6 +122,13 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,rocket=warn,rocket::launch=warn")
     });
+    // Whatever RUST_LOG says: Rocket's debug line "received request" dumps every header,
+    // Authorization (bearer tokens) and Cookie (admin sessions) included, and hyper's trace
+    // output can hold raw header bytes. Secrets are never logged (design.md "Errors").
+    let filter = ["rocket::server=info", "hyper=debug"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -10,5 +10,6 @@ mod durability;
 mod errors;
 mod isolation;
 mod okta;
+mod secrets;
 mod tenants;
 mod tokens;
