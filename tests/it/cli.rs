@@ -168,3 +168,47 @@ fn token_rotate_prints_the_new_secret_and_list_shows_both_generations() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("30m"));
 }
+
+#[test]
+fn admin_reset_password_prints_a_new_password_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scimd(dir.path())
+        .args(["admin", "reset-password"])
+        .output()
+        .expect("reset");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert_eq!(first.len(), 24, "{first:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&first));
+    let again = scimd(dir.path())
+        .args(["admin", "reset-password", "admin"])
+        .output()
+        .expect("reset");
+    let second = String::from_utf8(again.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(second.len() == 24 && second != first);
+    let db = std::fs::read(dir.path().join("scimd.db")).expect("db");
+    assert!(
+        !db.windows(24)
+            .any(|w| w == first.as_bytes() || w == second.as_bytes())
+    );
+    let ghost = scimd(dir.path())
+        .args(["admin", "reset-password", "ghost"])
+        .output()
+        .expect("reset");
+    assert!(!ghost.status.success());
+    let msg = String::from_utf8_lossy(&ghost.stderr);
+    assert!(
+        msg.contains("no admin \"ghost\"") && msg.contains("admin"),
+        "{msg}"
+    );
+}
