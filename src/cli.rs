@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::clock;
 use crate::config::Config;
-use crate::service::tokens::{self, NewToken};
-use crate::store::tenants::{self, DEFAULT_SLUG};
-use crate::store::{Store, StoreError};
+use crate::service::tenants as tenants_service;
+use crate::service::tokens::{self, NewToken, Rotation};
+use crate::store::Store;
+use crate::store::tenants::DEFAULT_SLUG;
 
 /// scimd: a self-hosted SCIM 2.0 server for Okta, Microsoft Entra ID, OneLogin, JumpCloud and
 /// Google Workspace.
@@ -36,8 +36,21 @@ pub enum Command {
     /// Create and list tenants.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// Manage web UI admin accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Validate the configuration and print it as scimd will use it.
     CheckConfig,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Give an admin a new generated password, printed alone on stdout once; ends its sessions.
+    ResetPassword {
+        /// The admin account.
+        #[arg(default_value = crate::service::admins::INITIAL_ADMIN)]
+        username: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +84,21 @@ pub enum TokenCommand {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// Replace a token without downtime: prints the new secret (named NAME-2, then NAME-3…)
+    /// alone on stdout; the old token keeps working until the overlap ends.
+    Rotate {
+        /// Token id or name.
+        token: String,
+        /// Tenant of the token, when names repeat across tenants.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How long the old token keeps working, e.g. 0s, 1h, 24h.
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        overlap: String,
+        /// Lifetime of the new token (default: the old token's lifetime, if it had one).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,6 +122,13 @@ pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new("info,rocket=warn,rocket::launch=warn")
     });
+    // Whatever RUST_LOG says: Rocket's debug line "received request" dumps every header,
+    // Authorization (bearer tokens) and Cookie (admin sessions) included, and hyper's trace
+    // output can hold raw header bytes. Secrets are never logged (design.md "Errors").
+    let filter = ["rocket::server=info", "hyper=debug"]
+        .iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -112,6 +147,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&config),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
+        Command::Admin(AdminCommand::ResetPassword { username }) => {
+            open(&config).and_then(|store| reset_password(&store, &username))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -222,91 +260,97 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             Ok(())
         }
         TokenCommand::List { tenant } => {
-            let tenant_id = tenant.as_deref().map(|s| tenant_id(store, s)).transpose()?;
-            let (rows, all_tenants) = store
-                .read_blocking(|c| {
-                    Ok((crate::store::tokens::list(c, tenant_id)?, tenants::list(c)?))
-                })
-                .map_err(|e| e.to_string())?;
+            let listed = tokens::list(store, tenant.as_deref())?;
             println!(
-                "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<24}  STATUS",
-                "ID", "NAME", "TENANT", "PREFIX", "CREATED", "EXPIRES", "LAST USED"
+                "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<9}  LAST USED",
+                "ID", "NAME", "TENANT", "PREFIX", "CREATED", "EXPIRES", "STATUS"
             );
-            for t in rows {
-                let slug = all_tenants
-                    .iter()
-                    .find(|x| x.id == t.tenant_id)
-                    .map_or("?", |x| x.slug.as_str());
-                let status = token_status(&t);
+            for l in listed {
+                let t = &l.token;
+                let mut status = l.status.to_owned();
+                if let Some(by) = &l.replaced_by_name {
+                    status = format!(
+                        "{status} (by {by}, until {})",
+                        t.overlap_until.as_deref().unwrap_or("?")
+                    );
+                }
+                if t.read_only {
+                    status.push_str(" read-only");
+                }
+                let used = t.last_used.as_deref().map_or_else(
+                    || "never".to_owned(),
+                    |at| {
+                        format!(
+                            "{at} from {} ({})",
+                            t.last_used_ip.as_deref().unwrap_or("?"),
+                            t.last_used_agent.as_deref().unwrap_or("no User-Agent")
+                        )
+                    },
+                );
                 println!(
-                    "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<24}  {status}",
+                    "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {status:<9}  {used}",
                     t.id,
                     t.name,
-                    slug,
+                    l.tenant,
                     t.prefix,
                     t.created,
                     t.expires.as_deref().unwrap_or("never"),
-                    t.last_used.as_deref().unwrap_or("never")
                 );
             }
             Ok(())
         }
         TokenCommand::Revoke { token, tenant } => {
-            let tenant_id = tenant.as_deref().map(|s| tenant_id(store, s)).transpose()?;
-            let now = clock::timestamp(clock::now());
-            let t = store
-                .write_blocking(|tx| crate::store::tokens::revoke(tx, &token, tenant_id, &now))
-                .map_err(|e| match e {
-                    StoreError::NotFound => {
-                        format!("no token has the id or name \"{token}\" (see `scimd token list`)")
-                    }
-                    StoreError::Conflict { index } => index,
-                    other => other.to_string(),
-                })?;
+            let t = tokens::revoke(store, tenant.as_deref(), &token)?;
             eprintln!(
                 "revoked token \"{}\" ({}); requests using it now get 401",
                 t.name, t.id
             );
             Ok(())
         }
+        TokenCommand::Rotate {
+            token,
+            tenant,
+            overlap,
+            expires_in,
+        } => {
+            let rotated = tokens::rotate(
+                store,
+                &Rotation {
+                    tenant_slug: tenant.as_deref(),
+                    id_or_name: &token,
+                    overlap: tokens::parse_duration(&overlap)?,
+                    expires_in: expires_in
+                        .as_deref()
+                        .map(tokens::parse_duration)
+                        .transpose()?,
+                },
+            )?;
+            println!("{}", rotated.new.secret);
+            eprintln!(
+                "created token \"{}\" (id {}) to replace \"{}\", which keeps working until {}; the new secret is shown only once, put it in the IdP now",
+                rotated.new.token.name,
+                rotated.new.token.id,
+                rotated.old.name,
+                rotated.old.overlap_until.as_deref().unwrap_or("now")
+            );
+            Ok(())
+        }
     }
 }
 
-fn token_status(t: &crate::store::tokens::TokenRow) -> String {
-    if let Some(r) = &t.revoked {
-        return format!("revoked {r}");
-    }
-    match &t.expires {
-        Some(e) if *e <= clock::timestamp(clock::now()) => format!("expired {e}"),
-        _ if t.read_only => "active (read-only)".into(),
-        _ => "active".into(),
-    }
-}
-
-fn tenant_id(store: &Store, slug: &str) -> Result<i64, String> {
-    store
-        .read_blocking(|c| tenants::by_slug(c, slug))
-        .map_err(|e| e.to_string())?
-        .map(|t| t.id)
-        .ok_or_else(|| format!("there is no tenant \"{slug}\" (see `scimd tenant list`)"))
+fn reset_password(store: &Store, username: &str) -> Result<(), String> {
+    let password = crate::service::admins::reset_password(store, username)?;
+    println!("{password}");
+    eprintln!(
+        "set a new password for admin \"{username}\"; it is shown only once, and its sessions were ended"
+    );
+    Ok(())
 }
 
 fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
     match cmd {
         TenantCommand::Create { slug, display_name } => {
-            if !valid_slug(&slug) {
-                return Err(format!(
-                    "\"{slug}\" is not a valid tenant slug: use 1-63 lowercase letters, digits and hyphens, starting with a letter or digit"
-                ));
-            }
-            let now = clock::timestamp(clock::now());
-            let name = display_name.unwrap_or_else(|| slug.clone());
-            let t = store
-                .write_blocking(|tx| tenants::create(tx, &slug, &name, &now))
-                .map_err(|e| match e {
-                    StoreError::Conflict { .. } => format!("tenant \"{slug}\" already exists"),
-                    other => other.to_string(),
-                })?;
+            let t = tenants_service::create(store, &slug, display_name.as_deref())?;
             println!("{}", t.slug);
             eprintln!(
                 "created tenant \"{}\"; its SCIM base path is {}",
@@ -316,9 +360,7 @@ fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
             Ok(())
         }
         TenantCommand::List => {
-            let all = store
-                .read_blocking(tenants::list)
-                .map_err(|e| e.to_string())?;
+            let all = tenants_service::list(store)?;
             println!(
                 "{:<24}  {:<32}  {:<24}  SCIM BASE PATH",
                 "SLUG", "DISPLAY NAME", "CREATED"
@@ -335,13 +377,4 @@ fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
             Ok(())
         }
     }
-}
-
-/// Tenant slugs appear in URLs: keep them to a safe, unambiguous alphabet.
-fn valid_slug(slug: &str) -> bool {
-    (1..=63).contains(&slug.len())
-        && slug
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !slug.starts_with('-')
 }

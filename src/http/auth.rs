@@ -1,6 +1,8 @@
 //! Request guards for SCIM routes: `Caller` (bearer token of this tenant, write scope checked)
 //! and `Discovery` (tenant only: discovery needs no token, RFC 7644 §4).
 
+use std::sync::Arc;
+
 use rocket::http::{Method, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -8,6 +10,7 @@ use super::{App, origin, stash, tenant_slug};
 use crate::scim::ScimError;
 use crate::service::Scope;
 use crate::service::tokens;
+use crate::service::usage::UsageTracker;
 
 /// An authenticated SCIM request: the scope it operates in.
 pub struct Authorized {
@@ -41,6 +44,15 @@ impl<'r> FromRequest<'r> for Authorized {
                         req.uri().path()
                     ),
                 ),
+            );
+        }
+        // In memory only; the flush task writes it (service::usage).
+        if let Some(usage) = req.rocket().state::<Arc<UsageTracker>>() {
+            usage.record(
+                &caller.token.id,
+                crate::clock::now(),
+                req.client_ip().map(|ip| ip.to_string()),
+                req.headers().get_one("User-Agent"),
             );
         }
         let scope = Scope {

@@ -1,6 +1,8 @@
 //! Rocket adapters: guards, responders, catchers and one file per group of routes. Handlers
 //! only translate between HTTP and `crate::service`.
 
+mod admin;
+mod admin_browse;
 mod auth;
 mod body;
 mod catchers;
@@ -11,13 +13,17 @@ mod query;
 mod resources;
 mod respond;
 
-use rocket::fairing::{Fairing, Info, Kind};
+use std::sync::Arc;
+
+use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::request::Request;
 use rocket::{Build, Data, Rocket};
 
 use crate::config::Config;
 use crate::scim::ScimError;
+use crate::service::admins::{self, INITIAL_ADMIN, LoginLimiter};
+use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
 
@@ -32,12 +38,84 @@ pub struct App {
 /// Mounts the SCIM API, its catchers and the tenant prefix rewrite.
 pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
+        .manage(Arc::new(UsageTracker::default()))
+        .manage(LoginLimiter::default())
+        .attach(usage_flusher())
+        .attach(AdHoc::try_on_ignite("first admin", first_admin))
         .attach(TenantPrefix)
         .mount("/scim/v2", resources::routes())
         .mount("/scim/v2", discovery::routes())
         .mount("/scim/v2", fallback::routes())
         .mount("/", health::routes())
+        .mount("/api", admin::routes())
+        .mount("/api", admin_browse::routes())
         .register("/", catchers::catchers())
+        .register("/api", admin::catchers())
+}
+
+/// On the first start of an empty database, creates the `admin` account and prints its
+/// generated password once, to stderr (not through the log filter, so it cannot be hidden).
+async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
+    let Some(app) = rocket.state::<App>() else {
+        return Err(rocket);
+    };
+    match admins::ensure_initial_admin(&app.store) {
+        Ok(Some(password)) => {
+            let base = app.config.public_base().map_or_else(
+                || {
+                    let scheme = if app.config.tls.is_some() {
+                        "https"
+                    } else {
+                        "http"
+                    };
+                    format!("{scheme}://{}:{}", app.config.address, app.config.port)
+                },
+                str::to_owned,
+            );
+            eprintln!(
+                "scimd: created admin user \"{INITIAL_ADMIN}\" with password {password}\n\
+                 scimd: sign in at {base}/ ; this password is shown only once (reset it with `scimd admin reset-password`)"
+            );
+            Ok(rocket)
+        }
+        Ok(None) => Ok(rocket),
+        Err(e) => {
+            tracing::error!("cannot create the first admin: {e}");
+            Err(rocket)
+        }
+    }
+}
+
+/// Flushes token usage every [`FLUSH_INTERVAL`] while the server runs, and once more at
+/// shutdown so the last uses are not lost.
+fn usage_flusher() -> AdHoc {
+    AdHoc::on_liftoff("token usage flush", |rocket| {
+        Box::pin(async move {
+            let (Some(usage), Some(app)) = (
+                rocket.state::<Arc<UsageTracker>>().cloned(),
+                rocket.state::<App>(),
+            ) else {
+                return;
+            };
+            let store = app.store.clone();
+            let mut shutdown = rocket.shutdown();
+            rocket::tokio::spawn(async move {
+                let mut tick = rocket::tokio::time::interval(FLUSH_INTERVAL);
+                loop {
+                    let stopping = rocket::tokio::select! {
+                        _ = tick.tick() => false,
+                        () = &mut shutdown => true,
+                    };
+                    if let Err(e) = usage.flush(&store).await {
+                        tracing::warn!("could not record token usage: {e}");
+                    }
+                    if stopping {
+                        break;
+                    }
+                }
+            });
+        })
+    })
 }
 
 /// The tenant a request addresses: `default` for `/scim/v2/…`, `{slug}` for `/t/{slug}/scim/v2/…`.

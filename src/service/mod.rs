@@ -1,10 +1,14 @@
 //! Use cases between HTTP and the store: each validates its input with `crate::scim`, runs one
 //! store transaction and returns a response model. No Rocket types appear here.
 
+pub mod admins;
+pub mod browse;
 pub mod members;
 pub mod passwords;
 pub mod resources;
+pub mod tenants;
 pub mod tokens;
+pub mod usage;
 
 /// Where a SCIM request operates: the tenant and the absolute base URL of its SCIM API (e.g.
 /// `https://scim.example.com/t/acme/scim/v2`), used for `meta.location` and `$ref`.
@@ -13,4 +17,23 @@ pub struct Scope {
     pub tenant_id: i64,
     pub tenant_slug: String,
     pub base_url: String,
+}
+
+/// Why an operation of the CLI or admin API failed; the message is a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<OpError> for String {
+    fn from(e: OpError) -> Self {
+        e.to_string()
+    }
 }

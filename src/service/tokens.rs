@@ -4,8 +4,10 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
+use super::OpError;
 use crate::clock;
 use crate::scim::error::ScimError;
 use crate::store::tenants::{self, DEFAULT_SLUG, Tenant};
@@ -42,41 +44,53 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|e| format!("\"{s}\" is not a duration ({e}); use e.g. 30m, 12h or 90d"))
 }
 
-/// Issues a token for a tenant. Errors are sentences for the CLI or admin API.
-pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, String> {
-    if new.name.trim().is_empty() {
-        return Err(
-            "the token needs a name (e.g. okta-prod) so you can tell integrations apart".into(),
-        );
-    }
+/// A new secret and the row that stores its hash (tenant and name still to be filled in).
+fn new_secret(
+    name: &str,
+    read_only: bool,
+    now: OffsetDateTime,
+    expires_in: Option<std::time::Duration>,
+) -> Result<Issued, OpError> {
     let mut bytes = [0u8; SECRET_BYTES];
     rand::rng().fill_bytes(&mut bytes);
     let secret = format!("{TOKEN_PREFIX}{}", hex::encode(bytes));
-    let now = clock::now();
-    let expires = match new.expires_in {
-        None => None,
-        Some(d) => {
-            let d = Duration::try_from(d)
-                .map_err(|_| "the expiry is too far in the future".to_owned())?;
-            Some(clock::timestamp(
-                now.checked_add(d)
-                    .ok_or("the expiry is too far in the future")?,
-            ))
-        }
-    };
-    let slug = new.tenant_slug.to_owned();
+    let expires = expires_in.map(|d| add(now, d)).transpose()?;
     let token = TokenRow {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: 0,
-        name: new.name.trim().to_owned(),
+        name: name.trim().to_owned(),
         prefix: secret.chars().take(SHOWN_PREFIX_CHARS).collect(),
         secret_hash: hash_secret(&secret),
-        read_only: new.read_only,
+        read_only,
         created: clock::timestamp(now),
         expires,
         revoked: None,
+        rotated: None,
+        replaced_by: None,
+        overlap_until: None,
         last_used: None,
+        last_used_ip: None,
+        last_used_agent: None,
     };
+    Ok(Issued { token, secret })
+}
+
+fn add(now: OffsetDateTime, d: std::time::Duration) -> Result<String, OpError> {
+    let too_far = || OpError::Invalid("the duration reaches too far into the future".into());
+    let d = Duration::try_from(d).map_err(|_| too_far())?;
+    Ok(clock::timestamp(now.checked_add(d).ok_or_else(too_far)?))
+}
+
+/// Issues a token for a tenant.
+pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, OpError> {
+    if new.name.trim().is_empty() {
+        return Err(OpError::Invalid(
+            "the token needs a name (e.g. okta-prod) so you can tell integrations apart".into(),
+        ));
+    }
+    let Issued { token, secret } =
+        new_secret(new.name, new.read_only, clock::now(), new.expires_in)?;
+    let slug = new.tenant_slug.to_owned();
     let stored = store
         .write_blocking(|tx| {
             let tenant = tenants::by_slug(tx, &slug)?.ok_or(StoreError::NotFound)?;
@@ -85,14 +99,210 @@ pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, String> {
             Ok(token)
         })
         .map_err(|e| match e {
-            StoreError::NotFound => format!("there is no tenant \"{slug}\"; create it with `scimd tenant create {slug}`"),
-            StoreError::Conflict { .. } => format!("tenant \"{slug}\" already has a token named \"{}\"; pick another name or revoke the old one", new.name),
-            other => format!("could not store the token: {other}"),
+            StoreError::NotFound => no_tenant(&slug),
+            StoreError::Conflict { .. } => OpError::Conflict(format!("tenant \"{slug}\" already has a token named \"{}\"; pick another name or revoke the old one", new.name.trim())),
+            other => internal(&other),
         })?;
     Ok(Issued {
         token: stored,
         secret,
     })
+}
+
+/// Options for [`rotate`].
+pub struct Rotation<'a> {
+    /// Tenant of the token; required when names repeat across tenants.
+    pub tenant_slug: Option<&'a str>,
+    pub id_or_name: &'a str,
+    /// How long the old token keeps working.
+    pub overlap: std::time::Duration,
+    /// Lifetime of the new token; by default the old token's lifetime, if it had one.
+    pub expires_in: Option<std::time::Duration>,
+}
+
+/// The outcome of [`rotate`].
+pub struct Rotated {
+    pub old: TokenRow,
+    pub new: Issued,
+}
+
+/// Default overlap of a rotation: a day is enough to update the IdP and watch one sync.
+pub const DEFAULT_OVERLAP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Replaces a token without downtime: a new token (same tenant and scope) is issued under the
+/// next free name (`okta` → `okta-2` → `okta-3`), and the old one keeps working until the
+/// overlap ends, after which it gets a 401 naming its replacement.
+pub fn rotate(store: &Store, r: &Rotation<'_>) -> Result<Rotated, OpError> {
+    let now = clock::now();
+    let stamp = clock::timestamp(now);
+    let until = add(now, r.overlap)?;
+    let slug = r.tenant_slug.map(str::to_owned);
+    let wanted = r.id_or_name.to_owned();
+    let expires_in = r.expires_in;
+    let outcome = store.write_blocking(|tx| {
+        let tenant_id = match &slug {
+            Some(s) => match tenants::by_slug(tx, s)? {
+                Some(t) => Some(t.id),
+                None => return Ok(Err(no_tenant(s))),
+            },
+            None => None,
+        };
+        let old = match rows::find(tx, &wanted, tenant_id) {
+            Err(StoreError::NotFound) => return Ok(Err(not_found(&wanted, slug.as_deref()))),
+            other => other?,
+        };
+        if let Some(at) = &old.revoked {
+            return Ok(Err(OpError::Invalid(format!("token \"{}\" was revoked on {at} and cannot be rotated; create a new token instead", old.name))));
+        }
+        if let (Some(at), Some(by)) = (&old.rotated, &old.replaced_by) {
+            let by = rows::by_id(tx, by)?.map_or_else(|| by.clone(), |t| t.name);
+            return Ok(Err(OpError::Invalid(format!("token \"{}\" was already rotated on {at} and replaced by \"{by}\"; rotate \"{by}\" instead", old.name))));
+        }
+        let lifetime = expires_in.or_else(|| lifetime(&old));
+        let mut name = next_name(&old.name);
+        while rows::name_taken(tx, old.tenant_id, &name)? {
+            name = next_name(&name);
+        }
+        let issued = match new_secret(&name, old.read_only, now, lifetime) {
+            Ok(i) => i,
+            Err(e) => return Ok(Err(e)),
+        };
+        let token = TokenRow { tenant_id: old.tenant_id, ..issued.token };
+        rows::insert(tx, &token)?;
+        rows::mark_rotated(tx, &old.id, &stamp, &token.id, &until)?;
+        let old = TokenRow {
+            rotated: Some(stamp.clone()),
+            replaced_by: Some(token.id.clone()),
+            overlap_until: Some(until.clone()),
+            ..old
+        };
+        Ok(Ok(Rotated { old, new: Issued { token, secret: issued.secret } }))
+    });
+    match outcome {
+        Ok(result) => result,
+        Err(StoreError::Conflict { index }) => Err(OpError::Conflict(index)),
+        Err(other) => Err(internal(&other)),
+    }
+}
+
+/// `okta` → `okta-2`, `okta-2` → `okta-3`: the generation is visible in every listing and 401.
+pub fn next_name(name: &str) -> String {
+    if let Some((base, n)) = name.rsplit_once('-')
+        && !base.is_empty()
+        && let Ok(n) = n.parse::<u32>()
+    {
+        return format!("{base}-{}", n.saturating_add(1));
+    }
+    format!("{name}-2")
+}
+
+fn lifetime(t: &TokenRow) -> Option<std::time::Duration> {
+    let parse = |s: &str| OffsetDateTime::parse(s, &Rfc3339).ok();
+    let span = parse(t.expires.as_deref()?)? - parse(&t.created)?;
+    std::time::Duration::try_from(span).ok()
+}
+
+/// Revokes a token by id or name (in one tenant when `tenant_slug` is given).
+pub fn revoke(
+    store: &Store,
+    tenant_slug: Option<&str>,
+    id_or_name: &str,
+) -> Result<TokenRow, OpError> {
+    let now = clock::timestamp(clock::now());
+    let outcome = store.write_blocking(|tx| {
+        let tenant_id = match tenant_slug {
+            Some(s) => match tenants::by_slug(tx, s)? {
+                Some(t) => Some(t.id),
+                None => return Ok(Err(no_tenant(s))),
+            },
+            None => None,
+        };
+        rows::revoke(tx, id_or_name, tenant_id, &now).map(Ok)
+    });
+    match outcome {
+        Ok(result) => result,
+        Err(StoreError::NotFound) => Err(not_found(id_or_name, tenant_slug)),
+        Err(StoreError::Conflict { index }) => Err(OpError::Conflict(index)),
+        Err(other) => Err(internal(&other)),
+    }
+}
+
+/// A token as listed: never the secret; the tenant's slug and a one-word status.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub token: TokenRow,
+    pub tenant: String,
+    pub status: &'static str,
+    /// Name of the replacing token, for a rotated one.
+    pub replaced_by_name: Option<String>,
+}
+
+/// Lists tokens of one tenant (or all), with status as of now.
+pub fn list(store: &Store, tenant_slug: Option<&str>) -> Result<Vec<Listed>, OpError> {
+    let slug = tenant_slug.map(str::to_owned);
+    let (rows, all) = store
+        .read_blocking(|c| {
+            let tenant_id = match &slug {
+                Some(s) => Some(tenants::by_slug(c, s)?.ok_or(StoreError::NotFound)?.id),
+                None => None,
+            };
+            Ok((rows::list(c, tenant_id)?, tenants::list(c)?))
+        })
+        .map_err(|e| match e {
+            StoreError::NotFound => no_tenant(tenant_slug.unwrap_or_default()),
+            other => internal(&other),
+        })?;
+    let now = clock::timestamp(clock::now());
+    Ok(rows
+        .iter()
+        .map(|t| Listed {
+            tenant: all
+                .iter()
+                .find(|x| x.id == t.tenant_id)
+                .map_or_else(String::new, |x| x.slug.clone()),
+            status: status(t, &now),
+            replaced_by_name: t
+                .replaced_by
+                .as_ref()
+                .and_then(|id| rows.iter().find(|r| &r.id == id))
+                .map(|r| r.name.clone()),
+            token: t.clone(),
+        })
+        .collect())
+}
+
+/// `revoked`, `expired`, `rotated` (overlap over), `rotating` (old, still accepted) or `active`.
+pub fn status(t: &TokenRow, now: &str) -> &'static str {
+    if t.revoked.is_some() {
+        "revoked"
+    } else if t.expires.as_deref().is_some_and(|e| e <= now) {
+        "expired"
+    } else if t.overlap_until.as_deref().is_some_and(|u| u <= now) {
+        "rotated"
+    } else if t.rotated.is_some() {
+        "rotating"
+    } else {
+        "active"
+    }
+}
+
+fn no_tenant(slug: &str) -> OpError {
+    OpError::NotFound(format!(
+        "there is no tenant \"{slug}\"; create it with `scimd tenant create {slug}`"
+    ))
+}
+
+fn not_found(id_or_name: &str, slug: Option<&str>) -> OpError {
+    let scope = slug.map_or_else(String::new, |s| format!(" in tenant \"{s}\""));
+    OpError::NotFound(format!(
+        "no token has the id or name \"{id_or_name}\"{scope} (see `scimd token list`)"
+    ))
+}
+
+fn internal(e: &StoreError) -> OpError {
+    tracing::error!("token store failure: {e}");
+    OpError::Internal(format!("the database failed: {e}"))
 }
 
 /// An authenticated SCIM caller.
@@ -135,7 +345,7 @@ pub async fn authenticate(
     let hash = hash_secret(credential);
     let lookup = hash.clone();
     let slug_owned = slug.to_owned();
-    let (token, tenant, token_tenant) = store
+    let (token, tenant, token_tenant, replacement) = store
         .read(move |conn| {
             let tenant = tenants::by_slug(conn, &slug_owned)?;
             let token = rows::by_hash(conn, &lookup)?;
@@ -143,7 +353,11 @@ pub async fn authenticate(
                 Some(t) => Some(tenants::by_id(conn, t.tenant_id)?),
                 None => None,
             };
-            Ok((token, tenant, token_tenant))
+            let replacement = match token.as_ref().and_then(|t| t.replaced_by.as_deref()) {
+                Some(id) => rows::by_id(conn, id)?,
+                None => None,
+            };
+            Ok((token, tenant, token_tenant, replacement))
         })
         .await
         .map_err(|e| {
@@ -162,6 +376,18 @@ pub async fn authenticate(
     if let Some(at) = &token.revoked {
         return Err(unauthorized(format!(
             "token \"{}\" ({}…) was revoked on {at}; create a new token and update the IdP",
+            token.name, token.prefix
+        )));
+    }
+    if let (Some(at), Some(until)) = (&token.rotated, &token.overlap_until)
+        && is_past(until)
+    {
+        let by = replacement.map_or_else(
+            || "a newer token".to_owned(),
+            |r| format!("\"{}\" (prefix {}…)", r.name, r.prefix),
+        );
+        return Err(unauthorized(format!(
+            "token \"{}\" ({}…) was rotated on {at}, replaced by {by}; its overlap ended on {until}. Put the new token in the IdP",
             token.name, token.prefix
         )));
     }
@@ -207,13 +433,20 @@ fn unauthorized(detail: impl Into<String>) -> ScimError {
 }
 
 fn is_past(ts: &str) -> bool {
-    OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
-        .is_ok_and(|t| t <= clock::now())
+    OffsetDateTime::parse(ts, &Rfc3339).is_ok_and(|t| t <= clock::now())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_names_count_generations() {
+        assert_eq!(next_name("okta"), "okta-2");
+        assert_eq!(next_name("okta-2"), "okta-3");
+        assert_eq!(next_name("okta-prod"), "okta-prod-2");
+        assert_eq!(next_name("-7"), "-7-2");
+    }
 
     #[test]
     fn durations() {

@@ -7,11 +7,18 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::{Result, StoreError};
 
 /// (version, name, SQL), in order. Never edit a released entry; add a new file instead.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_create_tables",
-    include_str!("../../migrations/0001_create_tables.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_create_tables",
+        include_str!("../../migrations/0001_create_tables.sql"),
+    ),
+    (
+        2,
+        "0002_create_admin_tables",
+        include_str!("../../migrations/0002_create_admin_tables.sql"),
+    ),
+];
 
 /// Applies every migration newer than the database's version.
 pub(super) fn apply(conn: &mut Connection) -> Result<()> {
@@ -78,7 +85,8 @@ mod tests {
         let mut conn = Connection::open(dir.path().join("m.db")).expect("open");
         apply(&mut conn).expect("apply");
         let mut stmt = conn
-            .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations') AND name NOT LIKE 'sqlite_%'")
+            // Admin accounts are global by design (see 0002_create_admin_tables.sql).
+            .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions') AND name NOT LIKE 'sqlite_%'")
             .expect("prepare");
         let tables: Vec<String> = stmt
             .query_map([], |r| r.get(0))

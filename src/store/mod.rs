@@ -2,6 +2,8 @@
 //! `BEGIN IMMEDIATE` transactions and committed before the caller answers) and a small pool of
 //! readers, all in WAL mode with `synchronous=FULL`. Blocking calls run on Tokio's blocking pool.
 
+pub mod admins;
+pub mod browse;
 pub mod filter_sql;
 pub mod members;
 mod migrate;

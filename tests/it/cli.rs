@@ -128,3 +128,87 @@ fn tenant_create_and_token_for_it() {
         .expect("run");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nope\""));
 }
+
+#[test]
+fn token_rotate_prints_the_new_secret_and_list_shows_both_generations() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let created = scimd(dir.path())
+        .args(["token", "create", "--name", "okta", "--expires-in", "90d"])
+        .output()
+        .expect("create");
+    assert!(created.status.success());
+    let old = String::from_utf8(created.stdout).expect("utf8");
+    let out = scimd(dir.path())
+        .args(["token", "rotate", "okta", "--overlap", "1h"])
+        .output()
+        .expect("rotate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let new = String::from_utf8(out.stdout).expect("utf8");
+    let new = new.trim_end_matches('\n');
+    assert!(
+        new.starts_with("scim_") && new.len() == 69 && new != old.trim(),
+        "{new:?}"
+    );
+    assert!(
+        stderr.contains("\"okta-2\"") && stderr.contains("keeps working until"),
+        "{stderr}"
+    );
+    let list = scimd(dir.path())
+        .args(["token", "list"])
+        .output()
+        .expect("list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("rotating (by okta-2"), "{listed}");
+    assert!(listed.contains("okta-2") && !listed.contains(new) && !listed.contains(old.trim()));
+    let bad = scimd(dir.path())
+        .args(["token", "rotate", "okta", "--overlap", "soon"])
+        .output()
+        .expect("rotate");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("30m"));
+}
+
+#[test]
+fn admin_reset_password_prints_a_new_password_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = scimd(dir.path())
+        .args(["admin", "reset-password"])
+        .output()
+        .expect("reset");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert_eq!(first.len(), 24, "{first:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(&first));
+    let again = scimd(dir.path())
+        .args(["admin", "reset-password", "admin"])
+        .output()
+        .expect("reset");
+    let second = String::from_utf8(again.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(second.len() == 24 && second != first);
+    let db = std::fs::read(dir.path().join("scimd.db")).expect("db");
+    assert!(
+        !db.windows(24)
+            .any(|w| w == first.as_bytes() || w == second.as_bytes())
+    );
+    let ghost = scimd(dir.path())
+        .args(["admin", "reset-password", "ghost"])
+        .output()
+        .expect("reset");
+    assert!(!ghost.status.success());
+    let msg = String::from_utf8_lossy(&ghost.stderr);
+    assert!(
+        msg.contains("no admin \"ghost\"") && msg.contains("admin"),
+        "{msg}"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod admin_api;
 mod cli;
 mod discovery;
 mod durability;
@@ -11,7 +12,10 @@ mod errors;
 mod filter_roundtrip;
 mod fuzz;
 mod groups;
+mod isolation;
 mod okta;
 mod others;
 mod query;
+mod secrets;
 mod tenants;
+mod tokens;

@@ -1,0 +1,57 @@
+//! Tenant creation and listing for the CLI and the admin API: slugs are validated here once so
+//! both front-ends accept exactly the same URLs.
+
+use super::OpError;
+use crate::clock;
+use crate::store::tenants::{self, Tenant};
+use crate::store::{Store, StoreError};
+
+/// Creates a tenant served at `/t/{slug}/scim/v2`.
+pub fn create(store: &Store, slug: &str, display_name: Option<&str>) -> Result<Tenant, OpError> {
+    if !valid_slug(slug) {
+        return Err(OpError::Invalid(format!(
+            "\"{slug}\" is not a valid tenant slug: use 1-63 lowercase letters, digits and hyphens, starting with a letter or digit"
+        )));
+    }
+    let now = clock::timestamp(clock::now());
+    let name = display_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(slug);
+    store
+        .write_blocking(|tx| tenants::create(tx, slug, name, &now))
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => {
+                OpError::Conflict(format!("tenant \"{slug}\" already exists"))
+            }
+            other => OpError::Internal(other.to_string()),
+        })
+}
+
+/// Every tenant, oldest first.
+pub fn list(store: &Store) -> Result<Vec<Tenant>, OpError> {
+    store
+        .read_blocking(tenants::list)
+        .map_err(|e| OpError::Internal(e.to_string()))
+}
+
+/// Tenant slugs appear in URLs: keep them to a safe, unambiguous alphabet.
+fn valid_slug(slug: &str) -> bool {
+    (1..=63).contains(&slug.len())
+        && slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !slug.starts_with('-')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slugs() {
+        assert!(super::valid_slug("acme-2"));
+        assert!(!super::valid_slug("Acme"));
+        assert!(!super::valid_slug("-x"));
+        assert!(!super::valid_slug(""));
+        assert!(!super::valid_slug("a/b"));
+    }
+}

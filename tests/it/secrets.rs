@@ -1,0 +1,248 @@
+//! Acceptance (issue 6): no token secret or admin password appears in the server's log (at
+//! debug level), in a response after creation, or anywhere in the database files. The one
+//! exception is the first-start line that prints the generated admin password, exactly once.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(dir: &std::path::Path) -> Server {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let out = std::fs::File::create(dir.join("server.out")).expect("out file");
+    let child = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .arg("serve")
+        .current_dir(dir)
+        .env("SCIMD_PORT", port.to_string())
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn scimd");
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("{}/healthz", server.base))
+            .call()
+            .is_ok()
+        {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("scimd did not start");
+}
+
+/// (status, Set-Cookie, body) whatever the status.
+fn call(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&Value>,
+) -> (u16, Option<String>, String) {
+    let mut req = ureq::request(method, url);
+    for (k, v) in headers {
+        req = req.set(k, v);
+    }
+    let res = match body {
+        Some(b) => req
+            .set("Content-Type", "application/json")
+            .send_string(&b.to_string()),
+        None => req.call(),
+    };
+    let res = match res {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("{method} {url}: {e}"),
+    };
+    let cookie = res.header("set-cookie").map(str::to_owned);
+    (res.status(), cookie, res.into_string().expect("body"))
+}
+
+fn count(haystack: &[u8], needle: &str) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle.as_bytes())
+        .count()
+}
+
+#[test]
+fn secrets_never_reach_the_log_responses_or_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start(dir.path());
+    let b = server.base.clone();
+    let log = || std::fs::read(dir.path().join("server.log")).expect("log");
+    let first = String::from_utf8_lossy(&log()).into_owned();
+    let password = first
+        .split("with password ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("first start prints the generated password")
+        .to_owned();
+
+    // Sign in (after one failed attempt), create a tenant and a token through the API.
+    let bad = json!({"username": "admin", "password": format!("{password}x")});
+    assert_eq!(
+        call("POST", &format!("{b}/api/session"), &[], Some(&bad)).0,
+        401
+    );
+    let creds = json!({"username": "admin", "password": password});
+    let (status, cookie, body) = call("POST", &format!("{b}/api/session"), &[], Some(&creds));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains(&password),
+        "the sign-in response does not echo the password"
+    );
+    let cookie = cookie.expect("cookie");
+    let cookie = cookie.split(';').next().expect("cookie pair").to_owned();
+    let session: Value = serde_json::from_str(&body).expect("json");
+    let csrf = session["csrf_token"].as_str().expect("csrf").to_owned();
+    let auth = [("Cookie", cookie.as_str()), ("X-CSRF-Token", csrf.as_str())];
+    let (status, _, _) = call(
+        "POST",
+        &format!("{b}/api/tenants"),
+        &auth,
+        Some(&json!({"slug": "acme"})),
+    );
+    assert_eq!(status, 201);
+    let (status, _, body) = call(
+        "POST",
+        &format!("{b}/api/tenants/default/tokens"),
+        &auth,
+        Some(&json!({"name": "okta"})),
+    );
+    assert_eq!(status, 201, "{body}");
+    let created: Value = serde_json::from_str(&body).expect("json");
+    let api_secret = created["secret"].as_str().expect("secret").to_owned();
+    // And one from the CLI against the same database.
+    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+        .args(["token", "create", "--name", "entra", "--tenant", "acme"])
+        .current_dir(dir.path())
+        .env("RUST_LOG", "debug")
+        .output()
+        .expect("token create");
+    let cli_secret = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    assert!(cli_secret.starts_with("scim_"));
+    assert_eq!(
+        count(&out.stderr, &cli_secret),
+        0,
+        "the CLI's log lines do not hold the secret"
+    );
+
+    // Good and bad SCIM requests, including each secret on the wrong tenant and mangled.
+    for (secret, right, wrong) in [
+        (&api_secret, "/scim/v2", "/t/acme/scim/v2"),
+        (&cli_secret, "/t/acme/scim/v2", "/scim/v2"),
+    ] {
+        let bearer = format!("Bearer {secret}");
+        let h = [("Authorization", bearer.as_str())];
+        assert_eq!(call("GET", &format!("{b}{right}/Users"), &h, None).0, 200);
+        let (status, _, body) = call(
+            "POST",
+            &format!("{b}{right}/Users"),
+            &h,
+            Some(&json!({"userName": format!("u{}", &secret[5..9])})),
+        );
+        assert_eq!(status, 201, "{body}");
+        let (status, _, body) = call("GET", &format!("{b}{wrong}/Users"), &h, None);
+        assert_eq!(status, 401);
+        assert!(!body.contains(secret.as_str()));
+        let mangled = format!("Bearer {}0", &secret[..secret.len() - 1]);
+        let (status, _, body) = call(
+            "GET",
+            &format!("{b}{right}/Users"),
+            &[("Authorization", &mangled)],
+            None,
+        );
+        assert_eq!(status, 401);
+        assert!(!body.contains(&secret[5..]));
+        let raw = [("Authorization", secret.as_str())];
+        assert_eq!(call("GET", &format!("{b}{right}/Users"), &raw, None).0, 401);
+    }
+    // Listings never show a secret again.
+    for path in ["/api/tenants/default/tokens", "/api/tenants/acme/tokens"] {
+        let (status, _, body) = call("GET", &format!("{b}{path}"), &auth, None);
+        assert_eq!(status, 200);
+        assert!(
+            !body.contains(&api_secret) && !body.contains(&cli_secret),
+            "{body}"
+        );
+    }
+    let (_, _, me) = call("GET", &format!("{b}/api/session"), &auth, None);
+    assert!(!me.contains(&password));
+    drop(server);
+
+    let log = log();
+    assert!(
+        String::from_utf8_lossy(&log).contains("DEBUG"),
+        "the log was captured at debug level"
+    );
+    assert_eq!(
+        count(&log, &password),
+        1,
+        "the password appears once: the first-start line"
+    );
+    let line = String::from_utf8_lossy(&log)
+        .lines()
+        .find(|l| l.contains(&password))
+        .map(str::to_owned)
+        .expect("line");
+    assert!(
+        line.contains("created admin user \"admin\" with password"),
+        "{line}"
+    );
+    let stdout = std::fs::read(dir.path().join("server.out")).expect("stdout");
+    let mut db = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).expect("dir") {
+        let path = entry.expect("entry").path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("scimd.db"))
+        {
+            db.extend(std::fs::read(&path).expect("db file"));
+        }
+    }
+    assert!(db.len() > 4096, "the database files were read");
+    for secret in [&api_secret, &cli_secret] {
+        // The hex part alone too, in case something strips the prefix.
+        for needle in [secret.as_str(), &secret[5..]] {
+            assert_eq!(
+                count(&log, needle),
+                0,
+                "secret in the log: {}",
+                String::from_utf8_lossy(&log)
+                    .lines()
+                    .filter(|l| l.contains(needle))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            assert_eq!(count(&stdout, needle), 0, "secret on the server's stdout");
+            assert_eq!(count(&db, needle), 0, "secret in the database");
+        }
+    }
+    assert_eq!(count(&db, &password), 0, "password in the database");
+    assert_eq!(count(&stdout, &password), 0);
+}
