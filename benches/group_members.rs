@@ -17,7 +17,11 @@ use scimd::store::Store;
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -27,10 +31,17 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let members: usize = std::env::var("SCIMD_BENCH_MEMBERS").ok().and_then(|v| v.parse().ok()).unwrap_or(50_000);
+    let members: usize = std::env::var("SCIMD_BENCH_MEMBERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("bench.db")).expect("store");
-    let scope = Scope { tenant_id: 1, tenant_slug: "default".into(), base_url: "http://localhost/scim/v2".into() };
+    let scope = Scope {
+        tenant_id: 1,
+        tenant_slug: "default".into(),
+        base_url: "http://localhost/scim/v2".into(),
+    };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.
     let user_ids: Vec<String> = store
@@ -46,7 +57,10 @@ fn main() {
             Ok(ids)
         })
         .expect("seed users");
-    let runtime = rocket::tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let none = Projection::default();
     let patch = |group: &str, op: &str, id: &str| {
         let body = if op == "add" {
@@ -55,13 +69,19 @@ fn main() {
             json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"remove","path":format!("members[value eq \"{id}\"]")}]})
         };
         let started = Instant::now();
-        runtime.block_on(resources::patch(&store, &GROUP, &scope, group, body, None, &none)).expect("patch");
+        runtime
+            .block_on(resources::patch(
+                &store, &GROUP, &scope, group, body, None, &none,
+            ))
+            .expect("patch");
         started.elapsed()
     };
     let create = |name: &str, ids: &[String]| -> String {
         let refs: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
         let body = json!({"displayName": name, "members": refs});
-        let r = runtime.block_on(resources::create(&store, &GROUP, &scope, body, &none)).expect("create");
+        let r = runtime
+            .block_on(resources::create(&store, &GROUP, &scope, body, &none))
+            .expect("create");
         r.body["id"].as_str().expect("id").to_owned()
     };
     let started = Instant::now();
@@ -70,15 +90,29 @@ fn main() {
     let small = create("small", &user_ids[..10]);
     let spare = &user_ids[members..];
     let samples = 50;
-    let add_small = median((0..samples).map(|i| patch(&small, "add", &spare[i])).collect());
-    let add_big = median((0..samples).map(|i| patch(&big, "add", &spare[i])).collect());
-    let remove_big = median((0..samples).map(|i| patch(&big, "remove", &spare[i])).collect());
+    let add_small = median(
+        (0..samples)
+            .map(|i| patch(&small, "add", &spare[i]))
+            .collect(),
+    );
+    let add_big = median(
+        (0..samples)
+            .map(|i| patch(&big, "add", &spare[i]))
+            .collect(),
+    );
+    let remove_big = median(
+        (0..samples)
+            .map(|i| patch(&big, "remove", &spare[i]))
+            .collect(),
+    );
     let excluded = Projection::parse(None, Some("members")).expect("projection");
     let get_excluded = median(
         (0..samples)
             .map(|_| {
                 let t = Instant::now();
-                runtime.block_on(resources::get(&store, &GROUP, &scope, &big, &excluded)).expect("get");
+                runtime
+                    .block_on(resources::get(&store, &GROUP, &scope, &big, &excluded))
+                    .expect("get");
                 t.elapsed()
             })
             .collect(),
@@ -89,7 +123,9 @@ fn main() {
         (0..5)
             .map(|_| {
                 let t = Instant::now();
-                let r = runtime.block_on(resources::get(&store, &GROUP, &scope, &big, &none)).expect("get");
+                let r = runtime
+                    .block_on(resources::get(&store, &GROUP, &scope, &big, &none))
+                    .expect("get");
                 full_len = serde_json::to_vec(&r.body).expect("json").len();
                 t.elapsed()
             })
@@ -97,9 +133,16 @@ fn main() {
     );
     let rss_after = rss_kib();
     println!("group of {members} members (created with its members in {create_big:.1?})");
-    println!("  PATCH add one member   at 10: {add_small:.3?}   at {members}: {add_big:.3?}   ratio {:.2}", add_big.as_secs_f64() / add_small.as_secs_f64());
+    println!(
+        "  PATCH add one member   at 10: {add_small:.3?}   at {members}: {add_big:.3?}   ratio {:.2}",
+        add_big.as_secs_f64() / add_small.as_secs_f64()
+    );
     println!("  PATCH remove one member at {members}: {remove_big:.3?}");
     println!("  GET excludedAttributes=members: {get_excluded:.3?}");
     println!("  GET full group ({full_len} bytes): {get_full:.1?}");
-    println!("  RSS before full GETs {} MiB, after {} MiB", rss_before / 1024, rss_after / 1024);
+    println!(
+        "  RSS before full GETs {} MiB, after {} MiB",
+        rss_before / 1024,
+        rss_after / 1024
+    );
 }

@@ -13,7 +13,10 @@ use scimd::service::resources;
 use scimd::store::Store;
 
 fn main() {
-    let users: usize = std::env::var("SCIMD_BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let users: usize = std::env::var("SCIMD_BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("bench.db")).expect("store");
     let seed_start = Instant::now();
@@ -32,8 +35,15 @@ fn main() {
         })
         .expect("seed");
     eprintln!("seeded {users} users in {:.1?}", seed_start.elapsed());
-    let scope = Scope { tenant_id: 1, tenant_slug: "default".into(), base_url: "http://localhost/scim/v2".into() };
-    let runtime = rocket::tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let scope = Scope {
+        tenant_id: 1,
+        tenant_slug: "default".into(),
+        base_url: "http://localhost/scim/v2".into(),
+    };
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let lookups = 5_000;
     let mut samples: Vec<Duration> = Vec::with_capacity(lookups);
     runtime.block_on(async {
@@ -48,7 +58,9 @@ fn main() {
             };
             let started = Instant::now();
             let query = params.parse(1000).expect("query");
-            let page = resources::list(&store, &USER, &scope, query).await.expect("list");
+            let page = resources::list(&store, &USER, &scope, query)
+                .await
+                .expect("list");
             samples.push(started.elapsed());
             assert_eq!(page["totalResults"], json!(1));
         }

@@ -90,11 +90,18 @@ async fn schemas_list_user_group_and_enterprise_with_full_characteristics() {
 #[rocket::async_test]
 async fn public_url_is_the_base_of_every_location() {
     let app = TestApp::with(|c| c.public_url = Some("https://scim.example.com/".into())).await;
-    let r = app.post("/scim/v2/Users", crate::common::okta_user("loc@x.test")).await;
+    let r = app
+        .post("/scim/v2/Users", crate::common::okta_user("loc@x.test"))
+        .await;
     let id = r.body["id"].as_str().expect("id");
     let expected = format!("https://scim.example.com/scim/v2/Users/{id}");
     assert_eq!(r.header("Location"), Some(expected.as_str()));
     assert_eq!(r.body["meta"]["location"], json!(expected));
-    let spc = app.send_raw("GET", "/scim/v2/ServiceProviderConfig", None, &[]).await;
-    assert_eq!(spc.body["meta"]["location"], json!("https://scim.example.com/scim/v2/ServiceProviderConfig"));
+    let spc = app
+        .send_raw("GET", "/scim/v2/ServiceProviderConfig", None, &[])
+        .await;
+    assert_eq!(
+        spc.body["meta"]["location"],
+        json!("https://scim.example.com/scim/v2/ServiceProviderConfig")
+    );
 }
