@@ -192,12 +192,7 @@ async fn patch_resource(
         &projection(&q)?,
     )
     .await?;
-    // Groups answer 204 unless attributes were asked for (RFC 7644 §3.5.2): Entra prefers it
-    // (S63) and it spares sending 50,000 members back for a one-member change.
-    if service::prefers_no_content(endpoint.0) && q.get("attributes").is_none() {
-        return Ok(ScimResponse::no_content());
-    }
-    Ok(ScimResponse::resource(patched))
+    Ok(patched.map_or_else(ScimResponse::no_content, ScimResponse::resource))
 }
 
 #[delete("/<endpoint>/<id>", rank = 2)]

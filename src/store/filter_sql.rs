@@ -399,7 +399,7 @@ impl Builder<'_> {
         let _ = r;
         Ok(format!(
             "r.seq IN (SELECT m.{own} FROM group_members m JOIN resources o ON o.seq = m.{other} \
-             WHERE o.tenant_id = ?1 AND o.id IN ({}))",
+             WHERE o.tenant_id = ?1 AND o.resource_type IN ('User', 'Group') AND o.id IN ({}))",
             placeholders.join(", ")
         ))
     }

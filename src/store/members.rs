@@ -21,11 +21,13 @@ pub struct Candidate {
     pub resource_type: String,
 }
 
+/// Naming both resource types lets SQLite use the whole (tenant, type, id) index; with the
+/// tenant alone it scanned every resource of the tenant for each id.
+const FIND_SQL: &str = "SELECT id, seq, resource_type FROM resources WHERE tenant_id = ?1 AND resource_type IN ('User', 'Group') AND id = ?2";
+
 /// Looks up which of `ids` exist in the tenant (users or groups).
 pub fn find(conn: &Connection, tenant_id: i64, ids: &[String]) -> Result<Vec<Candidate>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, seq, resource_type FROM resources WHERE tenant_id = ?1 AND id = ?2",
-    )?;
+    let mut stmt = conn.prepare_cached(FIND_SQL)?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         let mut rows = stmt.query(params![tenant_id, id])?;
@@ -186,9 +188,28 @@ mod tests {
             .expect("seed");
         store
             .read_blocking(|conn| {
-                for sql in [MEMBERS_SQL, GROUPS_OF_SQL] {
-                    let p = plan(conn, sql, 5);
-                    assert!(!p.contains("SCAN r"), "{p}");
+                for sql in [MEMBERS_SQL, GROUPS_OF_SQL, FIND_SQL] {
+                    let p = if sql == FIND_SQL {
+                        let mut stmt = conn
+                            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                            .expect("prepare");
+                        let rows = stmt
+                            .query_map(rusqlite::params![1, "u5"], |r| r.get::<_, String>(3))
+                            .expect("plan");
+                        rows.collect::<rusqlite::Result<Vec<_>>>()
+                            .expect("rows")
+                            .join(" | ")
+                    } else {
+                        plan(conn, sql, 5)
+                    };
+                    assert!(
+                        !p.contains("SCAN r") && !p.contains("SCAN resources"),
+                        "{p}"
+                    );
+                    assert!(
+                        !p.contains("(tenant_id=?)"),
+                        "only the tenant prefix of an index: {p}"
+                    );
                 }
                 // The real functions answer too.
                 assert_eq!(list(conn, 301)?.len(), 99);
