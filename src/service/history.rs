@@ -44,7 +44,8 @@ pub fn diff(before: &Document, after: &Document) -> Vec<Value> {
 fn join(prefix: &str, key: &str) -> String {
     match prefix {
         "" => key.to_owned(),
-        p if p.starts_with("urn:") && !p.contains('.') => format!("{p}:{key}"),
+        // An extension block: its attributes are written `urn:…:User:department` (RFC 7644 §3.10).
+        p if crate::scim::schema::ALL_SCHEMAS.iter().any(|s| s.id == p) => format!("{p}:{key}"),
         p => format!("{p}.{key}"),
     }
 }

@@ -27,6 +27,8 @@ use crate::store::{Store, StoreError};
 /// Most entries written in one transaction: large enough that a burst costs few commits
 /// (each is an fsync), small enough that the writer connection is never held for long.
 pub const BATCH_SIZE: usize = 256;
+/// Longest the writer waits to fill a batch before writing what it has.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
 /// How often old entries are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// How long shutdown waits for the last entries to be written.
@@ -142,6 +144,10 @@ impl RequestLog {
             let _gate = self.gate.read().await;
             let mut batch = Vec::new();
             let mut acks = Vec::new();
+            // Collect for up to BATCH_WINDOW: every commit is an fsync on the one writer
+            // connection SCIM writes also need, so a few large batches cost far less than
+            // many small ones.
+            let deadline = rocket::tokio::time::Instant::now() + BATCH_WINDOW;
             let mut next = Some(first);
             while let Some(m) = next {
                 match m {
@@ -151,10 +157,15 @@ impl RequestLog {
                         break;
                     }
                 }
-                next = if batch.len() < BATCH_SIZE {
-                    rx.try_recv().ok()
-                } else {
-                    None
+                if batch.len() >= BATCH_SIZE {
+                    break;
+                }
+                next = match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => rocket::tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
                 };
             }
             self.write(&store, batch).await;
