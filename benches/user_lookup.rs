@@ -39,6 +39,7 @@ fn main() {
         tenant_id: 1,
         tenant_slug: "default".into(),
         base_url: "http://localhost/scim/v2".into(),
+        actor: None,
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -41,6 +41,33 @@ pub enum Command {
     Admin(AdminCommand),
     /// Validate the configuration and print it as scimd will use it.
     CheckConfig,
+    /// Read the SCIM request log: what each IdP request did, and why a failed one failed.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// The newest requests, newest first, with the diagnosis of failures.
+    List {
+        /// Only failed requests (status 400 and above).
+        #[arg(long)]
+        errors: bool,
+        /// Only this tenant's requests.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Print the admin API's JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One request with its (redacted) bodies and diagnosis, as JSON.
+    Show {
+        /// The entry id (first column of `scimd log list`).
+        id: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -147,6 +174,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&config),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
+        Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &username))
         }
@@ -223,6 +251,64 @@ fn toml_like(config: &Config) -> String {
     }
     top.extend(sections);
     top.join("\n")
+}
+
+fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
+    use crate::service::request_log::{self, MAX_PER_PAGE, SearchParams};
+    match cmd {
+        LogCommand::List {
+            errors,
+            tenant,
+            limit,
+            json,
+        } => {
+            let page = request_log::search(
+                store,
+                &SearchParams {
+                    tenant,
+                    status: errors.then(|| "errors".to_owned()),
+                    per_page: Some(limit.clamp(1, MAX_PER_PAGE)),
+                    ..SearchParams::default()
+                },
+            )?;
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&page).map_err(|e| e.to_string())?
+                );
+                return Ok(());
+            }
+            for e in &page.items {
+                let token = e.token.as_ref().map_or("-", |t| t.name.as_str());
+                println!(
+                    "{:>7}  {}  {:<8} {:<9} {} {:<6} {}{}",
+                    e.id,
+                    e.time,
+                    e.tenant,
+                    e.idp,
+                    e.status,
+                    e.method,
+                    e.path,
+                    e.query
+                        .as_ref()
+                        .map_or_else(String::new, |q| format!("?{q}"))
+                );
+                if let Some(d) = &e.diagnosis {
+                    println!("         token {token}: {} — {}", d.title, d.fix);
+                }
+            }
+            eprintln!("{} of {} entries", page.items.len(), page.total);
+            Ok(())
+        }
+        LogCommand::Show { id } => {
+            let entry = request_log::show(store, id)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&entry).map_err(|e| e.to_string())?
+            );
+            Ok(())
+        }
+    }
 }
 
 fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {

@@ -26,6 +26,7 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub request_log: RequestLogConfig,
+    pub metrics: MetricsConfig,
 }
 
 /// `[tls]`: PEM certificate chain and private key.
@@ -55,16 +56,48 @@ impl Default for Limits {
     }
 }
 
-/// `[request_log]`.
+/// `[request_log]`: every SCIM request is recorded off the request path (service::request_log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RequestLogConfig {
+    /// Record SCIM requests at all. Metrics are kept either way.
+    pub enabled: bool,
+    /// Entries older than this are pruned.
     pub retention_days: u32,
+    /// At most this many entries are kept (the oldest go first).
+    pub max_rows: u64,
+    /// Each request and response body is stored up to this many bytes (after redaction).
+    pub max_body_bytes: usize,
+    /// Entries waiting for the writer; when full, new entries are dropped and counted.
+    pub queue_size: usize,
 }
 
 impl Default for RequestLogConfig {
     fn default() -> Self {
-        Self { retention_days: 30 }
+        Self {
+            enabled: true,
+            retention_days: 30,
+            max_rows: 1_000_000,
+            max_body_bytes: 16_384,
+            queue_size: 4096,
+        }
+    }
+}
+
+/// `[metrics]`: `/metrics` answers loopback clients without a token; anyone else must send
+/// `Authorization: Bearer <token>`. Without a token, only loopback may scrape.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    #[serde(serialize_with = "redact_secret")]
+    pub token: Option<String>,
+}
+
+/// Shows that a secret is set without showing it (`scimd check-config`).
+fn redact_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(_) => s.serialize_some("[redacted]"),
+        None => s.serialize_none(),
     }
 }
 
@@ -78,6 +111,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             request_log: RequestLogConfig::default(),
+            metrics: MetricsConfig::default(),
         }
     }
 }
@@ -127,6 +161,21 @@ impl Config {
                     "public_url = \"{url}\" must be an absolute http(s) URL such as \"https://scim.example.com\""
                 )));
             }
+        }
+        if self.request_log.queue_size == 0 {
+            return Err(ConfigError::Invalid(
+                "request_log.queue_size must be at least 1".into(),
+            ));
+        }
+        if self
+            .metrics
+            .token
+            .as_deref()
+            .is_some_and(|t| t.trim().len() < 16)
+        {
+            return Err(ConfigError::Invalid(
+                "metrics.token must be at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+            ));
         }
         if self.limits.max_results == 0 {
             return Err(ConfigError::Invalid(

@@ -238,6 +238,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 tenant_id: t.id,
                 base_url: tokens::scim_base(&origin(req), &t.slug),
                 tenant_slug: t.slug,
+                actor: None,
             })),
             Ok(None) => fail(
                 req,

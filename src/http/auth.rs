@@ -8,9 +8,10 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::{App, origin, stash, tenant_slug};
 use crate::scim::ScimError;
-use crate::service::Scope;
+use crate::scim::diagnosis::idp_from_user_agent;
 use crate::service::tokens;
 use crate::service::usage::UsageTracker;
+use crate::service::{Actor, Scope};
 
 /// An authenticated SCIM request: the scope it operates in.
 pub struct Authorized {
@@ -32,6 +33,8 @@ impl<'r> FromRequest<'r> for Authorized {
             Ok(c) => c,
             Err(e) => return fail(req, e),
         };
+        // For the request log (names only, never the secret).
+        req.local_cache(|| LoggedToken(Some((caller.token.id.clone(), caller.token.name.clone()))));
         if caller.token.read_only && !is_read(req) {
             return fail(
                 req,
@@ -59,10 +62,18 @@ impl<'r> FromRequest<'r> for Authorized {
             tenant_id: caller.tenant.id,
             tenant_slug: caller.tenant.slug.clone(),
             base_url: tokens::scim_base(&origin, &caller.tenant.slug),
+            actor: Some(Actor {
+                token_id: caller.token.id.clone(),
+                token_name: caller.token.name.clone(),
+                idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
+            }),
         };
         Outcome::Success(Self { scope })
     }
 }
+
+/// (id, name) of the token that authenticated this request, for the request log.
+pub struct LoggedToken(pub Option<(String, String)>);
 
 fn is_read(req: &Request<'_>) -> bool {
     match req.method() {
@@ -96,6 +107,7 @@ impl<'r> FromRequest<'r> for Discovery {
                     tenant_id: t.id,
                     tenant_slug: t.slug,
                     base_url,
+                    actor: None,
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

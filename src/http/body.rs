@@ -58,6 +58,7 @@ async fn read(req: &Request<'_>, data: Data<'_>) -> Result<Value, ScimError> {
         return Err(too_large(limit));
     }
     let bytes = bytes.into_inner();
+    super::request_log::keep_body(req, &bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax(
             "the request body is empty; this operation needs a JSON object",

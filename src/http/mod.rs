@@ -3,13 +3,16 @@
 
 mod admin;
 mod admin_browse;
+mod admin_log;
 mod auth;
 mod body;
 mod catchers;
 mod discovery;
 mod fallback;
 mod health;
+mod metrics;
 mod query;
+mod request_log;
 mod resources;
 mod respond;
 
@@ -23,6 +26,7 @@ use rocket::{Build, Data, Rocket};
 use crate::config::Config;
 use crate::scim::ScimError;
 use crate::service::admins::{self, INITIAL_ADMIN, LoginLimiter};
+use crate::service::request_log::RequestLog;
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
@@ -41,7 +45,16 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .manage(Arc::new(UsageTracker::default()))
         .manage(LoginLimiter::default())
         .attach(usage_flusher())
+        .manage(metrics::Metrics::new())
         .attach(AdHoc::try_on_ignite("first admin", first_admin))
+        .attach(AdHoc::try_on_ignite("request log", |rocket| async move {
+            let Some(settings) = rocket.state::<App>().map(|a| a.config.request_log.clone()) else {
+                return Err(rocket);
+            };
+            Ok(rocket.manage(Arc::new(RequestLog::new(settings))))
+        }))
+        // Before TenantPrefix, so the log sees the path as the client sent it.
+        .attach(request_log::RequestLogFairing)
         .attach(TenantPrefix)
         .mount("/scim/v2", resources::routes())
         .mount("/scim/v2", discovery::routes())
@@ -49,6 +62,8 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", health::routes())
         .mount("/api", admin::routes())
         .mount("/api", admin_browse::routes())
+        .mount("/api", admin_log::routes())
+        .mount("/", metrics::routes())
         .register("/", catchers::catchers())
         .register("/api", admin::catchers())
 }

@@ -29,7 +29,7 @@ pub(crate) fn routes() -> Vec<Route> {
 }
 
 /// The endpoint segment: `Users` or `Groups`.
-pub struct Endpoint(&'static ResourceType);
+pub struct Endpoint(pub(crate) &'static ResourceType);
 
 impl<'a> FromParam<'a> for Endpoint {
     type Error = &'a str;

@@ -2,12 +2,14 @@
 //! PATCH languages, listing and projection. Nothing here knows Rocket or SQL, so every rule can
 //! be tested without a server.
 pub mod attribute;
+pub mod diagnosis;
 pub mod error;
 pub mod filter;
 pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
+pub mod redact;
 pub mod resource;
 pub mod schema;
 

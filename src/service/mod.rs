@@ -3,8 +3,10 @@
 
 pub mod admins;
 pub mod browse;
+pub mod history;
 pub mod members;
 pub mod passwords;
+pub mod request_log;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;
@@ -17,6 +19,16 @@ pub struct Scope {
     pub tenant_id: i64,
     pub tenant_slug: String,
     pub base_url: String,
+    /// Who is acting (SCIM requests): recorded in the resource history.
+    pub actor: Option<Actor>,
+}
+
+/// The token (never its secret) and IdP behind a SCIM write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub token_id: String,
+    pub token_name: String,
+    pub idp: String,
 }
 
 /// Why an operation of the CLI or admin API failed; the message is a sentence for a person.

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Scope;
+use super::history::{self, Action};
 use super::members;
 use crate::clock;
 use crate::scim::error::{Result, ScimError};
@@ -84,6 +85,7 @@ pub async fn create(
     let id = uuid::Uuid::new_v4().to_string();
     let tenant_id = scope.tenant_id;
     let name = unique_name(rt, &doc);
+    let actor_scope = scope.clone();
     let result = store
         .write_or_rollback(move |tx| {
             let now = clock::timestamp(clock::now());
@@ -96,11 +98,27 @@ pub async fn create(
                 password_hash.as_deref(),
                 &now,
             )?;
-            if let Some(refs) = new_members
-                && let Err(e) = members::apply(tx, tenant_id, &row, &MemberChange::Replace(refs))?
-            {
-                return Ok(Err(e));
+            let mut extra = Vec::new();
+            if password_hash.is_some() {
+                extra.push(history::password_change());
             }
+            if let Some(refs) = new_members {
+                let change = MemberChange::Replace(refs);
+                if let Err(e) = members::apply(tx, tenant_id, &row, &change)? {
+                    return Ok(Err(e));
+                }
+                extra.push(history::members_change(describe_members(&change)));
+            }
+            history::record(
+                tx,
+                &actor_scope,
+                rt,
+                &id,
+                Action::Create,
+                None,
+                Some(&doc),
+                extra,
+            )?;
             Ok(Ok(row))
         })
         .await;
@@ -202,6 +220,7 @@ pub async fn delete(
 ) -> Result<()> {
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
+    let actor_scope = scope.clone();
     store
         .write_or_rollback(move |tx| {
             let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
@@ -211,6 +230,16 @@ pub async fn delete(
                 return Ok(Err(stale_precondition(rt, &id_owned, current.version)));
             }
             rows::delete(tx, tenant_id, rt.name, &id_owned)?;
+            history::record(
+                tx,
+                &actor_scope,
+                rt,
+                &id_owned,
+                Action::Delete,
+                Some(&current.doc),
+                None,
+                Vec::new(),
+            )?;
             Ok(Ok(()))
         })
         .await
@@ -380,6 +409,7 @@ where
                 .map(PendingPassword::Hashed);
         }
         let name = unique_name(rt, &change.doc);
+        let actor_scope = scope.clone();
         let result = store
             .write_or_rollback(move |tx| {
                 let password = match &change.password_hash {
@@ -408,11 +438,26 @@ where
                     password,
                     &stamp,
                 )?;
+                let mut extra = Vec::new();
+                if matches!(password, PasswordChange::Set(_)) {
+                    extra.push(history::password_change());
+                }
                 for m in &change.members {
                     if let Err(e) = members::apply(tx, tenant_id, &row, m)? {
                         return Ok(Err(e));
                     }
+                    extra.push(history::members_change(describe_members(m)));
                 }
+                history::record(
+                    tx,
+                    &actor_scope,
+                    rt,
+                    &current.id,
+                    Action::Update,
+                    Some(&current.doc),
+                    Some(&change.doc),
+                    extra,
+                )?;
                 Ok(Ok(row))
             })
             .await;
@@ -631,5 +676,16 @@ async fn conflict_or(
             ))
         }
         other => not_found_or_internal(other, rt, name),
+    }
+}
+
+/// A membership change for the history: member ids only, never documents.
+fn describe_members(m: &MemberChange) -> Value {
+    let ids = |refs: &[patch::MemberRef]| refs.iter().map(|r| json!(r.value)).collect::<Vec<_>>();
+    match m {
+        MemberChange::Add(refs) => json!({"add": ids(refs)}),
+        MemberChange::Remove(gone) => json!({"remove": gone}),
+        MemberChange::RemoveAll => json!({"remove": "all"}),
+        MemberChange::Replace(refs) => json!({"replace": ids(refs)}),
     }
 }

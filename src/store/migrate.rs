@@ -18,6 +18,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_create_admin_tables",
         include_str!("../../migrations/0002_create_admin_tables.sql"),
     ),
+    (
+        3,
+        "0003_create_request_log",
+        include_str!("../../migrations/0003_create_request_log.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database's version.

@@ -7,6 +7,7 @@ pub mod browse;
 pub mod filter_sql;
 pub mod members;
 mod migrate;
+pub mod request_log;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;

@@ -16,6 +16,7 @@ mod isolation;
 mod okta;
 mod others;
 mod query;
+mod request_log;
 mod secrets;
 mod tenants;
 mod tokens;

@@ -1,0 +1,157 @@
+//! Benchmark (not a test): SCIM throughput with the request log on and off, in the same run.
+//! Each round starts the real application (Rocket's local client, in process, no network) on
+//! a fresh database, once with `[request_log] enabled = true` and once with `false`, and drives
+//! it from concurrent workers doing what an IdP sync does: look a user up by userName, create
+//! it, PATCH it. Rounds alternate on/off so drift (disk cache, CPU boost) hits both alike; the
+//! median of each is reported, with their ratio (the acceptance bar is ≥ 0.90).
+//! Run: `cargo bench --bench request_log` (SCIMD_BENCH_SECONDS, SCIMD_BENCH_WORKERS,
+//! SCIMD_BENCH_ROUNDS override the defaults).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rocket::http::{ContentType, Header};
+use rocket::local::asynchronous::Client;
+use serde_json::json;
+
+use scimd::config::Config;
+use scimd::http::App;
+use scimd::service::request_log::RequestLog;
+use scimd::service::tokens::{self, NewToken};
+
+fn env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// An IdP's headers on a request.
+fn idp<'c>(
+    r: rocket::local::asynchronous::LocalRequest<'c>,
+    auth: &str,
+) -> rocket::local::asynchronous::LocalRequest<'c> {
+    r.header(Header::new("Authorization", auth.to_owned()))
+        .header(Header::new("User-Agent", "Okta SCIM Client 1.0.0"))
+        .header(ContentType::new("application", "scim+json"))
+}
+
+async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config {
+        database: dir.path().join("bench.db"),
+        ..Config::default()
+    };
+    config.request_log.enabled = log_on;
+    let client = Arc::new(
+        Client::untracked(scimd::rocket(config))
+            .await
+            .expect("ignite"),
+    );
+    let app = client.rocket().state::<App>().expect("app");
+    let secret = tokens::issue(
+        &app.store,
+        &NewToken {
+            tenant_slug: "default",
+            name: "okta",
+            read_only: false,
+            expires_in: None,
+        },
+    )
+    .expect("token")
+    .secret;
+    let auth = format!("Bearer {secret}");
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (client, auth, done) = (client.clone(), auth.clone(), done.clone());
+        tasks.push(rocket::tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let name = format!("w{w}u{i}@example.com");
+                let lookup = format!("/scim/v2/Users?filter=userName%20eq%20%22{name}%22");
+                let r = idp(client.get(lookup), &auth).dispatch().await;
+                assert_eq!(r.status().code, 200);
+                let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": name, "name": {"givenName": "G", "familyName": "F"},
+                    "emails": [{"value": name, "type": "work", "primary": true}], "active": true});
+                let r = idp(client.post("/scim/v2/Users"), &auth)
+                    .body(body.to_string())
+                    .dispatch()
+                    .await;
+                assert_eq!(r.status().code, 201);
+                let created: serde_json::Value =
+                    serde_json::from_str(&r.into_string().await.unwrap_or_default()).expect("json");
+                let id = created["id"].as_str().expect("id").to_owned();
+                let patch = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations":[{"op":"replace","path":"active","value":false}]});
+                let r = idp(client.patch(format!("/scim/v2/Users/{id}")), &auth)
+                    .body(patch.to_string())
+                    .dispatch()
+                    .await;
+                assert_eq!(r.status().code, 200);
+                done.fetch_add(3, Ordering::Relaxed);
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("worker");
+    }
+    let requests = done.load(Ordering::Relaxed);
+    let log = client.rocket().state::<Arc<RequestLog>>().expect("log");
+    log.flush(&app.store).await;
+    (requests as f64 / seconds as f64, log.dropped())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let seconds = env("SCIMD_BENCH_SECONDS", 5);
+    let workers = env("SCIMD_BENCH_WORKERS", 8);
+    let rounds = env("SCIMD_BENCH_ROUNDS", 3);
+    let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut dropped = 0;
+    for r in 0..rounds {
+        // Alternate which goes first so neither always runs on a warmer machine.
+        for log_on in if r % 2 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        } {
+            let (rps, d) = runtime.block_on(round(log_on, seconds, workers));
+            eprintln!(
+                "round {r} log {}: {rps:.0} requests/s",
+                if log_on { "on " } else { "off" }
+            );
+            if log_on {
+                on.push(rps);
+                dropped += d;
+            } else {
+                off.push(rps);
+            }
+        }
+        // Paired within a round: on a shared machine the load drifts more between rounds
+        // than between the two halves of one.
+        ratios.push(on[on.len() - 1] / off[off.len() - 1]);
+    }
+    let (on, off) = (median(on), median(off));
+    println!(
+        "request log on:  {on:.0} requests/s (median of {rounds}, {workers} workers, {seconds}s each; {dropped} entries dropped)"
+    );
+    println!("request log off: {off:.0} requests/s");
+    println!("ratio of medians on/off: {:.3}", on / off);
+    println!(
+        "median of per-round ratios on/off: {:.3} (acceptance: >= 0.90)",
+        median(ratios)
+    );
+}

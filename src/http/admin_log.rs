@@ -1,0 +1,111 @@
+//! Admin API for troubleshooting: search the request log and read one entry with its
+//! diagnosis (`/api/log`), a resource's history, and per-token integration health
+//! (`/api/health`). Session required (read-only routes, so no CSRF).
+
+use std::sync::Arc;
+
+use rocket::serde::json::Json;
+use rocket::{Route, State, get, routes};
+
+use super::App;
+use super::admin::{Admin, ApiError, TenantScope};
+use super::resources::Endpoint;
+use crate::service::OpError;
+use crate::service::history::{self, History};
+use crate::service::request_log::{self, FullEntry, Health, Page, RequestLog, SearchParams};
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![search_log, get_log_entry, resource_history, health]
+}
+
+/// Runs a blocking service call off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, OpError> + Send + 'static,
+) -> Result<T, ApiError> {
+    rocket::tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::from(OpError::Internal(format!("task failed: {e}"))))?
+        .map_err(ApiError::from)
+}
+
+fn number(name: &str, v: Option<&str>) -> Result<Option<u64>, ApiError> {
+    v.map(|s| {
+        s.parse().map_err(|_| {
+            ApiError::from(OpError::Invalid(format!(
+                "{name} = \"{s}\" must be a positive whole number"
+            )))
+        })
+    })
+    .transpose()
+}
+
+#[allow(clippy::too_many_arguments)]
+#[get("/log?<tenant>&<status>&<token>&<idp>&<resource>&<since>&<until>&<page>&<per_page>")]
+async fn search_log(
+    _admin: Admin,
+    tenant: Option<String>,
+    status: Option<String>,
+    token: Option<String>,
+    idp: Option<String>,
+    resource: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    page: Option<&str>,
+    per_page: Option<&str>,
+    app: &State<App>,
+) -> Result<Json<Page>, ApiError> {
+    let params = SearchParams {
+        tenant,
+        status,
+        token,
+        idp,
+        resource,
+        since,
+        until,
+        page: number("page", page)?,
+        per_page: number("per_page", per_page)?,
+    };
+    let store = app.store.clone();
+    Ok(Json(
+        blocking(move || request_log::search(&store, &params)).await?,
+    ))
+}
+
+#[get("/log/<id>")]
+async fn get_log_entry(
+    _admin: Admin,
+    id: i64,
+    app: &State<App>,
+) -> Result<Json<FullEntry>, ApiError> {
+    let store = app.store.clone();
+    Ok(Json(blocking(move || request_log::show(&store, id)).await?))
+}
+
+#[get("/tenants/<_>/<endpoint>/<id>/history")]
+async fn resource_history(
+    _admin: Admin,
+    t: TenantScope,
+    endpoint: Endpoint,
+    id: String,
+    app: &State<App>,
+) -> Result<Json<History>, ApiError> {
+    let store = app.store.clone();
+    Ok(Json(
+        blocking(move || history::of(&store, &t.0, endpoint.0, &id)).await?,
+    ))
+}
+
+#[get("/health?<tenant>")]
+async fn health(
+    _admin: Admin,
+    tenant: Option<String>,
+    app: &State<App>,
+    log: &State<Arc<RequestLog>>,
+) -> Result<Json<Health>, ApiError> {
+    let store = app.store.clone();
+    let log = Arc::clone(log);
+    let slug = tenant.unwrap_or_else(|| crate::store::tenants::DEFAULT_SLUG.to_owned());
+    Ok(Json(
+        blocking(move || request_log::health(&store, &log, &slug)).await?,
+    ))
+}

@@ -1,0 +1,209 @@
+//! `GET /metrics` in the Prometheus text format (the `prometheus` crate renders it): SCIM
+//! requests by tenant, resource type, method, status and IdP; a latency histogram; the request
+//! log's queue depth, drops and writes; the seconds until each token expires.
+//!
+//! Access: a client on the loopback address (and not behind a proxy header) may scrape without
+//! a token; anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
+//! token is compared by SHA-256 digest in constant time, like SCIM tokens.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+use rocket::http::{ContentType, Status};
+use rocket::request::{FromRequest, Outcome, Request};
+use rocket::{Route, State, get, routes};
+use subtle::ConstantTimeEq;
+
+use super::App;
+use crate::service::request_log::RequestLog;
+use crate::service::tokens;
+
+pub(crate) fn routes() -> Vec<Route> {
+    routes![metrics]
+}
+
+/// The registry and the instruments updated on the request path (in memory only).
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    queue_depth: IntGauge,
+    dropped: IntGauge,
+    written: IntGauge,
+    token_expiry: IntGaugeVec,
+}
+
+impl Metrics {
+    /// Builds and registers every instrument. Registration only fails on duplicate names,
+    /// which this fixed set cannot have.
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("scimd_requests_total", "SCIM requests answered"),
+            &["tenant", "resource_type", "method", "status", "idp"],
+        )
+        .expect("valid metric");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "scimd_request_duration_seconds",
+                "Time from request arrival to response, in seconds",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["resource_type", "method"],
+        )
+        .expect("valid metric");
+        let queue_depth = IntGauge::new(
+            "scimd_request_log_queue_depth",
+            "Request log entries waiting to be written",
+        )
+        .expect("valid metric");
+        let dropped = IntGauge::new(
+            "scimd_request_log_dropped_total",
+            "Request log entries dropped because the queue was full",
+        )
+        .expect("valid metric");
+        let written = IntGauge::new(
+            "scimd_request_log_written_total",
+            "Request log entries written",
+        )
+        .expect("valid metric");
+        let token_expiry = IntGaugeVec::new(
+            Opts::new(
+                "scimd_token_expiry_seconds",
+                "Seconds until a token expires (negative: expired); tokens without expiry are absent",
+            ),
+            &["tenant", "token"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(queue_depth.clone()),
+            Box::new(dropped.clone()),
+            Box::new(written.clone()),
+            Box::new(token_expiry.clone()),
+        ] {
+            registry.register(c).expect("unique metric names");
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            queue_depth,
+            dropped,
+            written,
+            token_expiry,
+        }
+    }
+
+    /// Counts one answered SCIM request.
+    pub fn observe(
+        &self,
+        tenant: &str,
+        resource_type: &str,
+        method: &str,
+        status: u16,
+        idp: &str,
+        latency: Duration,
+    ) {
+        let status = status.to_string();
+        self.requests
+            .with_label_values(&[tenant, resource_type, method, status.as_str(), idp])
+            .inc();
+        self.latency
+            .with_label_values(&[resource_type, method])
+            .observe(latency.as_secs_f64());
+    }
+
+    fn render(&self) -> String {
+        let mut out = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::warn!("cannot render metrics: {e}");
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A scraper allowed to read `/metrics`.
+pub struct Scraper;
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Scraper {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        let proxied = ["X-Real-IP", "X-Forwarded-For", "Forwarded"]
+            .iter()
+            .any(|h| req.headers().contains(*h));
+        // The peer address, not client_ip(): X-Real-IP is client-controlled.
+        if !proxied && req.remote().is_some_and(|a| a.ip().is_loopback()) {
+            return Outcome::Success(Self);
+        }
+        let configured = req
+            .rocket()
+            .state::<App>()
+            .and_then(|a| a.config.metrics.token.clone());
+        let presented = req
+            .headers()
+            .get_one("Authorization")
+            .and_then(|h| h.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim());
+        match (configured, presented) {
+            (Some(want), Some(got))
+                if bool::from(tokens::hash_secret(&want).ct_eq(&tokens::hash_secret(got))) =>
+            {
+                Outcome::Success(Self)
+            }
+            _ => Outcome::Error((Status::Unauthorized, ())),
+        }
+    }
+}
+
+#[get("/metrics")]
+async fn metrics(
+    _s: Scraper,
+    m: &State<Metrics>,
+    log: &State<Arc<RequestLog>>,
+    app: &State<App>,
+) -> (ContentType, String) {
+    m.queue_depth
+        .set(i64::try_from(log.queue_depth()).unwrap_or(i64::MAX));
+    m.dropped
+        .set(i64::try_from(log.dropped()).unwrap_or(i64::MAX));
+    m.written
+        .set(i64::try_from(log.written()).unwrap_or(i64::MAX));
+    let store = app.store.clone();
+    let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;
+    m.token_expiry.reset();
+    if let Ok(Ok(list)) = listed {
+        let now = crate::clock::now();
+        for t in list.iter().filter(|t| t.token.revoked.is_none()) {
+            let left = t.token.expires.as_deref().and_then(|e| {
+                time::OffsetDateTime::parse(e, &time::format_description::well_known::Rfc3339).ok()
+            });
+            if let Some(at) = left {
+                m.token_expiry
+                    .with_label_values(&[t.tenant.as_str(), t.token.name.as_str()])
+                    .set((at - now).whole_seconds());
+            }
+        }
+    }
+    (
+        ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]),
+        m.render(),
+    )
+}

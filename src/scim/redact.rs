@@ -1,0 +1,136 @@
+//! Redaction of request and response bodies before they are logged: every attribute the
+//! schemas mark `returned: never` (today `password`) is replaced by [`REDACTED`], wherever it
+//! appears: as a key (POST/PUT bodies, PATCH values, extension blocks) or as the target of a
+//! PATCH operation's `path`. A body that cannot be parsed is kept only if it cannot hold such
+//! a value, since a broken body cannot be walked safely.
+
+use std::sync::LazyLock;
+
+use serde_json::Value;
+
+use super::schema::{ALL_SCHEMAS, AttrDef, Returned};
+
+/// What a redacted value is replaced with.
+pub const REDACTED: &str = "[redacted]";
+
+/// Names (lowercased) of every `returned: never` attribute and sub-attribute.
+static NEVER: LazyLock<Vec<String>> = LazyLock::new(|| {
+    fn walk(attrs: &[AttrDef], out: &mut Vec<String>) {
+        for a in attrs {
+            if a.returned == Returned::Never {
+                out.push(a.name.to_ascii_lowercase());
+            }
+            walk(a.sub_attributes, out);
+        }
+    }
+    let mut out = Vec::new();
+    for s in ALL_SCHEMAS {
+        walk(s.attributes, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+});
+
+/// Whether `key` (possibly URN-qualified or a PATCH path like `password` or
+/// `urn:…:User:password`) names a `returned: never` attribute.
+pub fn is_secret(key: &str) -> bool {
+    let last = key.rsplit(':').next().unwrap_or(key);
+    let last = last.split('[').next().unwrap_or(last);
+    let last = last.rsplit('.').next().unwrap_or(last).to_ascii_lowercase();
+    NEVER.contains(&last)
+}
+
+/// Redacts a JSON value in place.
+pub fn redact_json(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            let op_on_secret = map
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+                .and_then(|(_, p)| p.as_str())
+                .is_some_and(is_secret);
+            for (k, val) in map.iter_mut() {
+                if is_secret(k) || (op_on_secret && k.eq_ignore_ascii_case("value")) {
+                    *val = Value::String(REDACTED.to_owned());
+                } else {
+                    redact_json(val);
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        _ => {}
+    }
+}
+
+/// A body as it may be stored: redacted, at most `cap` bytes (cut on a character boundary).
+/// Returns the text and whether it was cut. `complete` is false when only a prefix of the body
+/// was captured.
+pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>, bool) {
+    if bytes.is_empty() {
+        return (None, !complete);
+    }
+    let text = match serde_json::from_slice::<Value>(bytes) {
+        Ok(mut v) if complete => {
+            redact_json(&mut v);
+            v.to_string()
+        }
+        _ => {
+            let raw = String::from_utf8_lossy(bytes);
+            let lower = raw.to_ascii_lowercase();
+            if NEVER.iter().any(|n| lower.contains(n.as_str())) {
+                return (
+                    Some(format!(
+                        "[withheld: {} bytes that are not complete JSON and may hold a password]",
+                        bytes.len()
+                    )),
+                    !complete,
+                );
+            }
+            raw.into_owned()
+        }
+    };
+    if text.len() <= cap {
+        return (Some(text), !complete);
+    }
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (Some(text[..end].to_owned()), true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn passwords_are_redacted_everywhere() {
+        let mut v = json!({"userName":"a","password":"s3cret","Operations":[
+            {"op":"replace","path":"password","value":"p2"},
+            {"op":"replace","value":{"PassWord":"p3"}},
+            {"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:password","value":"p4"}]});
+        redact_json(&mut v);
+        let s = v.to_string();
+        for secret in ["s3cret", "p2", "p3", "p4"] {
+            assert!(!s.contains(secret), "{s}");
+        }
+        assert!(s.contains("\"userName\":\"a\""));
+    }
+
+    #[test]
+    fn broken_bodies_with_a_password_are_withheld() {
+        let (t, _) = redact_body(br#"{"password":"x", oops"#, true, 1000);
+        assert!(t.expect("text").starts_with("[withheld"));
+        let (t, _) = redact_body(b"{oops", true, 1000);
+        assert_eq!(t.as_deref(), Some("{oops"));
+    }
+
+    #[test]
+    fn long_bodies_are_cut() {
+        let (t, cut) = redact_body(br#"{"userName":"aaaaaaaaaaaaaaaa"}"#, true, 10);
+        assert_eq!(t.expect("text").len(), 10);
+        assert!(cut);
+    }
+}

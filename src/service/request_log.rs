@@ -1,0 +1,634 @@
+//! The request log, off the request path: the HTTP layer hands each finished SCIM request to
+//! [`RequestLog::submit`] (a non-blocking `try_send` into a bounded queue); one writer task
+//! turns captures into rows (redaction, IdP, error fields — all the parsing happens here, not
+//! on the request path) and inserts them in batches, one transaction per batch. A full queue
+//! drops the entry and counts it: the log must never slow or fail SCIM traffic.
+//!
+//! Reading the log (search, one entry, per-token health) attaches the troubleshooting
+//! diagnosis from [`crate::scim::diagnosis`] at read time.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use rocket::tokio::sync::{RwLock, mpsc, oneshot};
+use serde::Serialize;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use super::OpError;
+use crate::clock;
+use crate::config::RequestLogConfig;
+use crate::scim::diagnosis::{self, Deletion, Diagnosis, Observed};
+use crate::scim::redact::redact_body;
+use crate::store::request_log::{self as rows, LogFilter, LogRow};
+use crate::store::{Store, StoreError};
+
+/// Most entries written in one transaction: large enough that a burst costs few commits
+/// (each is an fsync), small enough that the writer connection is never held for long.
+pub const BATCH_SIZE: usize = 256;
+/// Longest the writer waits to fill a batch before writing what it has.
+pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
+/// How often old entries are pruned.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+/// How long shutdown waits for the last entries to be written.
+pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A finished SCIM request as the HTTP layer saw it: raw, cheap to build.
+#[derive(Debug, Clone, Default)]
+pub struct Capture {
+    pub time: Option<OffsetDateTime>,
+    pub tenant: String,
+    /// (id, name) of the authenticated token.
+    pub token: Option<(String, String)>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub method: String,
+    /// The path as the client sent it (with any `/t/{slug}` prefix).
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub request_body: Vec<u8>,
+    /// False when only a prefix of the request body was kept.
+    pub request_complete: bool,
+    pub response_body: Vec<u8>,
+    pub response_complete: bool,
+}
+
+enum Msg {
+    Entry(Box<Capture>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The queue, its counters and the writer's settings.
+pub struct RequestLog {
+    settings: RequestLogConfig,
+    tx: mpsc::Sender<Msg>,
+    rx: Mutex<Option<mpsc::Receiver<Msg>>>,
+    dropped: AtomicU64,
+    written: AtomicU64,
+    /// The writer takes this before each batch; [`RequestLog::hold`] blocks it (tests).
+    gate: RwLock<()>,
+}
+
+impl RequestLog {
+    pub fn new(settings: RequestLogConfig) -> Self {
+        let (tx, rx) = mpsc::channel(settings.queue_size.max(1));
+        Self {
+            settings,
+            tx,
+            rx: Mutex::new(Some(rx)),
+            dropped: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            gate: RwLock::new(()),
+        }
+    }
+
+    /// Whether requests are recorded.
+    pub fn enabled(&self) -> bool {
+        self.settings.enabled
+    }
+
+    /// Most bytes of a body worth capturing.
+    pub fn body_cap(&self) -> usize {
+        self.settings.max_body_bytes
+    }
+
+    /// Queues a capture without waiting; a full queue drops it and counts the drop.
+    pub fn submit(&self, c: Capture) {
+        if self.tx.try_send(Msg::Entry(Box::new(c))).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Entries waiting for the writer.
+    pub fn queue_depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    /// Entries dropped because the queue was full, since start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Entries written since start.
+    pub fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
+    /// Stops the writer until the guard is dropped: the test hook for queue overflow.
+    pub async fn hold(&self) -> rocket::tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.gate.write().await
+    }
+
+    /// Runs the writer until the process ends. Only the first call gets the queue.
+    pub async fn run_writer(&self, store: Store) {
+        let Some(mut rx) = self.rx.lock().ok().and_then(|mut r| r.take()) else {
+            return;
+        };
+        let mut prune = rocket::tokio::time::interval(PRUNE_INTERVAL);
+        loop {
+            let first = rocket::tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return,
+                },
+                _ = prune.tick() => {
+                    if let Err(e) = self.prune(&store, clock::now()).await {
+                        tracing::warn!("request log pruning failed: {e}");
+                    }
+                    continue;
+                }
+            };
+            let _gate = self.gate.read().await;
+            let mut batch = Vec::new();
+            let mut acks = Vec::new();
+            // Collect for up to BATCH_WINDOW: every commit is an fsync on the one writer
+            // connection SCIM writes also need, so a few large batches cost far less than
+            // many small ones.
+            let deadline = rocket::tokio::time::Instant::now() + BATCH_WINDOW;
+            let mut next = Some(first);
+            while let Some(m) = next {
+                match m {
+                    Msg::Entry(c) => batch.push(*c),
+                    Msg::Flush(ack) => {
+                        acks.push(ack);
+                        break;
+                    }
+                }
+                if batch.len() >= BATCH_SIZE {
+                    break;
+                }
+                next = match rx.try_recv() {
+                    Ok(m) => Some(m),
+                    Err(_) => rocket::tokio::time::timeout_at(deadline, rx.recv())
+                        .await
+                        .ok()
+                        .flatten(),
+                };
+            }
+            self.write(&store, batch).await;
+            for ack in acks {
+                let _ = ack.send(());
+            }
+        }
+    }
+
+    /// Converts and inserts a batch; a failed write is logged and the batch counted as dropped
+    /// (retrying would let a broken disk grow the queue without bound).
+    async fn write(&self, store: &Store, batch: Vec<Capture>) {
+        if batch.is_empty() {
+            return;
+        }
+        let n = batch.len() as u64;
+        let cap = self.settings.max_body_bytes;
+        let result = store
+            .write(move |tx| {
+                let rows: Vec<LogRow> = batch.into_iter().map(|c| to_row(c, cap)).collect();
+                rows::insert_batch(tx, &rows)
+            })
+            .await;
+        match result {
+            Ok(()) => {
+                self.written.fetch_add(n, Ordering::Relaxed);
+            }
+            Err(e) => {
+                tracing::warn!("could not write {n} request log entries: {e}");
+                self.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Waits until every entry queued before this call is written (graceful shutdown, tests).
+    /// Without a running writer (e.g. the CLI), drains the queue itself.
+    pub async fn flush(&self, store: &Store) {
+        let idle = self.rx.lock().ok().and_then(|mut r| r.take());
+        if let Some(mut rx) = idle {
+            let mut batch = Vec::new();
+            while let Ok(Msg::Entry(c)) = rx.try_recv() {
+                batch.push(*c);
+            }
+            self.write(store, batch).await;
+            if let Ok(mut slot) = self.rx.lock() {
+                *slot = Some(rx);
+            }
+            return;
+        }
+        let (ack, done) = oneshot::channel();
+        let sent = rocket::tokio::time::timeout(FLUSH_TIMEOUT, self.tx.send(Msg::Flush(ack))).await;
+        if matches!(sent, Ok(Ok(()))) {
+            let _ = rocket::tokio::time::timeout(FLUSH_TIMEOUT, done).await;
+        }
+    }
+
+    /// Deletes entries past `retention_days` or beyond `max_rows`.
+    pub async fn prune(&self, store: &Store, now: OffsetDateTime) -> Result<usize, StoreError> {
+        let days = i64::from(self.settings.retention_days);
+        let before = clock::timestamp(now - time::Duration::days(days));
+        let max_rows = self.settings.max_rows;
+        let n = store
+            .write(move |tx| rows::prune(tx, &before, max_rows))
+            .await?;
+        if n > 0 {
+            tracing::info!("pruned {n} request log entries");
+        }
+        Ok(n)
+    }
+}
+
+/// `/Users/<id>` or `/Groups/<id>` (after any tenant prefix) → (type, id).
+fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
+    let tail = path.split("/scim/v2/").nth(1).unwrap_or_default();
+    let mut parts = tail.split('/');
+    let rt = match parts.next() {
+        Some("Users") => Some("User"),
+        Some("Groups") => Some("Group"),
+        _ => None,
+    };
+    let id = parts
+        .next()
+        .filter(|s| !s.is_empty() && !s.starts_with('.'))
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+    (rt, id)
+}
+
+/// A capture as stored: redacted bodies, IdP, error fields, resource.
+pub fn to_row(c: Capture, cap: usize) -> LogRow {
+    let (resource_type, mut resource_id) = resource_of(&c.path);
+    let response: Option<Value> = if c.response_complete {
+        serde_json::from_slice(&c.response_body).ok()
+    } else {
+        None
+    };
+    if resource_id.is_none() && c.status == 201 {
+        resource_id = response
+            .as_ref()
+            .and_then(|v| v["id"].as_str())
+            .map(str::to_owned);
+    }
+    let (scim_type, detail) = if c.status >= 400 {
+        let field = |k: &str| {
+            response
+                .as_ref()
+                .and_then(|v| v[k].as_str())
+                .map(str::to_owned)
+        };
+        (field("scimType"), field("detail"))
+    } else {
+        (None, None)
+    };
+    let (request_body, request_truncated) = redact_body(&c.request_body, c.request_complete, cap);
+    let (response_body, response_truncated) =
+        redact_body(&c.response_body, c.response_complete, cap);
+    LogRow {
+        id: 0,
+        time: clock::timestamp(c.time.unwrap_or_else(clock::now)),
+        idp: diagnosis::idp_from_user_agent(c.user_agent.as_deref()).to_owned(),
+        tenant: c.tenant,
+        token_id: c.token.as_ref().map(|t| t.0.clone()),
+        token_name: c.token.map(|t| t.1),
+        client_ip: c.client_ip,
+        user_agent: c.user_agent,
+        method: c.method,
+        path: c.path,
+        query: c.query,
+        status: c.status,
+        latency_ms: c.latency_ms,
+        resource_type: resource_type.map(str::to_owned),
+        resource_id,
+        scim_type,
+        detail,
+        request_body,
+        response_body,
+        request_truncated,
+        response_truncated,
+    }
+}
+
+/// `{"id", "name"}` of a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenRef {
+    pub id: String,
+    pub name: String,
+}
+
+/// A log entry as the admin API and CLI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub id: i64,
+    pub time: String,
+    pub tenant: String,
+    pub token: Option<TokenRef>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub idp: String,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub diagnosis: Option<Diagnosis>,
+}
+
+/// One entry with its bodies.
+#[derive(Debug, Clone, Serialize)]
+pub struct FullEntry {
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    pub request_truncated: bool,
+    pub response_truncated: bool,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+    pub items: Vec<Entry>,
+}
+
+/// Search parameters as the admin API and CLI receive them (strings, validated here).
+#[derive(Debug, Clone, Default)]
+pub struct SearchParams {
+    pub tenant: Option<String>,
+    /// An HTTP status or `errors`.
+    pub status: Option<String>,
+    pub token: Option<String>,
+    pub idp: Option<String>,
+    pub resource: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub page: Option<u64>,
+    pub per_page: Option<u64>,
+}
+
+/// Largest page of a search.
+pub const MAX_PER_PAGE: u64 = 200;
+const DEFAULT_PER_PAGE: u64 = 50;
+
+fn time_bound(name: &str, v: Option<&str>) -> Result<Option<String>, OpError> {
+    v.map(|s| {
+        clock::normalize(s).ok_or_else(|| {
+            OpError::Invalid(format!(
+                "{name} = \"{s}\" is not an RFC 3339 time such as 2024-05-13T04:42:34Z"
+            ))
+        })
+    })
+    .transpose()
+}
+
+fn filter(p: &SearchParams) -> Result<LogFilter, OpError> {
+    let (status, errors_only) = match p.status.as_deref() {
+        None | Some("") => (None, false),
+        Some("errors") => (None, true),
+        Some(s) => (
+            Some(s.parse::<u16>().map_err(|_| {
+                OpError::Invalid(format!(
+                    "status = \"{s}\" must be an HTTP status such as 401, or \"errors\""
+                ))
+            })?),
+            false,
+        ),
+    };
+    if let Some(idp) = p.idp.as_deref()
+        && !diagnosis::IDPS.contains(&idp)
+    {
+        return Err(OpError::Invalid(format!(
+            "idp = \"{idp}\" must be one of {}",
+            diagnosis::IDPS.join(", ")
+        )));
+    }
+    Ok(LogFilter {
+        tenant: p.tenant.clone(),
+        status,
+        errors_only,
+        token_id: p.token.clone(),
+        idp: p.idp.clone(),
+        resource_id: p.resource.clone(),
+        since: time_bound("since", p.since.as_deref())?,
+        until: time_bound("until", p.until.as_deref())?,
+    })
+}
+
+/// Searches the log, newest first, with a diagnosis on each entry.
+pub fn search(store: &Store, p: &SearchParams) -> Result<Page, OpError> {
+    let f = filter(p)?;
+    let page = p.page.unwrap_or(1).max(1);
+    let per_page = p.per_page.unwrap_or(DEFAULT_PER_PAGE);
+    if !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(OpError::Invalid(format!(
+            "per_page must be between 1 and {MAX_PER_PAGE}"
+        )));
+    }
+    let offset = (page - 1).saturating_mul(per_page);
+    store
+        .read_blocking(|c| {
+            let (total, found) = rows::search(c, &f, offset, per_page)?;
+            let items = found
+                .into_iter()
+                .map(|r| entry(c, r))
+                .collect::<crate::store::Result<Vec<_>>>()?;
+            Ok(Page {
+                total,
+                page,
+                per_page,
+                items,
+            })
+        })
+        .map_err(internal)
+}
+
+/// One entry with bodies; `NotFound` if there is none with this id.
+pub fn show(store: &Store, id: i64) -> Result<FullEntry, OpError> {
+    store
+        .read_blocking(|c| {
+            let Some(mut r) = rows::get(c, id)? else {
+                return Ok(None);
+            };
+            let (request_body, response_body) = (r.request_body.take(), r.response_body.take());
+            let (request_truncated, response_truncated) =
+                (r.request_truncated, r.response_truncated);
+            let e = entry_with_body(c, r, request_body.as_deref())?;
+            Ok(Some(FullEntry {
+                entry: e,
+                request_body,
+                response_body,
+                request_truncated,
+                response_truncated,
+            }))
+        })
+        .map_err(internal)?
+        .ok_or_else(|| OpError::NotFound(format!("there is no request log entry {id}")))
+}
+
+fn entry(c: &crate::store::Conn, r: LogRow) -> crate::store::Result<Entry> {
+    // Quirk notes need the request body; a list does not load bodies, so only failures are
+    // diagnosed there (the detail view diagnoses successes too).
+    entry_with_body(c, r, None)
+}
+
+fn entry_with_body(
+    c: &crate::store::Conn,
+    r: LogRow,
+    request_body: Option<&str>,
+) -> crate::store::Result<Entry> {
+    let deletion = match (r.status, &r.resource_type, &r.resource_id) {
+        (404, Some(rt), Some(id)) => rows::deletion(c, &r.tenant, rt, id)?,
+        _ => None,
+    };
+    let diagnosis = diagnosis::diagnose(&Observed {
+        status: r.status,
+        scim_type: r.scim_type.as_deref(),
+        detail: r.detail.as_deref(),
+        method: &r.method,
+        path: &r.path,
+        idp: &r.idp,
+        resource_type: r.resource_type.as_deref(),
+        resource_id: r.resource_id.as_deref(),
+        request_body,
+        deleted: deletion.as_ref().map(|h| Deletion {
+            time: &h.time,
+            token_name: h.token_name.as_deref(),
+            idp: h.idp.as_deref(),
+        }),
+    });
+    Ok(Entry {
+        id: r.id,
+        time: r.time,
+        tenant: r.tenant,
+        token: match (r.token_id, r.token_name) {
+            (Some(id), Some(name)) => Some(TokenRef { id, name }),
+            _ => None,
+        },
+        client_ip: r.client_ip,
+        user_agent: r.user_agent,
+        idp: r.idp,
+        method: r.method,
+        path: r.path,
+        query: r.query,
+        status: r.status,
+        latency_ms: r.latency_ms,
+        resource_type: r.resource_type,
+        resource_id: r.resource_id,
+        scim_type: r.scim_type,
+        detail: r.detail,
+        diagnosis,
+    })
+}
+
+/// The newest error of a token.
+#[derive(Debug, Clone, Serialize)]
+pub struct LastError {
+    pub time: String,
+    pub status: u16,
+    pub detail: Option<String>,
+}
+
+/// Integration health of one token.
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenHealth {
+    pub id: String,
+    pub name: String,
+    pub last_success: Option<String>,
+    pub last_error: Option<LastError>,
+    /// Share of failed requests over the last 24 hours, 0.0–1.0.
+    pub error_rate_24h: f64,
+    /// Requests over the last 24 hours per IdP.
+    pub requests_by_idp: serde_json::Map<String, Value>,
+}
+
+/// The log's own state.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogHealth {
+    pub queue_depth: usize,
+    pub dropped: u64,
+}
+
+/// `GET /api/health`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Health {
+    pub tokens: Vec<TokenHealth>,
+    pub log: LogHealth,
+}
+
+/// Health of every token of a tenant.
+pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Health, OpError> {
+    let since = clock::timestamp(clock::now() - time::Duration::hours(24));
+    let slug = tenant_slug.to_owned();
+    let tokens = store
+        .read_blocking(|c| {
+            let Some(tenant) = crate::store::tenants::by_slug(c, &slug)? else {
+                return Ok(None);
+            };
+            let mut out = Vec::new();
+            for t in crate::store::tokens::list(c, Some(tenant.id))? {
+                let f = rows::token_figures(c, &t.id, &since)?;
+                out.push(TokenHealth {
+                    last_success: f.last_success,
+                    last_error: f.last_error.map(|(time, status, detail)| LastError {
+                        time,
+                        status,
+                        detail,
+                    }),
+                    error_rate_24h: if f.requests_since == 0 {
+                        0.0
+                    } else {
+                        f.errors_since as f64 / f.requests_since as f64
+                    },
+                    requests_by_idp: f
+                        .by_idp
+                        .into_iter()
+                        .map(|(k, n)| (k, Value::from(n)))
+                        .collect(),
+                    id: t.id,
+                    name: t.name,
+                });
+            }
+            Ok(Some(out))
+        })
+        .map_err(internal)?
+        .ok_or_else(|| OpError::NotFound(format!("there is no tenant \"{tenant_slug}\"")))?;
+    Ok(Health {
+        tokens,
+        log: LogHealth {
+            queue_depth: log.queue_depth(),
+            dropped: log.dropped(),
+        },
+    })
+}
+
+fn internal(e: StoreError) -> OpError {
+    tracing::error!("request log store failure: {e}");
+    OpError::Internal(format!("the database failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resources_from_paths() {
+        assert_eq!(
+            resource_of("/scim/v2/Users/abc"),
+            (Some("User"), Some("abc".into()))
+        );
+        assert_eq!(
+            resource_of("/t/acme/scim/v2/Groups/g%201"),
+            (Some("Group"), Some("g 1".into()))
+        );
+        assert_eq!(resource_of("/scim/v2/Users/.search"), (Some("User"), None));
+        assert_eq!(resource_of("/scim/v2/Schemas"), (None, None));
+    }
+}

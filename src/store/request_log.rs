@@ -1,0 +1,329 @@
+//! SQL of the request log and the per-resource history: batch inserts, retention, searches,
+//! per-token health figures. Rows arrive here already redacted (see `service::request_log`).
+
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+
+use super::Result;
+
+/// One logged SCIM request, as stored.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogRow {
+    /// 0 until inserted.
+    pub id: i64,
+    pub time: String,
+    pub tenant: String,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub idp: String,
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    pub latency_ms: f64,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<String>,
+    pub scim_type: Option<String>,
+    pub detail: Option<String>,
+    pub request_body: Option<String>,
+    pub response_body: Option<String>,
+    pub request_truncated: bool,
+    pub response_truncated: bool,
+}
+
+const COLUMNS: &str = "id, time, tenant, token_id, token_name, client_ip, user_agent, idp, method, \
+    path, query, status, latency_ms, resource_type, resource_id, scim_type, detail";
+
+fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
+    Ok(LogRow {
+        id: r.get(0)?,
+        time: r.get(1)?,
+        tenant: r.get(2)?,
+        token_id: r.get(3)?,
+        token_name: r.get(4)?,
+        client_ip: r.get(5)?,
+        user_agent: r.get(6)?,
+        idp: r.get(7)?,
+        method: r.get(8)?,
+        path: r.get(9)?,
+        query: r.get(10)?,
+        status: r.get(11)?,
+        latency_ms: r.get(12)?,
+        resource_type: r.get(13)?,
+        resource_id: r.get(14)?,
+        scim_type: r.get(15)?,
+        detail: r.get(16)?,
+        request_body: if with_bodies { r.get(17)? } else { None },
+        response_body: if with_bodies { r.get(18)? } else { None },
+        request_truncated: if with_bodies { r.get(19)? } else { false },
+        response_truncated: if with_bodies { r.get(20)? } else { false },
+    })
+}
+
+/// Inserts a batch (the caller holds one transaction around it).
+pub fn insert_batch(conn: &Connection, rows: &[LogRow]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
+         user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
+         scim_type, detail, request_body, response_body, request_truncated, response_truncated)
+         VALUES (?1, (SELECT id FROM tenants WHERE slug = ?2), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?;
+    for r in rows {
+        stmt.execute(params![
+            r.time,
+            r.tenant,
+            r.token_id,
+            r.token_name,
+            r.client_ip,
+            r.user_agent,
+            r.idp,
+            r.method,
+            r.path,
+            r.query,
+            r.status,
+            r.latency_ms,
+            r.resource_type,
+            r.resource_id,
+            r.scim_type,
+            r.detail,
+            r.request_body,
+            r.response_body,
+            r.request_truncated,
+            r.response_truncated,
+        ])?;
+    }
+    Ok(())
+}
+
+/// Deletes entries older than `before` and all but the newest `max_rows`; returns how many.
+pub fn prune(conn: &Connection, before: &str, max_rows: u64) -> Result<usize> {
+    let old = conn.execute("DELETE FROM request_log WHERE time < ?1", params![before])?;
+    // The id is monotonic, so "all but the newest N" is one range delete on the primary key.
+    let extra = conn.execute(
+        "DELETE FROM request_log WHERE id <= (SELECT id FROM request_log ORDER BY id DESC LIMIT 1 OFFSET ?1)",
+        params![i64::try_from(max_rows).unwrap_or(i64::MAX)],
+    )?;
+    Ok(old + extra)
+}
+
+/// Which entries a search wants.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub tenant: Option<String>,
+    pub status: Option<u16>,
+    /// Only responses with status ≥ 400.
+    pub errors_only: bool,
+    pub token_id: Option<String>,
+    pub idp: Option<String>,
+    pub resource_id: Option<String>,
+    /// Inclusive bounds, in `clock::timestamp` shape.
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+/// Total matching and the page `[offset, offset + limit)`, newest first, without bodies.
+pub fn search(
+    conn: &Connection,
+    f: &LogFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<(u64, Vec<LogRow>)> {
+    let mut clauses: Vec<&str> = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    let mut text = |clause, v: &Option<String>| {
+        if let Some(v) = v {
+            clauses.push(clause);
+            args.push(v.clone().into());
+        }
+    };
+    text("tenant = ?", &f.tenant);
+    text("token_id = ?", &f.token_id);
+    text("idp = ?", &f.idp);
+    text("resource_id = ?", &f.resource_id);
+    text("time >= ?", &f.since);
+    text("time <= ?", &f.until);
+    if let Some(s) = f.status {
+        clauses.push("status = ?");
+        args.push(i64::from(s).into());
+    }
+    if f.errors_only {
+        clauses.push("status >= 400");
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let total: i64 = conn.query_row(
+        &format!("SELECT COUNT(*) FROM request_log{filter}"),
+        params_from_iter(args.iter()),
+        |r| r.get(0),
+    )?;
+    args.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    args.push(i64::try_from(offset).unwrap_or(i64::MAX).into());
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM request_log{filter} ORDER BY id DESC LIMIT ? OFFSET ?"
+    ))?;
+    let rows = stmt
+        .query_map(params_from_iter(args.iter()), |r| from_row(r, false))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok((u64::try_from(total).unwrap_or(0), rows))
+}
+
+/// One entry with its bodies.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<LogRow>> {
+    Ok(conn
+        .query_row(
+            &format!(
+                "SELECT {COLUMNS}, request_body, response_body, request_truncated, response_truncated \
+                 FROM request_log WHERE id = ?1"
+            ),
+            params![id],
+            |r| from_row(r, true),
+        )
+        .optional()?)
+}
+
+/// Request figures of one token.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenFigures {
+    pub last_success: Option<String>,
+    /// (time, status, detail) of the newest failed request.
+    pub last_error: Option<(String, u16, Option<String>)>,
+    pub requests_since: u64,
+    pub errors_since: u64,
+    /// Requests per IdP since the same instant.
+    pub by_idp: Vec<(String, u64)>,
+}
+
+/// What the log knows about `token_id`; counts cover entries at or after `since`.
+pub fn token_figures(conn: &Connection, token_id: &str, since: &str) -> Result<TokenFigures> {
+    let last_success = conn.query_row(
+        "SELECT MAX(time) FROM request_log WHERE token_id = ?1 AND status < 400",
+        params![token_id],
+        |r| r.get(0),
+    )?;
+    let last_error = conn
+        .query_row(
+            "SELECT time, status, detail FROM request_log WHERE token_id = ?1 AND status >= 400 \
+             ORDER BY time DESC LIMIT 1",
+            params![token_id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let (requests_since, errors_since): (i64, i64) = conn.query_row(
+        "SELECT COUNT(*), COALESCE(SUM(status >= 400), 0) FROM request_log \
+         WHERE token_id = ?1 AND time >= ?2",
+        params![token_id, since],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT idp, COUNT(*) FROM request_log WHERE token_id = ?1 AND time >= ?2 \
+         GROUP BY idp ORDER BY idp",
+    )?;
+    let by_idp = stmt
+        .query_map(params![token_id, since], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })?
+        .map(|r| r.map(|(k, n)| (k, u64::try_from(n).unwrap_or(0))))
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(TokenFigures {
+        last_success,
+        last_error,
+        requests_since: u64::try_from(requests_since).unwrap_or(0),
+        errors_since: u64::try_from(errors_since).unwrap_or(0),
+        by_idp,
+    })
+}
+
+/// One change of one resource, as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub time: String,
+    pub action: &'static str,
+    pub token_id: Option<String>,
+    pub token_name: Option<String>,
+    pub idp: Option<String>,
+    /// JSON array of `{"attribute", "before", "after"}`.
+    pub changes: String,
+}
+
+/// Records a change; runs inside the transaction that makes it.
+pub fn insert_history(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    resource_id: &str,
+    h: &HistoryRow,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO resource_history (tenant_id, resource_type, resource_id, time, action, \
+         token_id, token_name, idp, changes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        tenant_id,
+        resource_type,
+        resource_id,
+        h.time,
+        h.action,
+        h.token_id,
+        h.token_name,
+        h.idp,
+        h.changes
+    ])?;
+    Ok(())
+}
+
+fn history_row(r: &Row<'_>) -> rusqlite::Result<HistoryRow> {
+    let action: String = r.get(1)?;
+    Ok(HistoryRow {
+        time: r.get(0)?,
+        action: match action.as_str() {
+            "create" => "create",
+            "delete" => "delete",
+            _ => "update",
+        },
+        token_id: r.get(2)?,
+        token_name: r.get(3)?,
+        idp: r.get(4)?,
+        changes: r.get(5)?,
+    })
+}
+
+/// The history of one resource, newest first.
+pub fn history(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Vec<HistoryRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT time, action, token_id, token_name, idp, changes FROM resource_history \
+         WHERE tenant_id = ?1 AND resource_type = ?2 AND resource_id = ?3 ORDER BY id DESC",
+    )?;
+    let rows = stmt
+        .query_map(params![tenant_id, resource_type, resource_id], history_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The deletion of a resource in the tenant with this slug, if the history has one.
+pub fn deletion(
+    conn: &Connection,
+    tenant_slug: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> Result<Option<HistoryRow>> {
+    Ok(conn
+        .query_row(
+            "SELECT h.time, h.action, h.token_id, h.token_name, h.idp, h.changes \
+             FROM resource_history h JOIN tenants t ON t.id = h.tenant_id \
+             WHERE t.slug = ?1 AND h.resource_type = ?2 AND h.resource_id = ?3 \
+             AND h.action = 'delete' ORDER BY h.id DESC LIMIT 1",
+            params![tenant_slug, resource_type, resource_id],
+            history_row,
+        )
+        .optional()?)
+}

@@ -1,0 +1,627 @@
+//! The request log (issue 7): every catalogue entry triggered by a real request and its
+//! diagnosis read back through `/api/log`; redaction checked on the database file itself;
+//! queue overflow, retention, resource history, health and `/metrics`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rocket::http::Header;
+use serde_json::{Value, json};
+
+use scimd::service::request_log::RequestLog;
+use scimd::service::tokens::{self, Rotation};
+
+use crate::admin_api::{api, create_tenant, sign_in};
+use crate::common::{TestApp, enc, okta_user};
+
+fn log(app: &TestApp) -> Arc<RequestLog> {
+    app.client
+        .rocket()
+        .state::<Arc<RequestLog>>()
+        .expect("request log is managed")
+        .clone()
+}
+
+async fn flush(app: &TestApp) {
+    log(app).flush(&app.app().store).await;
+}
+
+/// The newest log entry, read through the admin API (signed in already).
+async fn newest(app: &TestApp) -> Value {
+    flush(app).await;
+    let r = api(app, "GET", "/api/log?per_page=1", None, None, None).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    r.body["items"][0].clone()
+}
+
+#[track_caller]
+fn assert_diagnosis(entry: &Value, status: u16, title: &str) -> (String, String) {
+    assert_eq!(entry["status"], json!(status), "{entry}");
+    let d = &entry["diagnosis"];
+    assert!(
+        d["title"].as_str().is_some_and(|t| t.contains(title)),
+        "expected \"{title}\": {entry}"
+    );
+    for k in ["explanation", "fix"] {
+        assert!(d[k].as_str().is_some_and(|s| !s.is_empty()), "{entry}");
+    }
+    (
+        d["explanation"].as_str().unwrap_or_default().to_owned(),
+        d["fix"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+async fn with_token(app: &TestApp, method: &str, path: &str, body: Option<Value>, auth: &str) {
+    app.send_with(method, path, body, &[("Authorization", auth)])
+        .await;
+}
+
+#[rocket::async_test]
+async fn every_401_cause_is_diagnosed() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    app.send_with("GET", "/scim/v2/Users", None, &[]).await;
+    assert_diagnosis(&newest(&app).await, 401, "No token sent");
+
+    with_token(&app, "GET", "/scim/v2/Users", None, "Basic dXNlcjpwYXNz").await;
+    assert_diagnosis(&newest(&app).await, 401, "Wrong authentication scheme");
+
+    with_token(&app, "GET", "/scim/v2/Users", None, "Bearer \"scim_abc\"").await;
+    assert_diagnosis(&newest(&app).await, 401, "Token pasted incorrectly");
+
+    let unknown = format!("Bearer scim_{}", "0".repeat(64));
+    with_token(&app, "GET", "/scim/v2/Users", None, &unknown).await;
+    assert_diagnosis(&newest(&app).await, 401, "Unknown token");
+
+    let revoked = app.issue_token("default", "old-okta", false, None);
+    tokens::revoke(&app.app().store, None, "old-okta").expect("revoke");
+    with_token(
+        &app,
+        "GET",
+        "/scim/v2/Users",
+        None,
+        &format!("Bearer {revoked}"),
+    )
+    .await;
+    assert_diagnosis(&newest(&app).await, 401, "Revoked token");
+
+    let expiring = app.issue_token("default", "short", false, Some(Duration::from_millis(1)));
+    rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    with_token(
+        &app,
+        "GET",
+        "/scim/v2/Users",
+        None,
+        &format!("Bearer {expiring}"),
+    )
+    .await;
+    assert_diagnosis(&newest(&app).await, 401, "Expired token");
+
+    let rotating = app.issue_token("default", "entra", false, None);
+    tokens::rotate(
+        &app.app().store,
+        &Rotation {
+            tenant_slug: None,
+            id_or_name: "entra",
+            overlap: Duration::ZERO,
+            expires_in: None,
+        },
+    )
+    .map(|_| ())
+    .expect("rotate");
+    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
+    with_token(
+        &app,
+        "GET",
+        "/scim/v2/Users",
+        None,
+        &format!("Bearer {rotating}"),
+    )
+    .await;
+    let (explanation, _) = assert_diagnosis(&newest(&app).await, 401, "Rotated token");
+    assert!(explanation.contains("entra-2"), "{explanation}");
+
+    create_tenant(&app, "acme");
+    app.get("/t/acme/scim/v2/Users").await;
+    let entry = newest(&app).await;
+    let (_, fix) = assert_diagnosis(&entry, 401, "wrong tenant");
+    assert!(
+        fix.contains("/scim/v2"),
+        "the fix names the right URL: {fix}"
+    );
+    assert_eq!(entry["tenant"], "acme");
+    assert_eq!(entry["path"], "/t/acme/scim/v2/Users");
+}
+
+#[rocket::async_test]
+async fn request_errors_are_diagnosed() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+
+    let ro = app.issue_token("default", "reader", true, None);
+    with_token(
+        &app,
+        "POST",
+        "/scim/v2/Users",
+        Some(okta_user("ro@example.com")),
+        &format!("Bearer {ro}"),
+    )
+    .await;
+    let entry = newest(&app).await;
+    assert_diagnosis(&entry, 403, "Read-only token");
+    assert_eq!(entry["token"]["name"], "reader", "{entry}");
+
+    let id = app.create_user("taken@example.com").await;
+    app.post("/scim/v2/Users", okta_user("TAKEN@example.com"))
+        .await;
+    let (explanation, _) = assert_diagnosis(&newest(&app).await, 409, "userName already taken");
+    assert!(
+        explanation.contains(&format!("/scim/v2/Users/{id}")),
+        "links the holder: {explanation}"
+    );
+
+    let gid = app.create_group("Sales").await;
+    app.post(
+        "/scim/v2/Groups",
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"sales"}),
+    )
+    .await;
+    let (explanation, _) = assert_diagnosis(&newest(&app).await, 409, "displayName already taken");
+    assert!(explanation.contains(&gid), "{explanation}");
+
+    app.get(&format!("/scim/v2/Users?filter={}", enc("userName eq")))
+        .await;
+    let entry = newest(&app).await;
+    let (explanation, _) = assert_diagnosis(&entry, 400, "Filter not understood");
+    assert!(explanation.contains("at character 12"), "{explanation}");
+    assert_eq!(entry["scim_type"], "invalidFilter");
+
+    let mut body = okta_user("typo@example.com");
+    body["nickNmae"] = json!("x");
+    app.post("/scim/v2/Users", body).await;
+    assert_diagnosis(&newest(&app).await, 400, "Unknown attribute");
+
+    let mut body = okta_user("schema@example.com");
+    body["schemas"] = json!(["urn:example:custom"]);
+    app.post("/scim/v2/Users", body).await;
+    assert_diagnosis(&newest(&app).await, 400, "Unknown schema");
+
+    app.delete(&format!("/scim/v2/Users/{id}")).await;
+    app.get(&format!("/scim/v2/Users/{id}")).await;
+    let entry = newest(&app).await;
+    let (explanation, _) = assert_diagnosis(&entry, 404, "Resource was deleted");
+    assert!(
+        explanation.contains("\"okta\"") && explanation.contains("Okta"),
+        "names token and IdP: {explanation}"
+    );
+    assert_eq!(entry["resource_id"], json!(id));
+
+    app.get("/scim/v2/Users/never-there").await;
+    assert_diagnosis(&newest(&app).await, 404, "Resource does not exist");
+
+    let live = app.create_user("live@example.com").await;
+    app.send_with(
+        "PUT",
+        &format!("/scim/v2/Users/{live}"),
+        Some(okta_user("live@example.com")),
+        &[("Authorization", &app.bearer()), ("If-Match", "W/\"99\"")],
+    )
+    .await;
+    assert_diagnosis(&newest(&app).await, 412, "Version mismatch");
+
+    app.send_raw(
+        "POST",
+        "/scim/v2/Users",
+        Some("userName=x"),
+        &[
+            ("Authorization", &app.bearer()),
+            ("Content-Type", "text/plain"),
+        ],
+    )
+    .await;
+    assert_diagnosis(&newest(&app).await, 415, "Wrong Content-Type");
+
+    // Entra's string booleans are accepted; the detail view says so.
+    app.send_with(
+        "PATCH",
+        &format!("/scim/v2/Users/{live}"),
+        Some(
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"Replace","path":"active","value":"False"}]}),
+        ),
+        &[
+            ("Authorization", &app.bearer()),
+            ("User-Agent", "Azure AD SCIM Client"),
+        ],
+    )
+    .await;
+    let entry = newest(&app).await;
+    assert_eq!(entry["status"], 200, "{entry}");
+    assert_eq!(entry["idp"], "entra");
+    let full = api(
+        &app,
+        "GET",
+        &format!("/api/log/{}", entry["id"]),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        full.body["diagnosis"]["title"]
+            .as_str()
+            .is_some_and(|t| t.contains("Entra sent booleans")),
+        "{}",
+        full.raw
+    );
+}
+
+#[rocket::async_test]
+async fn too_large_bodies_are_diagnosed() {
+    let app = TestApp::with(|c| c.limits.max_body_bytes = 300).await;
+    sign_in(&app).await;
+    let mut body = okta_user("big@example.com");
+    body["displayName"] = json!("x".repeat(400));
+    app.post("/scim/v2/Users", body).await;
+    let (explanation, _) = assert_diagnosis(&newest(&app).await, 413, "too large");
+    assert!(explanation.contains("300"), "{explanation}");
+}
+
+#[rocket::async_test]
+async fn passwords_and_tokens_never_reach_the_database_file() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let mut body = okta_user("secret@example.com");
+    body["password"] = json!("Pw-in-create-8d1f");
+    let r = app.post("/scim/v2/Users", body).await;
+    let id = r.body["id"].as_str().expect("id").to_owned();
+    app.patch(
+        &format!("/scim/v2/Users/{id}"),
+        json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations":[{"op":"replace","path":"password","value":"Pw-in-patch-77ab"},
+                          {"op":"replace","value":{"password":"Pw-in-value-3c2e"}}]}),
+    )
+    .await;
+    // A malformed body that mentions a password is withheld, not stored.
+    app.send_raw(
+        "POST",
+        "/scim/v2/Users",
+        Some("{\"password\": \"Pw-in-broken-json-9\", "),
+        &[("Authorization", &app.bearer())],
+    )
+    .await;
+    flush(&app).await;
+    let entry = newest(&app).await;
+    let full = api(
+        &app,
+        "GET",
+        &format!("/api/log/{}", entry["id"]),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        full.body["request_body"]
+            .as_str()
+            .is_some_and(|b| b.starts_with("[withheld")),
+        "{}",
+        full.raw
+    );
+    let create = api(
+        &app,
+        "GET",
+        &format!("/api/log?resource={id}&per_page=10"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        create.body["total"].as_u64().is_some_and(|n| n >= 2),
+        "{}",
+        create.raw
+    );
+
+    // Everything SQLite holds: the database file and its write-ahead log.
+    let db = app.app().config.database.clone();
+    let mut bytes = std::fs::read(&db).expect("db file");
+    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
+        bytes.extend(wal);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    for secret in [
+        "Pw-in-create-8d1f",
+        "Pw-in-patch-77ab",
+        "Pw-in-value-3c2e",
+        "Pw-in-broken-json-9",
+        app.token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "{secret} is in the database file");
+    }
+    assert_eq!(
+        app.sql_int("SELECT COUNT(*) FROM request_log WHERE request_body LIKE '%[redacted]%'"),
+        2
+    );
+}
+
+#[rocket::async_test]
+async fn a_full_queue_drops_entries_and_never_fails_requests() {
+    let app = TestApp::with(|c| c.request_log.queue_size = 1).await;
+    sign_in(&app).await;
+    flush(&app).await;
+    let log = log(&app);
+    let before = log.dropped();
+    {
+        let _held = log.hold().await;
+        for _ in 0..10 {
+            assert_eq!(app.get("/scim/v2/Users").await.status, 200);
+        }
+    }
+    flush(&app).await;
+    let dropped = log.dropped() - before;
+    assert!(dropped >= 8, "dropped {dropped}");
+    let kept = app.sql_int(
+        "SELECT COUNT(*) FROM request_log WHERE path = '/scim/v2/Users' AND method = 'GET'",
+    );
+    assert_eq!(kept as u64 + dropped, 10);
+    let health = api(&app, "GET", "/api/health", None, None, None).await;
+    assert_eq!(
+        health.body["log"]["dropped"],
+        json!(log.dropped()),
+        "{}",
+        health.raw
+    );
+    let healthz = app.client.get("/healthz").dispatch().await;
+    let body: Value =
+        serde_json::from_str(&healthz.into_string().await.unwrap_or_default()).expect("json");
+    assert_eq!(body["request_log"]["dropped"], json!(log.dropped()));
+}
+
+#[rocket::async_test]
+async fn retention_prunes_by_age_and_by_count() {
+    let app = TestApp::with(|c| c.request_log.max_rows = 3).await;
+    for _ in 0..5 {
+        app.get("/scim/v2/Users").await;
+    }
+    flush(&app).await;
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM request_log"), 5);
+    let oldest = app.sql_int("SELECT MIN(id) FROM request_log");
+    app.app()
+        .store
+        .write_blocking(|tx| {
+            Ok(tx.execute(
+                "UPDATE request_log SET time = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
+                [oldest],
+            )?)
+        })
+        .expect("age an entry");
+    let pruned = log(&app)
+        .prune(&app.app().store, scimd::clock::now())
+        .await
+        .expect("prune");
+    assert_eq!(pruned, 2);
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM request_log"), 3);
+    assert_eq!(
+        app.sql_int(&format!(
+            "SELECT COUNT(*) FROM request_log WHERE id = {oldest}"
+        )),
+        0
+    );
+}
+
+#[rocket::async_test]
+async fn history_shows_who_changed_what_before_and_after() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let id = app.create_user("hist@example.com").await;
+    let r = app
+        .patch(
+            &format!("/scim/v2/Users/{id}"),
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations":[{"op":"replace","path":"name.givenName","value":"Renamed"},
+                              {"op":"replace","path":"active","value":false},
+                              {"op":"replace","path":"password","value":"Pw-history-1"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let h = api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/Users/{id}/history"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(h.status, 200, "{}", h.raw);
+    let items = h.body["items"].as_array().expect("items");
+    assert_eq!(items.len(), 2, "{}", h.raw);
+    assert_eq!(items[0]["action"], "update");
+    assert_eq!(items[0]["token"]["name"], "okta");
+    assert_eq!(items[0]["idp"], "okta");
+    let changes = items[0]["changes"].as_array().expect("changes");
+    assert!(
+        changes.contains(&json!({"attribute":"name.givenName","before":"Test","after":"Renamed"})),
+        "{}",
+        h.raw
+    );
+    assert!(
+        changes.contains(&json!({"attribute":"active","before":true,"after":false})),
+        "{}",
+        h.raw
+    );
+    assert!(
+        changes
+            .contains(&json!({"attribute":"password","before":"[redacted]","after":"[redacted]"})),
+        "{}",
+        h.raw
+    );
+    assert!(!h.raw.contains("Pw-history-1"));
+    assert_eq!(items[1]["action"], "create");
+
+    let gone = api(
+        &app,
+        "GET",
+        "/api/tenants/default/Groups/nope/history",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(gone.body["items"], json!([]));
+}
+
+#[rocket::async_test]
+async fn search_filters_pages_and_token_health() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let id = app.create_user("s@example.com").await;
+    app.get(&format!("/scim/v2/Users/{id}")).await;
+    app.get("/scim/v2/Users/missing").await;
+    app.send_with(
+        "GET",
+        "/scim/v2/Users",
+        None,
+        &[
+            ("Authorization", &app.bearer()),
+            ("User-Agent", "JumpCloud SCIM"),
+        ],
+    )
+    .await;
+    flush(&app).await;
+
+    let all = api(&app, "GET", "/api/log?per_page=2&page=1", None, None, None).await;
+    assert_eq!(all.body["total"], 4, "{}", all.raw);
+    assert_eq!(all.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        all.body["items"][0]["idp"], "jumpcloud",
+        "newest first: {}",
+        all.raw
+    );
+    let errors = api(&app, "GET", "/api/log?status=errors", None, None, None).await;
+    assert_eq!(errors.body["total"], 1, "{}", errors.raw);
+    let created = api(
+        &app,
+        "GET",
+        "/api/log?status=201&idp=okta",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        created.body["items"][0]["resource_id"],
+        json!(id),
+        "{}",
+        created.raw
+    );
+    assert_eq!(created.body["items"][0]["resource_type"], "User");
+    let token_id = created.body["items"][0]["token"]["id"]
+        .as_str()
+        .expect("token id")
+        .to_owned();
+    let by_token = api(
+        &app,
+        "GET",
+        &format!("/api/log?token={token_id}&tenant=default"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(by_token.body["total"], 4);
+    let future = api(
+        &app,
+        "GET",
+        "/api/log?since=2999-01-01T00:00:00Z",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(future.body["total"], 0);
+    let bad = api(&app, "GET", "/api/log?since=yesterday", None, None, None).await;
+    assert!(bad.assert_error(400).contains("RFC 3339"));
+    let missing = api(&app, "GET", "/api/log/999999", None, None, None).await;
+    missing.assert_error(404);
+
+    let health = api(&app, "GET", "/api/health?tenant=default", None, None, None).await;
+    assert_eq!(health.status, 200, "{}", health.raw);
+    let okta = &health.body["tokens"][0];
+    assert_eq!(okta["name"], "okta");
+    assert!(okta["last_success"].is_string(), "{}", health.raw);
+    assert_eq!(okta["last_error"]["status"], 404);
+    assert_eq!(okta["error_rate_24h"], 0.25);
+    assert_eq!(okta["requests_by_idp"], json!({"jumpcloud": 1, "okta": 3}));
+
+    let unsigned = app.client.get("/api/log").dispatch().await;
+    assert_eq!(
+        unsigned.status().code,
+        200,
+        "the local client keeps the session cookie"
+    );
+}
+
+#[rocket::async_test]
+async fn metrics_are_prometheus_text_for_loopback_or_the_configured_token() {
+    let token = "metrics-token-0123456789abcdef";
+    let app = TestApp::with(|c| c.metrics.token = Some(token.into())).await;
+    app.get("/scim/v2/Users").await;
+    let scrape = |remote: &str, headers: Vec<Header<'static>>| {
+        let mut req = app
+            .client
+            .get("/metrics")
+            .remote(remote.parse().expect("addr"));
+        for h in headers {
+            req = req.header(h);
+        }
+        req
+    };
+    let ok = scrape("127.0.0.1:9000", vec![]).dispatch().await;
+    assert_eq!(ok.status().code, 200);
+    let text = ok.into_string().await.unwrap_or_default();
+    assert!(text.contains(r#"scimd_requests_total{idp="okta",method="GET",resource_type="User",status="200",tenant="default"} 1"#), "{text}");
+    assert!(
+        text.contains("scimd_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(text.contains("scimd_request_log_dropped_total 0"), "{text}");
+    assert!(text.contains("scimd_request_log_queue_depth"), "{text}");
+
+    let remote = scrape("203.0.113.9:9000", vec![]).dispatch().await;
+    assert_eq!(remote.status().code, 401);
+    let spoofed = scrape(
+        "127.0.0.1:9000",
+        vec![Header::new("X-Real-IP", "203.0.113.9")],
+    )
+    .dispatch()
+    .await;
+    assert_eq!(
+        spoofed.status().code,
+        401,
+        "behind a proxy, loopback is not trusted"
+    );
+    let wrong = scrape(
+        "203.0.113.9:9000",
+        vec![Header::new("Authorization", "Bearer nope")],
+    )
+    .dispatch()
+    .await;
+    assert_eq!(wrong.status().code, 401);
+    let right = scrape(
+        "203.0.113.9:9000",
+        vec![Header::new("Authorization", format!("Bearer {token}"))],
+    )
+    .dispatch()
+    .await;
+    assert_eq!(right.status().code, 200);
+}
+
+#[rocket::async_test]
+async fn the_log_can_be_switched_off() {
+    let app = TestApp::with(|c| c.request_log.enabled = false).await;
+    assert_eq!(app.get("/scim/v2/Users").await.status, 200);
+    flush(&app).await;
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM request_log"), 0);
+}
