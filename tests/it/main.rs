@@ -2,10 +2,14 @@
 //! client, no mocks) on its own SQLite file in a temporary directory.
 
 mod common;
+mod server;
 
+mod backup;
 mod cli;
 mod discovery;
 mod durability;
 mod errors;
 mod okta;
+mod packaging;
 mod tenants;
+mod tls;
