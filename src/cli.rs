@@ -151,7 +151,6 @@ fn check_tls(config: &Config) -> Result<Option<crate::tls::TlsSummary>, String> 
     let summary = crate::tls::check(tls, clock::now()).map_err(|e| e.to_string())?;
     if let Some(warning) = &summary.warning {
         eprintln!("warning: {warning}");
-        tracing::warn!("{warning}");
     }
     Ok(Some(summary))
 }
