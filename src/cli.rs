@@ -1,12 +1,17 @@
-//! The command line (design.md "Command line"): serving, tokens, tenants and configuration
-//! checks. Machine-readable results go to stdout (so `TOKEN=$(scimd token create …)` captures
-//! only the token); everything meant for a person goes to stderr.
+//! The command line (design.md "Command line"): serving, tokens, tenants, configuration and TLS
+//! checks, backups and the container health probe. Machine-readable results go to stdout (so
+//! `TOKEN=$(scimd token create …)` captures only the token); everything meant for a person goes
+//! to stderr.
 
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use crate::clock;
 use crate::config::Config;
 use crate::service::tenants as tenants_service;
 use crate::service::tokens::{self, NewToken, Rotation};
@@ -39,8 +44,16 @@ pub enum Command {
     /// Manage web UI admin accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
-    /// Validate the configuration and print it as scimd will use it.
+    /// Validate the configuration, TLS files included, and print it as scimd will use it.
     CheckConfig,
+    /// Write a consistent copy of the database to FILE while scimd keeps serving.
+    Backup {
+        /// Where to write the copy; must not exist yet.
+        file: PathBuf,
+    },
+    /// Ask the running server's /healthz; exit 0 if it answers 200, 1 otherwise (the
+    /// container HEALTHCHECK).
+    Health,
     /// Read the SCIM request log: what each IdP request did, and why a failed one failed.
     #[command(subcommand)]
     Log(LogCommand),
@@ -172,6 +185,8 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::CheckConfig => check_config(&config),
+        Command::Backup { file } => backup(&config, &file),
+        Command::Health => health(&config),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
@@ -195,8 +210,22 @@ fn open(config: &Config) -> Result<Store, String> {
         .map_err(|e| format!("cannot open database {}: {e}", config.database.display()))
 }
 
+/// Checks `[tls]`, if set, printing the expiry warning; the error is the admin's to fix.
+fn check_tls(config: &Config) -> Result<Option<crate::tls::TlsSummary>, String> {
+    let Some(tls) = &config.tls else {
+        return Ok(None);
+    };
+    let summary = crate::tls::check(tls, clock::now()).map_err(|e| e.to_string())?;
+    if let Some(warning) = &summary.warning {
+        eprintln!("warning: {warning}");
+    }
+    Ok(Some(summary))
+}
+
 fn serve(config: Config) -> Result<(), String> {
-    // Open once up front so a broken database is reported before binding the port.
+    // TLS files and the database are checked before the port is bound, so a mistake in either
+    // is reported precisely instead of as a failed launch.
+    check_tls(&config)?;
     open(&config)?;
     let scheme = if config.tls.is_some() {
         "https"
@@ -212,21 +241,102 @@ fn serve(config: Config) -> Result<(), String> {
         env!("CARGO_PKG_VERSION"),
         config.database.display()
     );
-    rocket::execute(crate::rocket(config).launch())
-        .map(|_| ())
-        .map_err(|e| format!("server stopped: {e}"))
+    // Rocket stops on SIGTERM (and Ctrl-C): it stops accepting, lets in-flight requests finish
+    // within the shutdown grace period, then returns here. Dropping the returned instance
+    // drops the store's pools, which closes every SQLite connection; every write answered with
+    // 2xx was committed before its answer, so nothing is left to flush.
+    let stopped = rocket::execute(crate::rocket(config).launch())
+        .map_err(|e| format!("server stopped: {e}"))?;
+    drop(stopped);
+    eprintln!("scimd stopped; database closed");
+    Ok(())
 }
 
 fn check_config(config: &Config) -> Result<(), String> {
-    if let Some(tls) = &config.tls {
-        for (what, path) in [("tls.certs", &tls.certs), ("tls.key", &tls.key)] {
-            std::fs::metadata(path).map_err(|e| format!("{what} = {}: {e}", path.display()))?;
-        }
-    }
+    let tls = check_tls(config)?;
     let text = toml_like(config);
     println!("{text}");
+    if let Some(tls) = tls {
+        eprintln!(
+            "TLS: certificate for {} ({} in the chain) valid until {}; the key matches it",
+            tls.subject,
+            tls.chain_len,
+            clock::timestamp(tls.not_after)
+        );
+    }
     eprintln!("configuration is valid");
     Ok(())
+}
+
+fn backup(config: &Config, file: &Path) -> Result<(), String> {
+    // Opening would create an empty database; a backup of nothing is a mistake to report.
+    if !config.database.exists() {
+        return Err(format!(
+            "database {} does not exist; check `database` in the configuration (or --config)",
+            config.database.display()
+        ));
+    }
+    let store = open(config)?;
+    store
+        .backup(file)
+        .map_err(|e| format!("backup failed: {e}"))?;
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "backed up {} to {} ({size} bytes); restore by stopping scimd and copying it over the database file",
+        config.database.display(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// `scimd health`: one HTTP/1.1 GET /healthz to the configured port, over TLS when `[tls]` is
+/// set. A wildcard listen address is probed on loopback.
+fn health(config: &Config) -> Result<(), String> {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    let ip = match config.address {
+        IpAddr::V4(a) if a.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+        IpAddr::V6(a) if a.is_unspecified() => IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        other => other,
+    };
+    let addr = SocketAddr::new(ip, config.port);
+    let unhealthy = |e: &dyn std::fmt::Display| format!("unhealthy: {addr}: {e}");
+    let tcp = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(|e| unhealthy(&e))?;
+    tcp.set_read_timeout(Some(TIMEOUT))
+        .and_then(|()| tcp.set_write_timeout(Some(TIMEOUT)))
+        .map_err(|e| unhealthy(&e))?;
+    let request = format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let mut response = Vec::new();
+    match &config.tls {
+        None => {
+            let mut tcp = tcp;
+            tcp.write_all(request.as_bytes())
+                .and_then(|()| tcp.read_to_end(&mut response))
+                .map_err(|e| unhealthy(&e))?;
+        }
+        Some(tls) => {
+            let client = crate::tls::pinned_client(tls).map_err(|e| e.to_string())?;
+            let conn =
+                rustls::ClientConnection::new(client, ip.into()).map_err(|e| unhealthy(&e))?;
+            let mut stream = rustls::StreamOwned::new(conn, tcp);
+            stream
+                .write_all(request.as_bytes())
+                .map_err(|e| unhealthy(&e))?;
+            // Rocket may close without a TLS close_notify; what was read until then counts.
+            if let Err(e) = stream.read_to_end(&mut response)
+                && response.is_empty()
+            {
+                return Err(unhealthy(&e));
+            }
+        }
+    }
+    let head = String::from_utf8_lossy(&response);
+    let status_line = head.lines().next().unwrap_or_default();
+    if status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200") {
+        eprintln!("healthy: {addr} answered {status_line}");
+        Ok(())
+    } else {
+        Err(unhealthy(&format!("/healthz answered {status_line:?}")))
+    }
 }
 
 /// The effective configuration, as TOML (no secrets are part of it).

@@ -75,8 +75,11 @@ impl From<serde_json::Error> for StoreError {
 /// Handle to the database, cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    writer: Pool<SqliteConnectionManager>,
+    // Fields drop in order: the readers close first so the read-write connection is the last
+    // one, and closing it checkpoints the WAL into the database file and removes it (a
+    // read-only connection closing last cannot). That is the clean close on shutdown.
     readers: Pool<SqliteConnectionManager>,
+    writer: Pool<SqliteConnectionManager>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -189,6 +192,55 @@ impl Store {
     /// Blocking variant of [`Store::read`] for the CLI.
     pub fn read_blocking<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         f(&*self.readers.get()?)
+    }
+
+    /// Writes a consistent copy of the database to `dest` (`scimd backup`). `VACUUM INTO` runs
+    /// in one read transaction on a reader connection, so in WAL mode the server's writes carry
+    /// on meanwhile and the copy is the database as of one commit. The copy goes to a temporary
+    /// file beside `dest`, is synced, then renamed, so `dest` is never a half-written file.
+    pub fn backup(&self, dest: &Path) -> Result<()> {
+        let internal = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Internal(format!("{what} {}: {e}", dest.display()))
+        };
+        if dest.exists() {
+            return Err(StoreError::Internal(format!(
+                "{} already exists; choose a new file name so no backup is overwritten",
+                dest.display()
+            )));
+        }
+        let name = dest.file_name().ok_or_else(|| {
+            StoreError::Internal(format!("{} is not a file name", dest.display()))
+        })?;
+        let partial = dest.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+        // A leftover from an interrupted backup is ours to replace.
+        let _ = std::fs::remove_file(&partial);
+        let target = partial.to_str().ok_or_else(|| {
+            StoreError::Internal(format!("{} is not valid UTF-8", partial.display()))
+        })?;
+        let result = self
+            .readers
+            .get()
+            .map_err(StoreError::from)
+            .and_then(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))
+            .and_then(|_| {
+                std::fs::File::open(&partial)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| internal("cannot sync", &e))
+            })
+            .and_then(|()| {
+                std::fs::rename(&partial, dest).map_err(|e| internal("cannot rename to", &e))
+            });
+        if result.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        result?;
+        // Make the rename itself durable.
+        if let Some(dir) = dest.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| internal("cannot sync the directory of", &e))?;
+        }
+        Ok(())
     }
 }
 

@@ -2,8 +2,10 @@
 //! client, no mocks) on its own SQLite file in a temporary directory.
 
 mod common;
+mod server;
 
 mod admin_api;
+mod backup;
 mod cli;
 mod discovery;
 mod durability;
@@ -15,8 +17,10 @@ mod groups;
 mod isolation;
 mod okta;
 mod others;
+mod packaging;
 mod query;
 mod request_log;
 mod secrets;
 mod tenants;
+mod tls;
 mod tokens;

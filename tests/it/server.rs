@@ -1,0 +1,157 @@
+//! The real `scimd` binary as a child process on a free loopback port, for the tests that need
+//! a process boundary (signals, TLS, backups, restarts), each run in a temporary working
+//! directory that holds its database. Dropping a `Server` kills it, so a failing test leaves
+//! no process behind.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::common::okta_user;
+
+/// A running scimd.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// `scimd` run in `dir`, with no `SCIMD_*` or `RUST_LOG` inherited from the test's environment.
+pub fn scimd(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_scimd"));
+    c.current_dir(dir).env_remove("RUST_LOG");
+    for (k, _) in std::env::vars() {
+        if k.starts_with("SCIMD_") {
+            c.env_remove(k);
+        }
+    }
+    c
+}
+
+/// Starts `scimd serve` over plain HTTP in `dir` (database `dir/scimd.db`) on `port`.
+pub fn start(dir: &Path, port: u16) -> Server {
+    let mut cmd = scimd(dir);
+    cmd.arg("serve").env("SCIMD_PORT", port.to_string());
+    let base = format!("http://127.0.0.1:{port}");
+    let probe = {
+        let base = base.clone();
+        move || ureq::get(&format!("{base}/healthz")).call().is_ok()
+    };
+    spawn(cmd, base, probe)
+}
+
+/// Spawns `cmd` and waits (bounded) until `ready` answers true.
+pub fn spawn(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn scimd");
+    let mut server = Server { child, base };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if ready() {
+            return server;
+        }
+        if let Ok(Some(status)) = server.child.try_wait() {
+            panic!("scimd exited during start-up: {status}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server.kill();
+    panic!("scimd did not start within 20 s");
+}
+
+/// Creates a token for the `default` tenant with the CLI and returns it.
+pub fn token(dir: &Path) -> String {
+    let out = scimd(dir)
+        .args(["token", "create", "--name", "load"])
+        .output()
+        .expect("token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned()
+}
+
+/// POSTs one Okta-style user; `Some(id)` only for a 201.
+pub fn create_user(base: &str, token: &str, user_name: &str) -> Option<String> {
+    let res = ureq::post(&format!("{base}/scim/v2/Users"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/scim+json")
+        .timeout(Duration::from_secs(5))
+        .send_string(&okta_user(user_name).to_string());
+    match res {
+        Ok(r) if r.status() == 201 => {
+            let v: serde_json::Value =
+                serde_json::from_str(&r.into_string().expect("body")).expect("json");
+            Some(v["id"].as_str().expect("id").to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Whether `GET /Users/{id}` answers 200.
+pub fn user_exists(base: &str, token: &str, id: &str) -> bool {
+    ureq::get(&format!("{base}/scim/v2/Users/{id}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .is_ok_and(|r| r.status() == 200)
+}
+
+/// Waits until `n` creates were acknowledged. The bound is generous because the whole suite
+/// shares two cores with other builds; it ends as soon as the count is reached.
+pub fn wait_for_acks(acked: &Mutex<Vec<String>>, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().expect("lock").len() < n && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+impl Server {
+    /// Sends SIGTERM (what systemd and container runtimes send) and waits, bounded, for exit.
+    pub fn terminate(&mut self) -> ExitStatus {
+        // `kill(1)` rather than libc: the crate forbids unsafe code, tests included.
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.kill();
+        panic!("scimd did not exit within 15 s of SIGTERM");
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
