@@ -5,6 +5,7 @@ pub mod admins;
 pub mod browse;
 pub mod members;
 pub mod passwords;
+pub mod rate_limit;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;

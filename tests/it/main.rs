@@ -16,6 +16,7 @@ mod isolation;
 mod okta;
 mod others;
 mod query;
+mod replay;
 mod secrets;
 mod tenants;
 mod tokens;
