@@ -35,6 +35,9 @@ pub fn rocket(config: Config) -> Rocket<Build> {
                 }
             }
         }));
+    // The HTTP ceiling of the benchmark harness (benches/run.sh); never in a default build.
+    #[cfg(feature = "bench-hello")]
+    let app = app.mount("/bench", http::bench::routes());
     http::mount(app)
 }
 

@@ -4,6 +4,8 @@
 mod admin;
 mod admin_browse;
 mod auth;
+#[cfg(feature = "bench-hello")]
+pub mod bench;
 mod body;
 mod catchers;
 mod discovery;
