@@ -45,6 +45,10 @@ pub struct Limits {
     pub max_body_bytes: u64,
     /// Largest page a list or search returns (`filter.maxResults` in /ServiceProviderConfig).
     pub max_results: u32,
+    /// Requests per second one bearer token may make to the SCIM API, with a burst of one
+    /// second's worth; more get 429 with `Retry-After` (Okta honours it, S24). 0 = unlimited.
+    /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra.
+    pub requests_per_second: u32,
 }
 
 impl Default for Limits {
@@ -52,6 +56,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1_048_576,
             max_results: 1000,
+            requests_per_second: 0,
         }
     }
 }
@@ -230,12 +235,14 @@ mod tests {
             )?;
             jail.set_env("SCIMD_PORT", "9001");
             jail.set_env("SCIMD_LIMITS__MAX_BODY_BYTES", "10");
+            jail.set_env("SCIMD_LIMITS__REQUESTS_PER_SECOND", "30");
             let c = Config::from_figment(Config::figment(Some(Path::new("scimd.toml"))))
                 .expect("config");
             assert_eq!(c.port, 9001);
             assert_eq!(c.database, PathBuf::from("/tmp/x.db"));
             assert_eq!(c.limits.max_results, 50);
             assert_eq!(c.limits.max_body_bytes, 10);
+            assert_eq!(c.limits.requests_per_second, 30);
             assert_eq!(c.address, IpAddr::from([127, 0, 0, 1]));
             Ok(())
         });

@@ -18,14 +18,16 @@ use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
 use crate::config::Config;
+use crate::service::rate_limit::RateLimiter;
 use crate::store::Store;
 
 /// The scimd application for `config`. The database is opened (and migrated) when Rocket
 /// ignites; a failure there aborts the launch with the reason logged.
 pub fn rocket(config: Config) -> Rocket<Build> {
     let figment = rocket_figment(&config);
-    let app =
-        rocket::custom(figment).attach(AdHoc::try_on_ignite("scimd store", |rocket| async move {
+    let app = rocket::custom(figment)
+        .manage(RateLimiter::default())
+        .attach(AdHoc::try_on_ignite("scimd store", |rocket| async move {
             match open_store(&config) {
                 Ok(store) => Ok(rocket.manage(http::App { store, config })),
                 Err(e) => {
@@ -34,6 +36,9 @@ pub fn rocket(config: Config) -> Rocket<Build> {
                 }
             }
         }));
+    // The HTTP ceiling of the benchmark harness (benches/run.sh); never in a default build.
+    #[cfg(feature = "bench-hello")]
+    let app = app.mount("/bench", http::bench::routes());
     http::mount(app)
 }
 

@@ -2,13 +2,16 @@
 //! and `Discovery` (tenant only: discovery needs no token, RFC 7644 §4).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rocket::http::{Method, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 
+use super::respond::RetryAfter;
 use super::{App, origin, stash, tenant_slug};
 use crate::scim::ScimError;
 use crate::scim::diagnosis::idp_from_user_agent;
+use crate::service::rate_limit::{self, RateLimiter};
 use crate::service::tokens;
 use crate::service::usage::UsageTracker;
 use crate::service::{Actor, Scope};
@@ -35,6 +38,23 @@ impl<'r> FromRequest<'r> for Authorized {
         };
         // For the request log (names only, never the secret).
         req.local_cache(|| LoggedToken(Some((caller.token.id.clone(), caller.token.name.clone()))));
+        let per_second = app.config.limits.requests_per_second;
+        if let Some(limiter) = req.rocket().state::<RateLimiter>()
+            && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
+        {
+            let secs = rate_limit::retry_after_secs(wait);
+            req.local_cache(|| RetryAfter(Some(secs)));
+            return fail(
+                req,
+                ScimError::new(
+                    429,
+                    format!(
+                        "token \"{}\" sent more than limits.requests_per_second = {per_second} requests per second; retry after {secs} s, or raise the limit in scimd.toml",
+                        caller.token.name
+                    ),
+                ),
+            );
+        }
         if caller.token.read_only && !is_read(req) {
             return fail(
                 req,

@@ -5,6 +5,8 @@ mod admin;
 mod admin_browse;
 mod admin_log;
 mod auth;
+#[cfg(feature = "bench-hello")]
+pub mod bench;
 mod body;
 mod catchers;
 mod discovery;

@@ -95,8 +95,12 @@ impl<'r> Responder<'r, 'static> for ScimResponse {
     }
 }
 
+/// The `Retry-After` seconds a guard computed for this request's 429 (the rate limiter),
+/// kept in the request's local cache for whichever responder renders the error.
+pub(crate) struct RetryAfter(pub Option<u64>);
+
 impl<'r> Responder<'r, 'static> for ScimError {
-    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         if self.status >= 500 {
             tracing::error!(status = self.status, detail = %self.detail, "request failed");
         } else {
@@ -111,7 +115,8 @@ impl<'r> Responder<'r, 'static> for ScimError {
             res.header(Header::new("WWW-Authenticate", "Bearer realm=\"scimd\""));
         }
         if self.status == 429 || self.status == 503 {
-            res.header(Header::new("Retry-After", "5"));
+            let secs = req.local_cache(|| RetryAfter(None)).0.unwrap_or(5);
+            res.header(Header::new("Retry-After", secs.to_string()));
         }
         res.ok()
     }

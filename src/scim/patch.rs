@@ -433,6 +433,12 @@ impl State<'_> {
             }
         };
         for (key, v) in entries {
+            // A client that serialises the extension with its own resource model sends
+            // `{"schemas":["<urn>"], …}` as the value (scim2-tester does): that member only
+            // restates the path, so it is skipped rather than refused as an unknown attribute.
+            if key == "schemas" && restates_urn(v, ext.id) {
+                continue;
+            }
             let Some(def) = ext.attr(key) else {
                 return Err(ScimError::invalid_path(format!(
                     "{} has no attribute \"{}\"; it defines {}",
@@ -1494,6 +1500,16 @@ fn is_primary(v: &Value) -> bool {
     v.get("primary") == Some(&Value::Bool(true))
 }
 
+/// Whether `value` is a `schemas` array naming only the extension `urn` (URNs compare
+/// case-insensitively, RFC 7643 §2.1).
+fn restates_urn(value: &Value, urn: &str) -> bool {
+    value.as_array().is_some_and(|a| {
+        !a.is_empty()
+            && a.iter()
+                .all(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -2197,6 +2213,17 @@ mod tests {
         ));
         assert_eq!(d[ENT]["costCenter"], "42");
         assert_eq!(d[ENT]["employeeNumber"], "1");
+        // The extension's own `schemas` restating the path is tolerated and not stored…
+        let d = ok_user(ops(
+            json!([{"op":"add","path":ENT,"value":{"schemas":[ENT],"division":"R&D"}}]),
+        ));
+        assert_eq!(d[ENT]["division"], "R&D");
+        assert!(d[ENT].get("schemas").is_none(), "{:?}", d[ENT]);
+        // …but any other `schemas` value is still an unknown attribute.
+        let (t, _) = err_type(patch_user(ops(
+            json!([{"op":"add","path":ENT,"value":{"schemas":["urn:x"],"division":"R&D"}}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidPath));
     }
 
     #[test]

@@ -7,6 +7,7 @@ pub mod history;
 pub mod members;
 pub mod passwords;
 pub mod request_log;
+pub mod rate_limit;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;

@@ -19,6 +19,7 @@ mod okta;
 mod others;
 mod packaging;
 mod query;
+mod replay;
 mod request_log;
 mod secrets;
 mod tenants;
