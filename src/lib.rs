@@ -11,6 +11,7 @@ pub mod http;
 pub mod scim;
 pub mod service;
 pub mod store;
+pub mod ui;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;

@@ -49,6 +49,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", health::routes())
         .mount("/api", admin::routes())
         .mount("/api", admin_browse::routes())
+        .mount("/", crate::ui::routes())
         .register("/", catchers::catchers())
         .register("/api", admin::catchers())
 }
