@@ -205,14 +205,14 @@ export function Empty({ title, children }) {
 }
 
 /** Previous/next paging over a SCIM ListResponse (1-based startIndex). */
-export function Pager({ total, start, count, onPage, label, busy }) {
+export function Pager({ total, start, count, onPage, label, busy, nav }) {
   if (!total) return null;
   const first = start;
   const last = Math.min(start + count - 1, total);
   const fmt = (n) => n.toLocaleString();
-  return html`<nav class="pager" aria-label=${`${label} pages`}>
+  return html`<nav class="pager" aria-label=${nav || `${label} pages`}>
     <button type="button" class="btn" disabled=${busy || start <= 1} onClick=${() => onPage(Math.max(1, start - count))}>← Previous</button>
-    <span aria-live="polite">${label} ${fmt(first)}–${fmt(last)} of ${fmt(total)}</span>
+    <span aria-live=${nav ? undefined : 'polite'}>${label} ${fmt(first)}–${fmt(last)} of ${fmt(total)}</span>
     <button type="button" class="btn" disabled=${busy || last >= total} onClick=${() => onPage(start + count)}>Next →</button>
   </nav>`;
 }

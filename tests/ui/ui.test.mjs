@@ -326,16 +326,17 @@ async function main() {
       await both('groups', '/ui/t/acme/groups');
       const t0 = Date.now();
       await page.click('a:text("Everyone")');
-      await page.waitForSelector('text=Members 1–100 of 1,000');
+      await page.waitForSelector('nav[aria-label="Members pages"]:has-text("Members 1–100 of 1,000")');
       const opened = Date.now() - t0;
       assert(opened < 3000, `group of 1,000 opened in ${opened} ms`);
       eq(await page.locator('section[aria-labelledby=g-members] tbody tr').count(), 100, 'first page rows');
-      await page.click('button:text("Next →")');
-      await page.waitForSelector('text=Members 101–200 of 1,000');
-      await page.click('button:text("Next →")');
-      await page.waitForSelector('text=Members 201–300 of 1,000');
-      await page.click('button:text("← Previous")');
-      await page.waitForSelector('text=Members 101–200 of 1,000');
+      const bottom = page.locator('nav[aria-label="Members pages"]');
+      await bottom.locator('button:text("Next →")').click();
+      await bottom.locator('text=Members 101–200 of 1,000').waitFor();
+      await page.locator('nav[aria-label="Members pages, top"] button:text("Next →")').click();
+      await bottom.locator('text=Members 201–300 of 1,000').waitFor();
+      await bottom.locator('button:text("← Previous")').click();
+      await bottom.locator('text=Members 101–200 of 1,000').waitFor();
       await both('group-detail', `/ui/t/acme/groups/${state.groupId}`);
     });
 
@@ -358,7 +359,7 @@ async function main() {
       // Okta's "Test Connector Configuration" probe.
       const probe = await scim(base, secret, 'GET', '/t/acme/scim/v2/Users?startIndex=1&count=2', null, { 'User-Agent': 'Okta SCIM Client 1.0.0' });
       eq(probe.status, 200, 'Okta probe');
-      await page.waitForSelector('text=First request from Okta received', { timeout: 30000 });
+      await page.waitForSelector('text=First request from Okta received', { timeout: 60000 });
       await both('setup-okta', '/ui/t/acme/setup/okta');
       for (const idp of ['entra', 'onelogin', 'jumpcloud', 'google']) {
         await page.goto(`/ui/t/acme/setup/${idp}`);
@@ -401,6 +402,52 @@ async function main() {
       await acme.locator('button:has-text("Copy")').first().click();
       eq(await page.evaluate(() => navigator.clipboard.readText()), `${base}/t/acme/scim/v2`, 'copied base URL');
       await both('dashboard', '/ui/dashboard');
+    });
+
+    await step('Activity, dashboard failures and history against the issue 7 contract (fixture responses)', async () => {
+      // The request log API is built on another branch; these fixtures follow its contract so
+      // the pages that consume it are exercised before it lands. Real data is used when present.
+      const mocked = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: base });
+      const p = watch(await mocked.newPage(), 'mocked');
+      const now = Date.now();
+      const at = (s) => new Date(now - s * 1000).toISOString();
+      const entry = (id, status, s, extra = {}) => ({
+        id, time: at(s), tenant: 'acme', token: { id: 't1', name: 'okta-prod' }, client_ip: '198.51.100.4',
+        user_agent: 'Okta SCIM Client 1.0.0', idp: 'okta', method: 'GET', path: '/t/acme/scim/v2/Users', query: 'count=1',
+        status, latency_ms: 3, resource_type: 'User', resource_id: state.adaId, scim_type: null, detail: null, diagnosis: null, ...extra,
+      });
+      const failure = entry('e2', 401, 30, {
+        detail: 'the token was revoked', diagnosis: { title: 'Revoked token', explanation: 'The IdP still sends the token okta-prod, revoked on this server.', fix: 'Paste a new token into the Okta app: Provisioning → Integration → HTTP Header.' },
+      });
+      const items = [failure, entry('e1', 200, 90)];
+      await mocked.route(/\/api\/log(\?|$)/, (r) => {
+        const u = new URL(r.request().url());
+        const list = u.searchParams.get('status') === 'errors' ? [failure] : items;
+        return r.fulfill({ json: { total: list.length, page: 1, per_page: Number(u.searchParams.get('per_page')) || 50, items: list } });
+      });
+      await mocked.route(/\/api\/log\/e\d$/, (r) => r.fulfill({ json: { ...failure, request_body: '', response_body: '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"the token was revoked"}', request_truncated: false, response_truncated: false } }));
+      await mocked.route(/\/api\/health\?/, (r) => r.fulfill({ json: { tokens: [{ id: 't1', name: 'okta-prod', last_success: at(90), last_error: { time: at(30), status: 401, detail: 'the token was revoked' }, error_rate_24h: 0.5, requests_by_idp: { okta: 2 } }], log: { queue_depth: 0, dropped: 0 } } }));
+      await mocked.route(/\/history$/, (r) => r.fulfill({ json: { items: [{ time: at(120), action: 'create', token: { id: 't1', name: 'okta-prod' }, idp: 'okta', changes: [{ attribute: 'displayName', before: null, after: 'Ada Lovelace' }] }] } }));
+      await p.goto('/');
+      await p.fill('#password', password);
+      await p.click('button[type=submit]');
+      await p.waitForSelector('main h1:text("Dashboard")');
+      await p.waitForSelector('.failures :text("Revoked token")');
+      await p.waitForSelector('.health :text("failing")');
+      await inspect(p, 'dashboard-logapi');
+      await p.goto('/ui/t/acme/activity');
+      await p.waitForSelector('tbody a:has-text("GET /t/acme/scim/v2/Users")');
+      await p.selectOption('#f-status', 'errors');
+      await p.waitForSelector('text=Requests 1–1 of 1');
+      await p.click('tbody tr:first-child a');
+      await p.waitForSelector('.notice.diag h3:text("Revoked token")');
+      assert((await p.textContent('.detail')).includes('the token was revoked'), 'response body shown');
+      await inspect(p, 'activity-logapi');
+      await p.click('.detail a:has-text("page and history")');
+      await p.waitForSelector('main h1:text("ada.lovelace@acme.test")');
+      await p.waitForSelector('.history :text("displayName")');
+      await inspect(p, 'user-history-logapi');
+      await mocked.close();
     });
 
     await step('keyboard: skip link and main navigation are reachable with Tab', async () => {

@@ -147,7 +147,8 @@ export function GroupDetail({ slug, id, search }) {
     <section aria-labelledby="g-members" aria-busy=${res.loading ? 'true' : 'false'}><h2 id="g-members">Members</h2>
       <${ErrorBox} error=${res.error} title="Members could not be loaded" />
       ${m.totalResults === 0 ? html`<${Empty} title="This group has no members."><p>Members are added by your IdP (group push or assignment).</p><//>`
-        : html`<${TableWrap} label="Members table"><table>
+        : html`<${Pager} total=${m.totalResults} start=${m.startIndex} count=${count} label="Members" nav="Members pages, top" busy=${res.loading} onPage=${page} />
+        <${TableWrap} label="Members table"><table>
           <thead><tr><th scope="col">#</th><th scope="col">Member</th><th scope="col">Type</th></tr></thead>
           <tbody>${(m.Resources || []).map((x, i) => html`<tr key=${x.value}><td class="muted">${(m.startIndex + i).toLocaleString()}</td>
             <th scope="row">${x.type === 'Group' ? html`<a href=${tenantPath(slug, `groups/${enc(x.value)}`)}>${x.display || x.value}</a>` : html`<a href=${tenantPath(slug, `users/${enc(x.value)}`)}>${x.display || x.value}</a>`}</th><td>${x.type}</td></tr>`)}</tbody>

@@ -47,7 +47,8 @@ function TenantCard({ t, origin, logApi }) {
       rate: h.error_rate_24h,
     }));
   } else if (s) {
-    idps = s.live.filter((x) => x.last_used).map((x) => ({ key: x.id, idp: guessIdp(x.last_used_agent) || guessIdp(x.name) || 'other', name: x.name, ok: true, last: x.last_used }));
+    // Without the log only successful authentication is known: say "connected", not "healthy".
+    idps = s.live.filter((x) => x.last_used).map((x) => ({ key: x.id, idp: guessIdp(x.last_used_agent) || guessIdp(x.name) || 'other', name: x.name, ok: true, connectedOnly: true, last: x.last_used }));
   }
   const headingId = `tenant-${t.slug}`;
   return html`<section class="card tenantcard" aria-labelledby=${headingId}>
@@ -67,8 +68,8 @@ function TenantCard({ t, origin, logApi }) {
       <h3>Integration health</h3>
       ${idps.length === 0 ? html`<p class="muted">No IdP has connected yet. Open the <a href=${tenantPath(t.slug, 'setup')}>setup guide</a> for yours.</p>`
         : html`<ul class="plain health">${idps.map((i) => html`<li>
-            <${Badge} kind=${i.ok ? 'good' : 'bad'}>${i.ok ? 'healthy' : 'failing'}<//> <strong>${idpName(i.idp)}</strong> via token ${i.name}
-            ${i.last && html` · last success <${Time} iso=${i.last} />`}
+            <${Badge} kind=${i.ok ? 'good' : 'bad'}>${i.connectedOnly ? 'connected' : i.ok ? 'healthy' : 'failing'}<//> <strong>${idpName(i.idp)}</strong> via token ${i.name}
+            ${i.last && html` · ${i.connectedOnly ? 'last request' : 'last success'} <${Time} iso=${i.last} />`}
             ${i.err && html`<div class="small">last error ${i.err.status}: ${i.err.detail} (<${Time} iso=${i.err.time} />)</div>`}
             ${typeof i.rate === 'number' && html`<span class="muted small"> · ${(i.rate * 100).toFixed(1)}% errors in 24 h</span>`}
           </li>`)}</ul>`}
