@@ -12,6 +12,7 @@ pub mod scim;
 pub mod service;
 pub mod store;
 pub mod tls;
+pub mod ui;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;

@@ -66,6 +66,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/api", admin_browse::routes())
         .mount("/api", admin_log::routes())
         .mount("/", metrics::routes())
+        .mount("/", crate::ui::routes())
         .register("/", catchers::catchers())
         .register("/api", admin::catchers())
 }

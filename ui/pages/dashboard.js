@@ -1,0 +1,97 @@
+// Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
+// and recent failures with their diagnosis (the last two from the request log when present).
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil } from '../lib.js';
+
+function tokenSummary(tokens) {
+  const live = tokens.filter((t) => t.status === 'active' || t.status === 'rotated');
+  return {
+    live,
+    soon: live.filter((t) => t.expires && daysUntil(t.expires) < 14),
+    never: live.filter((t) => !t.last_used),
+    last: tokens.filter((t) => t.last_used).sort((a, b) => (a.last_used < b.last_used ? 1 : -1))[0],
+  };
+}
+
+function TenantCard({ t, origin, logApi }) {
+  const [state, setState] = useState({ tokens: null, health: null, failures: null, error: null });
+  useEffect(() => {
+    let live = true;
+    (async () => {
+      try {
+        const tokens = await api('GET', `/api/tenants/${enc(t.slug)}/tokens`);
+        let health = null; let failures = null;
+        if (logApi) {
+          [health, failures] = await Promise.all([
+            api('GET', `/api/health${qs({ tenant: t.slug })}`).catch(() => null),
+            api('GET', `/api/log${qs({ tenant: t.slug, status: 'errors', per_page: 5 })}`).catch(() => null),
+          ]);
+        }
+        if (live) setState({ tokens, health, failures, error: null });
+      } catch (error) { if (live) setState((s) => ({ ...s, error })); }
+    })();
+    return () => { live = false; };
+  }, [t.slug, logApi]);
+
+  const base = scimBase(origin, t.slug);
+  const s = state.tokens && tokenSummary(state.tokens);
+  // Health per IdP: from /api/health when the log exists, else from each token's last use.
+  let idps = [];
+  if (state.health && state.health.tokens) {
+    idps = state.health.tokens.filter((h) => h.last_success || h.last_error).map((h) => ({
+      key: h.id,
+      idp: Object.keys(h.requests_by_idp || {}).sort((a, b) => h.requests_by_idp[b] - h.requests_by_idp[a])[0] || 'other',
+      name: h.name,
+      ok: !h.last_error || (h.last_success && h.last_success > h.last_error.time),
+      last: h.last_success,
+      err: h.last_error,
+      rate: h.error_rate_24h,
+    }));
+  } else if (s) {
+    // Without the log only successful authentication is known: say "connected", not "healthy".
+    idps = s.live.filter((x) => x.last_used).map((x) => ({ key: x.id, idp: guessIdp(x.last_used_agent) || guessIdp(x.name) || 'other', name: x.name, ok: true, connectedOnly: true, last: x.last_used }));
+  }
+  const headingId = `tenant-${t.slug}`;
+  return html`<section class="card tenantcard" aria-labelledby=${headingId}>
+    <h2 id=${headingId}><a href=${tenantPath(t.slug, 'users')}>${t.display_name || t.slug}</a> <span class="muted small">(${t.slug})</span></h2>
+    <p class="label" id=${`${headingId}-url`}>SCIM base URL</p>
+    <p><${CopyField} value=${base} label=${`SCIM base URL of ${t.slug}`} /></p>
+    <${ErrorBox} error=${state.error} title="Could not load this tenant's status" />
+    ${!s ? html`<${Loading} what="Loading tokens" />` : html`
+      <h3>Tokens</h3>
+      ${s.live.length === 0 ? html`<p>No working token. <a href=${tenantPath(t.slug, 'tokens')}>Create one</a> or <a href=${tenantPath(t.slug, 'setup')}>follow a setup guide</a>.</p>`
+        : html`<ul class="plain stats">
+            <li><strong>${s.live.length}</strong> working</li>
+            ${s.soon.length > 0 && html`<li><${Badge} kind="warn">${s.soon.length} expiring soon<//> ${s.soon.map((x) => x.name).join(', ')}</li>`}
+            ${s.never.length > 0 && html`<li><${Badge} kind="warn">${s.never.length} never used<//> ${s.never.map((x) => x.name).join(', ')}</li>`}
+            <li>Last used: ${s.last ? html`<${Time} iso=${s.last.last_used} /> by ${s.last.name}` : 'never — no IdP has called yet'}</li>
+          </ul>`}
+      <h3>Integration health</h3>
+      ${idps.length === 0 ? html`<p class="muted">No IdP has connected yet. Open the <a href=${tenantPath(t.slug, 'setup')}>setup guide</a> for yours.</p>`
+        : html`<ul class="plain health">${idps.map((i) => html`<li>
+            <${Badge} kind=${i.ok ? 'good' : 'bad'}>${i.connectedOnly ? 'connected' : i.ok ? 'healthy' : 'failing'}<//> <strong>${idpName(i.idp)}</strong> via token ${i.name}
+            ${i.last && html` · ${i.connectedOnly ? 'last request' : 'last success'} <${Time} iso=${i.last} />`}
+            ${i.err && html`<div class="small">last error ${i.err.status}: ${i.err.detail} (<${Time} iso=${i.err.time} />)</div>`}
+            ${typeof i.rate === 'number' && html`<span class="muted small"> · ${(i.rate * 100).toFixed(1)}% errors in 24 h</span>`}
+          </li>`)}</ul>`}
+      <h3>Recent failures</h3>
+      ${!logApi ? html`<p class="muted">Failures and their diagnosis come from the request log, which this scimd build does not have yet.</p>`
+        : !state.failures || state.failures.items.length === 0 ? html`<p class="muted">No failed requests recorded. </p>`
+        : html`<ul class="plain failures">${state.failures.items.map((f) => html`<li>
+            <a href=${tenantPath(t.slug, 'activity') + qs({ id: f.id })}><${Badge} kind="bad">${f.status}<//> ${f.method} ${f.path}</a> · <${Time} iso=${f.time} />
+            ${f.diagnosis && html`<div class="diag small"><strong>${f.diagnosis.title}.</strong> ${f.diagnosis.fix}</div>`}
+          </li>`)}</ul>`}`}
+  </section>`;
+}
+
+export function Dashboard({ tenants }) {
+  const [origin, setOrigin] = useState(null);
+  const [logApi, setLogApi] = useState(null);
+  useEffect(() => {
+    instance().then((i) => setOrigin(i.origin));
+    logApiAvailable().then(setLogApi);
+  }, []);
+  return html`<${PageTitle} sub="What each IdP should point at, and whether it is working.">Dashboard<//>
+    ${tenants === null || origin === null || logApi === null ? html`<${Loading} what="Loading tenants" />`
+      : tenants.length === 0 ? html`<${Empty} title="No tenants."><p><a href="/ui/tenants">Create a tenant</a> to get a SCIM URL.</p><//>`
+      : html`<div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} logApi=${logApi} />`)}</div>`}`;
+}

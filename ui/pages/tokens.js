@@ -1,0 +1,113 @@
+// Tokens of one tenant: create (secret shown once), list with last use and expiry, revoke,
+// rotate with an overlap during which both the old and the new token work.
+import { html, useState, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
+
+const EXPIRY = [['', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
+const OVERLAP = [['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days']];
+
+/** The one-time display of a new secret, with a copy button and the warning. */
+export function SecretPanel({ issued, onDone }) {
+  return html`<div class="notice secret" role="alert" aria-labelledby="secret-title">
+    <h3 id="secret-title">Token “${issued.token.name}” — copy it now</h3>
+    <p><strong>This is the only time scimd shows this token.</strong> It stores only a hash; if you lose it, rotate or create another.</p>
+    <p class="secretline"><code id="token-secret" data-copy-source=${issued.secret}>${issued.secret}</code> <${CopyButton} text=${issued.secret} label="Copy token" /></p>
+    ${issued.replaces && html`<p>The old token “${issued.replaces.name}” keeps working until <${Time} iso=${issued.replaces.overlap_until} />. Update your IdP before then.</p>`}
+    ${onDone && html`<button type="button" class="btn" onClick=${onDone}>I have stored it</button>`}
+  </div>`;
+}
+
+/** Create-token form, also used inside the setup guides. */
+export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok' }) {
+  const [name, setName] = useState(defaultName);
+  const [expires, setExpires] = useState('');
+  const [readOnly, setReadOnly] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const submit = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens`, { name: name.trim(), expires_in: expires || undefined, read_only: readOnly });
+      announce(`Token ${issued.token.name} created. Copy it now; it is shown only once.`);
+      onCreated(issued);
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  return html`<form class="row" onSubmit=${submit}>
+    <div class="field"><label for=${`${idPrefix}-name`}>Token name</label>
+      <input id=${`${idPrefix}-name`} required value=${name} placeholder="okta-production" onInput=${(e) => setName(e.target.value)} /></div>
+    <div class="field"><label for=${`${idPrefix}-exp`}>Expires</label>
+      <select id=${`${idPrefix}-exp`} value=${expires} onChange=${(e) => setExpires(e.target.value)}>${EXPIRY.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+    <div class="field check"><input type="checkbox" id=${`${idPrefix}-ro`} checked=${readOnly} onChange=${(e) => setReadOnly(e.target.checked)} /><label for=${`${idPrefix}-ro`}>Read-only</label></div>
+    <div class="field actions"><button class="btn primary" type="submit" disabled=${busy}>${busy ? 'Creating…' : 'Create token'}</button></div>
+    <${ErrorBox} error=${error} title="The token was not created" />
+  </form>`;
+}
+
+function statusBadge(t) {
+  if (t.status === 'revoked') return html`<${Badge} kind="bad">revoked<//>`;
+  if (t.status === 'expired') return html`<${Badge} kind="bad">expired<//>`;
+  if (t.status === 'rotated') return html`<${Badge} kind="warn">rotated, works until <${Time} iso=${t.overlap_until} /><//>`;
+  if (t.expires && daysUntil(t.expires) < 14) return html`<${Badge} kind="warn">expires soon<//>`;
+  return html`<${Badge} kind="good">active<//>`;
+}
+
+function Row({ slug, t, onChanged, onIssued }) {
+  const [mode, setMode] = useState(null);
+  const [overlap, setOverlap] = useState('24h');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const live = t.status === 'active' || t.status === 'rotated';
+  const act = async (fn) => {
+    setBusy(true); setError(null);
+    try { await fn(); setMode(null); onChanged(); } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  const revoke = () => act(async () => {
+    await api('DELETE', `/api/tenants/${enc(slug)}/tokens/${enc(t.id)}`);
+    announce(`Token ${t.name} revoked`);
+  });
+  const rotate = () => act(async () => {
+    const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens/${enc(t.id)}/rotate`, { overlap });
+    onIssued(issued);
+  });
+  return html`<tr>
+    <th scope="row">${t.name}${t.read_only && html` <${Badge}>read-only<//>`}<div class="muted mono">${t.prefix}…</div></th>
+    <td data-label="Status">${statusBadge(t)}</td>
+    <td data-label="Last used">${t.last_used ? html`<${Time} iso=${t.last_used} /><div class="muted small">${t.last_used_agent || ''}${t.last_used_ip ? ` · ${t.last_used_ip}` : ''}</div>` : html`<${Badge} kind="warn">never used<//>`}</td>
+    <td data-label="Expires"><${Time} iso=${t.expires} empty="never" /></td>
+    <td data-label="Created"><${Time} iso=${t.created} /></td>
+    <td class="actions-cell" data-label="Actions">
+      ${live && mode === null && html`<button type="button" class="btn small" onClick=${() => setMode('rotate')}>Rotate…</button> <button type="button" class="btn small danger" onClick=${() => setMode('revoke')}>Revoke…</button>`}
+      ${mode === 'revoke' && html`<div class="confirm" role="group" aria-label=${`Revoke ${t.name}`}>
+        <p>Revoke “${t.name}”? Every IdP using it gets 401 from the next request.</p>
+        <button type="button" class="btn small danger" disabled=${busy} onClick=${revoke}>Revoke now</button> <button type="button" class="btn small" onClick=${() => setMode(null)}>Cancel</button></div>`}
+      ${mode === 'rotate' && html`<div class="confirm" role="group" aria-label=${`Rotate ${t.name}`}>
+        <label for=${`ov-${t.id}`}>Old token keeps working for</label>
+        <select id=${`ov-${t.id}`} value=${overlap} onChange=${(e) => setOverlap(e.target.value)}>${OVERLAP.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select>
+        <button type="button" class="btn small primary" disabled=${busy} onClick=${rotate}>Rotate now</button> <button type="button" class="btn small" onClick=${() => setMode(null)}>Cancel</button></div>`}
+      <${ErrorBox} error=${error} title="That did not work" />
+    </td>
+  </tr>`;
+}
+
+export function Tokens({ slug }) {
+  const list = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/tokens`), [slug]);
+  const [issued, setIssued] = useState(null);
+  const onIssued = (i) => { setIssued(i); list.reload(); };
+  const tokens = list.data || [];
+  return html`<${PageTitle} sub=${`Bearer tokens your IdPs use for tenant “${slug}”. Last use is recorded within about 10 seconds.`}>Tokens<//>
+    <section class="card" aria-labelledby="new-token">
+      <h2 id="new-token">Create a token</h2>
+      <${CreateToken} slug=${slug} onCreated=${onIssued} />
+      ${issued && html`<${SecretPanel} issued=${issued} onDone=${() => setIssued(null)} />`}
+    </section>
+    <section aria-labelledby="token-list" aria-busy=${list.loading ? 'true' : 'false'}>
+      <h2 id="token-list">Tokens of ${slug}</h2>
+      <${ErrorBox} error=${list.error} title="Tokens could not be loaded" />
+      ${list.loading && !list.data ? html`<${Loading} what="Loading tokens" />`
+        : tokens.length === 0 ? html`<${Empty} title="No tokens yet."><p>Create one above, or open a <a href=${tenantPath(slug, 'setup')}>setup guide</a> that creates one for your IdP.</p><//>`
+        : html`<${TableWrap} label="Tokens"><table class="stack">
+            <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
+            <tbody>${tokens.map((t) => html`<${Row} key=${t.id} slug=${slug} t=${t} onChanged=${list.reload} onIssued=${onIssued} />`)}</tbody>
+          </table><//>`}
+    </section>`;
+}
