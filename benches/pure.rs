@@ -1,0 +1,72 @@
+//! Benchmark (not a test) of the pure protocol functions every request runs: parsing a filter,
+//! parsing a PATCH path, and applying a PatchOp to a user. No I/O, so the numbers are the
+//! CPU cost scimd adds on top of HTTP and SQLite. Run: `cargo bench --bench pure`.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use scimd::scim::filter::parse_filter;
+use scimd::scim::patch::{apply_patch, parse_patch};
+use scimd::scim::path::parse_path;
+use scimd::scim::schema::USER;
+
+/// Runs `f` for about a second and returns the mean time per call.
+fn time(mut f: impl FnMut()) -> Duration {
+    let started = Instant::now();
+    let mut n: u32 = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        for _ in 0..100 {
+            f();
+        }
+        n += 100;
+    }
+    started.elapsed() / n
+}
+
+fn main() {
+    let okta = "userName eq \"test.user@okta.local\"";
+    let complex = "userType eq \"Employee\" and (emails[type eq \"work\" and value co \"@example.com\"] or not (title pr)) and meta.lastModified gt \"2011-05-13T04:42:34Z\"";
+    let path = "emails[type eq \"work\"].value";
+    let user = json!({"userName":"bjensen","name":{"givenName":"Barbara","familyName":"Jensen"},"active":true,
+        "emails":[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@jensen.org","type":"home"}],
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","manager":{"value":"m1"}}});
+    let doc = user.as_object().cloned().expect("object");
+    let entra = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[
+        {"op":"Replace","path":"emails[type eq \"work\"].value","value":"new@example.com"},
+        {"op":"Replace","path":"name.familyName","value":"Updated"},
+        {"op":"Replace","path":"active","value":"False"},
+        {"op":"replace","value":{"displayName":"B","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"7"}}]});
+    let ops = parse_patch(&entra).expect("patch");
+    println!(
+        "parse filter (Okta pre-check)      {:>9.2?}",
+        time(|| {
+            black_box(parse_filter(black_box(okta)).expect("filter"));
+        })
+    );
+    println!(
+        "parse filter (nested RFC example)  {:>9.2?}",
+        time(|| {
+            black_box(parse_filter(black_box(complex)).expect("filter"));
+        })
+    );
+    println!(
+        "parse PATCH path                   {:>9.2?}",
+        time(|| {
+            black_box(parse_path(black_box(path)).expect("path"));
+        })
+    );
+    println!(
+        "parse PatchOp body (4 ops)         {:>9.2?}",
+        time(|| {
+            black_box(parse_patch(black_box(&entra)).expect("patch"));
+        })
+    );
+    println!(
+        "apply PatchOp to a user (4 ops)    {:>9.2?}",
+        time(|| {
+            black_box(apply_patch(&USER, "id", black_box(&doc), &ops).expect("apply"));
+        })
+    );
+}
