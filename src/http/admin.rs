@@ -346,7 +346,7 @@ fn login_error(e: LoginError) -> ApiError {
 }
 
 /// Runs a blocking service call (CLI-shaped, synchronous SQLite) off the async workers.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, OpError> + Send + 'static,
 ) -> Result<T, ApiError> {
     rocket::tokio::task::spawn_blocking(f)

@@ -8,7 +8,7 @@ use rocket::serde::json::Json;
 use rocket::{Route, State, get, routes};
 
 use super::App;
-use super::admin::{Admin, ApiError, TenantScope};
+use super::admin::{Admin, ApiError, TenantScope, blocking};
 use super::resources::Endpoint;
 use crate::service::OpError;
 use crate::service::history::{self, History};
@@ -16,16 +16,6 @@ use crate::service::request_log::{self, FullEntry, Health, Page, RequestLog, Sea
 
 pub(crate) fn routes() -> Vec<Route> {
     routes![search_log, get_log_entry, resource_history, health]
-}
-
-/// Runs a blocking service call off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, OpError> + Send + 'static,
-) -> Result<T, ApiError> {
-    rocket::tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::from(OpError::Internal(format!("task failed: {e}"))))?
-        .map_err(ApiError::from)
 }
 
 fn number(name: &str, v: Option<&str>) -> Result<Option<u64>, ApiError> {
