@@ -6,6 +6,9 @@ const PER_PAGE = 50;
 
 function statusKind(s) { return s >= 500 ? 'bad' : s >= 400 ? 'warn' : 'good'; }
 
+// Server latencies arrive with microsecond digits; a person reads tenths of a millisecond.
+function ms(v) { return `${Number(v).toFixed(v < 10 ? 1 : 0)} ms`; }
+
 function Body({ label, text, truncated }) {
   if (text === null || text === undefined || text === '') return html`<p class="muted">${label}: empty</p>`;
   let shown = text;
@@ -28,7 +31,7 @@ function Detail({ slug, id, onClose }) {
       <div><dt>Token</dt><dd>${x.token ? x.token.name : 'none / unknown'}</dd></div>
       <div><dt>IdP</dt><dd>${idpName(x.idp)}</dd></div>
       <div><dt>Client</dt><dd>${x.client_ip || '—'} · ${x.user_agent || '—'}</dd></div>
-      <div><dt>Latency</dt><dd>${x.latency_ms} ms</dd></div>
+      <div><dt>Latency</dt><dd>${ms(x.latency_ms)}</dd></div>
       ${x.scim_type && html`<div><dt>scimType</dt><dd class="mono">${x.scim_type}</dd></div>`}
       ${x.detail && html`<div><dt>Detail</dt><dd>${x.detail}</dd></div>`}
       ${x.resource_id && html`<div><dt>Resource</dt><dd><a href=${tenantPath(slug, `${type}/${enc(x.resource_id)}`)}>${x.resource_type} ${x.resource_id} — page and history</a></dd></div>`}
@@ -89,7 +92,7 @@ export function Activity({ slug, search }) {
               <th scope="row"><a href=${base + qs({ ...f, id: x.id })}>${x.method} ${x.path}</a>${x.diagnosis && html`<div class="small diag-line">${x.diagnosis.title}</div>`}</th>
               <td><${Badge} kind=${statusKind(x.status)}>${x.status}<//></td>
               <td>${x.token ? x.token.name : '—'}<div class="muted small">${idpName(x.idp)}</div></td>
-              <td>${x.latency_ms} ms</td></tr>`)}</tbody></table><//>
+              <td>${ms(x.latency_ms)}</td></tr>`)}</tbody></table><//>
           <${Pager} total=${d.total} start=${(d.page - 1) * d.per_page + 1} count=${d.per_page} label="Requests" busy=${log.loading} onPage=${(s) => go({ page: Math.floor((s - 1) / d.per_page) + 1 })} />`}
     </section>`;
 }
