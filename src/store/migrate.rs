@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_create_request_log",
         include_str!("../../migrations/0003_create_request_log.sql"),
     ),
+    (
+        4,
+        "0004_index_resource_pages",
+        include_str!("../../migrations/0004_index_resource_pages.sql"),
+    ),
 ];
 
 /// Applies every migration newer than the database's version.

@@ -313,12 +313,21 @@ mod tests {
 
     fn plan(conn: &Connection, rt: &crate::scim::schema::ResourceType, filter: &str) -> String {
         let w = translate(rt, &parse_filter(filter).expect("parse")).expect("translate");
+        page_plan(conn, rt, w, 0)
+    }
+
+    fn page_plan(
+        conn: &Connection,
+        rt: &crate::scim::schema::ResourceType,
+        w: SqlWhere,
+        offset: u64,
+    ) -> String {
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
             page_sql(
                 &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
                 None,
-                0,
+                offset,
                 100
             )
         );
@@ -375,6 +384,11 @@ mod tests {
                     assert!(p.contains(index), "{filter}: expected {index} in plan: {p}");
                     assert!(!p.contains("SCAN"), "{filter}: scan in plan: {p}");
                 }
+                // An import paging through every user walks the page index in order: no read
+                // of each skipped row, no sort of the whole type.
+                let p = page_plan(conn, &USER, SqlWhere::all(), 50_000);
+                assert!(p.contains("USING INDEX resources_page"), "paging plan: {p}");
+                assert!(!p.contains("TEMP B-TREE"), "paging plan sorts: {p}");
                 Ok(())
             })
             .expect("plans");
