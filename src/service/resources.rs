@@ -1,7 +1,7 @@
 //! Use cases on users and groups (RFC 7644 §3.3–§3.6): validate the request, run one write
-//! transaction, render the response model. Writes read the current row, compute the new
-//! document outside the writer lock (argon2 is slow on purpose), then commit only if the row is
-//! still at the version that was read, retrying when a concurrent write got there first.
+//! transaction, render the response model. An update reads the current row, computes the new
+//! document and writes it inside one writer transaction, so concurrent writes to one resource
+//! queue rather than collide; only argon2 hashing (slow on purpose) runs outside it.
 
 use serde_json::{Map, Value, json};
 
@@ -383,6 +383,21 @@ enum PendingPassword {
     Hashed(String),
 }
 
+/// Why a write attempt stopped before committing.
+enum Interrupted {
+    /// The request is wrong (or its precondition failed): answer with this error.
+    Refused(ScimError),
+    /// The change sets this password, which must be hashed before it can be stored.
+    NeedsHash(String),
+    /// A unique index refused the new userName / displayName.
+    Taken { error: StoreError, name: String },
+}
+
+/// Reads, changes and writes one resource in a single writer transaction, so concurrent
+/// writes to the same resource (32 IdP workers adding members to one group) queue instead of
+/// colliding. The one exception is a new password: argon2 is slow on purpose and must not run
+/// while holding the writer, so the first attempt stops, the password is hashed outside, and
+/// the next attempt recomputes the change and uses the hash if the password is the same.
 async fn update<F>(
     store: &Store,
     rt: &'static ResourceType,
@@ -395,41 +410,40 @@ where
     F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
 {
     let tenant_id = scope.tenant_id;
+    let mut hashed: Option<(String, String)> = None;
     for _ in 0..MAX_RETRIES {
-        let current = load(store, rt, scope, id).await?;
-        if let Some(p) = &if_match
-            && !p.matches(current.version)
-        {
-            return Err(stale_precondition(rt, id, current.version));
-        }
-        let mut change = compute(&current)?;
-        if let Some(PendingPassword::Clear(clear)) = &change.password_hash {
-            change.password_hash = hash_password(Some(clear.clone()))
-                .await?
-                .map(PendingPassword::Hashed);
-        }
-        let name = unique_name(rt, &change.doc);
+        let (compute, if_match, hashed_now) = (compute.clone(), if_match.clone(), hashed.clone());
+        let id_owned = id.to_owned();
         let actor_scope = scope.clone();
         let result = store
             .write_or_rollback(move |tx| {
-                let password = match &change.password_hash {
-                    Some(PendingPassword::Hashed(h)) => PasswordChange::Set(h),
-                    _ => PasswordChange::Keep,
+                let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
+                if let Some(p) = &if_match
+                    && !p.matches(current.version)
+                {
+                    let stale = stale_precondition(rt, &id_owned, current.version);
+                    return Ok(Err(Interrupted::Refused(stale)));
+                }
+                let change = match compute(&current) {
+                    Ok(change) => change,
+                    Err(e) => return Ok(Err(Interrupted::Refused(e))),
                 };
-                let unchanged = change.doc == current.doc
+                let password = match &change.password_hash {
+                    None => PasswordChange::Keep,
+                    Some(PendingPassword::Hashed(h)) => PasswordChange::Set(h),
+                    Some(PendingPassword::Clear(clear)) => match &hashed_now {
+                        Some((for_clear, h)) if for_clear == clear => PasswordChange::Set(h),
+                        _ => return Ok(Err(Interrupted::NeedsHash(clear.clone()))),
+                    },
+                };
+                if change.doc == current.doc
                     && matches!(password, PasswordChange::Keep)
-                    && change.members.is_empty();
-                if unchanged {
-                    // Re-check the version so an unchanged answer is not served from a stale read.
-                    let now = rows::get(tx, tenant_id, rt.name, &current.id)?;
-                    return if now.version == current.version {
-                        Ok(Ok(now))
-                    } else {
-                        Err(StoreError::Stale)
-                    };
+                    && change.members.is_empty()
+                {
+                    return Ok(Ok(current));
                 }
                 let stamp = clock::timestamp(clock::now());
-                let row = rows::update(
+                let updated = rows::update(
                     tx,
                     tenant_id,
                     rt.name,
@@ -437,14 +451,21 @@ where
                     &change.doc,
                     password,
                     &stamp,
-                )?;
+                );
+                let row = match updated {
+                    Err(error @ StoreError::Conflict { .. }) => {
+                        let name = unique_name(rt, &change.doc);
+                        return Ok(Err(Interrupted::Taken { error, name }));
+                    }
+                    other => other?,
+                };
                 let mut extra = Vec::new();
                 if matches!(password, PasswordChange::Set(_)) {
                     extra.push(history::password_change());
                 }
                 for m in &change.members {
                     if let Err(e) = members::apply(tx, tenant_id, &row, m)? {
-                        return Ok(Err(e));
+                        return Ok(Err(Interrupted::Refused(e)));
                     }
                     extra.push(history::members_change(describe_members(m)));
                 }
@@ -462,10 +483,16 @@ where
             })
             .await;
         match result {
-            Err(StoreError::Stale) => continue,
-            Err(e) => return Err(conflict_or(e, store, rt, scope, &name).await),
-            Ok(Err(scim)) => return Err(scim),
             Ok(Ok(row)) => return Ok(row),
+            Ok(Err(Interrupted::Refused(e))) => return Err(e),
+            Ok(Err(Interrupted::NeedsHash(clear))) => {
+                let hash = hash_password(Some(clear.clone())).await?;
+                hashed = hash.map(|h| (clear, h));
+            }
+            Ok(Err(Interrupted::Taken { error, name })) => {
+                return Err(conflict_or(error, store, rt, scope, &name).await);
+            }
+            Err(e) => return Err(not_found_or_internal(e, rt, id)),
         }
     }
     Err(ScimError::new(

@@ -75,3 +75,36 @@ async fn fifty_concurrent_creates_of_one_user_name_make_one_user() {
     );
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM resources"), 1);
 }
+
+/// Thirty-two IdP workers adding different members to one group at once (Okta and Entra
+/// push group assignments in parallel): every request succeeds and no addition is lost.
+#[rocket::async_test]
+async fn concurrent_member_additions_to_one_group_all_land() {
+    let app = TestApp::new().await;
+    let group = app.create_group("Engineering").await;
+    let mut users = Vec::new();
+    for i in 0..32 {
+        users.push(app.create_user(&format!("worker{i}@x.test")).await);
+    }
+    let path = format!("/scim/v2/Groups/{group}");
+    let requests = users.iter().map(|user| {
+        app.patch(
+            &path,
+            json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": [{"op": "add", "path": "members", "value": [{"value": user}]}]
+            }),
+        )
+    });
+    let replies = rocket::futures::future::join_all(requests).await;
+    let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
+    assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM group_members"), 32);
+    let version = app
+        .get(&path)
+        .await
+        .ok()
+        .pointer("/meta/version")
+        .cloned();
+    assert_eq!(version, Some(json!("W/\"33\"")), "one version per change");
+}
