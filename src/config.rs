@@ -23,6 +23,11 @@ pub struct Config {
     /// Base of every `meta.location` and `Location`, e.g. `https://scim.example.com`. When
     /// unset, the request's Host header is used.
     pub public_url: Option<String>,
+    /// The header a reverse proxy in front of scimd sets to the client's address, e.g.
+    /// `X-Real-IP`. Unset, the TCP peer's address is used and such headers are ignored:
+    /// trusting them without a proxy would let any client pick its own address and so dodge
+    /// the per-IP login limit and forge the IP shown for a token's last use.
+    pub client_ip_header: Option<String>,
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub request_log: RequestLogConfig,
@@ -113,6 +118,7 @@ impl Default for Config {
             port: 8080,
             database: PathBuf::from("scimd.db"),
             public_url: None,
+            client_ip_header: None,
             tls: None,
             limits: Limits::default(),
             request_log: RequestLogConfig::default(),
@@ -158,6 +164,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(header) = &self.client_ip_header {
+            let ok = !header.is_empty()
+                && header
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(ConfigError::Invalid(format!(
+                    "client_ip_header = \"{header}\" must be an HTTP header name such as \"X-Real-IP\", or be left unset when no reverse proxy sets one"
+                )));
+            }
+        }
         if let Some(url) = &self.public_url {
             let ok = (url.starts_with("https://") || url.starts_with("http://"))
                 && url.len() > "https://".len();
@@ -282,6 +299,21 @@ mod tests {
                 .expect_err("bad")
                 .to_string();
             assert!(msg.contains("absolute http(s) URL"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn client_ip_header_must_be_a_header_name() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_CLIENT_IP_HEADER", "X-Real-IP: 1.2.3.4");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("bad")
+                .to_string();
+            assert!(msg.contains("must be an HTTP header name"), "{msg}");
+            jail.set_env("SCIMD_CLIENT_IP_HEADER", "X-Forwarded-Client");
+            let config = Config::from_figment(Config::figment(None)).expect("good");
+            assert_eq!(config.client_ip_header.as_deref(), Some("X-Forwarded-Client"));
             Ok(())
         });
     }

@@ -70,6 +70,11 @@ fn rocket_figment(config: &Config) -> Figment {
                 .limit("bytes", body_limit.into())
                 .limit("json", body_limit.into()),
         ));
+    figment = match &config.client_ip_header {
+        Some(header) => figment.merge(("ip_header", header)),
+        // Rocket trusts X-Real-IP by default; scimd only trusts a header it was told about.
+        None => figment.merge(("ip_header", false)),
+    };
     if let Some(tls) = &config.tls {
         figment = figment
             .merge(("tls.certs", &tls.certs))

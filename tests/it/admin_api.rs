@@ -45,7 +45,8 @@ impl ApiReply {
     }
 }
 
-/// Sends an admin API request; `csrf` adds the X-CSRF-Token header; `ip` sets X-Real-IP.
+/// Sends an admin API request; `csrf` adds the X-CSRF-Token header; `ip` is the client's
+/// (peer) address.
 pub async fn api(
     app: &TestApp,
     method: &str,
@@ -68,7 +69,7 @@ pub async fn api(
         req = req.header(Header::new("X-CSRF-Token", t.to_owned()));
     }
     if let Some(ip) = ip {
-        req = req.header(Header::new("X-Real-IP", ip.to_owned()));
+        req = req.remote(std::net::SocketAddr::new(ip.parse().expect("ip"), 50_000));
     }
     if let Some(b) = body {
         req = req.body(b.to_string());

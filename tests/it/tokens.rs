@@ -228,7 +228,8 @@ async fn rotation_keeps_read_only_and_lifetime() {
 /// client IP and User-Agent of the use.
 #[rocket::async_test]
 async fn last_used_is_flushed_in_one_write_not_per_request() {
-    let app = TestApp::new().await;
+    // Behind a reverse proxy that sets X-Real-IP, the client's address comes from it.
+    let app = TestApp::with(|c| c.client_ip_header = Some("X-Real-IP".into())).await;
     let usage = app
         .client
         .rocket()
@@ -273,4 +274,31 @@ async fn last_used_is_flushed_in_one_write_not_per_request() {
     app.get("/scim/v2/Users").await;
     assert_eq!(usage.flush(store).await.expect("flush"), 0);
     assert_eq!(changes(), before + 1);
+}
+
+/// Without a configured proxy header, a client cannot choose the address scimd records (and
+/// rate-limits logins by): X-Real-IP from the client is ignored and the peer address is used.
+#[rocket::async_test]
+async fn client_sent_ip_headers_are_not_trusted_by_default() {
+    let app = TestApp::new().await;
+    let response = app
+        .client
+        .get("/scim/v2/Users")
+        .header(rocket::http::Header::new("Authorization", app.bearer()))
+        .header(rocket::http::Header::new("X-Real-IP", "203.0.113.7"))
+        .remote("192.0.2.50:40000".parse().expect("addr"))
+        .dispatch()
+        .await;
+    assert_eq!(response.status().code, 200);
+    let usage = app
+        .client
+        .rocket()
+        .state::<Arc<UsageTracker>>()
+        .expect("usage tracker managed")
+        .clone();
+    let store = &app.app().store;
+    assert_eq!(usage.flush(store).await.expect("flush"), 1);
+    let listed = tokens::list(store, Some("default")).expect("list");
+    let t = &listed.first().expect("token").token;
+    assert_eq!(t.last_used_ip.as_deref(), Some("192.0.2.50"));
 }
