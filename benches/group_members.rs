@@ -46,7 +46,7 @@ fn main() {
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.
     let user_ids: Vec<String> = store
-        .write_blocking(|tx| {
+        .write_blocking(move |tx| {
             scimd::store::tenants::ensure_default(tx, now)?;
             let mut ids = Vec::with_capacity(members + 200);
             for i in 0..members + 200 {

@@ -21,7 +21,7 @@ fn main() {
     let store = Store::open(&dir.path().join("bench.db")).expect("store");
     let seed_start = Instant::now();
     store
-        .write_blocking(|tx| {
+        .write_blocking(move |tx| {
             scimd::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
             for i in 0..users {
                 let doc = json!({"userName": format!("user{i}@example.com"), "externalId": format!("ext{i}"),

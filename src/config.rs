@@ -313,7 +313,10 @@ mod tests {
             assert!(msg.contains("must be an HTTP header name"), "{msg}");
             jail.set_env("SCIMD_CLIENT_IP_HEADER", "X-Forwarded-Client");
             let config = Config::from_figment(Config::figment(None)).expect("good");
-            assert_eq!(config.client_ip_header.as_deref(), Some("X-Forwarded-Client"));
+            assert_eq!(
+                config.client_ip_header.as_deref(),
+                Some("X-Forwarded-Client")
+            );
             Ok(())
         });
     }

@@ -47,7 +47,7 @@ pub fn rocket(config: Config) -> Rocket<Build> {
 pub fn open_store(config: &Config) -> Result<Store, store::StoreError> {
     let store = Store::open(&config.database)?;
     let now = clock::timestamp(clock::now());
-    if store.write_blocking(|tx| store::tenants::ensure_default(tx, &now))? {
+    if store.write_blocking(move |tx| store::tenants::ensure_default(tx, &now))? {
         tracing::info!("created the default tenant");
     }
     Ok(store)

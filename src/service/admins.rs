@@ -54,7 +54,7 @@ pub fn ensure_initial_admin(store: &Store) -> Result<Option<String>, OpError> {
     let now = clock::timestamp(clock::now());
     // Re-checked inside the write so two processes starting at once create one admin.
     let created = store
-        .write_blocking(|tx| {
+        .write_blocking(move |tx| {
             if rows::count(tx)? > 0 {
                 return Ok(false);
             }
@@ -72,11 +72,12 @@ pub fn reset_password(store: &Store, username: &str) -> Result<String, OpError> 
     let now = clock::timestamp(clock::now());
     // With no admin at all (the server never started), the named account is created instead,
     // so shell access can always recover the UI.
-    let outcome = store.write_blocking(|tx| {
+    let name = username.to_owned();
+    let outcome = store.write_blocking(move |tx| {
         if rows::count(tx)? == 0 {
-            rows::insert(tx, username, &hashed, &now).map(|_| ())
+            rows::insert(tx, &name, &hashed, &now).map(|_| ())
         } else {
-            rows::set_password(tx, username, &hashed)
+            rows::set_password(tx, &name, &hashed)
         }
     });
     match outcome {

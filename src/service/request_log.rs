@@ -144,9 +144,8 @@ impl RequestLog {
             let _gate = self.gate.read().await;
             let mut batch = Vec::new();
             let mut acks = Vec::new();
-            // Collect for up to BATCH_WINDOW: every commit is an fsync on the one writer
-            // connection SCIM writes also need, so a few large batches cost far less than
-            // many small ones.
+            // Collect for up to BATCH_WINDOW: a few large batches cost the writer, which SCIM
+            // writes share, far less than many small ones.
             let deadline = rocket::tokio::time::Instant::now() + BATCH_WINDOW;
             let mut next = Some(first);
             while let Some(m) = next {
@@ -183,12 +182,21 @@ impl RequestLog {
         }
         let n = batch.len() as u64;
         let cap = self.settings.max_body_bytes;
-        let result = store
-            .write(move |tx| {
-                let rows: Vec<LogRow> = batch.into_iter().map(|c| to_row(c, cap)).collect();
-                rows::insert_batch(tx, &rows)
-            })
-            .await;
+        // Redaction and parsing happen before the write so the writer, which SCIM writes
+        // share, only spends the inserts on the log.
+        let converted = rocket::tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .map(|c| to_row(c, cap))
+                .collect::<Vec<LogRow>>()
+        })
+        .await;
+        let result = match converted {
+            Ok(rows) => store.write(move |tx| rows::insert_batch(tx, &rows)).await,
+            Err(e) => Err(StoreError::Internal(format!(
+                "request log conversion failed: {e}"
+            ))),
+        };
         match result {
             Ok(()) => {
                 self.written.fetch_add(n, Ordering::Relaxed);

@@ -17,9 +17,11 @@ pub fn create(store: &Store, slug: &str, display_name: Option<&str>) -> Result<T
     let name = display_name
         .map(str::trim)
         .filter(|n| !n.is_empty())
-        .unwrap_or(slug);
+        .unwrap_or(slug)
+        .to_owned();
+    let owned_slug = slug.to_owned();
     store
-        .write_blocking(|tx| tenants::create(tx, slug, name, &now))
+        .write_blocking(move |tx| tenants::create(tx, &owned_slug, &name, &now))
         .map_err(|e| match e {
             StoreError::Conflict { .. } => {
                 OpError::Conflict(format!("tenant \"{slug}\" already exists"))

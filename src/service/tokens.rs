@@ -91,9 +91,10 @@ pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, OpError> {
     let Issued { token, secret } =
         new_secret(new.name, new.read_only, clock::now(), new.expires_in)?;
     let slug = new.tenant_slug.to_owned();
+    let lookup = slug.clone();
     let stored = store
-        .write_blocking(|tx| {
-            let tenant = tenants::by_slug(tx, &slug)?.ok_or(StoreError::NotFound)?;
+        .write_blocking(move |tx| {
+            let tenant = tenants::by_slug(tx, &lookup)?.ok_or(StoreError::NotFound)?;
             let token = TokenRow { tenant_id: tenant.id, ..token };
             rows::insert(tx, &token)?;
             Ok(token)
@@ -139,7 +140,7 @@ pub fn rotate(store: &Store, r: &Rotation<'_>) -> Result<Rotated, OpError> {
     let slug = r.tenant_slug.map(str::to_owned);
     let wanted = r.id_or_name.to_owned();
     let expires_in = r.expires_in;
-    let outcome = store.write_blocking(|tx| {
+    let outcome = store.write_blocking(move |tx| {
         let tenant_id = match &slug {
             Some(s) => match tenants::by_slug(tx, s)? {
                 Some(t) => Some(t.id),
@@ -209,15 +210,16 @@ pub fn revoke(
     id_or_name: &str,
 ) -> Result<TokenRow, OpError> {
     let now = clock::timestamp(clock::now());
-    let outcome = store.write_blocking(|tx| {
-        let tenant_id = match tenant_slug {
+    let (slug, wanted) = (tenant_slug.map(str::to_owned), id_or_name.to_owned());
+    let outcome = store.write_blocking(move |tx| {
+        let tenant_id = match &slug {
             Some(s) => match tenants::by_slug(tx, s)? {
                 Some(t) => Some(t.id),
                 None => return Ok(Err(no_tenant(s))),
             },
             None => None,
         };
-        rows::revoke(tx, id_or_name, tenant_id, &now).map(Ok)
+        rows::revoke(tx, &wanted, tenant_id, &now).map(Ok)
     });
     match outcome {
         Ok(result) => result,

@@ -1,6 +1,7 @@
-//! The only code that touches SQLite. One writer connection (writes are serialised in
-//! `BEGIN IMMEDIATE` transactions and committed before the caller answers) and a small pool of
-//! readers, all in WAL mode with `synchronous=FULL`. Blocking calls run on Tokio's blocking pool.
+//! The only code that touches SQLite. One writer connection, owned by a thread that commits
+//! concurrent writes together (see [`writer`]); each write is acknowledged only after its
+//! commit. A small pool of readers; all in WAL mode with `synchronous=FULL`. Reads run on
+//! Tokio's blocking pool.
 
 pub mod admins;
 pub mod browse;
@@ -11,14 +12,16 @@ pub mod request_log;
 pub mod resources;
 pub mod tenants;
 pub mod tokens;
+mod writer;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
-use r2d2::{Pool, PooledConnection};
+use r2d2::Pool;
 use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::functions::FunctionFlags;
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 pub use rusqlite::Connection as Conn;
 
@@ -79,7 +82,7 @@ pub struct Store {
     // one, and closing it checkpoints the WAL into the database file and removes it (a
     // read-only connection closing last cannot). That is the clean close on shutdown.
     readers: Pool<SqliteConnectionManager>,
-    writer: Pool<SqliteConnectionManager>,
+    writer: Arc<writer::Writer>,
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -112,12 +115,11 @@ impl Store {
                 StoreError::Internal(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
-        let writer_manager = SqliteConnectionManager::file(path).with_init(init_connection);
-        let writer = Pool::builder()
-            .max_size(1)
-            .connection_timeout(Duration::from_secs(30))
-            .build(writer_manager)?;
-        migrate::apply(&mut *writer.get()?)?;
+        let mut conn = Connection::open(path)?;
+        init_connection(&mut conn)?;
+        migrate::apply(&mut conn)?;
+        let writer = writer::Writer::start(conn)
+            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
         let reader_manager = SqliteConnectionManager::file(path)
             .with_flags(
                 OpenFlags::SQLITE_OPEN_READ_ONLY
@@ -129,7 +131,10 @@ impl Store {
             .max_size(READERS)
             .min_idle(Some(1))
             .build(reader_manager)?;
-        Ok(Self { writer, readers })
+        Ok(Self {
+            writer: Arc::new(writer),
+            readers,
+        })
     }
 
     /// Runs `f` on a reader connection off the async runtime.
@@ -142,51 +147,58 @@ impl Store {
         run_blocking(move || f(&*pool.get()?)).await
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction and commits it; the result is returned only
-    /// after the commit is durable. Any error rolls the whole transaction back.
+    /// Runs `f` in a write transaction; the result is returned only after the commit is
+    /// durable. An error rolls back everything `f` wrote.
     pub async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let pool = self.writer.clone();
-        run_blocking(move || {
-            let mut conn = pool.get()?;
-            write_tx(&mut conn, f)
-        })
-        .await
+        self.write_or_rollback(move |conn| f(conn).map(Ok::<T, std::convert::Infallible>))
+            .await
+            .map(|ok| match ok {
+                Ok(out) => out,
+                Err(never) => match never {},
+            })
     }
 
     /// Like [`Store::write`] for work that can also fail on the client's side (an unknown
-    /// member id, a stale `If-Match`): an inner `Err` rolls the whole transaction back, so a
+    /// member id, a stale `If-Match`): an inner `Err` rolls back everything `f` wrote, so a
     /// refused request writes nothing, and is returned as is.
     pub async fn write_or_rollback<T, E, F>(&self, f: F) -> Result<std::result::Result<T, E>>
     where
         T: Send + 'static,
         E: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<std::result::Result<T, E>> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<std::result::Result<T, E>> + Send + 'static,
     {
-        let pool = self.writer.clone();
-        run_blocking(move || {
-            let mut conn = pool.get()?;
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            match f(&tx)? {
-                Ok(out) => {
-                    tx.commit()?;
-                    Ok(Ok(out))
-                }
-                Err(e) => {
-                    tx.rollback()?;
-                    Ok(Err(e))
-                }
-            }
-        })
-        .await
+        let (reply, outcome) = rocket::tokio::sync::oneshot::channel();
+        self.writer.submit(f, move |out| {
+            let _ = reply.send(out);
+        });
+        outcome
+            .await
+            .unwrap_or_else(|_| Err(StoreError::Internal("the writer dropped a write".into())))
     }
 
     /// Blocking variant of [`Store::write`] for the CLI.
-    pub fn write_blocking<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        write_tx(&mut self.writer.get()?, f)
+    pub fn write_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, outcome) = std::sync::mpsc::sync_channel(1);
+        self.writer.submit(
+            move |conn| f(conn).map(Ok::<T, ()>),
+            move |out| {
+                let _ = reply.send(out);
+            },
+        );
+        match outcome.recv() {
+            Ok(Ok(Ok(out))) => Ok(out),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(Err(()))) | Err(_) => {
+                Err(StoreError::Internal("the writer dropped a write".into()))
+            }
+        }
     }
 
     /// Blocking variant of [`Store::read`] for the CLI.
@@ -247,16 +259,6 @@ impl Store {
 fn init_reader(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     register_functions(conn)
-}
-
-fn write_tx<T>(
-    conn: &mut PooledConnection<SqliteConnectionManager>,
-    f: impl FnOnce(&Transaction<'_>) -> Result<T>,
-) -> Result<T> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let out = f(&tx)?;
-    tx.commit()?;
-    Ok(out)
 }
 
 async fn run_blocking<T: Send + 'static>(

@@ -100,11 +100,6 @@ async fn concurrent_member_additions_to_one_group_all_land() {
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
     assert!(statuses.iter().all(|s| *s == 204), "{statuses:?}");
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM group_members"), 32);
-    let version = app
-        .get(&path)
-        .await
-        .ok()
-        .pointer("/meta/version")
-        .cloned();
+    let version = app.get(&path).await.ok().pointer("/meta/version").cloned();
     assert_eq!(version, Some(json!("W/\"33\"")), "one version per change");
 }

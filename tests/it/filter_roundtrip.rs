@@ -296,13 +296,15 @@ proptest! {
             })
             .collect();
         store
-            .write_blocking(|tx| {
+            .write_blocking({
+                let docs = docs.clone();
+                move |tx| {
                 scimd::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
                 for (id, doc) in &docs {
                     resources::insert(tx, 1, "User", id, doc, None, "2026-01-01T00:00:00.000Z")?;
                 }
                 Ok(())
-            })
+            }})
             .expect("seed");
         let sql = translate(&USER, &f);
         let w = match sql {

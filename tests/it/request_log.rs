@@ -389,7 +389,7 @@ async fn retention_prunes_by_age_and_by_count() {
     let oldest = app.sql_int("SELECT MIN(id) FROM request_log");
     app.app()
         .store
-        .write_blocking(|tx| {
+        .write_blocking(move |tx| {
             Ok(tx.execute(
                 "UPDATE request_log SET time = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
                 [oldest],

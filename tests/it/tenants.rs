@@ -8,8 +8,9 @@ use crate::common::{TestApp, enc, okta_user};
 fn create_tenant(app: &TestApp, slug: &str) {
     app.app()
         .store
-        .write_blocking(|tx| {
-            scimd::store::tenants::create(tx, slug, slug, "2026-01-01T00:00:00.000Z")
+        .write_blocking({
+            let slug = slug.to_owned();
+            move |tx| scimd::store::tenants::create(tx, &slug, &slug, "2026-01-01T00:00:00.000Z")
         })
         .expect("tenant");
 }
