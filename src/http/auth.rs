@@ -34,7 +34,14 @@ impl<'r> FromRequest<'r> for Authorized {
         let header = req.headers().get_one("Authorization");
         let caller = match tokens::authenticate(&app.store, slug, header, &origin).await {
             Ok(c) => c,
-            Err(e) => return fail(req, e),
+            Err(rejected) => {
+                // A known but unusable token is named in the request log: "okta-old was
+                // revoked" tells the admin which integration to fix.
+                if let Some(token) = rejected.token {
+                    req.local_cache(|| LoggedToken(Some(token)));
+                }
+                return fail(req, rejected.error);
+            }
         };
         // For the request log (names only, never the secret).
         req.local_cache(|| LoggedToken(Some((caller.token.id.clone(), caller.token.name.clone()))));

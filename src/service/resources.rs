@@ -138,8 +138,27 @@ pub async fn get(
     projection: &Projection,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
-    let row = load(store, rt, scope, id).await?;
-    render_one(store, rt, scope, row, &resolver).await
+    let relation = members::relation_name(rt.name);
+    let with_related = resolver.includes(rt, relation);
+    let (tenant_id, id_owned, base) = (scope.tenant_id, id.to_owned(), scope.base_url.clone());
+    // Row and membership in one read: one trip to the blocking pool per GET.
+    let (row, related) = store
+        .read(move |conn| {
+            let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
+            let related = with_related
+                .then(|| members::related(conn, rt.name, row.seq, &base))
+                .transpose()?;
+            Ok((row, related))
+        })
+        .await
+        .map_err(|e| not_found_or_internal(e, rt, id))?;
+    Ok(rendered(
+        rt,
+        scope,
+        &row,
+        related.map(|l| (relation, l)),
+        &resolver,
+    ))
 }
 
 /// Current version of a resource, for `If-None-Match` on GET.
@@ -536,13 +555,23 @@ async fn render_one(
     } else {
         None
     };
-    let mut body = render(rt, scope, &row, extra);
+    Ok(rendered(rt, scope, &row, extra, resolver))
+}
+
+fn rendered(
+    rt: &ResourceType,
+    scope: &Scope,
+    row: &ResourceRow,
+    related: Option<(&str, Vec<Value>)>,
+    resolver: &Resolver,
+) -> Rendered {
+    let mut body = render(rt, scope, row, related);
     resolver.apply(rt, &mut body);
-    Ok(Rendered {
+    Rendered {
         body: Value::Object(body),
         version: row.version,
         location: location(rt, scope, &row.id),
-    })
+    }
 }
 
 fn location(rt: &ResourceType, scope: &Scope, id: &str) -> String {

@@ -314,6 +314,22 @@ pub struct Caller {
     pub token: TokenRow,
 }
 
+/// A refused `Authorization` header: the error to answer, and the token it named when the
+/// secret was a known one (revoked, expired, rotated, another tenant's), so the request log
+/// can say which integration still sends it.
+#[derive(Debug)]
+pub struct Rejected {
+    pub error: ScimError,
+    /// (id, name) of the presented token; never the secret.
+    pub token: Option<(String, String)>,
+}
+
+impl From<ScimError> for Rejected {
+    fn from(error: ScimError) -> Self {
+        Self { error, token: None }
+    }
+}
+
 /// Checks an `Authorization` header for the tenant at `slug`. `origin` is `scheme://host` for
 /// the URL named in a wrong-tenant error. Every failure is a 401 whose detail tells the admin
 /// exactly what to fix; none of them echoes the secret.
@@ -322,7 +338,7 @@ pub async fn authenticate(
     slug: &str,
     header: Option<&str>,
     origin: &str,
-) -> Result<Caller, ScimError> {
+) -> Result<Caller, Rejected> {
     let header = header.map(str::trim).filter(|h| !h.is_empty()).ok_or_else(|| {
         unauthorized("the request has no Authorization header; configure the IdP to send \"Authorization: Bearer <token>\" with a token from `scimd token create`")
     })?;
@@ -331,18 +347,18 @@ pub async fn authenticate(
         .map_or((header, ""), |(s, c)| (s, c.trim()));
     if !scheme.eq_ignore_ascii_case("bearer") {
         let shown: String = scheme.chars().take(20).collect();
-        return Err(unauthorized(format!(
+        return Err(Rejected::from(unauthorized(format!(
             "the Authorization header uses the \"{shown}\" scheme; scimd accepts only \"Bearer <token>\". In the IdP, choose bearer/header authentication and paste the token alone"
-        )));
+        ))));
     }
     if !credential.starts_with(TOKEN_PREFIX)
         || credential.len() != TOKEN_PREFIX.len() + SECRET_BYTES * 2
         || credential.contains(char::is_whitespace)
     {
-        return Err(unauthorized(format!(
+        return Err(Rejected::from(unauthorized(format!(
             "the bearer token is malformed: scimd tokens are \"{TOKEN_PREFIX}\" followed by {} hex characters. Check that the whole token was pasted, without quotes or a second \"Bearer\"",
             SECRET_BYTES * 2
-        )));
+        ))));
     }
     let hash = hash_secret(credential);
     let lookup = hash.clone();
@@ -375,43 +391,72 @@ pub async fn authenticate(
             credential.chars().take(SHOWN_PREFIX_CHARS).collect::<String>()
         ))
     })?;
-    if let Some(at) = &token.revoked {
-        return Err(unauthorized(format!(
-            "token \"{}\" ({}…) was revoked on {at}; create a new token and update the IdP",
-            token.name, token.prefix
-        )));
-    }
-    if let (Some(at), Some(until)) = (&token.rotated, &token.overlap_until)
-        && is_past(until)
-    {
-        let by = replacement.map_or_else(
-            || "a newer token".to_owned(),
-            |r| format!("\"{}\" (prefix {}…)", r.name, r.prefix),
-        );
-        return Err(unauthorized(format!(
-            "token \"{}\" ({}…) was rotated on {at}, replaced by {by}; its overlap ended on {until}. Put the new token in the IdP",
-            token.name, token.prefix
-        )));
-    }
-    if let Some(exp) = &token.expires
-        && is_past(exp)
-    {
-        return Err(unauthorized(format!(
-            "token \"{}\" ({}…) expired on {exp}; create a new token (`scimd token create --name {} --expires-in 90d`) and update the IdP",
-            token.name, token.prefix, token.name
-        )));
-    }
-    if token.tenant_id != tenant.id {
-        let right = token_tenant.map_or_else(|| "another tenant".to_owned(), |t| t.slug);
-        return Err(unauthorized(format!(
-            "token \"{}\" belongs to tenant \"{right}\", not \"{}\"; point the IdP at {} or use a token of tenant \"{}\"",
-            token.name,
-            tenant.slug,
-            scim_base(origin, &right),
-            tenant.slug
-        )));
+    let known = Known {
+        token: &token,
+        tenant: &tenant,
+        token_tenant: token_tenant.as_ref(),
+        replacement: replacement.as_ref(),
+    };
+    if let Err(error) = known.admit(origin) {
+        let token = Some((token.id.clone(), token.name.clone()));
+        return Err(Rejected { error, token });
     }
     Ok(Caller { tenant, token })
+}
+
+/// A token found by its secret, with what deciding whether it may be used needs.
+struct Known<'a> {
+    token: &'a TokenRow,
+    tenant: &'a Tenant,
+    /// The tenant the token belongs to (differs from `tenant` on a wrong-tenant URL).
+    token_tenant: Option<&'a Tenant>,
+    /// The token that replaced it, for a rotated one.
+    replacement: Option<&'a TokenRow>,
+}
+
+impl Known<'_> {
+    /// Ok when the token may be used on this tenant now; else the 401 that says why.
+    fn admit(&self, origin: &str) -> Result<(), ScimError> {
+        if let Some(at) = &self.token.revoked {
+            return Err(unauthorized(format!(
+                "token \"{}\" ({}…) was revoked on {at}; create a new token and update the IdP",
+                self.token.name, self.token.prefix
+            )));
+        }
+        if let (Some(at), Some(until)) = (&self.token.rotated, &self.token.overlap_until)
+            && is_past(until)
+        {
+            let by = self.replacement.map_or_else(
+                || "a newer token".to_owned(),
+                |r| format!("\"{}\" (prefix {}…)", r.name, r.prefix),
+            );
+            return Err(unauthorized(format!(
+                "token \"{}\" ({}…) was rotated on {at}, replaced by {by}; its overlap ended on {until}. Put the new token in the IdP",
+                self.token.name, self.token.prefix
+            )));
+        }
+        if let Some(exp) = &self.token.expires
+            && is_past(exp)
+        {
+            return Err(unauthorized(format!(
+                "token \"{}\" ({}…) expired on {exp}; create a new token (`scimd token create --name {} --expires-in 90d`) and update the IdP",
+                self.token.name, self.token.prefix, self.token.name
+            )));
+        }
+        if self.token.tenant_id != self.tenant.id {
+            let right = self
+                .token_tenant
+                .map_or_else(|| "another tenant".to_owned(), |t| t.slug.clone());
+            return Err(unauthorized(format!(
+                "token \"{}\" belongs to tenant \"{right}\", not \"{}\"; point the IdP at {} or use a token of tenant \"{}\"",
+                self.token.name,
+                self.tenant.slug,
+                scim_base(origin, &right),
+                self.tenant.slug
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// The absolute SCIM base URL of a tenant.

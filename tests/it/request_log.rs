@@ -83,7 +83,12 @@ async fn every_401_cause_is_diagnosed() {
         &format!("Bearer {revoked}"),
     )
     .await;
-    assert_diagnosis(&newest(&app).await, 401, "Revoked token");
+    let entry = newest(&app).await;
+    assert_diagnosis(&entry, 401, "Revoked token");
+    assert_eq!(
+        entry["token"]["name"], "old-okta",
+        "the log names the revoked token the IdP still sends: {entry}"
+    );
 
     let expiring = app.issue_token("default", "short", false, Some(Duration::from_millis(1)));
     rocket::tokio::time::sleep(Duration::from_millis(20)).await;
@@ -131,6 +136,7 @@ async fn every_401_cause_is_diagnosed() {
     );
     assert_eq!(entry["tenant"], "acme");
     assert_eq!(entry["path"], "/t/acme/scim/v2/Users");
+    assert_eq!(entry["token"]["name"], "okta", "{entry}");
 }
 
 #[rocket::async_test]
@@ -253,6 +259,26 @@ async fn request_errors_are_diagnosed() {
             .is_some_and(|t| t.contains("Entra sent booleans")),
         "{}",
         full.raw
+    );
+}
+
+#[rocket::async_test]
+async fn rate_limited_requests_are_diagnosed() {
+    let app = TestApp::with(|c| c.limits.requests_per_second = 1).await;
+    sign_in(&app).await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(app.get("/scim/v2/Users").await.status);
+    }
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let entry = newest(&app).await;
+    let (_, fix) = assert_diagnosis(&entry, 429, "Rate limited");
+    assert!(fix.contains("rate limit"), "{fix}");
+    assert!(
+        entry["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("requests_per_second = 1")),
+        "the detail names the limit: {entry}"
     );
 }
 
