@@ -158,22 +158,40 @@ pub enum TenantCommand {
 /// Logs to stderr; `RUST_LOG` sets the filter (default: scimd at `info`, Rocket at `warn`).
 pub fn init_tracing() {
     use std::io::IsTerminal;
+    use tracing_subscriber::prelude::*;
     // Rocket's per-request lines would repeat what the request log records; keep its warnings.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new("info,rocket=warn,rocket::launch=warn")
-    });
-    // Whatever RUST_LOG says: Rocket's debug line "received request" dumps every header,
-    // Authorization (bearer tokens) and Cookie (admin sessions) included, and hyper's trace
-    // output can hold raw header bytes. Secrets are never logged (design.md "Errors").
-    let filter = ["rocket::server=info", "hyper=debug"]
-        .iter()
-        .filter_map(|d| d.parse().ok())
-        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    // An empty RUST_LOG counts as unset (systemd units and shells often export it empty).
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+        .with_filter(filter)
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            may_log(meta.target(), *meta.level())
+        }));
+    let _ = tracing_subscriber::registry().with(layer).try_init();
+}
+
+/// The log filter when RUST_LOG is unset.
+const DEFAULT_LOG_FILTER: &str = "info,rocket=warn,rocket::launch=warn";
+
+/// Whatever RUST_LOG says, events that can hold secrets are dropped: Rocket's debug line
+/// "received request" dumps every header, Authorization (bearer tokens) and Cookie (admin
+/// sessions) included, and hyper's trace output can hold raw header bytes (design.md
+/// "Errors"). A cap, not a level: it never turns on what RUST_LOG left off.
+fn may_log(target: &str, level: tracing::Level) -> bool {
+    let under = |prefix: &str| {
+        target == prefix
+            || target
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with("::"))
+    };
+    !(under("rocket::server") && level > tracing::Level::INFO
+        || under("hyper") && level > tracing::Level::DEBUG)
 }
 
 /// Runs a parsed command line.
@@ -572,5 +590,26 @@ fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::may_log;
+
+    #[test]
+    fn header_dumping_events_are_capped_whatever_rust_log_says() {
+        assert!(may_log("rocket::server", Level::INFO));
+        assert!(!may_log("rocket::server", Level::DEBUG));
+        assert!(!may_log("rocket::server::_", Level::TRACE));
+        assert!(may_log("hyper::proto", Level::DEBUG));
+        assert!(!may_log("hyper::proto::h1", Level::TRACE));
+        assert!(
+            may_log("hyper_util", Level::TRACE),
+            "only hyper itself is capped"
+        );
+        assert!(may_log("scimd::store", Level::TRACE));
     }
 }

@@ -1,16 +1,25 @@
 //! The binary's command line: token capture, version, configuration errors.
 
-use std::process::Command;
+use crate::server::{free_port, scimd, start_logged};
 
-fn scimd(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_scimd"));
-    c.current_dir(dir).env_remove("RUST_LOG");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("SCIMD_") {
-            c.env_remove(k);
+/// The default log (RUST_LOG unset, or set but empty as systemd and shells often leave it)
+/// holds scimd's own lines, not one line per request: the request log records requests.
+#[test]
+fn the_default_log_has_no_line_per_request() {
+    for rust_log in ["", " "] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let server = start_logged(dir.path(), free_port(), rust_log);
+        for _ in 0..3 {
+            let _ = ureq::get(&format!("{}/scim/v2/Users", server.base)).call();
         }
+        drop(server);
+        let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
+        assert!(
+            !log.contains("/scim/v2/Users"),
+            "RUST_LOG={rust_log:?}: {log}"
+        );
+        assert!(!log.contains("Matched"), "RUST_LOG={rust_log:?}: {log}");
     }
-    c
 }
 
 #[test]

@@ -2,57 +2,9 @@
 //! debug level), in a response after creation, or anywhere in the database files. The one
 //! exception is the first-start line that prints the generated admin password, exactly once.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use serde_json::{Value, json};
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(dir: &std::path::Path) -> Server {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-    let out = std::fs::File::create(dir.join("server.out")).expect("out file");
-    let child = Command::new(env!("CARGO_BIN_EXE_scimd"))
-        .arg("serve")
-        .current_dir(dir)
-        .env("SCIMD_PORT", port.to_string())
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(log))
-        .spawn()
-        .expect("spawn scimd");
-    let server = Server {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if ureq::get(&format!("{}/healthz", server.base))
-            .call()
-            .is_ok()
-        {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("scimd did not start");
-}
 
 /// (status, Set-Cookie, body) whatever the status.
 fn call(
@@ -89,7 +41,7 @@ fn count(haystack: &[u8], needle: &str) -> usize {
 #[test]
 fn secrets_never_reach_the_log_responses_or_database() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = start(dir.path());
+    let server = crate::server::start_logged(dir.path(), crate::server::free_port(), "debug");
     let b = server.base.clone();
     let log = || std::fs::read(dir.path().join("server.log")).expect("log");
     let first = String::from_utf8_lossy(&log()).into_owned();

@@ -50,13 +50,32 @@ pub fn start(dir: &Path, port: u16) -> Server {
     spawn(cmd, base, probe)
 }
 
+/// Like [`start`], with stdout in `dir/server.out` and the log (stderr) in `dir/server.log`.
+pub fn start_logged(dir: &Path, port: u16, rust_log: &str) -> Server {
+    let mut cmd = scimd(dir);
+    let file = |name: &str| std::fs::File::create(dir.join(name)).expect("log file");
+    cmd.arg("serve")
+        .env("SCIMD_PORT", port.to_string())
+        .env("RUST_LOG", rust_log)
+        .stdout(file("server.out"))
+        .stderr(file("server.log"));
+    let base = format!("http://127.0.0.1:{port}");
+    let probe = {
+        let base = base.clone();
+        move || ureq::get(&format!("{base}/healthz")).call().is_ok()
+    };
+    spawn_with_output(cmd, base, probe)
+}
+
 /// Spawns `cmd` and waits (bounded) until `ready` answers true.
 pub fn spawn(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn scimd");
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    spawn_with_output(cmd, base, ready)
+}
+
+/// [`spawn`] keeping whatever stdout and stderr `cmd` was given.
+fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
+    let child = cmd.spawn().expect("spawn scimd");
     let mut server = Server { child, base };
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
