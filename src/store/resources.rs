@@ -253,10 +253,13 @@ pub fn delete(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) 
 }
 
 /// The SELECT of one page; insertion order breaks ties so paging is stable.
-fn page_sql(where_sql: &str, order_by: Option<&str>, offset: u64, limit: u64) -> String {
+/// The page query; LIMIT and OFFSET are the parameters after `where_sql`'s `params`, so one
+/// cached statement serves every page.
+fn page_sql(where_sql: &str, order_by: Option<&str>, params: usize) -> String {
     let order = order_by.map_or_else(|| "r.seq".to_owned(), |o| format!("{o}, r.seq"));
+    let (limit, offset) = (params + 1, params + 2);
     format!(
-        "SELECT {COLUMNS} FROM resources r WHERE {where_sql} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        "SELECT {COLUMNS} FROM resources r WHERE {where_sql} ORDER BY {order} LIMIT ?{limit} OFFSET ?{offset}"
     )
 }
 
@@ -284,15 +287,19 @@ pub fn list(
         "r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})",
         filter.sql
     );
-    let total: i64 = conn.query_row(
-        &format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}"),
-        rusqlite::params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    // Cached statements: an IdP repeats the same filter shape with new values, so the SQL text
+    // (values are bound, never inlined) repeats too.
+    let total: i64 = conn
+        .prepare_cached(&format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}"))?
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut rows = Vec::new();
     if limit > 0 {
-        let mut stmt = conn.prepare(&page_sql(&where_sql, order_by, offset, limit))?;
-        let raw = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
+        let mut stmt = conn.prepare_cached(&page_sql(&where_sql, order_by, args.len()))?;
+        let page_args = args.iter().cloned().chain([
+            i64::try_from(limit).unwrap_or(i64::MAX).into(),
+            i64::try_from(offset).unwrap_or(i64::MAX).into(),
+        ]);
+        let raw = stmt.query_map(rusqlite::params_from_iter(page_args), from_row)?;
         for r in raw {
             rows.push(into_resource(r?)?);
         }
@@ -322,17 +329,17 @@ mod tests {
         w: SqlWhere,
         offset: u64,
     ) -> String {
+        let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), rt.name.to_owned().into()];
+        args.extend(w.params);
         let sql = format!(
             "EXPLAIN QUERY PLAN {}",
             page_sql(
                 &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
                 None,
-                offset,
-                100
+                args.len(),
             )
         );
-        let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), rt.name.to_owned().into()];
-        args.extend(w.params);
+        args.extend([100_i64.into(), i64::try_from(offset).expect("offset").into()]);
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), |r| {

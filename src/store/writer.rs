@@ -143,9 +143,22 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
     if batch.is_empty() {
         return;
     }
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        let e = StoreError::from(e);
+    if let Err(e) = exec(conn, "BEGIN IMMEDIATE") {
         batch.into_iter().for_each(|job| job.finish(Err(&e)));
+        return;
+    }
+    if batch.len() == 1 {
+        // Alone in its transaction, a job needs no savepoint (whose sub-journal copies every
+        // page it touches): its rollback is the transaction's.
+        let mut batch = batch;
+        let mut job = batch.remove(0);
+        let commit = if job.run(conn) {
+            exec(conn, "COMMIT")
+        } else {
+            exec(conn, "ROLLBACK")
+        };
+        rollback_if_open(conn);
+        job.finish(commit.as_ref().map(|_| ()));
         return;
     }
     let mut done: Vec<Box<dyn Job>> = Vec::with_capacity(batch.len());
@@ -157,30 +170,39 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             // The savepoint could not be released or rolled back (or an I/O error or a full
             // disk ended the transaction): no job of this transaction can be trusted to be
             // durable, so each fails and the ones not yet run go to a fresh transaction.
-            if !conn.is_autocommit() {
-                let _ = conn.execute_batch("ROLLBACK");
-            }
+            rollback_if_open(conn);
             done.into_iter().for_each(|job| job.finish(Err(&e)));
             commit_batch(conn, rest.collect());
             return;
         }
     }
-    let commit = conn.execute_batch("COMMIT").map_err(StoreError::from);
-    if commit.is_err() && !conn.is_autocommit() {
-        let _ = conn.execute_batch("ROLLBACK");
-    }
+    let commit = exec(conn, "COMMIT");
+    rollback_if_open(conn);
     let commit = commit.as_ref().map(|_| ());
     done.into_iter().for_each(|job| job.finish(commit));
 }
 
 /// Runs `job` inside a savepoint, released if it keeps its changes, rolled back otherwise.
 fn savepoint(conn: &Connection, job: impl FnOnce(&Connection) -> bool) -> Result<()> {
-    conn.execute_batch("SAVEPOINT job")?;
+    exec(conn, "SAVEPOINT job")?;
     if job(conn) {
-        conn.execute_batch("RELEASE job")?;
+        exec(conn, "RELEASE job")
     } else {
-        conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+        exec(conn, "ROLLBACK TO job")?;
+        exec(conn, "RELEASE job")
     }
+}
+
+/// A failed COMMIT can leave the transaction open; the next batch must start clean.
+fn rollback_if_open(conn: &Connection) {
+    if !conn.is_autocommit() {
+        let _ = exec(conn, "ROLLBACK");
+    }
+}
+
+/// Runs a transaction-control statement, prepared once per connection.
+fn exec(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
     Ok(())
 }
 
