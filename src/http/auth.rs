@@ -12,7 +12,7 @@ use super::{App, origin, stash, tenant_slug};
 use crate::scim::ScimError;
 use crate::scim::diagnosis::idp_from_user_agent;
 use crate::service::rate_limit::{self, RateLimiter};
-use crate::service::tokens;
+use crate::service::tokens::{self, TokenCache};
 use crate::service::usage::UsageTracker;
 use crate::service::{Actor, Scope};
 
@@ -32,7 +32,10 @@ impl<'r> FromRequest<'r> for Authorized {
         let slug = tenant_slug(req);
         let origin = origin(req);
         let header = req.headers().get_one("Authorization");
-        let caller = match tokens::authenticate(&app.store, slug, header, &origin).await {
+        let Some(cache) = req.rocket().state::<TokenCache>() else {
+            return Outcome::Error((Status::InternalServerError, ()));
+        };
+        let caller = match tokens::authenticate(&app.store, cache, slug, header, &origin).await {
             Ok(c) => c,
             Err(rejected) => {
                 // A known but unusable token is named in the request log: "okta-old was

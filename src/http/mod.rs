@@ -46,6 +46,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .manage(Arc::new(UsageTracker::default()))
         .manage(LoginLimiter::default())
+        .manage(crate::service::tokens::TokenCache::default())
         .attach(usage_flusher())
         .manage(metrics::Metrics::new())
         .attach(AdHoc::try_on_ignite("first admin", first_admin))

@@ -335,6 +335,7 @@ impl From<ScimError> for Rejected {
 /// exactly what to fix; none of them echoes the secret.
 pub async fn authenticate(
     store: &Store,
+    cache: &TokenCache,
     slug: &str,
     header: Option<&str>,
     origin: &str,
@@ -361,27 +362,12 @@ pub async fn authenticate(
         ))));
     }
     let hash = hash_secret(credential);
-    let lookup = hash.clone();
-    let slug_owned = slug.to_owned();
-    let (token, tenant, token_tenant, replacement) = store
-        .read(move |conn| {
-            let tenant = tenants::by_slug(conn, &slug_owned)?;
-            let token = rows::by_hash(conn, &lookup)?;
-            let token_tenant = match &token {
-                Some(t) => Some(tenants::by_id(conn, t.tenant_id)?),
-                None => None,
-            };
-            let replacement = match token.as_ref().and_then(|t| t.replaced_by.as_deref()) {
-                Some(id) => rows::by_id(conn, id)?,
-                None => None,
-            };
-            Ok((token, tenant, token_tenant, replacement))
-        })
-        .await
-        .map_err(|e| {
-            tracing::error!("token lookup failed: {e}");
-            ScimError::internal()
-        })?;
+    let Lookup {
+        token,
+        tenant,
+        token_tenant,
+        replacement,
+    } = cache.lookup(store, slug, &hash).await?;
     let tenant = tenant.ok_or_else(|| unknown_tenant(slug))?;
     // The row was found by its hash; the constant-time comparison keeps the check itself free
     // of timing differences should the lookup ever become a prefix scan.
@@ -402,6 +388,94 @@ pub async fn authenticate(
         return Err(Rejected { error, token });
     }
     Ok(Caller { tenant, token })
+}
+
+/// What authenticating a secret on a tenant's URL reads from the store.
+#[derive(Debug, Clone)]
+struct Lookup {
+    token: Option<TokenRow>,
+    tenant: Option<Tenant>,
+    token_tenant: Option<Tenant>,
+    replacement: Option<TokenRow>,
+}
+
+/// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
+/// the same token rows for each one. An entry is used only while no token or tenant was
+/// written in this process since it was read ([`Store::credentials_generation`]), and for at
+/// most [`TokenCache::MAX_AGE`], which bounds how long a change made by another process (the
+/// CLI revoking a token) takes to apply. Time-dependent checks (expiry, end of a rotation's
+/// overlap) run on every request, cached or not.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<(String, Vec<u8>), Cached>>,
+}
+
+struct Cached {
+    generation: u64,
+    read_at: std::time::Instant,
+    lookup: Lookup,
+}
+
+impl TokenCache {
+    /// How long an entry is trusted without re-reading.
+    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
+    /// Entries kept at most; only known tokens are cached, so this is never reached in use.
+    const CAPACITY: usize = 1024;
+
+    async fn lookup(&self, store: &Store, slug: &str, hash: &[u8]) -> Result<Lookup, ScimError> {
+        let key = (slug.to_owned(), hash.to_vec());
+        // Read before the lookup: a write committed meanwhile makes the entry stale at once.
+        let generation = store.credentials_generation();
+        if let Ok(entries) = self.entries.lock()
+            && let Some(c) = entries.get(&key)
+            && c.generation == generation
+            && c.read_at.elapsed() < Self::MAX_AGE
+        {
+            return Ok(c.lookup.clone());
+        }
+        let (slug_owned, hash_owned) = key.clone();
+        let lookup = store
+            .read(move |conn| {
+                let tenant = tenants::by_slug(conn, &slug_owned)?;
+                let token = rows::by_hash(conn, &hash_owned)?;
+                let token_tenant = match &token {
+                    Some(t) => Some(tenants::by_id(conn, t.tenant_id)?),
+                    None => None,
+                };
+                let replacement = match token.as_ref().and_then(|t| t.replaced_by.as_deref()) {
+                    Some(id) => rows::by_id(conn, id)?,
+                    None => None,
+                };
+                Ok(Lookup {
+                    token,
+                    tenant,
+                    token_tenant,
+                    replacement,
+                })
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!("token lookup failed: {e}");
+                ScimError::internal()
+            })?;
+        // Unknown secrets are not cached: guessing must not fill memory.
+        if lookup.token.is_some()
+            && lookup.tenant.is_some()
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            let read_at = std::time::Instant::now();
+            let cached = Cached {
+                generation,
+                read_at,
+                lookup: lookup.clone(),
+            };
+            entries.insert(key, cached);
+        }
+        Ok(lookup)
+    }
 }
 
 /// A token found by its secret, with what deciding whether it may be used needs.

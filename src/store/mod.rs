@@ -180,6 +180,12 @@ impl Store {
             .unwrap_or_else(|_| Err(StoreError::Internal("the writer dropped a write".into())))
     }
 
+    /// A number that changes after every write to tokens or tenants in this process; a cache
+    /// of token lookups is valid while it stays the same (see [`crate::service::tokens`]).
+    pub fn credentials_generation(&self) -> u64 {
+        self.writer.credentials_generation()
+    }
+
     /// Blocking variant of [`Store::write`] for the CLI.
     pub fn write_blocking<T: Send + 'static>(
         &self,

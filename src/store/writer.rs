@@ -7,6 +7,8 @@
 //! back to its savepoint without touching the others.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -79,19 +81,58 @@ fn same_error(e: &StoreError) -> StoreError {
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
+    credentials: Arc<AtomicU64>,
 }
+
+/// Tables whose rows decide who may call the SCIM API.
+const CREDENTIAL_TABLES: [&str; 2] = ["tokens", "tenants"];
 
 impl Writer {
     /// Starts the thread that owns `conn`.
     pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
+        let credentials = Arc::new(AtomicU64::new(0));
+        let touched = Arc::new(AtomicBool::new(false));
+        let mark = touched.clone();
+        conn.update_hook(Some(
+            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                if CREDENTIAL_TABLES.contains(&table) {
+                    mark.store(true, Ordering::SeqCst);
+                }
+            },
+        ))
+        .map_err(std::io::Error::other)?;
+        let generation = credentials.clone();
         let thread = std::thread::Builder::new()
             .name("scimd-writer".into())
-            .spawn(move || run(&conn, &queue))?;
+            .spawn(move || {
+                while let Ok(first) = queue.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match queue.try_recv() {
+                            Ok(job) => batch.push(job),
+                            Err(_) => break,
+                        }
+                    }
+                    commit_batch(&conn, batch);
+                    // Bumped after the commit, so a reader that looked a token up before it
+                    // cannot keep the old row under the new generation.
+                    if touched.swap(false, Ordering::SeqCst) {
+                        generation.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            })?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
+            credentials,
         })
+    }
+
+    /// Changes whenever a committed (or rolled back) write touched tokens or tenants: what
+    /// a cache of authentication lookups must be invalidated by.
+    pub(super) fn credentials_generation(&self) -> u64 {
+        self.credentials.load(Ordering::SeqCst)
     }
 
     /// Queues `write`; `reply` receives its outcome after the commit that made it durable.
@@ -122,19 +163,6 @@ impl Drop for Writer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-fn run(conn: &Connection, queue: &mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        commit_batch(conn, batch);
     }
 }
 

@@ -307,3 +307,26 @@ async fn client_sent_ip_headers_are_not_trusted_by_default() {
     let t = &listed.first().expect("token").token;
     assert_eq!(t.last_used_ip.as_deref(), Some("192.0.2.50"));
 }
+
+/// Token lookups are cached between requests, but never past a change: revoking in this
+/// process applies to the very next request; revoking from another process (the CLI, on the
+/// same database) applies within `TokenCache::MAX_AGE`.
+#[rocket::async_test]
+async fn revocation_applies_at_once_in_process_and_within_a_second_from_the_cli() {
+    let app = TestApp::new().await;
+    let store = &app.app().store;
+    let secret = app.issue_token("default", "cached", false, None);
+    assert_eq!(status_with(&app, &secret).await.0, 200, "cached now");
+    tokens::revoke(store, None, "cached").expect("revoke");
+    assert_eq!(status_with(&app, &secret).await.0, 401, "in-process revoke");
+
+    let other = app.issue_token("default", "cli-revoked", false, None);
+    assert_eq!(status_with(&app, &other).await.0, 200, "cached now");
+    let cli = scimd::store::Store::open(&app.app().config.database).expect("second store");
+    tokens::revoke(&cli, None, "cli-revoked").expect("revoke from another store");
+    drop(cli);
+    rocket::tokio::time::sleep(tokens::TokenCache::MAX_AGE + Duration::from_millis(50)).await;
+    let (status, detail) = status_with(&app, &other).await;
+    assert_eq!(status, 401, "{detail}");
+    assert!(detail.contains("revoked"), "{detail}");
+}
