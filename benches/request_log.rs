@@ -37,7 +37,25 @@ fn idp<'c>(
         .header(ContentType::new("application", "scim+json"))
 }
 
-async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64) {
+/// CPU seconds this process has used (user + system), from /proc/self/stat. Linux reports
+/// them in USER_HZ ticks, which the kernel ABI fixes at 100 per second.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// One round: (requests per second, log entries dropped, CPU microseconds per request
+/// including the log's flush at the end).
+async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64, f64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         database: dir.path().join("bench.db"),
@@ -63,6 +81,7 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64) {
     .secret;
     let auth = format!("Bearer {secret}");
     let done = Arc::new(AtomicU64::new(0));
+    let cpu_at_start = cpu_seconds();
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for w in 0..workers {
@@ -103,7 +122,12 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64) {
     let requests = done.load(Ordering::Relaxed);
     let log = client.rocket().state::<Arc<RequestLog>>().expect("log");
     log.flush(&app.store).await;
-    (requests as f64 / seconds as f64, log.dropped())
+    let cpu_per_request = (cpu_seconds() - cpu_at_start) * 1e6 / requests.max(1) as f64;
+    (
+        requests as f64 / seconds as f64,
+        log.dropped(),
+        cpu_per_request,
+    )
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -120,6 +144,7 @@ fn main() {
         .build()
         .expect("runtime");
     let (mut on, mut off, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut cpu_on, mut cpu_off) = (Vec::new(), Vec::new());
     let mut dropped = 0;
     for r in 0..rounds {
         // Alternate which goes first so neither always runs on a warmer machine.
@@ -128,16 +153,18 @@ fn main() {
         } else {
             [false, true]
         } {
-            let (rps, d) = runtime.block_on(round(log_on, seconds, workers));
+            let (rps, d, cpu) = runtime.block_on(round(log_on, seconds, workers));
             eprintln!(
-                "round {r} log {}: {rps:.0} requests/s",
+                "round {r} log {}: {rps:.0} requests/s, {cpu:.0} µs CPU per request",
                 if log_on { "on " } else { "off" }
             );
             if log_on {
                 on.push(rps);
+                cpu_on.push(cpu);
                 dropped += d;
             } else {
                 off.push(rps);
+                cpu_off.push(cpu);
             }
         }
         // Paired within a round: on a shared machine the load drifts more between rounds
@@ -150,6 +177,11 @@ fn main() {
     );
     println!("request log off: {off:.0} requests/s");
     println!("ratio of medians on/off: {:.3}", on / off);
+    let (cpu_on, cpu_off) = (median(cpu_on), median(cpu_off));
+    println!(
+        "CPU per request: {cpu_on:.0} µs with the log, {cpu_off:.0} µs without (the log's share: {:.0}%)",
+        100.0 * (cpu_on - cpu_off) / cpu_on
+    );
     println!(
         "median of per-round ratios on/off: {:.3} (acceptance: >= 0.90)",
         median(ratios)

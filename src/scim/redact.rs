@@ -70,6 +70,10 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
     if bytes.is_empty() {
         return (None, !complete);
     }
+    if !may_hold_secret(bytes) {
+        // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
+        return cut(String::from_utf8_lossy(bytes).into_owned(), complete, cap);
+    }
     let text = match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
             redact_json(&mut v);
@@ -77,8 +81,7 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
         }
         _ => {
             let raw = String::from_utf8_lossy(bytes);
-            let lower = raw.to_ascii_lowercase();
-            if NEVER.iter().any(|n| lower.contains(n.as_str())) {
+            if may_hold_secret(bytes) {
                 return (
                     Some(format!(
                         "[withheld: {} bytes that are not complete JSON and may hold a password]",
@@ -90,6 +93,19 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
             raw.into_owned()
         }
     };
+    cut(text, complete, cap)
+}
+
+/// Whether a body might carry a `returned: never` attribute: it mentions one, in any case, or
+/// holds a `\u` escape, which could spell one (`"passw\u006frd"`).
+fn may_hold_secret(bytes: &[u8]) -> bool {
+    let lower = bytes.to_ascii_lowercase();
+    let holds = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
+    holds(b"\\u") || NEVER.iter().any(|n| holds(n.as_bytes()))
+}
+
+/// `text` cut to at most `cap` bytes on a character boundary, and whether it is incomplete.
+fn cut(text: String, complete: bool, cap: usize) -> (Option<String>, bool) {
     if text.len() <= cap {
         return (Some(text), !complete);
     }
@@ -117,6 +133,27 @@ mod tests {
             assert!(!s.contains(secret), "{s}");
         }
         assert!(s.contains("\"userName\":\"a\""));
+    }
+
+    #[test]
+    fn escaped_attribute_names_are_caught() {
+        let body = br#"{"userName":"a","passw\u006frd":"s3cret"}"#;
+        let (t, _) = redact_body(body, true, 1000);
+        let t = t.expect("text");
+        assert!(!t.contains("s3cret"), "{t}");
+        let (t, _) = redact_body(br#"{"passw\u006frd":"s3cret", oops"#, true, 1000);
+        assert!(t.expect("text").starts_with("[withheld"));
+    }
+
+    #[test]
+    fn bodies_without_secrets_are_kept_as_sent() {
+        let body = br#"{ "userName" : "a",  "active": true }"#;
+        let (t, cut) = redact_body(body, true, 1000);
+        assert_eq!(
+            t.as_deref(),
+            Some(r#"{ "userName" : "a",  "active": true }"#)
+        );
+        assert!(!cut);
     }
 
     #[test]

@@ -265,28 +265,30 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
     (rt, id)
 }
 
+/// The parts of a SCIM response the log keeps in columns.
+#[derive(Default, serde::Deserialize)]
+struct ResponseFields {
+    id: Option<String>,
+    #[serde(rename = "scimType")]
+    scim_type: Option<String>,
+    detail: Option<String>,
+}
+
 /// A capture as stored: redacted bodies, IdP, error fields, resource.
 pub fn to_row(c: Capture, cap: usize) -> LogRow {
     let (resource_type, mut resource_id) = resource_of(&c.path);
-    let response: Option<Value> = if c.response_complete {
-        serde_json::from_slice(&c.response_body).ok()
+    // Only a creation's id and an error's scimType/detail are read from the response, so
+    // the response is parsed only then, and only into those fields.
+    let fields = if c.response_complete && (c.status == 201 || c.status >= 400) {
+        serde_json::from_slice::<ResponseFields>(&c.response_body).unwrap_or_default()
     } else {
-        None
+        ResponseFields::default()
     };
     if resource_id.is_none() && c.status == 201 {
-        resource_id = response
-            .as_ref()
-            .and_then(|v| v["id"].as_str())
-            .map(str::to_owned);
+        resource_id = fields.id;
     }
     let (scim_type, detail) = if c.status >= 400 {
-        let field = |k: &str| {
-            response
-                .as_ref()
-                .and_then(|v| v[k].as_str())
-                .map(str::to_owned)
-        };
-        (field("scimType"), field("detail"))
+        (fields.scim_type, fields.detail)
     } else {
         (None, None)
     };

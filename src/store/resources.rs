@@ -290,7 +290,9 @@ pub fn list(
     // Cached statements: an IdP repeats the same filter shape with new values, so the SQL text
     // (values are bound, never inlined) repeats too.
     let total: i64 = conn
-        .prepare_cached(&format!("SELECT COUNT(*) FROM resources r WHERE {where_sql}"))?
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM resources r WHERE {where_sql}"
+        ))?
         .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut rows = Vec::new();
     if limit > 0 {
@@ -339,7 +341,10 @@ mod tests {
                 args.len(),
             )
         );
-        args.extend([100_i64.into(), i64::try_from(offset).expect("offset").into()]);
+        args.extend([
+            100_i64.into(),
+            i64::try_from(offset).expect("offset").into(),
+        ]);
         let mut stmt = conn.prepare(&sql).expect("prepare");
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args.iter()), |r| {
