@@ -182,8 +182,7 @@ impl RequestLog {
         }
         let n = batch.len() as u64;
         let cap = self.settings.max_body_bytes;
-        // Redaction and parsing happen before the write so the writer, which SCIM writes
-        // share, only spends the inserts on the log.
+        // Redaction and parsing happen before the write so the log's writer only inserts.
         let converted = rocket::tokio::task::spawn_blocking(move || {
             batch
                 .into_iter()
@@ -192,7 +191,14 @@ impl RequestLog {
         })
         .await;
         let result = match converted {
-            Ok(rows) => store.write(move |tx| rows::insert_batch(tx, &rows)).await,
+            Ok(rows) => match tenant_ids(store, &rows).await {
+                Ok(ids) => {
+                    store
+                        .write_log(move |c| rows::insert_batch(c, &rows, &ids))
+                        .await
+                }
+                Err(e) => Err(e),
+            },
             Err(e) => Err(StoreError::Internal(format!(
                 "request log conversion failed: {e}"
             ))),
@@ -236,13 +242,35 @@ impl RequestLog {
         let before = clock::timestamp(now - time::Duration::days(days));
         let max_rows = self.settings.max_rows;
         let n = store
-            .write(move |tx| rows::prune(tx, &before, max_rows))
+            .write_log(move |c| rows::prune(c, &before, max_rows))
             .await?;
         if n > 0 {
             tracing::info!("pruned {n} request log entries");
         }
         Ok(n)
     }
+}
+
+/// The ids of the tenants a batch names (the log's file cannot join the main one's tenants
+/// while writing); a slug that names no tenant is left out and stored with a NULL id.
+async fn tenant_ids(
+    store: &Store,
+    rows: &[LogRow],
+) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+    let mut slugs: Vec<String> = rows.iter().map(|r| r.tenant.clone()).collect();
+    slugs.sort();
+    slugs.dedup();
+    store
+        .read(move |c| {
+            let mut ids = std::collections::HashMap::new();
+            for slug in slugs {
+                if let Some(t) = crate::store::tenants::by_slug(c, &slug)? {
+                    ids.insert(slug, t.id);
+                }
+            }
+            Ok(ids)
+        })
+        .await
 }
 
 /// `/Users/<id>` or `/Groups/<id>` (after any tenant prefix) → (type, id).

@@ -83,6 +83,17 @@ pub struct Store {
     // read-only connection closing last cannot). That is the clean close on shutdown.
     readers: Pool<SqliteConnectionManager>,
     writer: Arc<writer::Writer>,
+    /// The request log's database file, written in parallel with `writer` (see
+    /// migrations/log/0001_create_request_log.sql).
+    log_writer: Arc<writer::Writer>,
+}
+
+/// The request log's database file beside the main one: `scimd.db` → `scimd-log.db`.
+pub fn log_path(database: &Path) -> std::path::PathBuf {
+    let stem = database
+        .file_stem()
+        .map_or_else(|| "scimd".into(), |s| s.to_string_lossy());
+    database.with_file_name(format!("{stem}-log.db"))
 }
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -97,6 +108,14 @@ fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )?;
     register_functions(conn)
+}
+
+/// The request log's connection: `synchronous=NORMAL`, because a log entry is not an
+/// acknowledged write; a power cut may lose the last entries, never a user or a group, and
+/// commits of the log then cost no fsync.
+fn init_log_connection(conn: &mut Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
 }
 
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
@@ -115,25 +134,34 @@ impl Store {
                 StoreError::Internal(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
+        let log_path = log_path(path);
         let mut conn = Connection::open(path)?;
         init_connection(&mut conn)?;
-        migrate::apply(&mut conn)?;
-        let writer = writer::Writer::start(conn)
-            .map_err(|e| StoreError::Internal(format!("cannot start the writer thread: {e}")))?;
+        let mut log_conn = Connection::open(&log_path)?;
+        init_log_connection(&mut log_conn)?;
+        migrate::apply(&mut conn, &mut log_conn, &log_path)?;
+        let start = |conn| {
+            writer::Writer::start(conn).map(Arc::new).map_err(|e| {
+                StoreError::Internal(format!("cannot start a database writer thread: {e}"))
+            })
+        };
+        let (writer, log_writer) = (start(conn)?, start(log_conn)?);
+        let attach = log_path.clone();
         let reader_manager = SqliteConnectionManager::file(path)
             .with_flags(
                 OpenFlags::SQLITE_OPEN_READ_ONLY
                     | OpenFlags::SQLITE_OPEN_NO_MUTEX
                     | OpenFlags::SQLITE_OPEN_URI,
             )
-            .with_init(init_reader);
+            .with_init(move |c| init_reader(c, &attach));
         let readers = Pool::builder()
             .max_size(READERS)
             .min_idle(Some(1))
             .build(reader_manager)?;
         Ok(Self {
-            writer: Arc::new(writer),
             readers,
+            writer,
+            log_writer,
         })
     }
 
@@ -171,13 +199,21 @@ impl Store {
         E: Send + 'static,
         F: FnOnce(&Connection) -> Result<std::result::Result<T, E>> + Send + 'static,
     {
-        let (reply, outcome) = rocket::tokio::sync::oneshot::channel();
-        self.writer.submit(f, move |out| {
-            let _ = reply.send(out);
-        });
-        outcome
-            .await
-            .unwrap_or_else(|_| Err(StoreError::Internal("the writer dropped a write".into())))
+        submit(&self.writer, f).await
+    }
+
+    /// Runs `f` in a write transaction on the request log's database; returns after the
+    /// commit (which, with `synchronous=NORMAL`, does not wait for the disk).
+    pub async fn write_log<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let wrapped = move |conn: &Connection| f(conn).map(Ok::<T, std::convert::Infallible>);
+        submit(&self.log_writer, wrapped).await.map(|ok| match ok {
+            Ok(out) => out,
+            Err(never) => match never {},
+        })
     }
 
     /// A number that changes after every write to tokens or tenants in this process; a cache
@@ -262,9 +298,30 @@ impl Store {
     }
 }
 
-fn init_reader(conn: &mut Connection) -> rusqlite::Result<()> {
+/// Readers see the request log's file as an attached schema, so its table is read by its
+/// plain name and can be joined with the main database's.
+fn init_reader(conn: &mut Connection, log: &Path) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.execute(
+        "ATTACH DATABASE ?1 AS log",
+        [log.to_string_lossy().as_ref()],
+    )?;
     register_functions(conn)
+}
+
+async fn submit<T, E, F>(writer: &writer::Writer, f: F) -> Result<std::result::Result<T, E>>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    F: FnOnce(&Connection) -> Result<std::result::Result<T, E>> + Send + 'static,
+{
+    let (reply, outcome) = rocket::tokio::sync::oneshot::channel();
+    writer.submit(f, move |out| {
+        let _ = reply.send(out);
+    });
+    outcome
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Internal("the writer dropped a write".into())))
 }
 
 async fn run_blocking<T: Send + 'static>(

@@ -61,13 +61,18 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     })
 }
 
-/// Inserts a batch (the caller holds one transaction around it).
-pub fn insert_batch(conn: &Connection, rows: &[LogRow]) -> Result<()> {
+/// Inserts a batch (the caller holds one transaction around it) on the log's own connection;
+/// `tenant_ids` maps the slugs that name an existing tenant to its id.
+pub fn insert_batch(
+    conn: &Connection,
+    rows: &[LogRow],
+    tenant_ids: &std::collections::HashMap<String, i64>,
+) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
          user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
          scim_type, detail, request_body, response_body, request_truncated, response_truncated)
-         VALUES (?1, (SELECT id FROM tenants WHERE slug = ?2), ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+         VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
          ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )?;
     for r in rows {
@@ -92,6 +97,7 @@ pub fn insert_batch(conn: &Connection, rows: &[LogRow]) -> Result<()> {
             r.response_body,
             r.request_truncated,
             r.response_truncated,
+            tenant_ids.get(&r.tenant),
         ])?;
     }
     Ok(())

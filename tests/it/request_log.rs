@@ -349,12 +349,23 @@ async fn passwords_and_tokens_never_reach_the_database_file() {
         create.raw
     );
 
-    // Everything SQLite holds: the database file and its write-ahead log.
+    // Everything SQLite holds: both database files (main and request log) and their
+    // write-ahead logs.
     let db = app.app().config.database.clone();
-    let mut bytes = std::fs::read(&db).expect("db file");
-    if let Ok(wal) = std::fs::read(db.with_extension("db-wal")) {
-        bytes.extend(wal);
-    }
+    let with_wal = |file: &std::path::Path| {
+        let mut bytes = std::fs::read(file).expect("db file");
+        if let Ok(wal) = std::fs::read(file.with_extension("db-wal")) {
+            bytes.extend(wal);
+        }
+        bytes
+    };
+    let log_bytes = with_wal(&scimd::store::log_path(&db));
+    assert!(
+        String::from_utf8_lossy(&log_bytes).contains("secret@example.com"),
+        "the scan covers the request log's entries"
+    );
+    let mut bytes = with_wal(&db);
+    bytes.extend(log_bytes);
     let text = String::from_utf8_lossy(&bytes);
     for secret in [
         "Pw-in-create-8d1f",
@@ -413,14 +424,17 @@ async fn retention_prunes_by_age_and_by_count() {
     flush(&app).await;
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM request_log"), 5);
     let oldest = app.sql_int("SELECT MIN(id) FROM request_log");
-    app.app()
-        .store
-        .write_blocking(move |tx| {
-            Ok(tx.execute(
-                "UPDATE request_log SET time = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
-                [oldest],
-            )?)
-        })
+    // The log has its own database file; age an entry there directly.
+    let log_db = rusqlite::Connection::open(scimd::store::log_path(&app.app().config.database))
+        .expect("open the log file");
+    log_db
+        .busy_timeout(Duration::from_secs(10))
+        .expect("busy timeout");
+    log_db
+        .execute(
+            "UPDATE request_log SET time = '2000-01-01T00:00:00.000Z' WHERE id = ?1",
+            [oldest],
+        )
         .expect("age an entry");
     let pruned = log(&app)
         .prune(&app.app().store, scimd::clock::now())

@@ -169,16 +169,24 @@ fn secrets_never_reach_the_log_responses_or_database() {
         "{line}"
     );
     let stdout = std::fs::read(dir.path().join("server.out")).expect("stdout");
+    // Both databases (scimd.db and the request log's scimd-log.db), with WAL and shm files.
     let mut db = Vec::new();
+    let mut files = Vec::new();
     for entry in std::fs::read_dir(dir.path()).expect("dir") {
         let path = entry.expect("entry").path();
-        if path
+        let name = path
             .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("scimd.db"))
-        {
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.starts_with("scimd") && name.contains(".db") {
             db.extend(std::fs::read(&path).expect("db file"));
+            files.push(name);
         }
     }
+    assert!(
+        files.iter().any(|f| f.starts_with("scimd-log.db")),
+        "the request log's file was read: {files:?}"
+    );
     assert!(db.len() > 4096, "the database files were read");
     for secret in [&api_secret, &cli_secret] {
         // The hex part alone too, in case something strips the prefix.
