@@ -289,11 +289,6 @@ pub fn list(
     );
     // Cached statements: an IdP repeats the same filter shape with new values, so the SQL text
     // (values are bound, never inlined) repeats too.
-    let total: i64 = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM resources r WHERE {where_sql}"
-        ))?
-        .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
     let mut rows = Vec::new();
     if limit > 0 {
         let mut stmt = conn.prepare_cached(&page_sql(&where_sql, order_by, args.len()))?;
@@ -306,10 +301,20 @@ pub fn list(
             rows.push(into_resource(r?)?);
         }
     }
-    Ok(Page {
-        total: u64::try_from(total).unwrap_or(0),
-        rows,
-    })
+    let found = rows.len() as u64;
+    // A page that came back short and not past the end already says how many match: the
+    // IdPs' `userName eq` pre-check (0 or 1 results) needs no COUNT.
+    let total = if found < limit && (found > 0 || offset == 0) {
+        offset + found
+    } else {
+        let counted: i64 = conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM resources r WHERE {where_sql}"
+            ))?
+            .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?;
+        u64::try_from(counted).unwrap_or(0)
+    };
+    Ok(Page { total, rows })
 }
 
 #[cfg(test)]
@@ -354,6 +359,47 @@ mod tests {
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .expect("rows")
             .join(" | ")
+    }
+
+    /// totalResults is right whether it comes from a short page or from a COUNT.
+    #[test]
+    fn totals_are_exact_for_every_page_shape() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("pages.db")).expect("open");
+        store
+            .write_blocking(|tx| {
+                crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
+                for i in 0..5 {
+                    let doc = serde_json::json!({"userName": format!("p{i}")});
+                    let doc = doc.as_object().cloned().expect("object");
+                    insert(
+                        tx,
+                        1,
+                        "User",
+                        &format!("id{i}"),
+                        &doc,
+                        None,
+                        "2026-01-01T00:00:00.000Z",
+                    )?;
+                }
+                Ok(())
+            })
+            .expect("seed");
+        store
+            .read_blocking(|conn| {
+                for (offset, limit, rows) in
+                    [(0, 2, 2), (0, 10, 5), (4, 2, 1), (10, 2, 0), (0, 0, 0)]
+                {
+                    let page = list(conn, 1, "User", &SqlWhere::all(), None, offset, limit)?;
+                    assert_eq!(
+                        (page.total, page.rows.len()),
+                        (5, rows),
+                        "offset {offset} limit {limit}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("pages");
     }
 
     /// The lookups IdPs make on every sync must be index searches, never a table scan.
