@@ -28,6 +28,14 @@ fn rotate(app: &TestApp, name: &str, overlap: Duration) -> tokens::Rotated {
     .expect("rotate")
 }
 
+fn usage_tracker(app: &TestApp) -> Arc<UsageTracker> {
+    app.client
+        .rocket()
+        .state::<Arc<UsageTracker>>()
+        .expect("usage tracker managed")
+        .clone()
+}
+
 async fn status_with(app: &TestApp, secret: &str) -> (u16, String) {
     let bearer = format!("Bearer {secret}");
     let r = app
@@ -235,12 +243,7 @@ async fn last_used_is_flushed_in_one_write_not_per_request() {
         c.request_log.enabled = false;
     })
     .await;
-    let usage = app
-        .client
-        .rocket()
-        .state::<Arc<UsageTracker>>()
-        .expect("usage tracker managed")
-        .clone();
+    let usage = usage_tracker(&app);
     let store = &app.app().store;
     // The writer thread owns the one read-write connection: its total_changes counts every row.
     let changes = || {
@@ -295,12 +298,7 @@ async fn client_sent_ip_headers_are_not_trusted_by_default() {
         .dispatch()
         .await;
     assert_eq!(response.status().code, 200);
-    let usage = app
-        .client
-        .rocket()
-        .state::<Arc<UsageTracker>>()
-        .expect("usage tracker managed")
-        .clone();
+    let usage = usage_tracker(&app);
     let store = &app.app().store;
     assert_eq!(usage.flush(store).await.expect("flush"), 1);
     let listed = tokens::list(store, Some("default")).expect("list");
