@@ -182,12 +182,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        self.write_or_rollback(move |conn| f(conn).map(Ok::<T, std::convert::Infallible>))
-            .await
-            .map(|ok| match ok {
-                Ok(out) => out,
-                Err(never) => match never {},
-            })
+        submit_infallible(&self.writer, f).await
     }
 
     /// Like [`Store::write`] for work that can also fail on the client's side (an unknown
@@ -209,11 +204,7 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
-        let wrapped = move |conn: &Connection| f(conn).map(Ok::<T, std::convert::Infallible>);
-        submit(&self.log_writer, wrapped).await.map(|ok| match ok {
-            Ok(out) => out,
-            Err(never) => match never {},
-        })
+        submit_infallible(&self.log_writer, f).await
     }
 
     /// A number that changes after every write to tokens or tenants in this process; a cache
@@ -307,6 +298,19 @@ fn init_reader(conn: &mut Connection, log: &Path) -> rusqlite::Result<()> {
         [log.to_string_lossy().as_ref()],
     )?;
     register_functions(conn)
+}
+
+/// [`submit`] for a write that cannot be refused, only fail.
+async fn submit_infallible<T, F>(writer: &writer::Writer, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    let never_refused = move |conn: &Connection| f(conn).map(Ok::<T, std::convert::Infallible>);
+    submit(writer, never_refused).await.map(|ok| match ok {
+        Ok(out) => out,
+        Err(never) => match never {},
+    })
 }
 
 async fn submit<T, E, F>(writer: &writer::Writer, f: F) -> Result<std::result::Result<T, E>>
