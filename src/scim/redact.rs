@@ -74,26 +74,20 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
         // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
         return cut(String::from_utf8_lossy(bytes).into_owned(), complete, cap);
     }
-    let text = match serde_json::from_slice::<Value>(bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
             redact_json(&mut v);
-            v.to_string()
+            cut(v.to_string(), complete, cap)
         }
-        _ => {
-            let raw = String::from_utf8_lossy(bytes);
-            if may_hold_secret(bytes) {
-                return (
-                    Some(format!(
-                        "[withheld: {} bytes that are not complete JSON and may hold a password]",
-                        bytes.len()
-                    )),
-                    !complete,
-                );
-            }
-            raw.into_owned()
-        }
-    };
-    cut(text, complete, cap)
+        // It may hold a secret and cannot be walked safely.
+        _ => (
+            Some(format!(
+                "[withheld: {} bytes that are not complete JSON and may hold a password]",
+                bytes.len()
+            )),
+            !complete,
+        ),
+    }
 }
 
 /// Whether a body might carry a `returned: never` attribute: it mentions one, in any case, or

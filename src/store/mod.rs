@@ -35,7 +35,8 @@ pub enum StoreError {
     Conflict { index: String },
     #[error("database busy")]
     Busy,
-    /// The row changed since it was read (optimistic concurrency); the caller re-reads.
+    /// The row is not at the version the caller read. Updates read and write in one
+    /// transaction, so this is a guard in `resources::update`, not an expected outcome.
     #[error("resource changed concurrently")]
     Stale,
     #[error("store error: {0}")]
