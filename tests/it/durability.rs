@@ -1,12 +1,10 @@
 //! Durability and concurrency against the real binary: an acknowledged write survives SIGKILL,
 //! and concurrent creates of one userName produce exactly one 201.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::json;
 
 use crate::common::{TestApp, okta_user};
-use crate::server::{create_user, free_port, start, token, user_exists, wait_for_acks};
+use crate::server::{create_load, free_port, start, token, user_exists, wait_for_acks};
 
 #[test]
 fn acknowledged_creates_survive_sigkill() {
@@ -14,20 +12,7 @@ fn acknowledged_creates_survive_sigkill() {
     let token = token(dir.path());
     let port = free_port();
     let mut server = start(dir.path(), port);
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let (acked, base, token) = (acked.clone(), server.base.clone(), token.clone());
-            std::thread::spawn(move || {
-                for i in 0..10_000 {
-                    match create_user(&base, &token, &format!("w{w}-{i}@kill.test")) {
-                        Some(id) => acked.lock().expect("lock").push(id),
-                        None => return,
-                    }
-                }
-            })
-        })
-        .collect();
+    let (acked, workers) = create_load(&server.base, &token, "kill.test");
     // Let writes flow, then kill without warning.
     wait_for_acks(&acked, 40);
     server.child.kill().expect("SIGKILL");

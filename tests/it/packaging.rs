@@ -4,32 +4,17 @@
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
-use crate::server::{create_user, free_port, scimd, start, token, user_exists, wait_for_acks};
+use crate::server::{create_load, free_port, scimd, start, token, user_exists, wait_for_acks};
 
 #[test]
 fn sigterm_under_load_keeps_every_acknowledged_write() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = token(dir.path());
     let mut server = start(dir.path(), free_port());
-    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
-    let workers: Vec<_> = (0..4)
-        .map(|w| {
-            let (acked, base, token) = (acked.clone(), server.base.clone(), token.clone());
-            std::thread::spawn(move || {
-                for i in 0..10_000 {
-                    match create_user(&base, &token, &format!("w{w}-{i}@term.test")) {
-                        Some(id) => acked.lock().expect("lock").push(id),
-                        // Refused once the server stops accepting: this worker is done.
-                        None => return,
-                    }
-                }
-            })
-        })
-        .collect();
+    let (acked, workers) = create_load(&server.base, &token, "term.test");
     wait_for_acks(&acked, 40);
     let status = server.terminate();
     for w in workers {

@@ -6,7 +6,7 @@
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::common::okta_user;
@@ -135,6 +135,32 @@ pub fn user_exists(base: &str, token: &str, id: &str) -> bool {
 
 /// Waits until `n` creates were acknowledged. The bound is generous because the whole suite
 /// shares two cores with other builds; it ends as soon as the count is reached.
+/// Four threads creating users (`w<worker>-<i>@<domain>`) against `base` until the server
+/// refuses; each acknowledged id is pushed to the returned list. Join the handles.
+pub fn create_load(
+    base: &str,
+    token: &str,
+    domain: &str,
+) -> (Arc<Mutex<Vec<String>>>, Vec<std::thread::JoinHandle<()>>) {
+    let acked = Arc::new(Mutex::new(Vec::<String>::new()));
+    let workers = (0..4)
+        .map(|w| {
+            let (acked, base, token) = (acked.clone(), base.to_owned(), token.to_owned());
+            let domain = domain.to_owned();
+            std::thread::spawn(move || {
+                for i in 0..10_000 {
+                    match create_user(&base, &token, &format!("w{w}-{i}@{domain}")) {
+                        Some(id) => acked.lock().expect("lock").push(id),
+                        // Refused once the server stops accepting: this worker is done.
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    (acked, workers)
+}
+
 pub fn wait_for_acks(acked: &Mutex<Vec<String>>, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.lock().expect("lock").len() < n && Instant::now() < deadline {
