@@ -114,12 +114,15 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    commit_batch(&conn, batch);
                     // Bumped after the commit, so a reader that looked a token up before it
-                    // cannot keep the old row under the new generation.
-                    if touched.swap(false, Ordering::SeqCst) {
-                        generation.fetch_add(1, Ordering::SeqCst);
-                    }
+                    // cannot keep the old row under the new generation, and before any caller
+                    // hears back, so the caller's next request cannot use a stale lookup.
+                    let settle = || {
+                        if touched.swap(false, Ordering::SeqCst) {
+                            generation.fetch_add(1, Ordering::SeqCst);
+                        }
+                    };
+                    commit_batch(&conn, batch, &settle);
                 }
             })?;
         Ok(Self {
@@ -166,8 +169,9 @@ impl Drop for Writer {
     }
 }
 
-/// Runs `batch` in one transaction, one savepoint per job, and answers every job.
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
+/// Runs `batch` in one transaction, one savepoint per job, and answers every job, calling
+/// `settle` once the transaction has ended and before the first answer.
+fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn()) {
     if batch.is_empty() {
         return;
     }
@@ -186,6 +190,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             exec(conn, "ROLLBACK")
         };
         rollback_if_open(conn);
+        settle();
         job.finish(commit.as_ref().map(|_| ()));
         return;
     }
@@ -199,13 +204,15 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>) {
             // disk ended the transaction): no job of this transaction can be trusted to be
             // durable, so each fails and the ones not yet run go to a fresh transaction.
             rollback_if_open(conn);
+            settle();
             done.into_iter().for_each(|job| job.finish(Err(&e)));
-            commit_batch(conn, rest.collect());
+            commit_batch(conn, rest.collect(), settle);
             return;
         }
     }
     let commit = exec(conn, "COMMIT");
     rollback_if_open(conn);
+    settle();
     let commit = commit.as_ref().map(|_| ());
     done.into_iter().for_each(|job| job.finish(commit));
 }
@@ -325,5 +332,37 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
         assert_eq!(kept, vec![0, 1, 5], "refused writes left nothing behind");
+    }
+
+    /// A caller that hears its token write answered must see the new generation: otherwise
+    /// its next request could be admitted by a token lookup cached before the write.
+    #[test]
+    fn credential_writes_change_the_generation_before_the_answer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let conn = Connection::open(dir.path().join("w.db")).expect("open");
+        conn.execute_batch("CREATE TABLE tokens (x INTEGER); CREATE TABLE t (x INTEGER)")
+            .expect("schema");
+        let writer = Writer::start(conn).expect("start");
+        let (answers, seen) = mpsc::channel::<u64>();
+        for (n, (table, expected)) in [("t", 0), ("tokens", 1), ("t", 1), ("tokens", 2)]
+            .into_iter()
+            .enumerate()
+        {
+            let answers = answers.clone();
+            let generation = writer.credentials.clone();
+            writer.submit(
+                move |c| -> Reply {
+                    c.execute(&format!("INSERT INTO {table} (x) VALUES ({n})"), [])?;
+                    Ok(Ok(()))
+                },
+                move |_| {
+                    answers
+                        .send(generation.load(Ordering::SeqCst))
+                        .expect("send")
+                },
+            );
+            let seen_by_caller = seen.recv().expect("answer");
+            assert_eq!(seen_by_caller, expected, "after write {n} to {table}");
+        }
     }
 }
