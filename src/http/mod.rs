@@ -119,7 +119,9 @@ fn usage_flusher() -> AdHoc {
             let store = app.store.clone();
             let mut shutdown = rocket.shutdown();
             rocket::tokio::spawn(async move {
-                let mut tick = rocket::tokio::time::interval(FLUSH_INTERVAL);
+                // Nothing is pending at liftoff, so the first flush is one interval in.
+                let first = rocket::tokio::time::Instant::now() + FLUSH_INTERVAL;
+                let mut tick = rocket::tokio::time::interval_at(first, FLUSH_INTERVAL);
                 loop {
                     let stopping = rocket::tokio::select! {
                         _ = tick.tick() => false,
