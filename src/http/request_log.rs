@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
+use rocket::tokio::io::AsyncReadExt;
 use rocket::{Data, Orbit, Request, Response, Rocket};
 
 use super::auth::LoggedToken;
@@ -103,9 +104,13 @@ impl Fairing for RequestLogFairing {
         let cap = log.body_cap();
         let (response_body, response_complete) = match res.body().preset_size() {
             Some(0) => (Vec::new(), true),
-            _ => {
+            size => {
                 // SCIM responses are sized in-memory bodies: read, keep a prefix, put back.
-                let bytes = res.body_mut().to_bytes().await.unwrap_or_default();
+                // Reading into a buffer of the known size spares the regrowth of `to_bytes`.
+                let mut bytes = Vec::with_capacity(size.unwrap_or(0));
+                if res.body_mut().read_to_end(&mut bytes).await.is_err() {
+                    bytes.clear();
+                }
                 let kept = bytes[..bytes.len().min(cap)].to_vec();
                 let complete = bytes.len() <= cap;
                 if !bytes.is_empty() {

@@ -6,6 +6,7 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
 use super::schema::{ALL_SCHEMAS, AttrDef, Returned};
@@ -93,10 +94,17 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
 /// Whether a body might carry a `returned: never` attribute: it mentions one, in any case, or
 /// holds a `\u` escape, which could spell one (`"passw\u006frd"`).
 fn may_hold_secret(bytes: &[u8]) -> bool {
-    let lower = bytes.to_ascii_lowercase();
-    let holds = |needle: &[u8]| lower.windows(needle.len()).any(|w| w == needle);
-    holds(b"\\u") || NEVER.iter().any(|n| holds(n.as_bytes()))
+    SECRET_MENTION.is_match(bytes)
 }
+
+/// Finds any secret attribute name or a `\u` escape, ignoring ASCII case, in one pass.
+static SECRET_MENTION: LazyLock<AhoCorasick> = LazyLock::new(|| {
+    let needles = NEVER.iter().map(String::as_str).chain(["\\u"]);
+    AhoCorasick::builder()
+        .ascii_case_insensitive(true)
+        .build(needles)
+        .expect("secret attribute names are valid patterns")
+});
 
 /// `text` cut to at most `cap` bytes on a character boundary, and whether it is incomplete.
 fn cut(text: String, complete: bool, cap: usize) -> (Option<String>, bool) {

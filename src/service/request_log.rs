@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rocket::tokio::sync::{RwLock, mpsc, oneshot};
+use rocket::tokio::sync::{Notify, RwLock, mpsc, oneshot};
 use serde::Serialize;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -24,10 +24,12 @@ use crate::scim::redact::redact_body;
 use crate::store::request_log::{self as rows, LogFilter, LogRow};
 use crate::store::{Store, StoreError};
 
-/// Most entries written in one transaction: large enough that a burst costs few commits
-/// (each is an fsync), small enough that the writer connection is never held for long.
-pub const BATCH_SIZE: usize = 256;
-/// Longest the writer waits to fill a batch before writing what it has.
+/// Most entries written in one transaction: large enough that a busy second costs a few
+/// commits (each writes the pages it touched to the WAL once), small enough that a batch
+/// takes the log's own connection for milliseconds, not seconds.
+pub const BATCH_SIZE: usize = 1024;
+/// Longest the writer waits to fill a batch before writing what it has: entries are written
+/// this long after they are queued at most, unless the queue holds a batch or a flush.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(250);
 /// How often old entries are pruned.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
@@ -70,6 +72,8 @@ pub struct RequestLog {
     written: AtomicU64,
     /// The writer takes this before each batch; [`RequestLog::hold`] blocks it (tests).
     gate: RwLock<()>,
+    /// Ends the writer's batching window early: a batch is full or a flush is waiting.
+    wake: Notify,
 }
 
 impl RequestLog {
@@ -82,6 +86,7 @@ impl RequestLog {
             dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
             gate: RwLock::new(()),
+            wake: Notify::new(),
         }
     }
 
@@ -99,6 +104,8 @@ impl RequestLog {
     pub fn submit(&self, c: Capture) {
         if self.tx.try_send(Msg::Entry(Box::new(c))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else if self.queue_depth() >= BATCH_SIZE {
+            self.wake.notify_one();
         }
     }
 
@@ -142,30 +149,30 @@ impl RequestLog {
                 }
             };
             let _gate = self.gate.read().await;
-            let mut batch = Vec::new();
             let mut acks = Vec::new();
-            // Collect for up to BATCH_WINDOW: a few large batches cost the writer, which SCIM
-            // writes share, far less than many small ones.
-            let deadline = rocket::tokio::time::Instant::now() + BATCH_WINDOW;
-            let mut next = Some(first);
-            while let Some(m) = next {
-                match m {
-                    Msg::Entry(c) => batch.push(*c),
-                    Msg::Flush(ack) => {
-                        acks.push(ack);
-                        break;
+            let mut batch = Vec::new();
+            match first {
+                Msg::Entry(c) => {
+                    batch.push(*c);
+                    // Sleep while the batch fills instead of waking for each entry: a wake-up
+                    // per SCIM request (a futex and a context switch) would cost more than
+                    // writing its row. A full batch or a flush cuts the window short.
+                    if rx.len() < BATCH_SIZE {
+                        let window = rocket::tokio::time::sleep(BATCH_WINDOW);
+                        rocket::tokio::select! {
+                            () = window => {}
+                            () = self.wake.notified() => {}
+                        }
                     }
                 }
-                if batch.len() >= BATCH_SIZE {
-                    break;
+                Msg::Flush(ack) => acks.push(ack),
+            }
+            while acks.is_empty() && batch.len() < BATCH_SIZE {
+                match rx.try_recv() {
+                    Ok(Msg::Entry(c)) => batch.push(*c),
+                    Ok(Msg::Flush(ack)) => acks.push(ack),
+                    Err(_) => break,
                 }
-                next = match rx.try_recv() {
-                    Ok(m) => Some(m),
-                    Err(_) => rocket::tokio::time::timeout_at(deadline, rx.recv())
-                        .await
-                        .ok()
-                        .flatten(),
-                };
             }
             self.write(&store, batch).await;
             for ack in acks {
@@ -231,6 +238,7 @@ impl RequestLog {
         }
         let (ack, done) = oneshot::channel();
         let sent = rocket::tokio::time::timeout(FLUSH_TIMEOUT, self.tx.send(Msg::Flush(ack))).await;
+        self.wake.notify_one();
         if matches!(sent, Ok(Ok(()))) {
             let _ = rocket::tokio::time::timeout(FLUSH_TIMEOUT, done).await;
         }

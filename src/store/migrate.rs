@@ -38,11 +38,18 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 /// The request log's own database file.
-const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "0001_create_request_log",
-    include_str!("../../migrations/log/0001_create_request_log.sql"),
-)];
+const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "0001_create_request_log",
+        include_str!("../../migrations/log/0001_create_request_log.sql"),
+    ),
+    (
+        2,
+        "0002_index_resource_prefix",
+        include_str!("../../migrations/log/0002_index_resource_prefix.sql"),
+    ),
+];
 
 /// Version of the main schema from which the request log is in its own file.
 const LOG_MOVED_OUT: i64 = 5;

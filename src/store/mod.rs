@@ -113,10 +113,13 @@ fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
 
 /// The request log's connection: `synchronous=NORMAL`, because a log entry is not an
 /// acknowledged write; a power cut may lose the last entries, never a user or a group, and
-/// commits of the log then cost no fsync.
+/// commits of the log then cost no fsync. A 16 MiB page cache (SQLite's default is 2 MiB)
+/// keeps the pages that inserts by resource id land on in memory.
 fn init_log_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA cache_size = -16384;",
+    )
 }
 
 fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
