@@ -104,9 +104,16 @@ impl RequestLog {
     pub fn submit(&self, c: Capture) {
         if self.tx.try_send(Msg::Entry(Box::new(c))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
-        } else if self.queue_depth() >= BATCH_SIZE {
+        } else if self.queue_depth() >= self.wake_mark() {
             self.wake.notify_one();
         }
+    }
+
+    /// Queue depth at which the writer stops waiting for its batching window: a full batch,
+    /// or half the queue when the configured queue is smaller than a batch, so a small queue
+    /// is written before it can fill and drop entries.
+    fn wake_mark(&self) -> usize {
+        BATCH_SIZE.min(self.tx.max_capacity().div_ceil(2))
     }
 
     /// Entries waiting for the writer.
@@ -157,7 +164,7 @@ impl RequestLog {
                     // Sleep while the batch fills instead of waking for each entry: a wake-up
                     // per SCIM request (a futex and a context switch) would cost more than
                     // writing its row. A full batch or a flush cuts the window short.
-                    if rx.len() < BATCH_SIZE {
+                    if rx.len() < self.wake_mark() {
                         let window = rocket::tokio::time::sleep(BATCH_WINDOW);
                         rocket::tokio::select! {
                             () = window => {}
