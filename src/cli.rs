@@ -18,6 +18,25 @@ use crate::service::tokens::{self, NewToken, Rotation};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
 
+/// Writes a line of a command's result to stdout. A reader that stops early (`| head`,
+/// `| grep -q`) is not a failure of the command, so a closed pipe ends the output quietly where
+/// `println!` would panic; any other write error fails the command.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_out(format_args!($($arg)*))
+    };
+}
+
+fn write_out(line: std::fmt::Arguments<'_>) -> Result<(), String> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to standard output: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// scimd: a self-hosted SCIM 2.0 server for Okta, Microsoft Entra ID, OneLogin, JumpCloud and
 /// Google Workspace.
 #[derive(Debug, Parser)]
@@ -273,7 +292,7 @@ fn serve(config: Config) -> Result<(), String> {
 fn check_config(config: &Config) -> Result<(), String> {
     let tls = check_tls(config)?;
     let text = toml_like(config);
-    println!("{text}");
+    out!("{text}")?;
     if let Some(tls) = tls {
         eprintln!(
             "TLS: certificate for {} ({} in the chain) valid until {}; the key matches it",
@@ -400,15 +419,15 @@ fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
                 },
             )?;
             if json {
-                println!(
+                out!(
                     "{}",
                     serde_json::to_string_pretty(&page).map_err(|e| e.to_string())?
-                );
+                )?;
                 return Ok(());
             }
             for e in &page.items {
                 let token = e.token.as_ref().map_or("-", |t| t.name.as_str());
-                println!(
+                out!(
                     "{:>7}  {}  {:<8} {:<9} {} {:<6} {}{}",
                     e.id,
                     e.time,
@@ -420,9 +439,9 @@ fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
                     e.query
                         .as_ref()
                         .map_or_else(String::new, |q| format!("?{q}"))
-                );
+                )?;
                 if let Some(d) = &e.diagnosis {
-                    println!("         token {token}: {} — {}", d.title, d.fix);
+                    out!("         token {token}: {} — {}", d.title, d.fix)?;
                 }
             }
             eprintln!("{} of {} entries", page.items.len(), page.total);
@@ -430,10 +449,10 @@ fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
         }
         LogCommand::Show { id } => {
             let entry = request_log::show(store, id)?;
-            println!(
+            out!(
                 "{}",
                 serde_json::to_string_pretty(&entry).map_err(|e| e.to_string())?
-            );
+            )?;
             Ok(())
         }
     }
@@ -460,7 +479,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                     expires_in,
                 },
             )?;
-            println!("{}", issued.secret);
+            out!("{}", issued.secret)?;
             let t = &issued.token;
             eprintln!(
                 "created token \"{}\" (id {}, tenant {tenant}{}{}); it is shown only once, store it in the IdP now",
@@ -475,10 +494,16 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
         }
         TokenCommand::List { tenant } => {
             let listed = tokens::list(store, tenant.as_deref())?;
-            println!(
+            out!(
                 "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {:<9}  LAST USED",
-                "ID", "NAME", "TENANT", "PREFIX", "CREATED", "EXPIRES", "STATUS"
-            );
+                "ID",
+                "NAME",
+                "TENANT",
+                "PREFIX",
+                "CREATED",
+                "EXPIRES",
+                "STATUS"
+            )?;
             for l in listed {
                 let t = &l.token;
                 let mut status = l.status.to_owned();
@@ -501,7 +526,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                         )
                     },
                 );
-                println!(
+                out!(
                     "{:<36}  {:<16}  {:<10}  {:<13}  {:<24}  {:<24}  {status:<9}  {used}",
                     t.id,
                     t.name,
@@ -509,7 +534,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                     t.prefix,
                     t.created,
                     t.expires.as_deref().unwrap_or("never"),
-                );
+                )?;
             }
             Ok(())
         }
@@ -539,7 +564,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                         .transpose()?,
                 },
             )?;
-            println!("{}", rotated.new.secret);
+            out!("{}", rotated.new.secret)?;
             eprintln!(
                 "created token \"{}\" (id {}) to replace \"{}\", which keeps working until {}; the new secret is shown only once, put it in the IdP now",
                 rotated.new.token.name,
@@ -554,7 +579,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
 
 fn reset_password(store: &Store, username: &str) -> Result<(), String> {
     let password = crate::service::admins::reset_password(store, username)?;
-    println!("{password}");
+    out!("{password}")?;
     eprintln!(
         "set a new password for admin \"{username}\"; it is shown only once, and its sessions were ended"
     );
@@ -565,7 +590,7 @@ fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
     match cmd {
         TenantCommand::Create { slug, display_name } => {
             let t = tenants_service::create(store, &slug, display_name.as_deref())?;
-            println!("{}", t.slug);
+            out!("{}", t.slug)?;
             eprintln!(
                 "created tenant \"{}\"; its SCIM base path is {}",
                 t.slug,
@@ -575,18 +600,20 @@ fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
         }
         TenantCommand::List => {
             let all = tenants_service::list(store)?;
-            println!(
+            out!(
                 "{:<24}  {:<32}  {:<24}  SCIM BASE PATH",
-                "SLUG", "DISPLAY NAME", "CREATED"
-            );
+                "SLUG",
+                "DISPLAY NAME",
+                "CREATED"
+            )?;
             for t in all {
-                println!(
+                out!(
                     "{:<24}  {:<32}  {:<24}  {}",
                     t.slug,
                     t.display_name,
                     t.created,
                     tokens::scim_base("", &t.slug)
-                );
+                )?;
             }
             Ok(())
         }

@@ -221,3 +221,33 @@ fn admin_reset_password_prints_a_new_password_once() {
         "{msg}"
     );
 }
+
+/// `scimd … | head` or `| grep -q` closes the pipe before scimd has written everything; that
+/// ends the output, not the command (it used to panic and exit 101, failing scripts run
+/// with `pipefail`).
+#[test]
+fn a_reader_that_stops_early_is_not_a_failure() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["tenant", "list"][..],
+        &["check-config"],
+        &["token", "list"],
+    ] {
+        let mut child = scimd(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run");
+        // The only read end closes before scimd can have opened its database, so its first
+        // write to stdout meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
