@@ -48,7 +48,8 @@ results="$work/results.jsonl"
 : >"$results"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-export SCIMD_DATABASE="$work/scimd.db" SCIMD_PORT="$port" SCIMD_ADDRESS=127.0.0.1
+# No /etc/scimd/scimd.toml: only the settings below.
+export SCIMD_CONFIG=/dev/null SCIMD_DATABASE="$work/scimd.db" SCIMD_PORT="$port" SCIMD_ADDRESS=127.0.0.1
 base="http://127.0.0.1:$port"
 
 if [ -n "${BENCH_SEED_DIR:-}" ]; then

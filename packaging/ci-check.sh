@@ -9,7 +9,10 @@ step() { printf '\n=== %s ===\n' "$*"; }
 musl=x86_64-unknown-linux-musl
 target_dir=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+# A failed check must not leave the package installed: on a developer's machine its
+# /etc/scimd/scimd.toml would become every later `scimd` run's configuration.
+installed=""
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"; [ -z "$installed" ] || dpkg -P scimd >/dev/null 2>&1 || true' EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -82,6 +85,7 @@ fi
 dpkg-deb -f "$work/scimd.deb" Depends | grep -q adduser
 
 step ".deb: install, run, verify the unit, remove, purge"
+installed=yes
 dpkg -i "$work/scimd.deb"
 /usr/bin/scimd --version
 id scimd
@@ -95,6 +99,7 @@ dpkg -r scimd
 test ! -e /usr/bin/scimd
 test -e /etc/scimd/scimd.toml && test -e /var/lib/scimd/scimd.db && id scimd >/dev/null
 dpkg -P scimd
+installed=""
 test ! -e /etc/scimd/scimd.toml && test ! -e /var/lib/scimd
 ! id scimd 2>/dev/null
 test ! -e /etc/systemd/system/multi-user.target.wants/scimd.service

@@ -44,7 +44,7 @@ fn write_out(line: std::fmt::Arguments<'_>) -> Result<(), String> {
 pub struct Cli {
     /// Configuration file (default: /etc/scimd/scimd.toml if it exists). SCIMD_* environment
     /// variables override it.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", env = "SCIMD_CONFIG")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -1,6 +1,7 @@
-//! Configuration: built-in defaults < `/etc/scimd/scimd.toml` (or the `--config` file, which must
-//! exist) < `SCIMD_*` environment variables (`__` separates nested keys). Unknown keys are errors
-//! naming the key and where it came from, so a typo never silently falls back to a default.
+//! Configuration: built-in defaults < `/etc/scimd/scimd.toml` (or the `--config` /
+//! `SCIMD_CONFIG` file, which must exist) < `SCIMD_*` environment variables (`__` separates
+//! nested keys). Unknown keys are errors naming the key and where it came from, so a typo never
+//! silently falls back to a default.
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -153,7 +154,8 @@ impl Config {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment.merge(Env::prefixed("SCIMD_").split("__"))
+        // SCIMD_CONFIG names the file (`--config`); it is not a setting.
+        figment.merge(Env::prefixed("SCIMD_").ignore(&["CONFIG"]).split("__"))
     }
 
     /// Extracts and validates a configuration from a provider chain.
@@ -287,6 +289,15 @@ mod tests {
                 .to_string();
             assert!(msg.contains("max_result"), "{msg}");
             assert!(msg.to_lowercase().contains("environment"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn scimd_config_names_the_file_and_is_not_a_setting() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_CONFIG", "/dev/null");
+            Config::from_figment(Config::figment(None)).expect("SCIMD_CONFIG is not a key");
             Ok(())
         });
     }

@@ -251,3 +251,41 @@ fn a_reader_that_stops_early_is_not_a_failure() {
         );
     }
 }
+
+/// `SCIMD_CONFIG` chooses the file as `--config` does (for containers and service managers
+/// that set environment more easily than arguments); `--config` wins over it.
+#[test]
+fn scimd_config_chooses_the_file_and_config_flag_wins() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (env_file, flag_file) = (dir.path().join("env.toml"), dir.path().join("flag.toml"));
+    std::fs::write(&env_file, "port = 9001\n").expect("write");
+    std::fs::write(&flag_file, "port = 9002\n").expect("write");
+    let port = |cmd: &mut std::process::Command| {
+        let out = cmd.arg("check-config").output().expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.starts_with("port = "))
+            .map(str::to_owned)
+    };
+    let by_env = port(scimd(dir.path()).env("SCIMD_CONFIG", &env_file));
+    assert_eq!(by_env.as_deref(), Some("port = 9001"));
+    let by_flag = port(
+        scimd(dir.path())
+            .env("SCIMD_CONFIG", &env_file)
+            .arg("--config")
+            .arg(&flag_file),
+    );
+    assert_eq!(by_flag.as_deref(), Some("port = 9002"));
+    let missing = scimd(dir.path())
+        .env("SCIMD_CONFIG", dir.path().join("nope.toml"))
+        .arg("check-config")
+        .output()
+        .expect("run");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
+}

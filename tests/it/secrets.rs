@@ -2,9 +2,9 @@
 //! debug level), in a response after creation, or anywhere in the database files. The one
 //! exception is the first-start line that prints the generated admin password, exactly once.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
+
+use crate::server::scimd;
 
 /// (status, Set-Cookie, body) whatever the status.
 fn call(
@@ -87,9 +87,8 @@ fn secrets_never_reach_the_log_responses_or_database() {
     let created: Value = serde_json::from_str(&body).expect("json");
     let api_secret = created["secret"].as_str().expect("secret").to_owned();
     // And one from the CLI against the same database.
-    let out = Command::new(env!("CARGO_BIN_EXE_scimd"))
+    let out = scimd(dir.path())
         .args(["token", "create", "--name", "entra", "--tenant", "acme"])
-        .current_dir(dir.path())
         .env("RUST_LOG", "debug")
         .output()
         .expect("token create");

@@ -26,7 +26,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// `scimd` run in `dir`, with no `SCIMD_*` or `RUST_LOG` inherited from the test's environment.
+/// `scimd` run in `dir`, with no `SCIMD_*` or `RUST_LOG` inherited from the test's environment
+/// and no configuration file: on a machine where scimd is installed, the default
+/// `/etc/scimd/scimd.toml` would point the tests at the real database. A test's own `--config`
+/// still wins.
 pub fn scimd(dir: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_scimd"));
     c.current_dir(dir).env_remove("RUST_LOG");
@@ -35,6 +38,7 @@ pub fn scimd(dir: &Path) -> Command {
             c.env_remove(k);
         }
     }
+    c.env("SCIMD_CONFIG", "/dev/null");
     c
 }
 

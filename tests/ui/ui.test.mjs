@@ -54,7 +54,7 @@ async function startScimd() {
   const port = await freePort();
   const proc = spawn(BIN, ['serve'], {
     cwd: dir,
-    env: { ...process.env, SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', RUST_LOG: 'warn' },
+    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', RUST_LOG: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
