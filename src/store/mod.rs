@@ -144,12 +144,15 @@ impl Store {
         let mut log_conn = Connection::open(&log_path)?;
         init_log_connection(&mut log_conn)?;
         migrate::apply(&mut conn, &mut log_conn, &log_path)?;
-        let start = |conn| {
-            writer::Writer::start(conn).map(Arc::new).map_err(|e| {
-                StoreError::Internal(format!("cannot start a database writer thread: {e}"))
-            })
+        let start = |conn, database| {
+            writer::Writer::start(conn, database)
+                .map(Arc::new)
+                .map_err(|e| {
+                    StoreError::Internal(format!("cannot start a database writer thread: {e}"))
+                })
         };
-        let (writer, log_writer) = (start(conn)?, start(log_conn)?);
+        let writer = start(conn, writer::Database::Main)?;
+        let log_writer = start(log_conn, writer::Database::RequestLog)?;
         let attach = log_path.clone();
         let reader_manager = SqliteConnectionManager::file(path)
             .with_flags(

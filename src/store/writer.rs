@@ -87,24 +87,39 @@ pub(super) struct Writer {
 /// Tables whose rows decide who may call the SCIM API.
 const CREDENTIAL_TABLES: [&str; 2] = ["tokens", "tenants"];
 
+/// The database a writer owns.
+#[derive(Clone, Copy)]
+pub(super) enum Database {
+    /// Users, groups, tenants, tokens: its writes can change who may call the SCIM API.
+    Main,
+    /// The request log, which holds no credentials, so its inserts are not watched.
+    RequestLog,
+}
+
 impl Writer {
     /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Self> {
+    pub(super) fn start(conn: Connection, database: Database) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let credentials = Arc::new(AtomicU64::new(0));
         let touched = Arc::new(AtomicBool::new(false));
-        let mark = touched.clone();
-        conn.update_hook(Some(
-            move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
-                if CREDENTIAL_TABLES.contains(&table) {
-                    mark.store(true, Ordering::SeqCst);
-                }
-            },
-        ))
-        .map_err(std::io::Error::other)?;
+        let thread_name = match database {
+            Database::Main => {
+                let mark = touched.clone();
+                conn.update_hook(Some(
+                    move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+                        if CREDENTIAL_TABLES.contains(&table) {
+                            mark.store(true, Ordering::SeqCst);
+                        }
+                    },
+                ))
+                .map_err(std::io::Error::other)?;
+                "scimd-writer"
+            }
+            Database::RequestLog => "scimd-log-writer",
+        };
         let generation = credentials.clone();
         let thread = std::thread::Builder::new()
-            .name("scimd-writer".into())
+            .name(thread_name.into())
             .spawn(move || {
                 while let Ok(first) = queue.recv() {
                     let mut batch = vec![first];
@@ -262,7 +277,7 @@ mod tests {
             false
         }))
         .expect("hook");
-        (Writer::start(conn).expect("start"), commits)
+        (Writer::start(conn, Database::Main).expect("start"), commits)
     }
 
     fn insert(conn: &Connection, x: i64) -> Result<()> {
@@ -342,7 +357,7 @@ mod tests {
         let conn = Connection::open(dir.path().join("w.db")).expect("open");
         conn.execute_batch("CREATE TABLE tokens (x INTEGER); CREATE TABLE t (x INTEGER)")
             .expect("schema");
-        let writer = Writer::start(conn).expect("start");
+        let writer = Writer::start(conn, Database::Main).expect("start");
         let (answers, seen) = mpsc::channel::<u64>();
         for (n, (table, expected)) in [("t", 0), ("tokens", 1), ("t", 1), ("tokens", 2)]
             .into_iter()
