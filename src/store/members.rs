@@ -133,75 +133,35 @@ pub fn groups_of(conn: &Connection, member_seq: i64) -> Result<Vec<(Member, bool
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
-
-    fn plan(conn: &Connection, sql: &str, arg: i64) -> String {
-        let mut stmt = conn
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .expect("prepare");
-        let rows = stmt
-            .query_map([arg], |r| r.get::<_, String>(3))
-            .expect("plan");
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .expect("rows")
-            .join(" | ")
-    }
+    use crate::store::testing::{query_plan, seeded};
 
     /// Membership queries run for every rendered user and group: none may scan `resources`.
     /// (A planner choice once made `groups_of` a full scan per user: 124 ms at 100k users.)
     #[test]
     fn membership_queries_never_scan_resources() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("m.db")).expect("open");
-        store
-            .write_blocking(|tx| {
-                crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
-                for i in 0..300 {
-                    let doc = serde_json::json!({"userName": format!("u{i}")});
-                    let doc = doc.as_object().cloned().expect("object");
-                    crate::store::resources::insert(
-                        tx,
-                        1,
-                        "User",
-                        &format!("u{i}"),
-                        &doc,
-                        None,
-                        "2026-01-01T00:00:00.000Z",
-                    )?;
-                }
-                let doc = serde_json::json!({"displayName": "g"})
-                    .as_object()
-                    .cloned()
-                    .expect("object");
-                let g = crate::store::resources::insert(
-                    tx,
-                    1,
-                    "Group",
-                    "g",
-                    &doc,
-                    None,
-                    "2026-01-01T00:00:00.000Z",
-                )?;
-                add(tx, 1, g.seq, &(1..100).collect::<Vec<_>>())?;
-                Ok(())
+        let mut seed: Vec<_> = (0..300)
+            .map(|i| {
+                (
+                    "User",
+                    format!("u{i}"),
+                    serde_json::json!({"userName": format!("u{i}")}),
+                )
             })
-            .expect("seed");
+            .collect();
+        seed.push(("Group", "g".into(), serde_json::json!({"displayName": "g"})));
+        let store = seeded(dir.path(), seed);
+        let group_seq = 301;
+        store
+            .write_blocking(move |tx| add(tx, 1, group_seq, &(1..100).collect::<Vec<_>>()))
+            .expect("members");
         store
             .read_blocking(|conn| {
-                for sql in [MEMBERS_SQL, GROUPS_OF_SQL, FIND_SQL] {
-                    let p = if sql == FIND_SQL {
-                        let mut stmt = conn
-                            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                            .expect("prepare");
-                        let rows = stmt
-                            .query_map(rusqlite::params![1, "u5"], |r| r.get::<_, String>(3))
-                            .expect("plan");
-                        rows.collect::<rusqlite::Result<Vec<_>>>()
-                            .expect("rows")
-                            .join(" | ")
-                    } else {
-                        plan(conn, sql, 5)
-                    };
+                for p in [
+                    query_plan(conn, MEMBERS_SQL, [5]),
+                    query_plan(conn, GROUPS_OF_SQL, [5]),
+                    query_plan(conn, FIND_SQL, rusqlite::params![1, "u5"]),
+                ] {
                     assert!(
                         !p.contains("SCAN r") && !p.contains("SCAN resources"),
                         "{p}"
@@ -212,7 +172,7 @@ mod tests {
                     );
                 }
                 // The real functions answer too.
-                assert_eq!(list(conn, 301)?.len(), 99);
+                assert_eq!(list(conn, group_seq)?.len(), 99);
                 assert_eq!(groups_of(conn, 5)?.len(), 1);
                 Ok(())
             })

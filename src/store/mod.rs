@@ -11,6 +11,8 @@ mod migrate;
 pub mod request_log;
 pub mod resources;
 pub mod tenants;
+#[cfg(test)]
+mod testing;
 pub mod tokens;
 mod writer;
 

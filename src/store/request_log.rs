@@ -348,6 +348,7 @@ pub fn deletion(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::testing::query_plan;
 
     /// A search by resource reads the prefix index, also when the tenant is named too (the
     /// admin UI always names it), instead of walking every entry of the tenant.
@@ -364,17 +365,8 @@ mod tests {
             ..LogFilter::default()
         };
         let (filter, args) = where_clause(&f);
-        let sql = format!("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM request_log{filter}");
-        let mut stmt = log.prepare(&sql).expect("prepare");
-        let plan: Vec<String> = stmt
-            .query_map(params_from_iter(args.iter()), |r| r.get(3))
-            .expect("plan")
-            .collect::<rusqlite::Result<_>>()
-            .expect("rows");
-        assert!(
-            plan.iter()
-                .any(|step| step.contains("request_log_resource")),
-            "{plan:?}"
-        );
+        let sql = format!("SELECT COUNT(*) FROM request_log{filter}");
+        let plan = query_plan(&log, &sql, params_from_iter(args.iter()));
+        assert!(plan.contains("request_log_resource"), "{plan}");
     }
 }

@@ -322,8 +322,8 @@ mod tests {
     use super::*;
     use crate::scim::filter::parse_filter;
     use crate::scim::schema::USER;
-    use crate::store::Store;
     use crate::store::filter_sql::translate;
+    use crate::store::testing::{query_plan, seeded};
 
     fn plan(conn: &Connection, rt: &crate::scim::schema::ResourceType, filter: &str) -> String {
         let w = translate(rt, &parse_filter(filter).expect("parse")).expect("translate");
@@ -338,53 +338,32 @@ mod tests {
     ) -> String {
         let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), rt.name.to_owned().into()];
         args.extend(w.params);
-        let sql = format!(
-            "EXPLAIN QUERY PLAN {}",
-            page_sql(
-                &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
-                None,
-                args.len(),
-            )
+        let sql = page_sql(
+            &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
+            None,
+            args.len(),
         );
         args.extend([
             100_i64.into(),
             i64::try_from(offset).expect("offset").into(),
         ]);
-        let mut stmt = conn.prepare(&sql).expect("prepare");
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-                r.get::<_, String>(3)
-            })
-            .expect("plan");
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .expect("rows")
-            .join(" | ")
+        query_plan(conn, &sql, rusqlite::params_from_iter(args.iter()))
     }
 
     /// totalResults is right whether it comes from a short page or from a COUNT.
     #[test]
     fn totals_are_exact_for_every_page_shape() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("pages.db")).expect("open");
-        store
-            .write_blocking(|tx| {
-                crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
-                for i in 0..5 {
-                    let doc = serde_json::json!({"userName": format!("p{i}")});
-                    let doc = doc.as_object().cloned().expect("object");
-                    insert(
-                        tx,
-                        1,
-                        "User",
-                        &format!("id{i}"),
-                        &doc,
-                        None,
-                        "2026-01-01T00:00:00.000Z",
-                    )?;
-                }
-                Ok(())
+        let seed = (0..5)
+            .map(|i| {
+                (
+                    "User",
+                    format!("id{i}"),
+                    serde_json::json!({"userName": format!("p{i}")}),
+                )
             })
-            .expect("seed");
+            .collect();
+        let store = seeded(dir.path(), seed);
         store
             .read_blocking(|conn| {
                 for (offset, limit, rows) in
@@ -406,20 +385,18 @@ mod tests {
     #[test]
     fn identity_lookups_use_indexes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("plan.db")).expect("open");
-        store
-            .write_blocking(|tx| {
-                crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
-                for i in 0..200 {
-                    let doc = serde_json::json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
-                        "emails": [{"value": format!("u{i}@x.test"), "type": "work"}]});
-                    let doc = doc.as_object().cloned().expect("object");
-                    insert(tx, 1, "User", &format!("id{i}"), &doc, None, "2026-01-01T00:00:00.000Z")?;
-                }
-                tx.execute_batch("ANALYZE")?;
-                Ok(())
+        let seed = (0..200)
+            .map(|i| {
+                let doc = serde_json::json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
+                    "emails": [{"value": format!("u{i}@x.test"), "type": "work"}]});
+                ("User", format!("id{i}"), doc)
             })
-            .expect("seed");
+            .collect();
+        let store = seeded(dir.path(), seed);
+        // Planner statistics, as a database that has been in use has them.
+        store
+            .write_blocking(|tx| Ok(tx.execute_batch("ANALYZE")?))
+            .expect("analyze");
         store
             .read_blocking(|conn| {
                 for (filter, index) in [
