@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use scimd::service::request_log::RequestLog;
 use scimd::service::tokens::{self, Rotation};
 
-use crate::admin_api::{api, create_tenant, sign_in};
+use crate::admin_api::{ApiReply, api, create_tenant, sign_in};
 use crate::common::{TestApp, enc, okta_user};
 
 fn log(app: &TestApp) -> Arc<RequestLog> {
@@ -32,6 +32,21 @@ async fn newest(app: &TestApp) -> Value {
     let r = api(app, "GET", "/api/log?per_page=1", None, None, None).await;
     assert_eq!(r.status, 200, "{}", r.raw);
     r.body["items"][0].clone()
+}
+
+/// One entry of a listing as `/api/log/<id>` shows it, bodies and diagnosis included.
+async fn in_full(app: &TestApp, listed: &Value) -> ApiReply {
+    let r = api(
+        app,
+        "GET",
+        &format!("/api/log/{}", listed["id"]),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    r
 }
 
 #[track_caller]
@@ -244,15 +259,7 @@ async fn request_errors_are_diagnosed() {
     let entry = newest(&app).await;
     assert_eq!(entry["status"], 200, "{entry}");
     assert_eq!(entry["idp"], "entra");
-    let full = api(
-        &app,
-        "GET",
-        &format!("/api/log/{}", entry["id"]),
-        None,
-        None,
-        None,
-    )
-    .await;
+    let full = in_full(&app, &entry).await;
     assert!(
         full.body["diagnosis"]["title"]
             .as_str()
@@ -318,15 +325,7 @@ async fn passwords_and_tokens_never_reach_the_database_file() {
     .await;
     flush(&app).await;
     let entry = newest(&app).await;
-    let full = api(
-        &app,
-        "GET",
-        &format!("/api/log/{}", entry["id"]),
-        None,
-        None,
-        None,
-    )
-    .await;
+    let full = in_full(&app, &entry).await;
     assert!(
         full.body["request_body"]
             .as_str()
