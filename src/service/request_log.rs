@@ -671,6 +671,34 @@ fn internal(e: StoreError) -> OpError {
 mod tests {
     use super::*;
 
+    /// Whether the writer, were it waiting out its batching window now, would be woken.
+    fn writer_woken(log: &RequestLog) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let woken = std::pin::pin!(log.wake.notified());
+        woken.poll(&mut cx).is_ready()
+    }
+
+    /// A queue smaller than a batch would fill (and drop entries) while the writer waits for
+    /// a full batch, so it is woken once half the queue is waiting; the default queue wakes it
+    /// at a full batch.
+    #[test]
+    fn the_writer_is_woken_at_a_full_batch_or_half_a_small_queue() {
+        for (queue_size, mark) in [(8, 4), (1, 1), (4096, BATCH_SIZE)] {
+            let log = RequestLog::new(RequestLogConfig {
+                queue_size,
+                ..RequestLogConfig::default()
+            });
+            for depth in 1..=mark {
+                log.submit(Capture::default());
+                assert_eq!(
+                    writer_woken(&log),
+                    depth == mark,
+                    "queue of {queue_size}, {depth} waiting"
+                );
+            }
+        }
+    }
+
     #[test]
     fn resources_from_paths() {
         assert_eq!(
