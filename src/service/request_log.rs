@@ -335,9 +335,9 @@ pub fn to_row(c: Capture, cap: usize) -> LogRow {
     } else {
         (None, None)
     };
-    let (request_body, request_truncated) = redact_body(&c.request_body, c.request_complete, cap);
+    let (request_body, request_truncated) = redact_body(c.request_body, c.request_complete, cap);
     let (response_body, response_truncated) =
-        redact_body(&c.response_body, c.response_complete, cap);
+        redact_body(c.response_body, c.response_complete, cap);
     LogRow {
         id: 0,
         time: clock::timestamp(c.time.unwrap_or_else(clock::now)),
