@@ -361,11 +361,7 @@ async fn unknown_api_paths_and_bad_bodies_are_json_errors() {
 async fn login_rate_limit_trips_and_recovers() {
     let app = TestApp::new().await;
     let password = admins::reset_password(&app.app().store, "admin").expect("reset");
-    let limiter = app
-        .client
-        .rocket()
-        .state::<LoginLimiter>()
-        .expect("limiter");
+    let limiter = app.state::<LoginLimiter>();
     // A window long enough that five argon2 checks on a loaded CI machine fit inside it.
     limiter.set_policy(5, Duration::from_secs(4));
     let bad = json!({"username": "admin", "password": "wrong"});

@@ -114,7 +114,15 @@ impl TestApp {
     }
 
     pub fn app(&self) -> &App {
-        self.client.rocket().state::<App>().expect("App is managed")
+        self.state::<App>()
+    }
+
+    /// A piece of state the server manages (the request log, the usage tracker, …).
+    pub fn state<T: Send + Sync + 'static>(&self) -> &T {
+        self.client
+            .rocket()
+            .state::<T>()
+            .unwrap_or_else(|| panic!("{} is managed", std::any::type_name::<T>()))
     }
 
     pub fn issue_token(

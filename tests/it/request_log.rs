@@ -15,11 +15,7 @@ use crate::admin_api::{ApiReply, api, create_tenant, sign_in};
 use crate::common::{TestApp, enc, okta_user};
 
 fn log(app: &TestApp) -> Arc<RequestLog> {
-    app.client
-        .rocket()
-        .state::<Arc<RequestLog>>()
-        .expect("request log is managed")
-        .clone()
+    app.state::<Arc<RequestLog>>().clone()
 }
 
 async fn flush(app: &TestApp) {

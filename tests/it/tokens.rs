@@ -29,11 +29,7 @@ fn rotate(app: &TestApp, name: &str, overlap: Duration) -> tokens::Rotated {
 }
 
 fn usage_tracker(app: &TestApp) -> Arc<UsageTracker> {
-    app.client
-        .rocket()
-        .state::<Arc<UsageTracker>>()
-        .expect("usage tracker managed")
-        .clone()
+    app.state::<Arc<UsageTracker>>().clone()
 }
 
 async fn status_with(app: &TestApp, secret: &str) -> (u16, String) {
