@@ -28,13 +28,24 @@ macro_rules! out {
 }
 
 fn write_out(line: std::fmt::Arguments<'_>) -> Result<(), String> {
-    let mut stdout = std::io::stdout().lock();
-    match writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+    match write_line(line) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(format!("cannot write to standard output: {e}"))
         }
         _ => Ok(()),
     }
+}
+
+/// Writes a secret that is shown only once. Unlike other output, a secret nobody read is a
+/// failure, even on a closed pipe: the admin must learn that it was created and lost.
+fn write_secret(secret: &str, what: &str, remedy: &str) -> Result<(), String> {
+    write_line(format_args!("{secret}"))
+        .map_err(|e| format!("{what} could not be written to standard output ({e}); {remedy}"))
+}
+
+fn write_line(line: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{line}").and_then(|()| stdout.flush())
 }
 
 /// scimd: a self-hosted SCIM 2.0 server for Okta, Microsoft Entra ID, OneLogin, JumpCloud and
@@ -479,8 +490,15 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                     expires_in,
                 },
             )?;
-            out!("{}", issued.secret)?;
             let t = &issued.token;
+            write_secret(
+                &issued.secret,
+                &format!("the secret of new token \"{}\" (id {})", t.name, t.id),
+                &format!(
+                    "the token exists: revoke it with `scimd token revoke {}` and create another",
+                    t.id
+                ),
+            )?;
             eprintln!(
                 "created token \"{}\" (id {}, tenant {tenant}{}{}); it is shown only once, store it in the IdP now",
                 t.name,
@@ -564,7 +582,15 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                         .transpose()?,
                 },
             )?;
-            out!("{}", rotated.new.secret)?;
+            let new = &rotated.new.token;
+            write_secret(
+                &rotated.new.secret,
+                &format!("the secret of new token \"{}\" (id {})", new.name, new.id),
+                &format!(
+                    "the old token keeps working until the overlap ends: revoke the new one with `scimd token revoke {}` and rotate again",
+                    new.id
+                ),
+            )?;
             eprintln!(
                 "created token \"{}\" (id {}) to replace \"{}\", which keeps working until {}; the new secret is shown only once, put it in the IdP now",
                 rotated.new.token.name,
@@ -579,7 +605,11 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
 
 fn reset_password(store: &Store, username: &str) -> Result<(), String> {
     let password = crate::service::admins::reset_password(store, username)?;
-    out!("{password}")?;
+    write_secret(
+        &password,
+        &format!("the new password of admin \"{username}\""),
+        "it is set and the admin's sessions were ended: run reset-password again",
+    )?;
     eprintln!(
         "set a new password for admin \"{username}\"; it is shown only once, and its sessions were ended"
     );

@@ -224,15 +224,12 @@ fn admin_reset_password_prints_a_new_password_once() {
 
 /// `scimd … | head` or `| grep -q` closes the pipe before scimd has written everything; that
 /// ends the output, not the command (it used to panic and exit 101, failing scripts run
-/// with `pipefail`).
+/// with `pipefail`). A secret shown only once is different: nobody read it, so the command
+/// fails and says what was created and how to undo it.
 #[test]
-fn a_reader_that_stops_early_is_not_a_failure() {
+fn a_reader_that_stops_early_is_not_a_failure_unless_it_missed_a_secret() {
     let dir = tempfile::tempdir().expect("tempdir");
-    for args in [
-        &["tenant", "list"][..],
-        &["check-config"],
-        &["token", "list"],
-    ] {
+    let run_unread = |args: &[&str]| {
         let mut child = scimd(dir.path())
             .args(args)
             .stdout(std::process::Stdio::piped())
@@ -242,7 +239,14 @@ fn a_reader_that_stops_early_is_not_a_failure() {
         // The only read end closes before scimd can have opened its database, so its first
         // write to stdout meets a closed pipe.
         drop(child.stdout.take());
-        let out = child.wait_with_output().expect("wait");
+        child.wait_with_output().expect("wait")
+    };
+    for args in [
+        &["tenant", "list"][..],
+        &["check-config"],
+        &["token", "list"],
+    ] {
+        let out = run_unread(args);
         assert!(
             out.status.success(),
             "{args:?}: {:?} {}",
@@ -250,6 +254,13 @@ fn a_reader_that_stops_early_is_not_a_failure() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    let out = run_unread(&["token", "create", "--name", "unread"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("new token \"unread\"") && err.contains("scimd token revoke"),
+        "{err}"
+    );
 }
 
 /// `SCIMD_CONFIG` chooses the file as `--config` does (for containers and service managers
