@@ -141,7 +141,12 @@ impl RequestLog {
         let Some(mut rx) = self.rx.lock().ok().and_then(|mut r| r.take()) else {
             return;
         };
-        let mut prune = rocket::tokio::time::interval(PRUNE_INTERVAL);
+        // Pruned once before the first entry is written, so what a restart finds is pruned
+        // at once and no later prune lands between a batch and the caller's flush; then every
+        // interval.
+        self.prune_logged(&store).await;
+        let start = rocket::tokio::time::Instant::now() + PRUNE_INTERVAL;
+        let mut prune = rocket::tokio::time::interval_at(start, PRUNE_INTERVAL);
         loop {
             let first = rocket::tokio::select! {
                 m = rx.recv() => match m {
@@ -149,9 +154,7 @@ impl RequestLog {
                     None => return,
                 },
                 _ = prune.tick() => {
-                    if let Err(e) = self.prune(&store, clock::now()).await {
-                        tracing::warn!("request log pruning failed: {e}");
-                    }
+                    self.prune_logged(&store).await;
                     continue;
                 }
             };
@@ -248,6 +251,13 @@ impl RequestLog {
         self.wake.notify_one();
         if matches!(sent, Ok(Ok(()))) {
             let _ = rocket::tokio::time::timeout(FLUSH_TIMEOUT, done).await;
+        }
+    }
+
+    /// The writer's background prune: a failure is logged, and retried at the next interval.
+    async fn prune_logged(&self, store: &Store) {
+        if let Err(e) = self.prune(store, clock::now()).await {
+            tracing::warn!("request log pruning failed: {e}");
         }
     }
 
