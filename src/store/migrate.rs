@@ -49,6 +49,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         "0002_index_resource_prefix",
         include_str!("../../migrations/log/0002_index_resource_prefix.sql"),
     ),
+    (
+        3,
+        "0003_index_resource_by_batch",
+        include_str!("../../migrations/log/0003_index_resource_by_batch.sql"),
+    ),
 ];
 
 /// Version of the main schema from which the request log is in its own file.
