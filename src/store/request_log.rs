@@ -454,6 +454,19 @@ mod tests {
         assert_eq!(ids(&log), (kept.len() as u64, kept));
     }
 
+    /// 16 KiB pages keep an entry cheap (see `init_log_connection`); SQLite applies a page
+    /// size only before a file's first write, so the pragma must come first.
+    #[test]
+    fn a_new_log_file_has_16_kib_pages() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let _store = crate::store::Store::open(&dir.path().join("s.db")).expect("store");
+        let log = Connection::open(dir.path().join("s-log.db")).expect("log");
+        let page_size: i64 = log
+            .query_row("PRAGMA page_size", [], |r| r.get(0))
+            .expect("page size");
+        assert_eq!(page_size, 16_384);
+    }
+
     /// Pages a commit of 1,024 entries, each for another random resource, writes to the WAL
     /// of a log already holding `held` entries.
     fn pages_written_by_a_batch(held: usize) -> u64 {
