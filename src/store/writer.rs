@@ -88,7 +88,6 @@ pub(super) struct Writer {
 const CREDENTIAL_TABLES: [&str; 2] = ["tokens", "tenants"];
 
 /// The database a writer owns.
-#[derive(Clone, Copy)]
 pub(super) enum Database {
     /// Users, groups, tenants, tokens: its writes can change who may call the SCIM API.
     Main,
