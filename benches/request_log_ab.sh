@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The request log's cost under a read flood (issue 7): two release scimd servers on copies of
+# the same seeded database, one with `[request_log] enabled = false`, one with it on, both up
+# at once and driven alternately by wrk (2 threads, 32 connections) in short slices. On a VM
+# whose speed drifts from one second to the next, slices close together see the same machine;
+# each "on" slice is compared with the mean of the "off" slices either side of it.
+#
+# Env: BENCH_SCIMD=path   a release scimd (default: cargo build --release)
+#      BENCH_SEED_DIR=d   reuse d/scimd.db and d/ids.txt written by the seed bench
+#      SLICES=N           pairs of slices (default 16); SLICE=S seconds each (default 4)
+#      SCENARIO=name      a scenario of benches/wrk/scimd.lua (default get)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+slices="${SLICES:-16}"
+slice="${SLICE:-4}"
+scenario="${SCENARIO:-get}"
+command -v wrk >/dev/null || { echo "wrk is required (Debian: apt-get install wrk)" >&2; exit 1; }
+
+if [ -z "${BENCH_SCIMD:-}" ]; then
+    cargo build --release --locked --bin scimd
+    BENCH_SCIMD="${CARGO_TARGET_DIR:-$root/target}/release/scimd"
+fi
+work="$(mktemp -d "${TMPDIR:-/tmp}/scimd-log-ab.XXXXXX")"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+
+if [ -n "${BENCH_SEED_DIR:-}" ]; then
+    cp "$BENCH_SEED_DIR/scimd.db" "$BENCH_SEED_DIR/ids.txt" "$work/"
+else
+    cargo bench --locked --bench seed -- "$work/scimd.db" "$work/ids.txt"
+fi
+export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1
+token="$(SCIMD_DATABASE="$work/scimd.db" "$BENCH_SCIMD" token create --name log-ab 2>/dev/null)"
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+# start NAME LOG_ENABLED: a server on its own copy of the seed; prints its port.
+start() {
+    mkdir "$work/$1"
+    cp "$work/scimd.db" "$work/$1/"
+    local p
+    p="$(port)"
+    SCIMD_DATABASE="$work/$1/scimd.db" SCIMD_PORT="$p" SCIMD_REQUEST_LOG__ENABLED="$2" \
+        "$BENCH_SCIMD" serve >"$work/$1/server.log" 2>&1 &
+    pids+=($!)
+    echo "$p"
+}
+off_port="$(start off false)"
+on_port="$(start on true)"
+sync # the copies' writeback must not land inside a slice
+for p in "$off_port" "$on_port"; do
+    until curl -fs -o /dev/null "http://127.0.0.1:$p/healthz"; do sleep 0.05; done
+done
+
+drive() {
+    SCENARIO="$scenario" TOKEN="$token" IDS_FILE="$work/ids.txt" \
+        wrk -t2 -c32 -d"${2}s" -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$1" |
+        awk '/Requests\/sec/ {print $2}'
+}
+drive "$off_port" 2 >/dev/null
+drive "$on_port" 2 >/dev/null
+off=() on=()
+for i in $(seq "$slices"); do
+    off+=("$(drive "$off_port" "$slice")")
+    sleep 0.5
+    on+=("$(drive "$on_port" "$slice")")
+    sleep 0.5
+    echo "slice $i: log off ${off[-1]} req/s, log on ${on[-1]} req/s"
+done
+off+=("$(drive "$off_port" "$slice")")
+
+python3 - "${off[*]}" "${on[*]}" "$scenario" <<'PY'
+import statistics, sys
+off = [float(x) for x in sys.argv[1].split()]
+on = [float(x) for x in sys.argv[2].split()]
+bracketed = [b / ((off[i] + off[i + 1]) / 2) for i, b in enumerate(on)]
+print(f"{sys.argv[3]}: log off {statistics.median(off):.0f} req/s, log on {statistics.median(on):.0f} req/s (medians of {len(off)} and {len(on)} slices)")
+print(f"ratio of medians on/off: {statistics.median(on) / statistics.median(off):.3f}")
+print(f"median of bracketed ratios: {statistics.median(bracketed):.3f} (min {min(bracketed):.3f}, max {max(bracketed):.3f}; acceptance: >= 0.90)")
+PY
