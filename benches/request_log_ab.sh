@@ -34,22 +34,29 @@ export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1
 token="$(SCIMD_DATABASE="$work/scimd.db" "$BENCH_SCIMD" token create --name log-ab 2>/dev/null)"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# start NAME LOG_ENABLED: a server on its own copy of the seed; prints its port.
+# start NAME LOG_ENABLED: a server on its own copy of the seed, on port ${NAME}_port. Not in
+# a subshell, so that its pid reaches the exit trap.
 start() {
     mkdir "$work/$1"
     cp "$work/scimd.db" "$work/$1/"
-    local p
-    p="$(port)"
-    SCIMD_DATABASE="$work/$1/scimd.db" SCIMD_PORT="$p" SCIMD_REQUEST_LOG__ENABLED="$2" \
+    printf -v "$1_port" '%s' "$(port)"
+    local p="$1_port"
+    SCIMD_DATABASE="$work/$1/scimd.db" SCIMD_PORT="${!p}" SCIMD_REQUEST_LOG__ENABLED="$2" \
         "$BENCH_SCIMD" serve >"$work/$1/server.log" 2>&1 &
     pids+=($!)
-    echo "$p"
 }
-off_port="$(start off false)"
-on_port="$(start on true)"
+start off false
+start on true
 sync # the copies' writeback must not land inside a slice
-for p in "$off_port" "$on_port"; do
-    until curl -fs -o /dev/null "http://127.0.0.1:$p/healthz"; do sleep 0.05; done
+for name in off on; do
+    p="${name}_port"
+    until curl -fs -o /dev/null "http://127.0.0.1:${!p}/healthz"; do
+        if ! kill -0 "${pids[@]}" 2>/dev/null; then
+            cat "$work/$name/server.log" >&2
+            exit 1
+        fi
+        sleep 0.05
+    done
 done
 
 drive() {
