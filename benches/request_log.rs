@@ -17,7 +17,7 @@ use serde_json::json;
 
 use scimd::config::{Config, RequestLogConfig};
 use scimd::http::App;
-use scimd::service::request_log::{Capture, RequestLog};
+use scimd::service::request_log::{Capture, CapturedBody, CapturedText, Field, RequestLog};
 use scimd::service::tokens::{self, NewToken};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -152,23 +152,29 @@ async fn pipeline_cpu_per_entry(entries: usize) -> f64 {
         "created":"2026-11-23T10:00:00.000Z","lastModified":"2026-11-23T10:00:00.000Z",
         "location":"https://scim.example.com/scim/v2/Users/2819c223-7f76-453a-919d-413861904646",
         "version":"W/\"1\""}})
-    .to_string()
-    .into_bytes();
+    .to_string();
+    let user = bytes::Bytes::from(user);
     let captures: Vec<Capture> = (0..entries)
-        .map(|_| Capture {
-            time: Some(scimd::clock::now()),
-            tenant: "default".into(),
-            token: Some(("7f0c1e9a".into(), "okta".into())),
-            client_ip: Some("192.0.2.10".into()),
-            user_agent: Some("Okta SCIM Client 1.0.0".into()),
-            method: "GET".into(),
-            path: format!("/scim/v2/Users/{}", uuid::Uuid::new_v4()),
-            status: 200,
-            latency_ms: 0.4,
-            request_complete: true,
-            response_body: user.clone(),
-            response_complete: true,
-            ..Capture::default()
+        .map(|_| {
+            let mut text = CapturedText::with_capacity(160);
+            text.set(
+                Field::Path,
+                &format!("/scim/v2/Users/{}", uuid::Uuid::new_v4()),
+            );
+            text.set(Field::Tenant, "default");
+            text.set(Field::TokenId, "7f0c1e9a");
+            text.set(Field::TokenName, "okta");
+            text.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
+            Capture {
+                time: Some(scimd::clock::now()),
+                method: "GET",
+                client_ip: Some(std::net::Ipv4Addr::new(192, 0, 2, 10).into()),
+                status: 200,
+                latency_ms: 0.4,
+                text,
+                response_body: CapturedBody::of(&user, usize::MAX),
+                ..Capture::default()
+            }
         })
         .collect();
     let (writer, writer_store) = (log.clone(), store.clone());

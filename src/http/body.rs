@@ -57,7 +57,7 @@ async fn read(req: &Request<'_>, data: Data<'_>) -> Result<Value, ScimError> {
     if !bytes.is_complete() {
         return Err(too_large(limit));
     }
-    let bytes = bytes.into_inner();
+    let bytes = bytes::Bytes::from(bytes.into_inner());
     super::request_log::keep_body(req, &bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax(

@@ -4,9 +4,10 @@
 //! and a `try_send`. The fairing also starts the writer at liftoff and flushes at shutdown.
 
 use std::io::Cursor;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use bytes::Bytes;
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::tokio::io::AsyncReadExt;
 use rocket::{Data, Orbit, Request, Response, Rocket};
@@ -15,29 +16,67 @@ use super::auth::LoggedToken;
 use super::metrics::Metrics;
 use super::{App, tenant_slug};
 use crate::scim::diagnosis::idp_from_user_agent;
-use crate::service::request_log::{Capture, RequestLog};
+use crate::service::request_log::{Capture, CapturedBody, CapturedText, Field, RequestLog};
 
 /// Longest User-Agent kept; IdPs send short ones.
 const MAX_AGENT_CHARS: usize = 200;
+/// Room in a capture's text for the tenant, the token's id and name and a User-Agent, beyond
+/// the URL, so that the buffer is allocated once.
+const TEXT_ROOM: usize = 160;
 
-/// When a SCIM request arrived and the URL as the client sent it (before the tenant prefix is
-/// stripped for routing).
-struct Arrival(Option<(Instant, time::OffsetDateTime, String, Option<String>)>);
+/// A SCIM request on its way: when it arrived, and its URL as the client sent it (before the
+/// tenant prefix is stripped for routing), in the text the log will keep.
+struct Arriving {
+    start: Instant,
+    time: time::OffsetDateTime,
+    text: CapturedText,
+}
 
-/// The request body as read by the body guard (up to the log's cap) and whether it is whole.
-pub struct RawBody(pub Option<(Vec<u8>, bool)>);
+/// Taken by the response fairing, so its text moves into the capture without a copy.
+struct Arrival(Mutex<Option<Arriving>>);
 
-/// Keeps a copy of a request body for the log, when the log is on.
-pub fn keep_body(req: &Request<'_>, bytes: &[u8]) {
+impl Arrival {
+    fn take(&self) -> Option<Arriving> {
+        self.0.lock().ok().and_then(|mut a| a.take())
+    }
+}
+
+/// The request body as read by the body guard (up to the log's cap).
+pub struct RawBody(pub Option<CapturedBody>);
+
+/// Keeps the request body for the log, when the log is on.
+pub fn keep_body(req: &Request<'_>, body: &Bytes) {
     let Some(log) = req.rocket().state::<Arc<RequestLog>>() else {
         return;
     };
     if !log.enabled() {
         return;
     }
-    let cap = log.body_cap();
-    let kept = bytes[..bytes.len().min(cap)].to_vec();
-    req.local_cache(|| RawBody(Some((kept, bytes.len() <= cap))));
+    let kept = CapturedBody::of(body, log.body_cap());
+    req.local_cache(|| RawBody(Some(kept)));
+}
+
+/// The response body for the log; the response keeps its body, now shared with the log.
+async fn capture_response(res: &mut Response<'_>, cap: usize) -> CapturedBody {
+    if res.body().preset_size() == Some(0) {
+        return CapturedBody::default();
+    }
+    // SCIM responses are sized in-memory bodies: read and put back. Reading into a buffer of
+    // the known size spares the regrowth of `to_bytes`.
+    let mut read = Vec::with_capacity(res.body().preset_size().unwrap_or(0));
+    if res.body_mut().read_to_end(&mut read).await.is_err() {
+        read.clear();
+    }
+    let body = Bytes::from(read);
+    if !body.is_empty() {
+        res.set_sized_body(body.len(), Cursor::new(body.clone()));
+    }
+    CapturedBody::of(&body, cap)
+}
+
+/// The first `max` characters of `s`.
+fn first_chars(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(end, _)| &s[..end])
 }
 
 fn is_scim(path: &str) -> bool {
@@ -67,17 +106,28 @@ impl Fairing for RequestLogFairing {
         if !is_scim(path) {
             return;
         }
-        let arrival = (
-            Instant::now(),
-            crate::clock::now(),
-            path.to_owned(),
-            req.uri().query().map(|q| q.as_str().to_owned()),
-        );
-        req.local_cache(|| Arrival(Some(arrival)));
+        let query = req.uri().query().map(|q| q.as_str());
+        let mut text =
+            CapturedText::with_capacity(path.len() + query.map_or(0, str::len) + TEXT_ROOM);
+        text.set(Field::Path, path);
+        if let Some(query) = query {
+            text.set(Field::Query, query);
+        }
+        let arriving = Arriving {
+            start: Instant::now(),
+            time: crate::clock::now(),
+            text,
+        };
+        req.local_cache(|| Arrival(Mutex::new(Some(arriving))));
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let Some((start, time, path, query)) = &req.local_cache(|| Arrival(None)).0 else {
+        let Some(Arriving {
+            start,
+            time,
+            mut text,
+        }) = req.local_cache(|| Arrival(Mutex::new(None))).take()
+        else {
             return;
         };
         let latency = start.elapsed();
@@ -85,7 +135,7 @@ impl Fairing for RequestLogFairing {
         let agent = req.headers().get_one("User-Agent");
         let tenant = tenant_slug(req);
         if let Some(metrics) = req.rocket().state::<Metrics>() {
-            let rt = resource_label(path);
+            let rt = resource_label(text.get(Field::Path).unwrap_or_default());
             metrics.observe(
                 tenant,
                 rt,
@@ -101,44 +151,28 @@ impl Fairing for RequestLogFairing {
         if !log.enabled() {
             return;
         }
-        let cap = log.body_cap();
-        let (response_body, response_complete) = match res.body().preset_size() {
-            Some(0) => (Vec::new(), true),
-            size => {
-                // SCIM responses are sized in-memory bodies: read, keep a prefix, put back.
-                // Reading into a buffer of the known size spares the regrowth of `to_bytes`.
-                let mut bytes = Vec::with_capacity(size.unwrap_or(0));
-                if res.body_mut().read_to_end(&mut bytes).await.is_err() {
-                    bytes.clear();
-                }
-                let kept = bytes[..bytes.len().min(cap)].to_vec();
-                let complete = bytes.len() <= cap;
-                if !bytes.is_empty() {
-                    res.set_sized_body(bytes.len(), Cursor::new(bytes));
-                }
-                (kept, complete)
-            }
-        };
-        let (request_body, request_complete) = req
-            .local_cache(|| RawBody(None))
-            .0
-            .clone()
-            .unwrap_or((Vec::new(), true));
+        let response_body = capture_response(res, log.body_cap()).await;
+        text.set(Field::Tenant, tenant);
+        if let Some((id, name)) = &req.local_cache(|| LoggedToken(None)).0 {
+            text.set(Field::TokenId, id);
+            text.set(Field::TokenName, name);
+        }
+        if let Some(agent) = agent {
+            text.set(Field::UserAgent, first_chars(agent, MAX_AGENT_CHARS));
+        }
         log.submit(Capture {
-            time: Some(*time),
-            tenant: tenant.to_owned(),
-            token: req.local_cache(|| LoggedToken(None)).0.clone(),
-            client_ip: req.client_ip().map(|ip| ip.to_string()),
-            user_agent: agent.map(|a| a.chars().take(MAX_AGENT_CHARS).collect()),
-            method: req.method().as_str().to_owned(),
-            path: path.clone(),
-            query: query.clone(),
+            time: Some(time),
+            method: req.method().as_str(),
+            client_ip: req.client_ip(),
             status,
             latency_ms: latency.as_secs_f64() * 1000.0,
-            request_body,
-            request_complete,
+            text,
+            request_body: req
+                .local_cache(|| RawBody(None))
+                .0
+                .clone()
+                .unwrap_or_default(),
             response_body,
-            response_complete,
         });
     }
 
@@ -181,5 +215,12 @@ mod tests {
         assert!(!is_scim("/api/log"));
         assert!(!is_scim("/t/acme/api"));
         assert!(!is_scim("/scim/v20"));
+    }
+
+    #[test]
+    fn agents_are_cut_on_a_character() {
+        assert_eq!(first_chars("Okta", 200), "Okta");
+        assert_eq!(first_chars("äöü", 2), "äö");
+        assert_eq!(first_chars("", 2), "");
     }
 }

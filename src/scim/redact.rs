@@ -67,18 +67,15 @@ pub fn redact_json(v: &mut Value) {
 /// A body as it may be stored: redacted, at most `cap` bytes (cut on a character boundary).
 /// Returns the text and whether it was cut. `complete` is false when only a prefix of the body
 /// was captured.
-pub fn redact_body(bytes: Vec<u8>, complete: bool, cap: usize) -> (Option<String>, bool) {
+pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>, bool) {
     if bytes.is_empty() {
         return (None, !complete);
     }
-    if !may_hold_secret(&bytes) {
-        // Most bodies: kept as sent, without the cost of parsing and re-serialising them, in
-        // the captured buffer itself when it is UTF-8.
-        let text = String::from_utf8(bytes)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-        return cut(text, complete, cap);
+    if !may_hold_secret(bytes) {
+        // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
+        return cut(String::from_utf8_lossy(bytes).into_owned(), complete, cap);
     }
-    match serde_json::from_slice::<Value>(&bytes) {
+    match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
             redact_json(&mut v);
             cut(v.to_string(), complete, cap)
@@ -144,17 +141,17 @@ mod tests {
     #[test]
     fn escaped_attribute_names_are_caught() {
         let body = br#"{"userName":"a","passw\u006frd":"s3cret"}"#;
-        let (t, _) = redact_body(body.to_vec(), true, 1000);
+        let (t, _) = redact_body(body, true, 1000);
         let t = t.expect("text");
         assert!(!t.contains("s3cret"), "{t}");
-        let (t, _) = redact_body(br#"{"passw\u006frd":"s3cret", oops"#.to_vec(), true, 1000);
+        let (t, _) = redact_body(br#"{"passw\u006frd":"s3cret", oops"#, true, 1000);
         assert!(t.expect("text").starts_with("[withheld"));
     }
 
     #[test]
     fn bodies_without_secrets_are_kept_as_sent() {
         let body = br#"{ "userName" : "a",  "active": true }"#;
-        let (t, cut) = redact_body(body.to_vec(), true, 1000);
+        let (t, cut) = redact_body(body, true, 1000);
         assert_eq!(
             t.as_deref(),
             Some(r#"{ "userName" : "a",  "active": true }"#)
@@ -164,26 +161,26 @@ mod tests {
 
     #[test]
     fn broken_bodies_with_a_password_are_withheld() {
-        let (t, _) = redact_body(br#"{"password":"x", oops"#.to_vec(), true, 1000);
+        let (t, _) = redact_body(br#"{"password":"x", oops"#, true, 1000);
         assert!(t.expect("text").starts_with("[withheld"));
-        let (t, _) = redact_body(b"{oops".to_vec(), true, 1000);
+        let (t, _) = redact_body(b"{oops", true, 1000);
         assert_eq!(t.as_deref(), Some("{oops"));
     }
 
     #[test]
     fn long_bodies_are_cut() {
-        let (t, cut) = redact_body(br#"{"userName":"aaaaaaaaaaaaaaaa"}"#.to_vec(), true, 10);
+        let (t, cut) = redact_body(br#"{"userName":"aaaaaaaaaaaaaaaa"}"#, true, 10);
         assert_eq!(t.expect("text").len(), 10);
         assert!(cut);
         // Never inside a character: "ü" is bytes 12 and 13.
-        let (t, cut) = redact_body(r#"{"userName":"ü"}"#.as_bytes().to_vec(), true, 13);
+        let (t, cut) = redact_body(r#"{"userName":"ü"}"#.as_bytes(), true, 13);
         assert_eq!(t.as_deref(), Some(r#"{"userName":""#));
         assert!(cut);
     }
 
     #[test]
     fn bytes_that_are_not_utf8_are_kept_readable() {
-        let (t, cut) = redact_body(b"{\"userName\":\"a\xff\"}".to_vec(), true, 1000);
+        let (t, cut) = redact_body(b"{\"userName\":\"a\xff\"}", true, 1000);
         assert_eq!(t.as_deref(), Some("{\"userName\":\"a\u{fffd}\"}"));
         assert!(!cut);
     }

@@ -7,10 +7,12 @@
 //! Reading the log (search, one entry, per-token health) attaches the troubleshooting
 //! diagnosis from [`crate::scim::diagnosis`] at read time.
 
+use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use bytes::Bytes;
 use rocket::tokio::sync::{Notify, RwLock, mpsc, oneshot};
 use serde::Serialize;
 use serde_json::Value;
@@ -36,30 +38,103 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 /// How long shutdown waits for the last entries to be written.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A finished SCIM request as the HTTP layer saw it: raw, cheap to build.
+/// A finished SCIM request as the HTTP layer saw it: raw, cheap to build. A capture is built
+/// on a request thread and freed on the log's writer thread, and with glibc malloc every
+/// allocation freed on another thread than the one that made it costs about half a
+/// microsecond (perf, issue 7). So a capture holds one buffer for all its text, and its bodies
+/// share the buffers the request and the response were already in.
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
     pub time: Option<OffsetDateTime>,
-    pub tenant: String,
-    /// (id, name) of the authenticated token.
-    pub token: Option<(String, String)>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub method: String,
-    /// The path as the client sent it (with any `/t/{slug}` prefix).
-    pub path: String,
-    pub query: Option<String>,
+    pub method: &'static str,
+    pub client_ip: Option<IpAddr>,
     pub status: u16,
     pub latency_ms: f64,
-    pub request_body: Vec<u8>,
-    /// False when only a prefix of the request body was kept.
-    pub request_complete: bool,
-    pub response_body: Vec<u8>,
-    pub response_complete: bool,
+    pub text: CapturedText,
+    pub request_body: CapturedBody,
+    pub response_body: CapturedBody,
 }
 
+/// The text fields of a capture.
+#[derive(Debug, Clone, Copy)]
+pub enum Field {
+    /// The path as the client sent it (with any `/t/{slug}` prefix).
+    Path,
+    Query,
+    Tenant,
+    TokenId,
+    TokenName,
+    UserAgent,
+}
+
+/// A capture's text fields, in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedText {
+    text: String,
+    spans: [Option<(usize, usize)>; 6],
+}
+
+impl CapturedText {
+    /// Room for `bytes` of text before the buffer grows.
+    pub fn with_capacity(bytes: usize) -> Self {
+        Self {
+            text: String::with_capacity(bytes),
+            spans: Default::default(),
+        }
+    }
+
+    /// Sets a field; fields are set once.
+    pub fn set(&mut self, field: Field, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.spans[field as usize] = Some((start, self.text.len()));
+    }
+
+    pub fn get(&self, field: Field) -> Option<&str> {
+        self.spans[field as usize].map(|(start, end)| &self.text[start..end])
+    }
+}
+
+/// A request or response body, or the prefix of it that the log keeps.
+#[derive(Debug, Clone)]
+pub struct CapturedBody {
+    pub bytes: Bytes,
+    /// False when only a prefix of the body was kept.
+    pub complete: bool,
+}
+
+impl Default for CapturedBody {
+    fn default() -> Self {
+        Self {
+            bytes: Bytes::new(),
+            complete: true,
+        }
+    }
+}
+
+impl CapturedBody {
+    /// `body` as the log keeps it: shared when it fits in `cap` bytes, else a copy of its
+    /// first `cap` (a slice would keep the whole body in memory while it waits in the queue).
+    pub fn of(body: &Bytes, cap: usize) -> Self {
+        if body.len() <= cap {
+            Self {
+                bytes: body.clone(),
+                complete: true,
+            }
+        } else {
+            Self {
+                bytes: Bytes::copy_from_slice(&body[..cap]),
+                complete: false,
+            }
+        }
+    }
+}
+
+// Not boxed: the queue's slots are allocated once, a box would be one more allocation per
+// request, freed on another thread.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
-    Entry(Box<Capture>),
+    Entry(Capture),
     Flush(oneshot::Sender<()>),
 }
 
@@ -102,7 +177,7 @@ impl RequestLog {
 
     /// Queues a capture without waiting; a full queue drops it and counts the drop.
     pub fn submit(&self, c: Capture) {
-        if self.tx.try_send(Msg::Entry(Box::new(c))).is_err() {
+        if self.tx.try_send(Msg::Entry(c)).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         } else if self.queue_depth() >= self.wake_mark() {
             self.wake.notify_one();
@@ -163,7 +238,7 @@ impl RequestLog {
             let mut batch = Vec::new();
             match first {
                 Msg::Entry(c) => {
-                    batch.push(*c);
+                    batch.push(c);
                     // Sleep while the batch fills instead of waking for each entry: a wake-up
                     // per SCIM request (a futex and a context switch) would cost more than
                     // writing its row. A full batch or a flush cuts the window short.
@@ -179,7 +254,7 @@ impl RequestLog {
             }
             while acks.is_empty() && batch.len() < BATCH_SIZE {
                 match rx.try_recv() {
-                    Ok(Msg::Entry(c)) => batch.push(*c),
+                    Ok(Msg::Entry(c)) => batch.push(c),
                     Ok(Msg::Flush(ack)) => acks.push(ack),
                     Err(_) => break,
                 }
@@ -199,26 +274,19 @@ impl RequestLog {
         }
         let n = batch.len() as u64;
         let cap = self.settings.max_body_bytes;
-        // Redaction and parsing happen before the write so the log's writer only inserts.
-        let converted = rocket::tokio::task::spawn_blocking(move || {
-            batch
-                .into_iter()
-                .map(|c| to_row(c, cap))
-                .collect::<Vec<LogRow>>()
-        })
-        .await;
-        let result = match converted {
-            Ok(rows) => match tenant_ids(store, &rows).await {
-                Ok(ids) => {
-                    store
-                        .write_log(move |c| rows::insert_batch(c, &rows, &ids))
-                        .await
-                }
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(StoreError::Internal(format!(
-                "request log conversion failed: {e}"
-            ))),
+        // Each capture is converted (redaction, IdP, error fields) on the log's writer thread
+        // just before its row is inserted, and the row dropped just after: the row's strings
+        // are made and freed on one thread, one entry at a time, which malloc serves from its
+        // per-thread cache.
+        let result = match tenant_ids(store, &batch).await {
+            Ok(ids) => {
+                store
+                    .write_log(move |c| {
+                        rows::insert_batch(c, batch.into_iter().map(|e| to_row(e, cap)), &ids)
+                    })
+                    .await
+            }
+            Err(e) => Err(e),
         };
         match result {
             Ok(()) => {
@@ -238,7 +306,7 @@ impl RequestLog {
         if let Some(mut rx) = idle {
             let mut batch = Vec::new();
             while let Ok(Msg::Entry(c)) = rx.try_recv() {
-                batch.push(*c);
+                batch.push(c);
             }
             self.write(store, batch).await;
             if let Ok(mut slot) = self.rx.lock() {
@@ -280,9 +348,12 @@ impl RequestLog {
 /// while writing); a slug that names no tenant is left out and stored with a NULL id.
 async fn tenant_ids(
     store: &Store,
-    rows: &[LogRow],
+    batch: &[Capture],
 ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
-    let mut slugs: Vec<String> = rows.iter().map(|r| r.tenant.clone()).collect();
+    let mut slugs: Vec<String> = batch
+        .iter()
+        .map(|c| c.text.get(Field::Tenant).unwrap_or_default().to_owned())
+        .collect();
     slugs.sort();
     slugs.dedup();
     store
@@ -329,11 +400,14 @@ struct ResponseFields {
 
 /// A capture as stored: redacted bodies, IdP, error fields, resource.
 pub fn to_row(c: Capture, cap: usize) -> LogRow {
-    let (resource_type, mut resource_id) = resource_of(&c.path);
+    let text = |field| c.text.get(field).map(str::to_owned);
+    let path = c.text.get(Field::Path).unwrap_or_default();
+    let (resource_type, mut resource_id) = resource_of(path);
     // Only a creation's id and an error's scimType/detail are read from the response, so
     // the response is parsed only then, and only into those fields.
-    let fields = if c.response_complete && (c.status == 201 || c.status >= 400) {
-        serde_json::from_slice::<ResponseFields>(&c.response_body).unwrap_or_default()
+    let response = &c.response_body;
+    let fields = if response.complete && (c.status == 201 || c.status >= 400) {
+        serde_json::from_slice::<ResponseFields>(&response.bytes).unwrap_or_default()
     } else {
         ResponseFields::default()
     };
@@ -345,21 +419,22 @@ pub fn to_row(c: Capture, cap: usize) -> LogRow {
     } else {
         (None, None)
     };
-    let (request_body, request_truncated) = redact_body(c.request_body, c.request_complete, cap);
-    let (response_body, response_truncated) =
-        redact_body(c.response_body, c.response_complete, cap);
+    let request = &c.request_body;
+    let (request_body, request_truncated) = redact_body(&request.bytes, request.complete, cap);
+    let (response_body, response_truncated) = redact_body(&response.bytes, response.complete, cap);
+    let user_agent = c.text.get(Field::UserAgent);
     LogRow {
         id: 0,
         time: clock::timestamp(c.time.unwrap_or_else(clock::now)),
-        idp: diagnosis::idp_from_user_agent(c.user_agent.as_deref()).to_owned(),
-        tenant: c.tenant,
-        token_id: c.token.as_ref().map(|t| t.0.clone()),
-        token_name: c.token.map(|t| t.1),
-        client_ip: c.client_ip,
-        user_agent: c.user_agent,
-        method: c.method,
-        path: c.path,
-        query: c.query,
+        idp: diagnosis::idp_from_user_agent(user_agent).to_owned(),
+        tenant: text(Field::Tenant).unwrap_or_default(),
+        token_id: text(Field::TokenId),
+        token_name: text(Field::TokenName),
+        client_ip: c.client_ip.map(|ip| ip.to_string()),
+        user_agent: user_agent.map(str::to_owned),
+        method: c.method.to_owned(),
+        path: path.to_owned(),
+        query: text(Field::Query),
         status: c.status,
         latency_ms: c.latency_ms,
         resource_type: resource_type.map(str::to_owned),

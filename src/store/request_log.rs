@@ -61,11 +61,12 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     })
 }
 
-/// Inserts a batch (the caller holds one transaction around it) on the log's own connection;
-/// `tenant_ids` maps the slugs that name an existing tenant to its id.
+/// Inserts a batch (the caller holds one transaction around it) on the log's own connection,
+/// taking each row from `rows` only when it is its turn; `tenant_ids` maps the slugs that name
+/// an existing tenant to its id.
 pub fn insert_batch(
     conn: &Connection,
-    rows: &[LogRow],
+    rows: impl IntoIterator<Item = LogRow>,
     tenant_ids: &std::collections::HashMap<String, i64>,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(
@@ -390,7 +391,7 @@ mod tests {
 
     fn insert(log: &Connection, rows: &[LogRow]) {
         let tx = log.unchecked_transaction().expect("begin");
-        insert_batch(&tx, rows, &HashMap::new()).expect("insert");
+        insert_batch(&tx, rows.iter().cloned(), &HashMap::new()).expect("insert");
         tx.commit().expect("commit");
     }
 
