@@ -73,7 +73,12 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>,
     }
     if !may_hold_secret(bytes) {
         // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
-        return cut(String::from_utf8_lossy(bytes).into_owned(), complete, cap);
+        // `from_utf8` checks a valid body several times faster than `from_utf8_lossy` does.
+        let text = std::str::from_utf8(bytes).map_or_else(
+            |_| String::from_utf8_lossy(bytes).into_owned(),
+            str::to_owned,
+        );
+        return cut(text, complete, cap);
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
