@@ -59,29 +59,45 @@ for name in off on; do
     done
 done
 
+# drive PORT SECONDS PID: prints the slice's requests per second and the server's CPU time
+# per request in microseconds (user + system, from /proc), a figure that moves less than
+# throughput when the VM's speed drifts.
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 drive() {
+    local before after
+    before="$(cpu_ticks "$3")"
     SCENARIO="$scenario" TOKEN="$token" IDS_FILE="$work/ids.txt" \
-        wrk -t2 -c32 -d"${2}s" -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$1" |
-        awk '/Requests\/sec/ {print $2}'
+        wrk -t2 -c32 -d"${2}s" -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$1" >"$work/wrk.out"
+    after="$(cpu_ticks "$3")"
+    awk -v cpu="$(((after - before) * tick_us))" \
+        '/requests in/ {n = $1} /Requests\/sec/ {rps = $2} END {printf "%s %.1f\n", rps, cpu / n}' \
+        "$work/wrk.out"
 }
-drive "$off_port" 2 >/dev/null
-drive "$on_port" 2 >/dev/null
-off=() on=()
+drive "$off_port" 2 "${pids[0]}" >/dev/null
+drive "$on_port" 2 "${pids[1]}" >/dev/null
+off=() on=() off_cpu=() on_cpu=()
 for i in $(seq "$slices"); do
-    off+=("$(drive "$off_port" "$slice")")
+    read -r rps cpu < <(drive "$off_port" "$slice" "${pids[0]}")
+    off+=("$rps") off_cpu+=("$cpu")
     sleep 0.5
-    on+=("$(drive "$on_port" "$slice")")
+    read -r rps cpu < <(drive "$on_port" "$slice" "${pids[1]}")
+    on+=("$rps") on_cpu+=("$cpu")
     sleep 0.5
-    echo "slice $i: log off ${off[-1]} req/s, log on ${on[-1]} req/s"
+    echo "slice $i: log off ${off[-1]} req/s (${off_cpu[-1]} us CPU/req), log on ${on[-1]} req/s (${on_cpu[-1]} us CPU/req)"
 done
-off+=("$(drive "$off_port" "$slice")")
+read -r rps cpu < <(drive "$off_port" "$slice" "${pids[0]}")
+off+=("$rps") off_cpu+=("$cpu")
 
-python3 - "${off[*]}" "${on[*]}" "$scenario" <<'PY'
+python3 - "${off[*]}" "${on[*]}" "$scenario" "${off_cpu[*]}" "${on_cpu[*]}" <<'PY'
 import statistics, sys
 off = [float(x) for x in sys.argv[1].split()]
 on = [float(x) for x in sys.argv[2].split()]
+off_cpu = statistics.median(float(x) for x in sys.argv[4].split())
+on_cpu = statistics.median(float(x) for x in sys.argv[5].split())
 bracketed = [b / ((off[i] + off[i + 1]) / 2) for i, b in enumerate(on)]
 print(f"{sys.argv[3]}: log off {statistics.median(off):.0f} req/s, log on {statistics.median(on):.0f} req/s (medians of {len(off)} and {len(on)} slices)")
 print(f"ratio of medians on/off: {statistics.median(on) / statistics.median(off):.3f}")
 print(f"median of bracketed ratios: {statistics.median(bracketed):.3f} (min {min(bracketed):.3f}, max {max(bracketed):.3f}; acceptance: >= 0.90)")
+print(f"server CPU per request (medians): log off {off_cpu:.1f} us, log on {on_cpu:.1f} us; off/on {off_cpu / on_cpu:.3f}")
 PY
