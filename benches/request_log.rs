@@ -21,10 +21,6 @@ use scimd::http::App;
 use scimd::service::request_log::{Capture, CapturedBody, CapturedText, Field, RequestLog};
 use scimd::service::tokens::{self, NewToken};
 
-// The allocator the scimd binary uses (src/main.rs), so the in-process numbers are its numbers.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn env(name: &str, default: u64) -> u64 {
     std::env::var(name)
         .ok()
