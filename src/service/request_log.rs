@@ -67,11 +67,15 @@ pub enum Field {
     UserAgent,
 }
 
+impl Field {
+    const COUNT: usize = Self::UserAgent as usize + 1;
+}
+
 /// A capture's text fields, in one buffer.
 #[derive(Debug, Clone, Default)]
 pub struct CapturedText {
     text: String,
-    spans: [Option<(usize, usize)>; 6],
+    spans: [Option<(usize, usize)>; Field::COUNT],
 }
 
 impl CapturedText {
@@ -755,6 +759,34 @@ fn internal(e: StoreError) -> OpError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn captured_text_gives_back_each_field_as_set() {
+        let mut text = CapturedText::with_capacity(8);
+        text.set(Field::Path, "/scim/v2/Users");
+        text.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
+        text.set(Field::Tenant, "");
+        assert_eq!(text.get(Field::Path), Some("/scim/v2/Users"));
+        assert_eq!(text.get(Field::UserAgent), Some("Okta SCIM Client 1.0.0"));
+        assert_eq!(text.get(Field::Tenant), Some(""));
+        assert_eq!(text.get(Field::Query), None);
+    }
+
+    #[test]
+    fn a_body_within_the_cap_is_shared_and_a_longer_one_cut_to_a_copy() {
+        let body = Bytes::from_static(b"{\"userName\":\"bjensen\"}");
+        let kept = CapturedBody::of(&body, 64);
+        assert!(kept.complete);
+        assert_eq!(kept.bytes.as_ptr(), body.as_ptr(), "shared, not copied");
+        let cut = CapturedBody::of(&body, 5);
+        assert!(!cut.complete);
+        assert_eq!(&cut.bytes[..], b"{\"use");
+        assert_ne!(
+            cut.bytes.as_ptr(),
+            body.as_ptr(),
+            "a copy, not a view of the whole body"
+        );
+    }
 
     /// Whether the writer, were it waiting out its batching window now, would be woken.
     fn writer_woken(log: &RequestLog) -> bool {
