@@ -354,12 +354,14 @@ async fn tenant_ids(
     store: &Store,
     batch: &[Capture],
 ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
-    let mut slugs: Vec<String> = batch
+    // A batch names a few tenants: one string per tenant, not one per entry.
+    let slugs: Vec<String> = batch
         .iter()
-        .map(|c| c.text.get(Field::Tenant).unwrap_or_default().to_owned())
+        .map(|c| c.text.get(Field::Tenant).unwrap_or_default())
+        .collect::<std::collections::BTreeSet<&str>>()
+        .into_iter()
+        .map(str::to_owned)
         .collect();
-    slugs.sort();
-    slugs.dedup();
     store
         .read(move |c| {
             let mut ids = std::collections::HashMap::new();
