@@ -44,26 +44,49 @@ impl Arrival {
 /// The request body as read by the body guard (up to the log's cap).
 pub struct RawBody(pub Option<CapturedBody>);
 
-/// Keeps the request body for the log, when the log is on.
-pub fn keep_body(req: &Request<'_>, body: &Bytes) {
-    let Some(log) = req.rocket().state::<Arc<RequestLog>>() else {
-        return;
-    };
-    if !log.enabled() {
-        return;
-    }
-    let kept = CapturedBody::of(body, log.body_cap());
-    req.local_cache(|| RawBody(Some(kept)));
+/// The body a SCIM responder rendered, shared with the log so that the log need not read the
+/// response back and copy it.
+struct RenderedBody(Option<Bytes>);
+
+/// The request log, when it records requests.
+fn recording<'r>(req: &'r Request<'_>) -> Option<&'r RequestLog> {
+    req.rocket()
+        .state::<Arc<RequestLog>>()
+        .map(Arc::as_ref)
+        .filter(|log| log.enabled())
 }
 
-/// The response body for the log; the response keeps its body, now shared with the log.
-async fn capture_response(res: &mut Response<'_>, cap: usize) -> CapturedBody {
-    if res.body().preset_size() == Some(0) {
+/// Keeps the request body for the log, when the log is on.
+pub fn keep_body(req: &Request<'_>, body: &Bytes) {
+    if let Some(log) = recording(req) {
+        let kept = CapturedBody::of(body, log.body_cap());
+        req.local_cache(|| RawBody(Some(kept)));
+    }
+}
+
+/// Keeps the response body a SCIM responder rendered for the log, when the log is on.
+pub fn keep_response_body(req: &Request<'_>, body: &Bytes) {
+    if recording(req).is_some() {
+        req.local_cache(|| RenderedBody(Some(body.clone())));
+    }
+}
+
+/// The response body for the log: the one its responder rendered, or else read back (Rocket's
+/// own responses), the response keeping its body, now shared with the log.
+async fn capture_response(req: &Request<'_>, res: &mut Response<'_>, cap: usize) -> CapturedBody {
+    let size = res.body().preset_size();
+    if size == Some(0) {
         return CapturedBody::default();
+    }
+    // No fairing of scimd replaces a body, so a body of the rendered size is the rendered one.
+    if let Some(rendered) = &req.local_cache(|| RenderedBody(None)).0
+        && size == Some(rendered.len())
+    {
+        return CapturedBody::of(rendered, cap);
     }
     // SCIM responses are sized in-memory bodies: read and put back. Reading into a buffer of
     // the known size spares the regrowth of `to_bytes`.
-    let mut read = Vec::with_capacity(res.body().preset_size().unwrap_or(0));
+    let mut read = Vec::with_capacity(size.unwrap_or(0));
     if res.body_mut().read_to_end(&mut read).await.is_err() {
         read.clear();
     }
@@ -145,13 +168,10 @@ impl Fairing for RequestLogFairing {
                 latency,
             );
         }
-        let Some(log) = req.rocket().state::<Arc<RequestLog>>() else {
+        let Some(log) = recording(req) else {
             return;
         };
-        if !log.enabled() {
-            return;
-        }
-        let response_body = capture_response(res, log.body_cap()).await;
+        let response_body = capture_response(req, res, log.body_cap()).await;
         text.set(Field::Tenant, tenant);
         if let Some((id, name)) = &req.local_cache(|| LoggedToken(None)).0 {
             text.set(Field::TokenId, id);

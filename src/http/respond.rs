@@ -4,6 +4,8 @@
 
 use std::io::Cursor;
 
+use bytes::Bytes;
+
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
@@ -77,11 +79,11 @@ impl ScimResponse {
 }
 
 impl<'r> Responder<'r, 'static> for ScimResponse {
-    fn respond_to(self, _req: &'r Request<'_>) -> response::Result<'static> {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let mut res = Response::build();
         res.status(self.status);
         if let Some(body) = self.body {
-            let bytes = serde_json::to_vec(&body).map_err(|_| Status::InternalServerError)?;
+            let bytes = render(req, &body)?;
             res.header(scim_json())
                 .sized_body(bytes.len(), Cursor::new(bytes));
         }
@@ -95,6 +97,13 @@ impl<'r> Responder<'r, 'static> for ScimResponse {
     }
 }
 
+/// `body` as JSON bytes, shared with the request log.
+fn render(req: &Request<'_>, body: &Value) -> Result<Bytes, Status> {
+    let bytes = Bytes::from(serde_json::to_vec(body).map_err(|_| Status::InternalServerError)?);
+    super::request_log::keep_response_body(req, &bytes);
+    Ok(bytes)
+}
+
 /// The `Retry-After` seconds a guard computed for this request's 429 (the rate limiter),
 /// kept in the request's local cache for whichever responder renders the error.
 pub(crate) struct RetryAfter(pub Option<u64>);
@@ -106,7 +115,7 @@ impl<'r> Responder<'r, 'static> for ScimError {
         } else {
             tracing::debug!(status = self.status, detail = %self.detail, "request rejected");
         }
-        let bytes = serde_json::to_vec(&self.to_json()).map_err(|_| Status::InternalServerError)?;
+        let bytes = render(req, &self.to_json())?;
         let mut res = Response::build();
         res.status(Status::from_code(self.status).unwrap_or(Status::InternalServerError))
             .header(scim_json())

@@ -4,6 +4,7 @@
 //! PATCH operation's `path`. A body that cannot be parsed is kept only if it cannot hold such
 //! a value, since a broken body cannot be walked safely.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use aho_corasick::AhoCorasick;
@@ -66,31 +67,29 @@ pub fn redact_json(v: &mut Value) {
 
 /// A body as it may be stored: redacted, at most `cap` bytes (cut on a character boundary).
 /// Returns the text and whether it was cut. `complete` is false when only a prefix of the body
-/// was captured.
-pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<String>, bool) {
+/// was captured. A body without secrets is borrowed, not copied: SQLite copies it as it binds.
+pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<Cow<'_, str>>, bool) {
     if bytes.is_empty() {
         return (None, !complete);
     }
     if !may_hold_secret(bytes) {
         // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
         // `from_utf8` checks a valid body several times faster than `from_utf8_lossy` does.
-        let text = std::str::from_utf8(bytes).map_or_else(
-            |_| String::from_utf8_lossy(bytes).into_owned(),
-            str::to_owned,
-        );
+        let text = std::str::from_utf8(bytes)
+            .map_or_else(|_| String::from_utf8_lossy(bytes), Cow::Borrowed);
         return cut(text, complete, cap);
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
             redact_json(&mut v);
-            cut(v.to_string(), complete, cap)
+            cut(Cow::Owned(v.to_string()), complete, cap)
         }
         // It may hold a secret and cannot be walked safely.
         _ => (
-            Some(format!(
+            Some(Cow::Owned(format!(
                 "[withheld: {} bytes that are not complete JSON and may hold a password]",
                 bytes.len()
-            )),
+            ))),
             !complete,
         ),
     }
@@ -112,15 +111,18 @@ static SECRET_MENTION: LazyLock<AhoCorasick> = LazyLock::new(|| {
 });
 
 /// `text` cut to at most `cap` bytes on a character boundary, and whether it is incomplete.
-fn cut(mut text: String, complete: bool, cap: usize) -> (Option<String>, bool) {
+fn cut(text: Cow<'_, str>, complete: bool, cap: usize) -> (Option<Cow<'_, str>>, bool) {
     if text.len() <= cap {
         return (Some(text), !complete);
     }
-    let mut end = cap;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
+    let end = text.floor_char_boundary(cap);
+    let text = match text {
+        Cow::Borrowed(s) => Cow::Borrowed(&s[..end]),
+        Cow::Owned(mut s) => {
+            s.truncate(end);
+            Cow::Owned(s)
+        }
+    };
     (Some(text), true)
 }
 
@@ -161,6 +163,7 @@ mod tests {
             t.as_deref(),
             Some(r#"{ "userName" : "a",  "active": true }"#)
         );
+        assert!(matches!(t, Some(Cow::Borrowed(_))), "not copied");
         assert!(!cut);
     }
 

@@ -7,6 +7,7 @@
 //! Reading the log (search, one entry, per-token health) attaches the troubleshooting
 //! diagnosis from [`crate::scim::diagnosis`] at read time.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -279,14 +280,20 @@ impl RequestLog {
         let n = batch.len() as u64;
         let cap = self.settings.max_body_bytes;
         // Each capture is converted (redaction, IdP, error fields) on the log's writer thread
-        // just before its row is inserted, and the row dropped just after: the row's strings
-        // are made and freed on one thread, one entry at a time, which malloc serves from its
+        // just before its row is inserted: the few strings a row adds to its capture's are
+        // made and freed on one thread, one entry at a time, which malloc serves from its
         // per-thread cache.
         let result = match tenant_ids(store, &batch).await {
             Ok(ids) => {
                 store
                     .write_log(move |c| {
-                        rows::insert_batch(c, batch.into_iter().map(|e| to_row(e, cap)), &ids)
+                        let mut inserter = rows::Inserter::new(c)?;
+                        for capture in batch {
+                            let tenant = capture.text.get(Field::Tenant).unwrap_or_default();
+                            let tenant_id = ids.get(tenant).copied();
+                            insert_row(&mut inserter, &capture, cap, tenant_id)?;
+                        }
+                        Ok(())
                     })
                     .await
             }
@@ -376,7 +383,7 @@ async fn tenant_ids(
 }
 
 /// `/Users/<id>` or `/Groups/<id>` (after any tenant prefix) → (type, id).
-fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
+fn resource_of(path: &str) -> (Option<&'static str>, Option<Cow<'_, str>>) {
     let tail = path.split("/scim/v2/").nth(1).unwrap_or_default();
     let mut parts = tail.split('/');
     let rt = match parts.next() {
@@ -387,11 +394,7 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<String>) {
     let id = parts
         .next()
         .filter(|s| !s.is_empty() && !s.starts_with('.'))
-        .map(|s| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy());
     (rt, id)
 }
 
@@ -404,9 +407,14 @@ struct ResponseFields {
     detail: Option<String>,
 }
 
-/// A capture as stored: redacted bodies, IdP, error fields, resource.
-pub fn to_row(c: Capture, cap: usize) -> LogRow {
-    let text = |field| c.text.get(field).map(str::to_owned);
+/// Inserts the row of a capture: redacted bodies, IdP, error fields, resource. Its text is
+/// bound from the capture itself wherever it can be, since SQLite copies what it binds.
+fn insert_row(
+    inserter: &mut rows::Inserter<'_>,
+    c: &Capture,
+    cap: usize,
+    tenant_id: Option<i64>,
+) -> crate::store::Result<()> {
     let path = c.text.get(Field::Path).unwrap_or_default();
     let (resource_type, mut resource_id) = resource_of(path);
     // Only a creation's id and an error's scimType/detail are read from the response, so
@@ -418,7 +426,7 @@ pub fn to_row(c: Capture, cap: usize) -> LogRow {
         ResponseFields::default()
     };
     if resource_id.is_none() && c.status == 201 {
-        resource_id = fields.id;
+        resource_id = fields.id.map(Cow::Owned);
     }
     let (scim_type, detail) = if c.status >= 400 {
         (fields.scim_type, fields.detail)
@@ -429,29 +437,32 @@ pub fn to_row(c: Capture, cap: usize) -> LogRow {
     let (request_body, request_truncated) = redact_body(&request.bytes, request.complete, cap);
     let (response_body, response_truncated) = redact_body(&response.bytes, response.complete, cap);
     let user_agent = c.text.get(Field::UserAgent);
-    LogRow {
+    let time = clock::timestamp(c.time.unwrap_or_else(clock::now));
+    let client_ip = c.client_ip.map(|ip| ip.to_string());
+    let row = LogRow {
         id: 0,
-        time: clock::timestamp(c.time.unwrap_or_else(clock::now)),
-        idp: diagnosis::idp_from_user_agent(user_agent).to_owned(),
-        tenant: text(Field::Tenant).unwrap_or_default(),
-        token_id: text(Field::TokenId),
-        token_name: text(Field::TokenName),
-        client_ip: c.client_ip.map(|ip| ip.to_string()),
-        user_agent: user_agent.map(str::to_owned),
-        method: c.method.to_owned(),
-        path: path.to_owned(),
-        query: text(Field::Query),
+        time: time.as_str(),
+        idp: diagnosis::idp_from_user_agent(user_agent),
+        tenant: c.text.get(Field::Tenant).unwrap_or_default(),
+        token_id: c.text.get(Field::TokenId),
+        token_name: c.text.get(Field::TokenName),
+        client_ip: client_ip.as_deref(),
+        user_agent,
+        method: c.method,
+        path,
+        query: c.text.get(Field::Query),
         status: c.status,
         latency_ms: c.latency_ms,
-        resource_type: resource_type.map(str::to_owned),
-        resource_id,
-        scim_type,
-        detail,
-        request_body,
-        response_body,
+        resource_type,
+        resource_id: resource_id.as_deref(),
+        scim_type: scim_type.as_deref(),
+        detail: detail.as_deref(),
+        request_body: request_body.as_deref(),
+        response_body: response_body.as_deref(),
         request_truncated,
         response_truncated,
-    }
+    };
+    inserter.insert(&row, tenant_id)
 }
 
 /// `{"id", "name"}` of a token.

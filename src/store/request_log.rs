@@ -5,29 +5,31 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use super::Result;
 
-/// One logged SCIM request, as stored.
+/// One logged SCIM request, as stored: read back with owned text, inserted with text borrowed
+/// from the capture it was made from (SQLite copies what it binds, so copying first would
+/// only add an allocation per field).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct LogRow {
+pub struct LogRow<S = String> {
     /// 0 until inserted.
     pub id: i64,
-    pub time: String,
-    pub tenant: String,
-    pub token_id: Option<String>,
-    pub token_name: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-    pub idp: String,
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
+    pub time: S,
+    pub tenant: S,
+    pub token_id: Option<S>,
+    pub token_name: Option<S>,
+    pub client_ip: Option<S>,
+    pub user_agent: Option<S>,
+    pub idp: S,
+    pub method: S,
+    pub path: S,
+    pub query: Option<S>,
     pub status: u16,
     pub latency_ms: f64,
-    pub resource_type: Option<String>,
-    pub resource_id: Option<String>,
-    pub scim_type: Option<String>,
-    pub detail: Option<String>,
-    pub request_body: Option<String>,
-    pub response_body: Option<String>,
+    pub resource_type: Option<S>,
+    pub resource_id: Option<S>,
+    pub scim_type: Option<S>,
+    pub detail: Option<S>,
+    pub request_body: Option<S>,
+    pub response_body: Option<S>,
     pub request_truncated: bool,
     pub response_truncated: bool,
 }
@@ -61,23 +63,27 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     })
 }
 
-/// Inserts a batch (the caller holds one transaction around it) on the log's own connection,
-/// taking each row from `rows` only when it is its turn; `tenant_ids` maps the slugs that name
-/// an existing tenant to its id.
-pub fn insert_batch(
-    conn: &Connection,
-    rows: impl IntoIterator<Item = LogRow>,
-    tenant_ids: &std::collections::HashMap<String, i64>,
-) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
-         user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
-         scim_type, detail, request_body, response_body, request_truncated, response_truncated)
-         VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-         ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
-    )?;
-    for r in rows {
-        stmt.execute(params![
+/// Inserts entries through one prepared statement; the caller holds one transaction around a
+/// batch, on the log's own connection.
+pub struct Inserter<'c> {
+    stmt: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> Inserter<'c> {
+    pub fn new(conn: &'c Connection) -> Result<Self> {
+        let stmt = conn.prepare_cached(
+            "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
+             user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
+             scim_type, detail, request_body, response_body, request_truncated, response_truncated)
+             VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        )?;
+        Ok(Self { stmt })
+    }
+
+    /// Inserts `r`; `tenant_id` is its tenant's id, or `None` when the slug names no tenant.
+    pub fn insert(&mut self, r: &LogRow<&str>, tenant_id: Option<i64>) -> Result<()> {
+        self.stmt.execute(params![
             r.time,
             r.tenant,
             r.token_id,
@@ -98,10 +104,10 @@ pub fn insert_batch(
             r.response_body,
             r.request_truncated,
             r.response_truncated,
-            tenant_ids.get(&r.tenant),
+            tenant_id,
         ])?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// Deletes entries older than `before` and all but the newest `max_rows`; returns how many.
@@ -359,7 +365,6 @@ pub fn deletion(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::path::Path;
 
     use super::*;
@@ -391,7 +396,37 @@ mod tests {
 
     fn insert(log: &Connection, rows: &[LogRow]) {
         let tx = log.unchecked_transaction().expect("begin");
-        insert_batch(&tx, rows.iter().cloned(), &HashMap::new()).expect("insert");
+        let mut inserter = Inserter::new(&tx).expect("prepare");
+        fn text(s: &Option<String>) -> Option<&str> {
+            s.as_deref()
+        }
+        for r in rows {
+            let borrowed = LogRow {
+                id: r.id,
+                time: r.time.as_str(),
+                tenant: &r.tenant,
+                token_id: text(&r.token_id),
+                token_name: text(&r.token_name),
+                client_ip: text(&r.client_ip),
+                user_agent: text(&r.user_agent),
+                idp: &r.idp,
+                method: &r.method,
+                path: &r.path,
+                query: text(&r.query),
+                status: r.status,
+                latency_ms: r.latency_ms,
+                resource_type: text(&r.resource_type),
+                resource_id: text(&r.resource_id),
+                scim_type: text(&r.scim_type),
+                detail: text(&r.detail),
+                request_body: text(&r.request_body),
+                response_body: text(&r.response_body),
+                request_truncated: r.request_truncated,
+                response_truncated: r.response_truncated,
+            };
+            inserter.insert(&borrowed, None).expect("insert");
+        }
+        drop(inserter);
         tx.commit().expect("commit");
     }
 

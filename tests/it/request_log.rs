@@ -660,3 +660,46 @@ async fn the_log_can_be_switched_off() {
     flush(&app).await;
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM request_log"), 0);
 }
+
+/// The log keeps each response body exactly as the client received it: successes and errors
+/// alike, as their responders rendered them.
+#[rocket::async_test]
+async fn each_response_body_is_logged_as_sent() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let id = app.create_user("sent@example.com").await;
+    let requests = [
+        ("GET", format!("/scim/v2/Users/{id}"), None, 200),
+        ("GET", "/scim/v2/Users/missing".to_owned(), None, 404),
+        (
+            "POST",
+            "/scim/v2/Users".to_owned(),
+            Some("{\"userName\":"),
+            400,
+        ),
+        (
+            "GET",
+            "/scim/v2/Users?filter=userName%20eq".to_owned(),
+            None,
+            400,
+        ),
+        (
+            "GET",
+            "/scim/v2/ServiceProviderConfig".to_owned(),
+            None,
+            200,
+        ),
+    ];
+    for (method, path, body, status) in requests {
+        let sent = app
+            .send_raw(method, &path, body, &[("Authorization", &app.bearer())])
+            .await;
+        assert_eq!(sent.status, status, "{method} {path}: {}", sent.raw);
+        let logged = in_full(&app, &newest(&app).await).await;
+        assert_eq!(
+            logged.body["response_body"].as_str(),
+            Some(sent.raw.as_str()),
+            "{method} {path}"
+        );
+    }
+}
