@@ -18,7 +18,7 @@ use serde_json::json;
 
 use scimd::config::{Config, RequestLogConfig};
 use scimd::http::App;
-use scimd::service::request_log::{Capture, CapturedBody, CapturedText, Field, RequestLog};
+use scimd::service::request_log::{Capture, CaptureBuffer, Field, RequestLog};
 use scimd::service::tokens::{self, NewToken};
 
 fn env(name: &str, default: u64) -> u64 {
@@ -154,27 +154,25 @@ async fn pipeline_cpu_per_entry(entries: usize) -> f64 {
         "location":"https://scim.example.com/scim/v2/Users/2819c223-7f76-453a-919d-413861904646",
         "version":"W/\"1\""}})
     .to_string();
-    let user = bytes::Bytes::from(user);
     let captures: Vec<Capture> = (0..entries)
         .map(|_| {
-            let mut text = CapturedText::with_capacity(160);
-            text.set(
+            let mut parts = CaptureBuffer::with_capacity(2048);
+            parts.set(
                 Field::Path,
                 &format!("/scim/v2/Users/{}", uuid::Uuid::new_v4()),
             );
-            text.set(Field::Tenant, "default");
-            text.set(Field::TokenId, "7f0c1e9a");
-            text.set(Field::TokenName, "okta");
-            text.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
+            parts.set_body(Field::ResponseBody, user.as_bytes(), usize::MAX);
+            parts.set(Field::Tenant, "default");
+            parts.set(Field::TokenId, "7f0c1e9a");
+            parts.set(Field::TokenName, "okta");
+            parts.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
             Capture {
                 time: Some(scimd::clock::now()),
                 method: "GET",
                 client_ip: Some(std::net::Ipv4Addr::new(192, 0, 2, 10).into()),
                 status: 200,
                 latency_ms: 0.4,
-                text,
-                response_body: CapturedBody::of(&user, usize::MAX),
-                ..Capture::default()
+                parts,
             }
         })
         .collect();

@@ -16,23 +16,24 @@ use super::auth::LoggedToken;
 use super::metrics::Metrics;
 use super::{App, tenant_slug};
 use crate::scim::diagnosis::idp_from_user_agent;
-use crate::service::request_log::{Capture, CapturedBody, CapturedText, Field, RequestLog};
+use crate::service::request_log::{Capture, CaptureBuffer, Field, RequestLog};
 
 /// Longest User-Agent kept; IdPs send short ones.
 const MAX_AGENT_CHARS: usize = 200;
-/// Room in a capture's text for the tenant, the token's id and name and a User-Agent, beyond
-/// the URL, so that the buffer is allocated once.
-const TEXT_ROOM: usize = 160;
+/// Room in a new capture buffer for the tenant, the token's id and name, a User-Agent and a
+/// typical body or two, beyond the URL, so that it is allocated once.
+const NEW_BUFFER_ROOM: usize = 2048;
 
-/// A SCIM request on its way: when it arrived, and its URL as the client sent it (before the
-/// tenant prefix is stripped for routing), in the text the log will keep.
+/// A SCIM request on its way: when it arrived and, when the log records it, its capture so
+/// far, which starts with the URL as the client sent it (before the tenant prefix is stripped
+/// for routing).
 struct Arriving {
     start: Instant,
     time: time::OffsetDateTime,
-    text: CapturedText,
+    parts: Option<CaptureBuffer>,
 }
 
-/// Taken by the response fairing, so its text moves into the capture without a copy.
+/// Taken by the response fairing, so its capture moves on without a copy.
 struct Arrival(Mutex<Option<Arriving>>);
 
 impl Arrival {
@@ -41,11 +42,10 @@ impl Arrival {
     }
 }
 
-/// The request body as read by the body guard (up to the log's cap).
-pub struct RawBody(pub Option<CapturedBody>);
+/// The request body as read by the body guard.
+pub struct RawBody(Option<Bytes>);
 
-/// The body a SCIM responder rendered, shared with the log so that the log need not read the
-/// response back and copy it.
+/// The body a SCIM responder rendered, so that the log need not read the response back.
 struct RenderedBody(Option<Bytes>);
 
 /// The request log, when it records requests.
@@ -58,9 +58,8 @@ fn recording<'r>(req: &'r Request<'_>) -> Option<&'r RequestLog> {
 
 /// Keeps the request body for the log, when the log is on.
 pub fn keep_body(req: &Request<'_>, body: &Bytes) {
-    if let Some(log) = recording(req) {
-        let kept = CapturedBody::of(body, log.body_cap());
-        req.local_cache(|| RawBody(Some(kept)));
+    if recording(req).is_some() {
+        req.local_cache(|| RawBody(Some(body.clone())));
     }
 }
 
@@ -71,30 +70,34 @@ pub fn keep_response_body(req: &Request<'_>, body: &Bytes) {
     }
 }
 
-/// The response body for the log: the one its responder rendered, or else read back (Rocket's
-/// own responses), the response keeping its body, now shared with the log.
-async fn capture_response(req: &Request<'_>, res: &mut Response<'_>, cap: usize) -> CapturedBody {
+/// Copies the response body into the capture: the body its responder rendered, or else
+/// (Rocket's own responses) read back and put back.
+async fn capture_response(
+    req: &Request<'_>,
+    res: &mut Response<'_>,
+    parts: &mut CaptureBuffer,
+    cap: usize,
+) {
     let size = res.body().preset_size();
     if size == Some(0) {
-        return CapturedBody::default();
+        return;
     }
     // No fairing of scimd replaces a body, so a body of the rendered size is the rendered one.
     if let Some(rendered) = &req.local_cache(|| RenderedBody(None)).0
         && size == Some(rendered.len())
     {
-        return CapturedBody::of(rendered, cap);
+        parts.set_body(Field::ResponseBody, rendered, cap);
+        return;
     }
-    // SCIM responses are sized in-memory bodies: read and put back. Reading into a buffer of
-    // the known size spares the regrowth of `to_bytes`.
+    // Reading into a buffer of the known size spares the regrowth of `to_bytes`.
     let mut read = Vec::with_capacity(size.unwrap_or(0));
     if res.body_mut().read_to_end(&mut read).await.is_err() {
         read.clear();
     }
-    let body = Bytes::from(read);
-    if !body.is_empty() {
-        res.set_sized_body(body.len(), Cursor::new(body.clone()));
+    parts.set_body(Field::ResponseBody, &read, cap);
+    if !read.is_empty() {
+        res.set_sized_body(read.len(), Cursor::new(read));
     }
-    CapturedBody::of(&body, cap)
 }
 
 /// The first `max` characters of `s`.
@@ -129,27 +132,26 @@ impl Fairing for RequestLogFairing {
         if !is_scim(path) {
             return;
         }
-        let query = req.uri().query().map(|q| q.as_str());
-        let mut text =
-            CapturedText::with_capacity(path.len() + query.map_or(0, str::len) + TEXT_ROOM);
-        text.set(Field::Path, path);
-        if let Some(query) = query {
-            text.set(Field::Query, query);
-        }
+        let parts = recording(req).map(|log| {
+            let query = req.uri().query().map(|q| q.as_str());
+            let mut parts = log.buffer(path.len() + query.map_or(0, str::len) + NEW_BUFFER_ROOM);
+            parts.set(Field::Path, path);
+            if let Some(query) = query {
+                parts.set(Field::Query, query);
+            }
+            parts
+        });
         let arriving = Arriving {
             start: Instant::now(),
             time: crate::clock::now(),
-            text,
+            parts,
         };
         req.local_cache(|| Arrival(Mutex::new(Some(arriving))));
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
-        let Some(Arriving {
-            start,
-            time,
-            mut text,
-        }) = req.local_cache(|| Arrival(Mutex::new(None))).take()
+        let Some(Arriving { start, time, parts }) =
+            req.local_cache(|| Arrival(Mutex::new(None))).take()
         else {
             return;
         };
@@ -158,27 +160,30 @@ impl Fairing for RequestLogFairing {
         let agent = req.headers().get_one("User-Agent");
         let tenant = tenant_slug(req);
         if let Some(metrics) = req.rocket().state::<Metrics>() {
-            let rt = resource_label(text.get(Field::Path).unwrap_or_default());
             metrics.observe(
                 tenant,
-                rt,
+                resource_label(req.uri().path().as_str()),
                 req.method().as_str(),
                 status,
                 idp_from_user_agent(agent),
                 latency,
             );
         }
-        let Some(log) = recording(req) else {
+        let (Some(log), Some(mut parts)) = (recording(req), parts) else {
             return;
         };
-        let response_body = capture_response(req, res, log.body_cap()).await;
-        text.set(Field::Tenant, tenant);
+        let cap = log.body_cap();
+        if let Some(body) = &req.local_cache(|| RawBody(None)).0 {
+            parts.set_body(Field::RequestBody, body, cap);
+        }
+        capture_response(req, res, &mut parts, cap).await;
+        parts.set(Field::Tenant, tenant);
         if let Some((id, name)) = &req.local_cache(|| LoggedToken(None)).0 {
-            text.set(Field::TokenId, id);
-            text.set(Field::TokenName, name);
+            parts.set(Field::TokenId, id);
+            parts.set(Field::TokenName, name);
         }
         if let Some(agent) = agent {
-            text.set(Field::UserAgent, first_chars(agent, MAX_AGENT_CHARS));
+            parts.set(Field::UserAgent, first_chars(agent, MAX_AGENT_CHARS));
         }
         log.submit(Capture {
             time: Some(time),
@@ -186,13 +191,7 @@ impl Fairing for RequestLogFairing {
             client_ip: req.client_ip(),
             status,
             latency_ms: latency.as_secs_f64() * 1000.0,
-            text,
-            request_body: req
-                .local_cache(|| RawBody(None))
-                .0
-                .clone()
-                .unwrap_or_default(),
-            response_body,
+            parts,
         });
     }
 

@@ -13,7 +13,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
 use rocket::tokio::sync::{Notify, RwLock, mpsc, oneshot};
 use serde::Serialize;
 use serde_json::Value;
@@ -40,10 +39,11 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A finished SCIM request as the HTTP layer saw it: raw, cheap to build. A capture is built
-/// on a request thread and freed on the log's writer thread, and with glibc malloc every
+/// on a request thread and written on the log's writer thread, and with glibc malloc every
 /// allocation freed on another thread than the one that made it costs about half a
-/// microsecond (perf, issue 7). So a capture holds one buffer for all its text, and its bodies
-/// share the buffers the request and the response were already in.
+/// microsecond (perf, issue 7). So a capture keeps all its text and bodies in one buffer,
+/// which the writer gives back for a later capture ([`RequestLog::buffer`]) instead of
+/// freeing it.
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
     pub time: Option<OffsetDateTime>,
@@ -51,12 +51,10 @@ pub struct Capture {
     pub client_ip: Option<IpAddr>,
     pub status: u16,
     pub latency_ms: f64,
-    pub text: CapturedText,
-    pub request_body: CapturedBody,
-    pub response_body: CapturedBody,
+    pub parts: CaptureBuffer,
 }
 
-/// The text fields of a capture.
+/// The text fields and bodies of a capture.
 #[derive(Debug, Clone, Copy)]
 pub enum Field {
     /// The path as the client sent it (with any `/t/{slug}` prefix).
@@ -66,74 +64,80 @@ pub enum Field {
     TokenId,
     TokenName,
     UserAgent,
+    RequestBody,
+    ResponseBody,
 }
 
 impl Field {
-    const COUNT: usize = Self::UserAgent as usize + 1;
+    const COUNT: usize = Self::ResponseBody as usize + 1;
 }
 
-/// A capture's text fields, in one buffer.
+/// A capture's fields, in one buffer.
 #[derive(Debug, Clone, Default)]
-pub struct CapturedText {
-    text: String,
+pub struct CaptureBuffer {
+    bytes: Vec<u8>,
     spans: [Option<(usize, usize)>; Field::COUNT],
+    /// Bodies of which only a prefix was kept, by field.
+    cut: [bool; Field::COUNT],
 }
 
-impl CapturedText {
-    /// Room for `bytes` of text before the buffer grows.
+impl CaptureBuffer {
+    /// Room for `bytes` before the buffer grows.
     pub fn with_capacity(bytes: usize) -> Self {
+        Self::reusing(Vec::with_capacity(bytes))
+    }
+
+    /// An empty capture in `buffer`, keeping its capacity.
+    fn reusing(mut buffer: Vec<u8>) -> Self {
+        buffer.clear();
         Self {
-            text: String::with_capacity(bytes),
+            bytes: buffer,
             spans: Default::default(),
+            cut: Default::default(),
         }
     }
 
-    /// Sets a field; fields are set once.
+    /// Sets a text field; fields are set once.
     pub fn set(&mut self, field: Field, value: &str) {
-        let start = self.text.len();
-        self.text.push_str(value);
-        self.spans[field as usize] = Some((start, self.text.len()));
+        self.push(field, value.as_bytes());
     }
 
+    /// Sets a body field to `body`'s first `cap` bytes at most.
+    pub fn set_body(&mut self, field: Field, body: &[u8], cap: usize) {
+        self.cut[field as usize] = body.len() > cap;
+        self.push(field, &body[..body.len().min(cap)]);
+    }
+
+    fn push(&mut self, field: Field, value: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(value);
+        self.spans[field as usize] = Some((start, self.bytes.len()));
+    }
+
+    /// A text field, as set.
     pub fn get(&self, field: Field) -> Option<&str> {
-        self.spans[field as usize].map(|(start, end)| &self.text[start..end])
+        self.span(field).and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// A body field (empty when unset), and whether it is the whole body.
+    pub fn body(&self, field: Field) -> (&[u8], bool) {
+        (
+            self.span(field).unwrap_or_default(),
+            !self.cut[field as usize],
+        )
+    }
+
+    fn span(&self, field: Field) -> Option<&[u8]> {
+        self.spans[field as usize].map(|(start, end)| &self.bytes[start..end])
     }
 }
 
-/// A request or response body, or the prefix of it that the log keeps.
-#[derive(Debug, Clone)]
-pub struct CapturedBody {
-    pub bytes: Bytes,
-    /// False when only a prefix of the body was kept.
-    pub complete: bool,
-}
-
-impl Default for CapturedBody {
-    fn default() -> Self {
-        Self {
-            bytes: Bytes::new(),
-            complete: true,
-        }
-    }
-}
-
-impl CapturedBody {
-    /// `body` as the log keeps it: shared when it fits in `cap` bytes, else a copy of its
-    /// first `cap` (a slice would keep the whole body in memory while it waits in the queue).
-    pub fn of(body: &Bytes, cap: usize) -> Self {
-        if body.len() <= cap {
-            Self {
-                bytes: body.clone(),
-                complete: true,
-            }
-        } else {
-            Self {
-                bytes: Bytes::copy_from_slice(&body[..cap]),
-                complete: false,
-            }
-        }
-    }
-}
+/// Most written capture buffers kept for reuse: the captures of two batches (the queue
+/// between the request threads and the writer holds about one while the writer writes one).
+const SPARE_BUFFERS: usize = 2 * BATCH_SIZE;
+/// Largest buffer kept for reuse: a capture with a typical user or group in it, so that the
+/// spare buffers hold at most a few MiB; larger ones are freed.
+const SPARE_BUFFER_BYTES: usize = 4096;
 
 // Not boxed: the queue's slots are allocated once, a box would be one more allocation per
 // request, freed on another thread.
@@ -154,6 +158,8 @@ pub struct RequestLog {
     gate: RwLock<()>,
     /// Ends the writer's batching window early: a batch is full or a flush is waiting.
     wake: Notify,
+    /// Buffers of written captures, for new ones.
+    spare: Mutex<Vec<Vec<u8>>>,
 }
 
 impl RequestLog {
@@ -167,6 +173,7 @@ impl RequestLog {
             written: AtomicU64::new(0),
             gate: RwLock::new(()),
             wake: Notify::new(),
+            spare: Mutex::new(Vec::new()),
         }
     }
 
@@ -178,6 +185,30 @@ impl RequestLog {
     /// Most bytes of a body worth capturing.
     pub fn body_cap(&self) -> usize {
         self.settings.max_body_bytes
+    }
+
+    /// An empty capture buffer with room for `bytes`, reusing a written capture's if any.
+    pub fn buffer(&self, bytes: usize) -> CaptureBuffer {
+        let spare = self.spare.lock().ok().and_then(|mut spare| spare.pop());
+        match spare {
+            Some(buffer) => CaptureBuffer::reusing(buffer),
+            None => CaptureBuffer::with_capacity(bytes),
+        }
+    }
+
+    /// Keeps the buffers of written captures for new ones, up to [`SPARE_BUFFERS`].
+    fn recycle(&self, written: Vec<Capture>) {
+        let Ok(mut spare) = self.spare.lock() else {
+            return;
+        };
+        let room = SPARE_BUFFERS.saturating_sub(spare.len());
+        spare.extend(
+            written
+                .into_iter()
+                .map(|c| c.parts.bytes)
+                .filter(|b| b.capacity() <= SPARE_BUFFER_BYTES)
+                .take(room),
+        );
     }
 
     /// Queues a capture without waiting; a full queue drops it and counts the drop.
@@ -288,20 +319,21 @@ impl RequestLog {
                 store
                     .write_log(move |c| {
                         let mut inserter = rows::Inserter::new(c)?;
-                        for capture in batch {
-                            let tenant = capture.text.get(Field::Tenant).unwrap_or_default();
+                        for capture in &batch {
+                            let tenant = capture.parts.get(Field::Tenant).unwrap_or_default();
                             let tenant_id = ids.get(tenant).copied();
-                            insert_row(&mut inserter, &capture, cap, tenant_id)?;
+                            insert_row(&mut inserter, capture, cap, tenant_id)?;
                         }
-                        Ok(())
+                        Ok(batch)
                     })
                     .await
             }
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => {
+            Ok(written) => {
                 self.written.fetch_add(n, Ordering::Relaxed);
+                self.recycle(written);
             }
             Err(e) => {
                 tracing::warn!("could not write {n} request log entries: {e}");
@@ -364,7 +396,7 @@ async fn tenant_ids(
     // A batch names a few tenants: one string per tenant, not one per entry.
     let slugs: Vec<String> = batch
         .iter()
-        .map(|c| c.text.get(Field::Tenant).unwrap_or_default())
+        .map(|c| c.parts.get(Field::Tenant).unwrap_or_default())
         .collect::<std::collections::BTreeSet<&str>>()
         .into_iter()
         .map(str::to_owned)
@@ -415,13 +447,15 @@ fn insert_row(
     cap: usize,
     tenant_id: Option<i64>,
 ) -> crate::store::Result<()> {
-    let path = c.text.get(Field::Path).unwrap_or_default();
+    let text = |field| c.parts.get(field);
+    let path = text(Field::Path).unwrap_or_default();
     let (resource_type, mut resource_id) = resource_of(path);
+    let (request, request_complete) = c.parts.body(Field::RequestBody);
+    let (response, response_complete) = c.parts.body(Field::ResponseBody);
     // Only a creation's id and an error's scimType/detail are read from the response, so
     // the response is parsed only then, and only into those fields.
-    let response = &c.response_body;
-    let fields = if response.complete && (c.status == 201 || c.status >= 400) {
-        serde_json::from_slice::<ResponseFields>(&response.bytes).unwrap_or_default()
+    let fields = if response_complete && (c.status == 201 || c.status >= 400) {
+        serde_json::from_slice::<ResponseFields>(response).unwrap_or_default()
     } else {
         ResponseFields::default()
     };
@@ -433,24 +467,23 @@ fn insert_row(
     } else {
         (None, None)
     };
-    let request = &c.request_body;
-    let (request_body, request_truncated) = redact_body(&request.bytes, request.complete, cap);
-    let (response_body, response_truncated) = redact_body(&response.bytes, response.complete, cap);
-    let user_agent = c.text.get(Field::UserAgent);
+    let (request_body, request_truncated) = redact_body(request, request_complete, cap);
+    let (response_body, response_truncated) = redact_body(response, response_complete, cap);
+    let user_agent = text(Field::UserAgent);
     let time = clock::timestamp(c.time.unwrap_or_else(clock::now));
     let client_ip = c.client_ip.map(|ip| ip.to_string());
     let row = LogRow {
         id: 0,
         time: time.as_str(),
         idp: diagnosis::idp_from_user_agent(user_agent),
-        tenant: c.text.get(Field::Tenant).unwrap_or_default(),
-        token_id: c.text.get(Field::TokenId),
-        token_name: c.text.get(Field::TokenName),
+        tenant: text(Field::Tenant).unwrap_or_default(),
+        token_id: text(Field::TokenId),
+        token_name: text(Field::TokenName),
         client_ip: client_ip.as_deref(),
         user_agent,
         method: c.method,
         path,
-        query: c.text.get(Field::Query),
+        query: text(Field::Query),
         status: c.status,
         latency_ms: c.latency_ms,
         resource_type,
@@ -774,30 +807,59 @@ mod tests {
     use super::*;
 
     #[test]
-    fn captured_text_gives_back_each_field_as_set() {
-        let mut text = CapturedText::with_capacity(8);
-        text.set(Field::Path, "/scim/v2/Users");
-        text.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
-        text.set(Field::Tenant, "");
-        assert_eq!(text.get(Field::Path), Some("/scim/v2/Users"));
-        assert_eq!(text.get(Field::UserAgent), Some("Okta SCIM Client 1.0.0"));
-        assert_eq!(text.get(Field::Tenant), Some(""));
-        assert_eq!(text.get(Field::Query), None);
+    fn a_capture_buffer_gives_back_each_field_as_set() {
+        let mut parts = CaptureBuffer::with_capacity(8);
+        parts.set(Field::Path, "/scim/v2/Users");
+        parts.set_body(Field::ResponseBody, b"{\"userName\":\"bjensen\"}", 64);
+        parts.set(Field::UserAgent, "Okta SCIM Client 1.0.0");
+        parts.set(Field::Tenant, "");
+        assert_eq!(parts.get(Field::Path), Some("/scim/v2/Users"));
+        assert_eq!(parts.get(Field::UserAgent), Some("Okta SCIM Client 1.0.0"));
+        assert_eq!(parts.get(Field::Tenant), Some(""));
+        assert_eq!(parts.get(Field::Query), None);
+        assert_eq!(
+            parts.body(Field::ResponseBody),
+            (&b"{\"userName\":\"bjensen\"}"[..], true)
+        );
+        assert_eq!(parts.body(Field::RequestBody), (&b""[..], true));
     }
 
     #[test]
-    fn a_body_within_the_cap_is_shared_and_a_longer_one_cut_to_a_copy() {
-        let body = Bytes::from_static(b"{\"userName\":\"bjensen\"}");
-        let kept = CapturedBody::of(&body, 64);
-        assert!(kept.complete);
-        assert_eq!(kept.bytes.as_ptr(), body.as_ptr(), "shared, not copied");
-        let cut = CapturedBody::of(&body, 5);
-        assert!(!cut.complete);
-        assert_eq!(&cut.bytes[..], b"{\"use");
-        assert_ne!(
-            cut.bytes.as_ptr(),
-            body.as_ptr(),
-            "a copy, not a view of the whole body"
+    fn a_body_over_the_cap_is_cut_to_the_cap() {
+        let mut parts = CaptureBuffer::default();
+        parts.set_body(Field::RequestBody, b"{\"userName\":\"bjensen\"}", 5);
+        assert_eq!(parts.body(Field::RequestBody), (&b"{\"use"[..], false));
+    }
+
+    /// Request threads take the buffers of written captures instead of allocating what the
+    /// writer thread would free; a large one is freed rather than kept.
+    #[rocket::async_test]
+    async fn written_capture_buffers_are_reused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("store");
+        let log = RequestLog::new(RequestLogConfig::default());
+        let capture = |parts: CaptureBuffer| Capture {
+            method: "GET",
+            status: 200,
+            parts,
+            ..Capture::default()
+        };
+        let mut small = log.buffer(256);
+        small.set(Field::Path, "/scim/v2/Users");
+        let small_at = small.bytes.as_ptr();
+        let mut large = log.buffer(SPARE_BUFFER_BYTES + 1);
+        large.set(Field::Path, "/scim/v2/Groups");
+        log.submit(capture(small));
+        log.submit(capture(large));
+        log.flush(&store).await;
+        assert_eq!(log.written(), 2);
+
+        let reused = log.buffer(256);
+        assert_eq!(reused.bytes.as_ptr(), small_at, "the small buffer, again");
+        assert_eq!(reused.get(Field::Path), None, "and empty");
+        assert!(
+            log.spare.lock().expect("spare").is_empty(),
+            "the large one freed"
         );
     }
 
