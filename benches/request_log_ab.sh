@@ -90,7 +90,7 @@ read -r rps cpu < <(drive "$off_port" "$slice" "${pids[0]}")
 off+=("$rps") off_cpu+=("$cpu")
 
 python3 - "${off[*]}" "${on[*]}" "$scenario" "${off_cpu[*]}" "${on_cpu[*]}" <<'PY'
-import statistics, sys
+import random, statistics, sys
 off = [float(x) for x in sys.argv[1].split()]
 on = [float(x) for x in sys.argv[2].split()]
 off_cpu = statistics.median(float(x) for x in sys.argv[4].split())
@@ -98,6 +98,9 @@ on_cpu = statistics.median(float(x) for x in sys.argv[5].split())
 bracketed = [b / ((off[i] + off[i + 1]) / 2) for i, b in enumerate(on)]
 print(f"{sys.argv[3]}: log off {statistics.median(off):.0f} req/s, log on {statistics.median(on):.0f} req/s (medians of {len(off)} and {len(on)} slices)")
 print(f"ratio of medians on/off: {statistics.median(on) / statistics.median(off):.3f}")
-print(f"median of bracketed ratios: {statistics.median(bracketed):.3f} (min {min(bracketed):.3f}, max {max(bracketed):.3f}; acceptance: >= 0.90)")
+# How far the median could move on another run of this VM: a bootstrap over the slices.
+rng = random.Random(7)
+medians = sorted(statistics.median(rng.choices(bracketed, k=len(bracketed))) for _ in range(2000))
+print(f"median of bracketed ratios: {statistics.median(bracketed):.3f} (95% bootstrap interval {medians[49]:.3f}-{medians[1949]:.3f}, min {min(bracketed):.3f}, max {max(bracketed):.3f}; acceptance: >= 0.90)")
 print(f"server CPU per request (medians): log off {off_cpu:.1f} us, log on {on_cpu:.1f} us; off/on {off_cpu / on_cpu:.3f}")
 PY
