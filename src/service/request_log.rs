@@ -136,7 +136,7 @@ impl CaptureBuffer {
 /// between the request threads and the writer holds about one while the writer writes one).
 const SPARE_BUFFERS: usize = 2 * BATCH_SIZE;
 /// Largest buffer kept for reuse: a capture with a typical user or group in it, so that the
-/// spare buffers hold at most a few MiB; larger ones are freed.
+/// spare buffers hold at most 8 MiB; larger ones are freed.
 const SPARE_BUFFER_BYTES: usize = 4096;
 
 // Not boxed: the queue's slots are allocated once, a box would be one more allocation per
