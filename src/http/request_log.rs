@@ -15,11 +15,9 @@ use rocket::{Data, Orbit, Request, Response, Rocket};
 use super::auth::LoggedToken;
 use super::metrics::Metrics;
 use super::{App, tenant_slug};
-use crate::scim::diagnosis::idp_from_user_agent;
+use crate::scim::diagnosis::{idp_from_user_agent, kept_user_agent};
 use crate::service::request_log::{Capture, CaptureBuffer, Field, RequestLog};
 
-/// Longest User-Agent kept; IdPs send short ones.
-const MAX_AGENT_CHARS: usize = 200;
 /// Room in a new capture buffer for the tenant, the token's id and name, a User-Agent and a
 /// typical body or two, beyond the URL, so that it is allocated once.
 const NEW_BUFFER_ROOM: usize = 2048;
@@ -100,11 +98,6 @@ async fn capture_response(
     }
 }
 
-/// The first `max` characters of `s`.
-fn first_chars(s: &str, max: usize) -> &str {
-    s.char_indices().nth(max).map_or(s, |(end, _)| &s[..end])
-}
-
 fn is_scim(path: &str) -> bool {
     let scim = |p: &str| p == "/scim/v2" || p.starts_with("/scim/v2/");
     if scim(path) {
@@ -183,7 +176,7 @@ impl Fairing for RequestLogFairing {
             parts.set(Field::TokenName, name);
         }
         if let Some(agent) = agent {
-            parts.set(Field::UserAgent, first_chars(agent, MAX_AGENT_CHARS));
+            parts.set(Field::UserAgent, kept_user_agent(agent));
         }
         log.submit(Capture {
             time: Some(time),
@@ -234,12 +227,5 @@ mod tests {
         assert!(!is_scim("/api/log"));
         assert!(!is_scim("/t/acme/api"));
         assert!(!is_scim("/scim/v20"));
-    }
-
-    #[test]
-    fn agents_are_cut_on_a_character() {
-        assert_eq!(first_chars("Okta", 200), "Okta");
-        assert_eq!(first_chars("äöü", 2), "äö");
-        assert_eq!(first_chars("", 2), "");
     }
 }

@@ -334,6 +334,20 @@ pub fn idp_name(idp: &str) -> &'static str {
     }
 }
 
+/// Longest User-Agent scimd keeps (request log, token usage); IdPs send short ones, anything
+/// longer is noise or abuse.
+pub const MAX_AGENT_CHARS: usize = 200;
+
+/// The part of a User-Agent that scimd keeps: its first [`MAX_AGENT_CHARS`] characters.
+pub fn kept_user_agent(agent: &str) -> &str {
+    first_chars(agent, MAX_AGENT_CHARS)
+}
+
+/// The first `max` characters of `s`.
+fn first_chars(s: &str, max: usize) -> &str {
+    s.char_indices().nth(max).map_or(s, |(end, _)| &s[..end])
+}
+
 /// Identifies the IdP from a User-Agent. Okta's agents are documented ("Okta SCIM Client …",
 /// "OKTA SCIM Integration"); the others are matched on the vendor's name, case-insensitively,
 /// which covers every agent string they are known to send without depending on versions.
@@ -403,5 +417,14 @@ mod tests {
             ..Observed::default()
         };
         assert_eq!(diagnose(&plain), None);
+    }
+
+    #[test]
+    fn agents_are_cut_on_a_character() {
+        assert_eq!(first_chars("Okta", 200), "Okta");
+        assert_eq!(first_chars("äöü", 2), "äö");
+        assert_eq!(first_chars("", 2), "");
+        let long = "x".repeat(MAX_AGENT_CHARS + 1);
+        assert_eq!(kept_user_agent(&long).len(), MAX_AGENT_CHARS);
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 use crate::clock;
+use crate::scim::diagnosis::kept_user_agent;
 use crate::store::tokens::{self, Usage};
 use crate::store::{Store, StoreError};
 
@@ -17,8 +18,6 @@ use crate::store::{Store, StoreError};
 pub const MIN_WRITE_INTERVAL: Duration = Duration::from_secs(60);
 /// How often the background task flushes.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(10);
-/// Longest User-Agent kept; IdPs send short ones, anything longer is noise or abuse.
-const MAX_AGENT_CHARS: usize = 200;
 
 /// Uses seen since the last flush, and when each token was last written.
 #[derive(Default)]
@@ -56,7 +55,7 @@ impl UsageTracker {
             token_id: token_id.to_owned(),
             at: clock::timestamp(now),
             ip,
-            agent: agent.map(|a| a.chars().take(MAX_AGENT_CHARS).collect()),
+            agent: agent.map(|a| kept_user_agent(a).to_owned()),
         };
         state.pending.insert(token_id.to_owned(), (now, usage));
     }
