@@ -41,7 +41,7 @@ impl Arrival {
 }
 
 /// The request body as read by the body guard.
-pub struct RawBody(Option<Bytes>);
+struct RawBody(Option<Bytes>);
 
 /// The body a SCIM responder rendered, so that the log need not read the response back.
 struct RenderedBody(Option<Bytes>);
@@ -68,8 +68,8 @@ pub fn keep_response_body(req: &Request<'_>, body: &Bytes) {
     }
 }
 
-/// Copies the response body into the capture: the body its responder rendered, or else
-/// (Rocket's own responses) read back and put back.
+/// Copies the response body into the capture: the body its responder rendered, or else (a
+/// responder that does not hand its body to the log) read back and put back.
 async fn capture_response(
     req: &Request<'_>,
     res: &mut Response<'_>,
