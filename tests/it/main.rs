@@ -4,6 +4,7 @@
 mod common;
 mod server;
 
+mod adversarial;
 mod admin_api;
 mod backup;
 mod cli;

@@ -1,0 +1,1 @@
+//! The connection edge: slow clients, very long URLs, file permissions.

@@ -1,0 +1,1 @@
+//! What unauthenticated floods may cost: metrics labels and the request log's disk.

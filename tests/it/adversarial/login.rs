@@ -1,0 +1,1 @@
+//! Password hashing and the admin login limit under a burst.

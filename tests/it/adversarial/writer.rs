@@ -1,0 +1,1 @@
+//! What one token holder may cost everyone: large PATCHes, huge filters.
