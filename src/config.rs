@@ -55,6 +55,16 @@ pub struct Limits {
     /// second's worth; more get 429 with `Retry-After` (Okta honours it, S24). 0 = unlimited.
     /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra.
     pub requests_per_second: u32,
+    /// Longest password (SCIM `password`, admin sign-in) and admin username accepted, in
+    /// bytes; checked before any hashing.
+    pub max_password_bytes: usize,
+    /// Password hashes (argon2, ~19 MiB each) computed at once in the whole process; 0 = one
+    /// per CPU core. Work beyond a short queue gets 503 with `Retry-After`.
+    pub password_hashes_at_once: usize,
+    /// Failed admin sign-ins allowed for one username from one address per 15 minutes.
+    pub login_failures: usize,
+    /// Failed admin sign-ins allowed from one address, whatever the username, per 15 minutes.
+    pub login_failures_per_address: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +73,10 @@ impl Default for Limits {
             max_body_bytes: 1_048_576,
             max_results: 1000,
             requests_per_second: 0,
+            max_password_bytes: 256,
+            password_hashes_at_once: 0,
+            login_failures: 5,
+            login_failures_per_address: 20,
         }
     }
 }
@@ -199,6 +213,17 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "metrics.token must be at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
+            ));
+        }
+        if self.limits.max_password_bytes < 16 {
+            return Err(ConfigError::Invalid(
+                "limits.max_password_bytes must be at least 16 (the default is 256)".into(),
+            ));
+        }
+        if self.limits.login_failures == 0 || self.limits.login_failures_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.login_failures and limits.login_failures_per_address must be at least 1"
+                    .into(),
             ));
         }
         if self.limits.max_results == 0 {

@@ -19,6 +19,7 @@ use rocket::figment::Figment;
 use rocket::{Build, Rocket};
 
 use crate::config::Config;
+use crate::service::admins::{LoginLimiter, LoginPolicy};
 use crate::service::rate_limit::RateLimiter;
 use crate::store::Store;
 
@@ -26,8 +27,17 @@ use crate::store::Store;
 /// ignites; a failure there aborts the launch with the reason logged.
 pub fn rocket(config: Config) -> Rocket<Build> {
     let figment = rocket_figment(&config);
+    service::passwords::configure(service::passwords::PoolLimits {
+        at_once: config.limits.password_hashes_at_once,
+        max_bytes: config.limits.max_password_bytes,
+    });
     let app = rocket::custom(figment)
         .manage(RateLimiter::default())
+        .manage(LoginLimiter::new(LoginPolicy {
+            per_user_and_address: config.limits.login_failures,
+            per_address: config.limits.login_failures_per_address,
+            ..LoginPolicy::default()
+        }))
         .attach(AdHoc::try_on_ignite("scimd store", |rocket| async move {
             match open_store(&config) {
                 Ok(store) => Ok(rocket.manage(http::App { store, config })),

@@ -272,14 +272,29 @@ fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
     })
 }
 
+/// Sign-in takes JSON only: an HTML form on another site can post `text/plain` or a form
+/// body without a CORS preflight, and `SameSite` does not protect a sign-in (login CSRF).
+fn require_json(content_type: Option<&ContentType>) -> Result<(), ApiError> {
+    if content_type.is_some_and(|ct| ct.media_type().is_json()) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        Status::UnsupportedMediaType,
+        "unsupported_media_type",
+        "send the credentials as a JSON object with Content-Type: application/json",
+    ))
+}
+
 #[post("/session", data = "<creds>")]
 async fn create_session(
+    content_type: Option<&ContentType>,
     creds: Body<'_, Credentials>,
     ip: ClientIp,
     cookies: &CookieJar<'_>,
     app: &State<App>,
     limiter: &State<LoginLimiter>,
 ) -> Result<Json<Session>, ApiError> {
+    require_json(content_type)?;
     let c = body(creds)?;
     let new = admins::login(
         &app.store,
@@ -339,6 +354,21 @@ fn login_error(e: LoginError) -> ApiError {
                 format!(
                     "too many failed sign-ins from this address or for this user; try again in {secs} s"
                 ),
+            )
+        },
+        LoginError::TooLong(max) => ApiError::new(
+            Status::BadRequest,
+            "bad_request",
+            format!(
+                "the username and the password are at most {max} bytes each (limits.max_password_bytes)"
+            ),
+        ),
+        LoginError::Busy => ApiError {
+            retry_after: Some(1),
+            ..ApiError::new(
+                Status::ServiceUnavailable,
+                "busy",
+                "too many sign-ins are being checked at once; try again in a second",
             )
         },
         LoginError::Internal(m) => OpError::Internal(m).into(),

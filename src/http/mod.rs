@@ -27,7 +27,7 @@ use rocket::{Build, Data, Rocket};
 
 use crate::config::Config;
 use crate::scim::ScimError;
-use crate::service::admins::{self, INITIAL_ADMIN, LoginLimiter};
+use crate::service::admins::{self, INITIAL_ADMIN};
 use crate::service::request_log::RequestLog;
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::Store;
@@ -45,7 +45,6 @@ pub struct App {
 pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .manage(Arc::new(UsageTracker::default()))
-        .manage(LoginLimiter::default())
         .manage(crate::service::tokens::TokenCache::default())
         .attach(usage_flusher())
         .manage(metrics::Metrics::new())

@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use super::Scope;
 use super::history::{self, Action};
 use super::members;
+use super::passwords::HashError;
 use crate::clock;
 use crate::scim::error::{Result, ScimError};
 use crate::scim::list::{ListQuery, list_response};
@@ -662,13 +663,20 @@ async fn hash_password(password: Option<String>) -> Result<Option<String>> {
     let Some(password) = password else {
         return Ok(None);
     };
-    rocket::tokio::task::spawn_blocking(move || crate::service::passwords::hash(&password))
-        .await
-        .map_err(|e| {
-            tracing::error!("password hashing task failed: {e}");
-            ScimError::internal()
-        })?
-        .map(Some)
+    match super::passwords::hash_pooled(password).await {
+        Ok(hash) => Ok(Some(hash)),
+        Err(HashError::TooLong(max)) => Err(ScimError::invalid_value(format!(
+            "password is longer than {max} bytes, the longest this server accepts (limits.max_password_bytes); send a shorter password"
+        ))),
+        Err(HashError::Busy) => Err(ScimError::new(
+            503,
+            "the server is hashing as many passwords as it allows at once (limits.password_hashes_at_once); retry the request shortly",
+        )),
+        Err(HashError::Failed) => {
+            tracing::error!("password hashing failed");
+            Err(ScimError::internal())
+        }
+    }
 }
 
 fn stale_precondition(rt: &ResourceType, id: &str, version: i64) -> ScimError {

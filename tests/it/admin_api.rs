@@ -6,7 +6,7 @@ use std::time::Duration;
 use rocket::http::Header;
 use serde_json::{Value, json};
 
-use scimd::service::admins::{self, LoginLimiter};
+use scimd::service::admins::{self, LoginLimiter, LoginPolicy};
 
 use crate::common::TestApp;
 
@@ -355,79 +355,101 @@ async fn unknown_api_paths_and_bad_bodies_are_json_errors() {
     assert_eq!(r.body["error"], json!("invalidFilter"));
 }
 
-/// 5 failures per IP or per username trip the limit (429 + Retry-After); it recovers when the
-/// window passes. The window is shortened to one second for the test.
+/// Five failures for one username from one address trip that pair's limit (429 +
+/// Retry-After), and twenty from one address trip the address; it recovers when the window
+/// passes. The window is shortened to a few seconds for the test.
 #[rocket::async_test]
 async fn login_rate_limit_trips_and_recovers() {
     let app = TestApp::new().await;
     let password = admins::reset_password(&app.app().store, "admin").expect("reset");
     let limiter = app.state::<LoginLimiter>();
-    // A window long enough that five argon2 checks on a loaded CI machine fit inside it.
-    limiter.set_policy(5, Duration::from_secs(4));
-    let bad = json!({"username": "admin", "password": "wrong"});
+    // A window long enough that the argon2 checks on a loaded CI machine fit inside it.
+    limiter.set_policy(LoginPolicy {
+        per_user_and_address: 5,
+        per_address: 7,
+        window: Duration::from_secs(4),
+        ..LoginPolicy::default()
+    });
+    let login = |user: &str, password: &str, ip: &str| {
+        let body = json!({"username": user, "password": password});
+        let ip = ip.to_owned();
+        let app = &app;
+        async move { api(app, "POST", "/api/session", Some(body), None, Some(&ip)).await }
+    };
     for _ in 0..5 {
-        api(
-            &app,
-            "POST",
-            "/api/session",
-            Some(bad.clone()),
-            None,
-            Some("192.0.2.1"),
-        )
-        .await
-        .assert_error(401);
+        login("admin", "wrong", "192.0.2.1").await.assert_error(401);
     }
-    // Even the right password is refused now, from this IP and for this user from another IP.
-    let good = json!({"username": "admin", "password": password});
-    let r = api(
-        &app,
-        "POST",
-        "/api/session",
-        Some(good.clone()),
-        None,
-        Some("192.0.2.1"),
-    )
-    .await;
+    // Even the right password is refused now from this address…
+    let r = login("admin", &password, "192.0.2.1").await;
     r.assert_error(429);
     let retry: u64 = r
         .header("Retry-After")
         .expect("Retry-After")
         .parse()
         .expect("integer seconds");
-    assert!((1..=4).contains(&retry), "{retry}");
-    api(
-        &app,
-        "POST",
-        "/api/session",
-        Some(good.clone()),
-        None,
-        Some("198.51.100.2"),
-    )
-    .await
-    .assert_error(429);
-    // Per IP: another username from the tripped IP is refused as well.
-    let other = json!({"username": "root", "password": "x"});
-    api(
-        &app,
-        "POST",
-        "/api/session",
-        Some(other),
-        None,
-        Some("192.0.2.1"),
-    )
-    .await
-    .assert_error(429);
+    assert!((1..=5).contains(&retry), "{retry}");
+    // …another username from it still has the address's remaining two tries, then 429.
+    login("root", "x", "192.0.2.1").await.assert_error(401);
+    login("bob", "x", "192.0.2.1").await.assert_error(401);
+    login("carol", "x", "192.0.2.1").await.assert_error(429);
     std::thread::sleep(Duration::from_millis(4050));
+    let r = login("admin", &password, "192.0.2.1").await;
+    assert_eq!(r.status, 200, "recovered: {}", r.raw);
+}
+
+/// Review item 10: wrong passwords for `admin` from one address do not lock the real admin
+/// out from another address.
+#[rocket::async_test]
+async fn nobody_can_lock_the_admin_out_from_another_address() {
+    let app = TestApp::new().await;
+    let password = admins::reset_password(&app.app().store, "admin").expect("reset");
+    let bad = json!({"username": "admin", "password": "wrong"});
+    for _ in 0..6 {
+        let r = api(
+            &app,
+            "POST",
+            "/api/session",
+            Some(bad.clone()),
+            None,
+            Some("192.0.2.66"),
+        )
+        .await;
+        assert!(matches!(r.status, 401 | 429), "{}", r.raw);
+    }
+    let good = json!({"username": "admin", "password": password});
     let r = api(
         &app,
         "POST",
         "/api/session",
         Some(good),
         None,
-        Some("192.0.2.1"),
+        Some("198.51.100.7"),
     )
     .await;
-    assert_eq!(r.status, 200, "recovered: {}", r.raw);
+    assert_eq!(r.status, 200, "{}", r.raw);
+}
+
+/// Review item 11: sign-in takes JSON only (a cross-site form can post text/plain without a
+/// preflight), and over-long credentials are refused before any hashing.
+#[rocket::async_test]
+async fn sign_in_takes_json_of_bounded_size() {
+    let app = TestApp::new().await;
+    let password = admins::reset_password(&app.app().store, "admin").expect("reset");
+    let body = json!({"username": "admin", "password": password}).to_string();
+    let r = app
+        .client
+        .post("/api/session")
+        .header(rocket::http::ContentType::Plain)
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(r.status().code, 415);
+    let text = r.into_string().await.unwrap_or_default();
+    assert!(text.contains("application/json"), "{text}");
+    let long = json!({"username": "admin", "password": "x".repeat(257)});
+    let r = api(&app, "POST", "/api/session", Some(long), None, None).await;
+    let detail = r.assert_error(400);
+    assert!(detail.contains("limits.max_password_bytes"), "{detail}");
 }
 
 #[rocket::async_test]
