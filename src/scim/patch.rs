@@ -253,6 +253,47 @@ fn snippet(s: &str) -> String {
     }
 }
 
+// --- What an operation writes to (for redaction) -------------------------------------------
+
+/// How the engine reads an operation's target, so that the request log withholds exactly the
+/// values the engine would treat as secret (`scim::redact` asks; one source of truth).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// For some resource type the target is an attribute never returned (`password`).
+    Secret,
+    /// For every resource type where it resolves, the target is an attribute that is shown.
+    Shown,
+    /// The target resolves for no resource type: the request is refused, but what it carries
+    /// is not known to be harmless.
+    Unknown,
+}
+
+/// How the engine reads `target`: an operation's `path`, or a key of a path-less operation's
+/// value (both go through [`parse_path`] and the same resolution as [`apply_patch`]).
+pub fn classify_target(target: &str) -> Writes {
+    if target.eq_ignore_ascii_case("schemas") {
+        // A path-less value's `schemas` is skipped by the engine.
+        return Writes::Shown;
+    }
+    let Ok(path) = parse_path(target) else {
+        return Writes::Unknown;
+    };
+    let mut verdict = Writes::Unknown;
+    for rt in schema::ALL_RESOURCE_TYPES {
+        match resolve(rt, &path) {
+            Ok(Target::Attr(t))
+                if t.def.returned == schema::Returned::Never
+                    || t.sub.is_some_and(|s| s.returned == schema::Returned::Never) =>
+            {
+                return Writes::Secret;
+            }
+            Ok(_) => verdict = Writes::Shown,
+            Err(_) => {}
+        }
+    }
+    verdict
+}
+
 // --- Applying --------------------------------------------------------------------------------
 
 /// Applies the operations in order to a copy of `doc`; all or nothing (any error → Err, caller

@@ -1,7 +1,8 @@
 //! Redaction of request and response bodies before they are logged: every attribute the
 //! schemas mark `returned: never` (today `password`) is replaced by [`REDACTED`], wherever it
 //! appears: as a key (POST/PUT bodies, PATCH values, extension blocks) or as the target of a
-//! PATCH operation's `path`. A body that cannot be parsed is kept only if it cannot hold such
+//! PATCH operation, decided by the PATCH engine's own reading of the target; a PATCH value whose
+//! target the engine cannot resolve to a shown attribute is withheld too. A body that cannot be parsed is kept only if it cannot hold such
 //! a value, since a broken body cannot be walked safely.
 
 use std::borrow::Cow;
@@ -10,6 +11,7 @@ use std::sync::LazyLock;
 use aho_corasick::AhoCorasick;
 use serde_json::Value;
 
+use super::patch::{self, Writes};
 use super::schema::{ALL_SCHEMAS, AttrDef, Returned};
 
 /// What a redacted value is replaced with.
@@ -34,27 +36,36 @@ static NEVER: LazyLock<Vec<String>> = LazyLock::new(|| {
     out
 });
 
-/// Whether `key` (possibly URN-qualified or a PATCH path like `password` or
-/// `urn:…:User:password`) names a `returned: never` attribute.
+/// Whether `key` (possibly URN-qualified, e.g. `urn:…:User:password`) names a
+/// `returned: never` attribute. Surrounding whitespace is ignored, as the PATCH path parser
+/// ignores it.
 pub fn is_secret(key: &str) -> bool {
+    let key = key.trim();
     let last = key.rsplit(':').next().unwrap_or(key);
     let last = last.split('[').next().unwrap_or(last);
-    let last = last.rsplit('.').next().unwrap_or(last).to_ascii_lowercase();
+    let last = last
+        .rsplit('.')
+        .next()
+        .unwrap_or(last)
+        .trim()
+        .to_ascii_lowercase();
     NEVER.contains(&last)
 }
 
-/// Redacts a JSON value in place.
+/// Redacts a JSON body in place. The operations of a PATCH body are judged by the PATCH
+/// engine's own reading of their targets ([`patch::classify_target`]): a value is kept only
+/// when its target resolves to an attribute that is shown. Every other object member named
+/// like a secret attribute is withheld wherever it appears.
 pub fn redact_json(v: &mut Value) {
     match v {
         Value::Object(map) => {
-            let op_on_secret = map
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
-                .and_then(|(_, p)| p.as_str())
-                .is_some_and(is_secret);
-            for (k, val) in map.iter_mut() {
-                if is_secret(k) || (op_on_secret && k.eq_ignore_ascii_case("value")) {
+            for (key, val) in map.iter_mut() {
+                if is_secret(key) {
                     *val = Value::String(REDACTED.to_owned());
+                } else if key.eq_ignore_ascii_case("Operations")
+                    && let Value::Array(ops) = val
+                {
+                    ops.iter_mut().for_each(redact_operation);
                 } else {
                     redact_json(val);
                 }
@@ -62,6 +73,64 @@ pub fn redact_json(v: &mut Value) {
         }
         Value::Array(items) => items.iter_mut().for_each(redact_json),
         _ => {}
+    }
+}
+
+/// One PATCH operation. The engine picks its `path` and `value` members ignoring case
+/// (preferring an exact match); every member spelled so is judged here, so that whichever
+/// one the engine reads is covered.
+fn redact_operation(op: &mut Value) {
+    let Value::Object(op) = op else {
+        redact_json(op);
+        return;
+    };
+    let paths: Vec<Option<Writes>> = op
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("path"))
+        .map(|(_, p)| match p {
+            Value::Null => None,
+            Value::String(s) if s.trim().is_empty() => None,
+            Value::String(s) => Some(patch::classify_target(s)),
+            _ => Some(Writes::Unknown),
+        })
+        .collect();
+    let pathless = paths.is_empty() || paths.contains(&None);
+    let verdict = paths.into_iter().flatten().fold(Writes::Shown, worst);
+    for (key, val) in op.iter_mut() {
+        let is_value = key.eq_ignore_ascii_case("value");
+        if is_value && verdict != Writes::Shown {
+            *val = Value::String(REDACTED.to_owned());
+        } else if is_value && pathless {
+            redact_pathless(val);
+        } else if is_secret(key) {
+            *val = Value::String(REDACTED.to_owned());
+        } else {
+            redact_json(val);
+        }
+    }
+}
+
+/// A path-less operation's value: each key is a target, read as the engine reads it.
+fn redact_pathless(value: &mut Value) {
+    let Value::Object(entries) = value else {
+        // The engine refuses anything but an object here.
+        *value = Value::String(REDACTED.to_owned());
+        return;
+    };
+    for (key, val) in entries.iter_mut() {
+        if patch::classify_target(key) == Writes::Shown && !is_secret(key) {
+            redact_json(val);
+        } else {
+            *val = Value::String(REDACTED.to_owned());
+        }
+    }
+}
+
+fn worst(a: Writes, b: Writes) -> Writes {
+    match (a, b) {
+        (Writes::Secret, _) | (_, Writes::Secret) => Writes::Secret,
+        (Writes::Unknown, _) | (_, Writes::Unknown) => Writes::Unknown,
+        _ => Writes::Shown,
     }
 }
 
@@ -143,6 +212,40 @@ mod tests {
             assert!(!s.contains(secret), "{s}");
         }
         assert!(s.contains("\"userName\":\"a\""));
+    }
+
+    /// Review item 8: each of these was applied as a password change and logged in clear.
+    #[test]
+    fn operations_are_judged_as_the_patch_engine_reads_them() {
+        let bodies = [
+            json!({"Operations":[{"op":"replace","path":"password ","value":"c1"}]}),
+            json!({"Operations":[{"op":"replace","path":" password","value":"c2"}]}),
+            json!({"Operations":[{"op":"replace","PATH":"displayName","path":"password","value":"c3"}]}),
+            json!({"Operations":[{"op":"replace","path":"displayName","PATH":"password","value":"c4"}]}),
+            json!({"Operations":[{"op":"replace","value":{" password ":"c5"}}]}),
+            json!({"operations":[{"op":"replace","path":"urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD","Value":"c6"}]}),
+            json!({"Operations":[{"op":"replace","path":"nosuchattribute","value":"c7"}]}),
+            json!({"Operations":[{"op":"replace","path":42,"value":"c8"}]}),
+            json!({"Operations":[{"op":"replace","value":"c9"}]}),
+        ];
+        for (i, mut body) in bodies.into_iter().enumerate() {
+            redact_json(&mut body);
+            let text = body.to_string();
+            assert!(!text.contains(&format!("c{}", i + 1)), "{text}");
+            assert!(text.contains(REDACTED), "{text}");
+        }
+    }
+
+    #[test]
+    fn values_of_shown_attributes_are_kept() {
+        let mut body = json!({"Operations":[
+            {"op":"replace","path":"displayName","value":"Babs"},
+            {"op":"Replace","path":"emails[type eq \"work\"].value","value":"b@x.test"},
+            {"op":"add","value":{"name.givenName":"B","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"7"}}},
+            {"op":"add","path":"members","value":[{"value":"u1"}]}]});
+        let before = body.clone();
+        redact_json(&mut body);
+        assert_eq!(body, before);
     }
 
     #[test]

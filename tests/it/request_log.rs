@@ -18,7 +18,7 @@ fn log(app: &TestApp) -> Arc<RequestLog> {
     app.state::<Arc<RequestLog>>().clone()
 }
 
-async fn flush(app: &TestApp) {
+pub async fn flush(app: &TestApp) {
     log(app).flush(&app.app().store).await;
 }
 

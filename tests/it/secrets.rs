@@ -207,3 +207,150 @@ fn secrets_never_reach_the_log_responses_or_database() {
     assert_eq!(count(&db, &password), 0, "password in the database");
     assert_eq!(count(&stdout, &password), 0);
 }
+
+/// Review item 8: for generated PATCH bodies (paths with stray spaces, other cases, URN
+/// forms, duplicate `path` members spelled differently, path-less values), a value that the
+/// PATCH engine stored as the user's password never appears in the database files or their
+/// WAL, request log included. The oracle is the server itself: the stored password hash
+/// changed.
+mod patch_passwords {
+    use proptest::prelude::*;
+    use serde_json::{Map, Value, json};
+
+    use crate::common::TestApp;
+
+    const TARGETS: &[&str] = &[
+        "password",
+        " password",
+        "password ",
+        "PassWord",
+        "urn:ietf:params:scim:schemas:core:2.0:User:password",
+        " urn:ietf:params:scim:schemas:core:2.0:User:PASSWORD ",
+        "displayName",
+        "name.givenName",
+        "passwords",
+        "password.value",
+    ];
+
+    fn target() -> impl Strategy<Value = String> {
+        prop::sample::select(TARGETS).prop_map(str::to_owned)
+    }
+
+    fn key(name: &'static str) -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            name.to_owned(),
+            name.to_uppercase(),
+            format!("{}{}", name[..1].to_uppercase(), &name[1..]),
+        ])
+    }
+
+    /// Stands for the secret in a generated operation; each case puts a fresh value there.
+    const SECRET: &str = "@secret@";
+
+    /// One operation carrying [`SECRET`]: with one or two `path` members, or path-less.
+    fn operation() -> impl Strategy<Value = Value> {
+        let op = prop::sample::select(vec!["replace", "Replace", "add"]);
+        let with_paths = (
+            op.clone(),
+            key("path"),
+            target(),
+            prop::option::of((key("path"), target())),
+            key("value"),
+        )
+            .prop_map(|(op, k1, t1, second, kv)| {
+                let mut m = Map::new();
+                m.insert("op".into(), json!(op));
+                m.insert(k1, json!(t1));
+                if let Some((k2, t2)) = second {
+                    m.insert(k2, json!(t2));
+                }
+                m.insert(kv, json!(SECRET));
+                Value::Object(m)
+            });
+        let pathless = (op, target(), key("value")).prop_map(|(op, t, kv)| {
+            let mut value = Map::new();
+            value.insert(t, json!(SECRET));
+            json!({"op": op, kv: Value::Object(value)})
+        });
+        prop_oneof![with_paths, pathless]
+    }
+
+    fn database_bytes(app: &TestApp) -> Vec<u8> {
+        let dir = app
+            .app()
+            .config
+            .database
+            .parent()
+            .expect("database directory")
+            .to_owned();
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+            if name.is_some_and(|n| n.starts_with("scimd") && n.contains(".db")) {
+                bytes.extend(std::fs::read(&path).expect("db file"));
+            }
+        }
+        bytes
+    }
+
+    fn contains(haystack: &[u8], needle: &str) -> bool {
+        haystack
+            .windows(needle.len())
+            .any(|w| w == needle.as_bytes())
+    }
+
+    #[test]
+    fn a_password_the_engine_stores_never_reaches_a_database_file() {
+        let rt = rocket::tokio::runtime::Runtime::new().expect("runtime");
+        let app = rt.block_on(TestApp::new());
+        let id = rt.block_on(app.create_user("pw@example.com"));
+        let hash_of = |app: &TestApp| {
+            app.sql_text(&format!(
+                "SELECT coalesce(password_hash, '') FROM resources WHERE id = '{id}'"
+            ))
+        };
+        let config = ProptestConfig {
+            cases: 48,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        };
+        let stored = std::cell::Cell::new(0);
+        let case = std::cell::Cell::new(0u32);
+        proptest!(config, |(templates in prop::collection::vec(operation(), 1..3))| {
+            case.set(case.get() + 1);
+            let mut secrets = Vec::new();
+            let operations: Vec<Value> = templates
+                .iter()
+                .enumerate()
+                .map(|(i, op)| {
+                    let secret = format!("Zq{}n{i}Secret", case.get());
+                    let text = op.to_string().replace(SECRET, &secret);
+                    secrets.push(secret);
+                    serde_json::from_str(&text).expect("json")
+                })
+                .collect();
+            let before = hash_of(&app);
+            let body = json!({
+                "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations": operations,
+            });
+            let reply = rt.block_on(app.patch(&format!("/scim/v2/Users/{id}"), body));
+            prop_assert!(reply.status < 500, "{}", reply.raw);
+            let after = hash_of(&app);
+            if after != before {
+                // The one value the stored hash verifies is the password the engine stored.
+                let password = secrets
+                    .iter()
+                    .find(|s| scimd::service::passwords::verify(s, &after))
+                    .expect("the new hash is one of the sent values");
+                stored.set(stored.get() + 1);
+                rt.block_on(crate::request_log::flush(&app));
+                let bytes = database_bytes(&app);
+                prop_assert!(!contains(&bytes, password), "{password} is in a database file");
+            }
+        });
+        let stored = stored.get();
+        assert!(stored > 5, "only {stored} cases changed the password");
+    }
+}
