@@ -347,9 +347,8 @@ pub async fn authenticate(
         .split_once(' ')
         .map_or((header, ""), |(s, c)| (s, c.trim()));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        let shown: String = scheme.chars().take(20).collect();
-        return Err(Rejected::from(unauthorized(format!(
-            "the Authorization header uses the \"{shown}\" scheme; scimd accepts only \"Bearer <token>\". In the IdP, choose bearer/header authentication and paste the token alone"
+        return Err(Rejected::from(unauthorized(wrong_scheme(
+            scheme, credential,
         ))));
     }
     if !credential.starts_with(TOKEN_PREFIX)
@@ -390,6 +389,48 @@ pub async fn authenticate(
     Ok(Caller { tenant, token })
 }
 
+/// Registered HTTP authentication schemes (IANA) other than Bearer, which a detail may name:
+/// anything else in the scheme's place is likely a credential sent without a scheme, and no
+/// part of a credential is echoed.
+const OTHER_SCHEMES: &[&str] = &[
+    "Basic",
+    "Digest",
+    "Negotiate",
+    "NTLM",
+    "OAuth",
+    "Token",
+    "HOBA",
+    "Mutual",
+    "DPoP",
+    "GNAP",
+    "PrivateToken",
+    "Concealed",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "vapid",
+    "AWS4-HMAC-SHA256",
+];
+
+/// The 401 detail for an Authorization header whose scheme is not Bearer.
+fn wrong_scheme(scheme: &str, credential: &str) -> String {
+    if credential.is_empty() {
+        let hint = if scheme.starts_with(TOKEN_PREFIX) {
+            " (it holds a scimd token without \"Bearer \")"
+        } else {
+            ""
+        };
+        return format!(
+            "the Authorization header has no scheme{hint}; scimd accepts only \"Bearer <token>\". In the IdP, choose bearer/header authentication and paste the token alone"
+        );
+    }
+    match OTHER_SCHEMES.iter().find(|s| s.eq_ignore_ascii_case(scheme)) {
+        Some(known) => format!(
+            "the Authorization header uses the \"{known}\" scheme; scimd accepts only \"Bearer <token>\". In the IdP, choose bearer/header authentication and paste the token alone"
+        ),
+        None => "the Authorization header does not use the Bearer scheme; scimd accepts only \"Bearer <token>\". In the IdP, choose bearer/header authentication and paste the token alone".to_owned(),
+    }
+}
+
 /// What authenticating a secret on a tenant's URL reads from the store.
 #[derive(Debug, Clone)]
 struct Lookup {
@@ -401,35 +442,33 @@ struct Lookup {
 
 /// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
 /// the same token rows for each one. An entry is used only while no token or tenant was
-/// written in this process since it was read ([`Store::credentials_generation`]), and for at
-/// most [`TokenCache::MAX_AGE`], which bounds how long a change made by another process (the
-/// CLI revoking a token) takes to apply. Time-dependent checks (expiry, end of a rotation's
-/// overlap) run on every request, cached or not.
+/// changed since it was read, by this process or another ([`Store::credentials_stamp`]), so a
+/// token the CLI revokes is refused at the very next request. Time-dependent checks (expiry,
+/// end of a rotation's overlap) run on every request, cached or not.
 #[derive(Default)]
 pub struct TokenCache {
     entries: std::sync::Mutex<std::collections::HashMap<(String, Vec<u8>), Cached>>,
 }
 
 struct Cached {
-    generation: u64,
-    read_at: std::time::Instant,
+    stamp: i64,
     lookup: Lookup,
 }
 
 impl TokenCache {
-    /// How long an entry is trusted without re-reading.
-    pub const MAX_AGE: std::time::Duration = std::time::Duration::from_secs(1);
     /// Entries kept at most; only known tokens are cached, so this is never reached in use.
     const CAPACITY: usize = 1024;
 
     async fn lookup(&self, store: &Store, slug: &str, hash: &[u8]) -> Result<Lookup, ScimError> {
         let key = (slug.to_owned(), hash.to_vec());
-        // Read before the lookup: a write committed meanwhile makes the entry stale at once.
-        let generation = store.credentials_generation();
+        // Read before the lookup: a change committed meanwhile makes the entry stale at once.
+        let stamp = store.credentials_stamp().map_err(|e| {
+            tracing::error!("credentials check failed: {e}");
+            ScimError::internal()
+        })?;
         if let Ok(entries) = self.entries.lock()
             && let Some(c) = entries.get(&key)
-            && c.generation == generation
-            && c.read_at.elapsed() < Self::MAX_AGE
+            && c.stamp == stamp
         {
             return Ok(c.lookup.clone());
         }
@@ -466,10 +505,8 @@ impl TokenCache {
             if entries.len() >= Self::CAPACITY {
                 entries.clear();
             }
-            let read_at = std::time::Instant::now();
             let cached = Cached {
-                generation,
-                read_at,
+                stamp,
                 lookup: lookup.clone(),
             };
             entries.insert(key, cached);
@@ -502,7 +539,8 @@ impl Known<'_> {
         {
             let by = self.replacement.map_or_else(
                 || "a newer token".to_owned(),
-                |r| format!("\"{}\" (prefix {}…)", r.name, r.prefix),
+                // Only its name: nothing of another credential's secret, not even its prefix.
+                |r| format!("\"{}\"", r.name),
             );
             return Err(unauthorized(format!(
                 "token \"{}\" ({}…) was rotated on {at}, replaced by {by}; its overlap ended on {until}. Put the new token in the IdP",

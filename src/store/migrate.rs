@@ -35,6 +35,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_move_request_log",
         include_str!("../../migrations/0005_move_request_log.sql"),
     ),
+    (
+        6,
+        "0006_create_credentials_version",
+        include_str!("../../migrations/0006_create_credentials_version.sql"),
+    ),
 ];
 
 /// The request log's own database file.
@@ -188,8 +193,9 @@ mod tests {
         apply(&mut main, &mut log, &path).expect("apply");
         for conn in [&main, &log] {
             let mut stmt = conn
-                // Admin accounts are global by design (see 0002_create_admin_tables.sql).
-                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions') AND name NOT LIKE 'sqlite_%'")
+                // Admin accounts are global by design (see 0002_create_admin_tables.sql), and
+                // so is the one counter of credential changes (0006).
+                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version') AND name NOT LIKE 'sqlite_%'")
                 .expect("prepare");
             let tables: Vec<String> = stmt
                 .query_map([], |r| r.get(0))

@@ -17,7 +17,7 @@ pub mod tokens;
 mod writer;
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use r2d2::Pool;
@@ -85,6 +85,7 @@ pub struct Store {
     // one, and closing it checkpoints the WAL into the database file and removes it (a
     // read-only connection closing last cannot). That is the clean close on shutdown.
     readers: Pool<SqliteConnectionManager>,
+    credentials: Arc<Mutex<CredentialsWatch>>,
     writer: Arc<writer::Writer>,
     /// The request log's database file, written in parallel with `writer` (see
     /// migrations/log/0001_create_request_log.sql).
@@ -171,8 +172,19 @@ impl Store {
             .max_size(READERS)
             .min_idle(Some(1))
             .build(reader_manager)?;
+        let watch = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        watch.busy_timeout(BUSY_TIMEOUT)?;
+        let credentials = Arc::new(Mutex::new(CredentialsWatch {
+            conn: watch,
+            data_version: None,
+            stamp: 0,
+        }));
         Ok(Self {
             readers,
+            credentials,
             writer,
             log_writer,
         })
@@ -224,6 +236,32 @@ impl Store {
     /// of token lookups is valid while it stays the same (see [`crate::service::tokens`]).
     pub fn credentials_generation(&self) -> u64 {
         self.writer.credentials_generation()
+    }
+
+    /// A number that changes after every committed change to tokens or tenants, by this
+    /// process or another one (the CLI revoking a token): a cache of token lookups is valid
+    /// while it stays the same. It costs a `PRAGMA data_version`, which tells from the WAL's
+    /// shared memory, without I/O, whether any other connection committed, and only then one
+    /// read of the one-row counter the migrations' triggers keep. So it runs inline, not on
+    /// the blocking pool.
+    pub fn credentials_stamp(&self) -> Result<i64> {
+        let mut watch = self
+            .credentials
+            .lock()
+            .map_err(|_| StoreError::Internal("the credentials watch was poisoned".into()))?;
+        let data_version: i64 = watch
+            .conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if watch.data_version != Some(data_version) {
+            let stamp = watch
+                .conn
+                .prepare_cached("SELECT n FROM credentials_version")?
+                .query_row([], |r| r.get(0))?;
+            watch.stamp = stamp;
+            watch.data_version = Some(data_version);
+        }
+        Ok(watch.stamp)
     }
 
     /// Blocking variant of [`Store::write`] for the CLI.
@@ -304,6 +342,14 @@ impl Store {
 
 /// Readers see the request log's file as an attached schema, so its table is read by its
 /// plain name and can be joined with the main database's.
+/// A read-only connection of its own that [`Store::credentials_stamp`] asks whether anything
+/// was committed since it last looked (`PRAGMA data_version` is per connection).
+struct CredentialsWatch {
+    conn: Connection,
+    data_version: Option<i64>,
+    stamp: i64,
+}
+
 fn init_reader(conn: &mut Connection, log: &Path) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute(
