@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::Scope;
 use super::resources;
 use crate::scim::error::{Result, ScimError};
+use crate::scim::filter::{Filter, parse_filter};
 use crate::scim::list::{RawListParams, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::schema::{GROUP, ResourceType, USER};
@@ -45,18 +46,23 @@ pub fn free_text_filter(rt: &ResourceType, q: &str) -> String {
         .join(" or ")
 }
 
-fn combined_filter(rt: &ResourceType, p: &BrowseParams) -> Option<String> {
-    let q =
-        p.q.as_deref()
-            .map(str::trim)
-            .filter(|q| !q.is_empty())
-            .map(|q| free_text_filter(rt, q));
+/// The raw filter and the free text, each parsed on its own and joined by `and` as trees: a
+/// raw filter cannot close the parenthesis around it and change what `q` means, and a
+/// mistake in it is reported at its own positions.
+fn combined_filter(rt: &ResourceType, p: &BrowseParams) -> Result<Option<Filter>> {
+    let parse = |name: &str, text: &str| {
+        parse_filter(text).map_err(|e| ScimError::invalid_filter(format!("{name}: {e}")))
+    };
+    let q = p.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    let q = q
+        .map(|q| parse("q", &free_text_filter(rt, q)))
+        .transpose()?;
     let raw = p.filter.as_deref().map(str::trim).filter(|f| !f.is_empty());
-    match (raw, q) {
-        (Some(f), Some(q)) => Some(format!("({f}) and ({q})")),
-        (Some(f), None) => Some(f.to_owned()),
-        (None, q) => q,
-    }
+    let raw = raw.map(|f| parse("filter", f)).transpose()?;
+    Ok(match (raw, q) {
+        (Some(f), Some(q)) => Some(Filter::And(Box::new(f), Box::new(q))),
+        (f, q) => f.or(q),
+    })
 }
 
 /// One page of users or groups. Group lists leave `members` out: the detail view pages them.
@@ -68,7 +74,7 @@ pub async fn list(
     max_results: u32,
 ) -> Result<Value> {
     let raw = RawListParams {
-        filter: combined_filter(rt, params),
+        filter: None,
         start_index: params.start_index.clone(),
         count: params.count.clone(),
         sort_by: params.sort_by.clone(),
@@ -76,7 +82,8 @@ pub async fn list(
         attributes: None,
         excluded_attributes: (rt.name == GROUP.name).then(|| "members".to_owned()),
     };
-    let query = raw.parse(max_results)?;
+    let mut query = raw.parse(max_results)?;
+    query.filter = combined_filter(rt, params)?;
     resources::list(store, rt, scope, query).await
 }
 
@@ -131,7 +138,6 @@ pub async fn group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::filter::parse_filter;
 
     #[test]
     fn free_text_is_a_valid_escaped_filter() {
@@ -146,11 +152,26 @@ mod tests {
             filter: Some("active eq true".into()),
             ..BrowseParams::default()
         };
-        let both = combined_filter(&USER, &p).expect("filter");
+        let both = combined_filter(&USER, &p).expect("valid").expect("filter");
         assert!(
-            both.starts_with("(active eq true) and (userName co \"ann\""),
+            both.to_string()
+                .starts_with("active eq true and (userName co \"ann\""),
             "{both}"
         );
-        parse_filter(&both).expect("parses");
+    }
+
+    /// Review item 11 of issue 19: the raw filter used to be pasted into
+    /// `({filter}) and ({q})`, so `…") or (userName pr` closed its own parenthesis and
+    /// widened the search past `q`.
+    #[test]
+    fn a_raw_filter_cannot_escape_its_parentheses() {
+        let p = BrowseParams {
+            q: Some("ann".into()),
+            filter: Some(r#"userName eq "x") or (userName pr"#.into()),
+            ..BrowseParams::default()
+        };
+        let err = combined_filter(&USER, &p).expect_err("refused");
+        assert_eq!(err.status, 400);
+        assert!(err.detail.starts_with("filter: "), "{}", err.detail);
     }
 }
