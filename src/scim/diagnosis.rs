@@ -94,6 +94,7 @@ pub fn diagnose(o: &Observed<'_>) -> Option<Diagnosis> {
             format!("{} is not supported on {}.", o.method, o.path),
             "Check the IdP's endpoint configuration: users live under /Users, groups under /Groups, and searches are POST …/.search.",
         )),
+        501 => Some(not_supported(o, detail)),
         500..=599 => Some(d(
             "Server error",
             "scimd failed while handling the request; the server's own log has the cause.",
@@ -107,6 +108,27 @@ pub fn diagnose(o: &Observed<'_>) -> Option<Diagnosis> {
     }
 }
 
+/// A 501: an optional SCIM feature scimd does not implement. Retrying cannot help.
+fn not_supported(o: &Observed<'_>, detail: &str) -> Diagnosis {
+    let idp = idp_name(o.idp);
+    let fix = if o.path.contains("/Bulk") {
+        format!(
+            "Turn off bulk operations in {idp}'s SCIM settings (scimd advertises bulk.supported = false in /ServiceProviderConfig); {idp} then sends one request per change."
+        )
+    } else if o.path.contains("/Me") {
+        "Nothing to change in scimd: /Me is for a signed-in user, and scimd tokens belong to integrations. Address users by id under /Users instead.".to_owned()
+    } else {
+        "Use the per-type endpoint named in the detail instead.".to_owned()
+    };
+    d(
+        "Not supported",
+        format!(
+            "scimd does not implement this optional SCIM feature, so retrying will not help. {detail}"
+        ),
+        fix,
+    )
+}
+
 fn unauthorized(o: &Observed<'_>, detail: &str) -> Diagnosis {
     let idp = idp_name(o.idp);
     if detail.contains("has no Authorization header") {
@@ -115,6 +137,14 @@ fn unauthorized(o: &Observed<'_>, detail: &str) -> Diagnosis {
             "The request carried no Authorization header, so scimd cannot tell which integration sent it.",
             format!(
                 "In {idp}'s provisioning settings choose HTTP header / bearer token authentication and paste a token from `scimd token create`."
+            ),
+        )
+    } else if detail.contains("has no scheme") {
+        d(
+            "Token sent without the Bearer prefix",
+            "The Authorization header carried a value without a scheme; scimd expects \"Bearer \" followed by the token.",
+            format!(
+                "In {idp}'s provisioning settings, put \"Bearer \" before the token if the field takes the whole header value, or choose bearer-token authentication so {idp} adds it."
             ),
         )
     } else if detail.contains("scheme") && detail.contains("accepts only") {
@@ -272,6 +302,14 @@ fn bad_request(o: &Observed<'_>, detail: &str) -> Diagnosis {
                 "scimd supports the RFC 7644 filter grammar (eq, ne, co, sw, ew, pr, gt, ge, lt, le, and, or, not, [ ]); fix the filter expression in the IdP's matching or import settings, or report the IdP's query if it came from the IdP itself.",
             )
         }
+        _ if detail.starts_with("members:") && detail.contains("Provision the member first") => d(
+            "Group member not provisioned",
+            format!("The group names a member that does not exist in this tenant. {detail}"),
+            format!(
+                "Assign the member to the application in {} so it is provisioned before the group push, or remove it from the group; the IdP retries the group once the member exists.",
+                idp_name(o.idp)
+            ),
+        ),
         _ if detail.contains("is not an attribute") || detail.contains("has no attribute") => d(
             "Unknown attribute",
             format!("The request names an attribute the schema does not define. {detail}"),

@@ -703,3 +703,47 @@ async fn each_response_body_is_logged_as_sent() {
         );
     }
 }
+
+/// Issue 20, item 4: diagnoses that used to be wrong. A 501 is "not supported", not a server
+/// error to retry; a token sent without "Bearer " is not a Basic/OAuth mix-up; an unknown group
+/// member is fixed by provisioning the member, not by the attribute mapping.
+#[rocket::async_test]
+async fn unsupported_features_bare_tokens_and_unprovisioned_members_are_diagnosed() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let bulk =
+        json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],"Operations":[]});
+    let bearer = app.bearer();
+    app.send_with(
+        "POST",
+        "/scim/v2/Bulk",
+        Some(bulk),
+        &[
+            ("Authorization", &bearer),
+            ("User-Agent", "Okta SCIM Client 1.0.0"),
+        ],
+    )
+    .await;
+    let (explanation, fix) = assert_diagnosis(&newest(&app).await, 501, "Not supported");
+    assert!(
+        explanation.contains("retrying will not help"),
+        "{explanation}"
+    );
+    assert!(fix.contains("Turn off bulk operations in Okta"), "{fix}");
+
+    with_token(&app, "GET", "/scim/v2/Users", None, &app.token).await;
+    let (_, fix) = assert_diagnosis(
+        &newest(&app).await,
+        401,
+        "Token sent without the Bearer prefix",
+    );
+    assert!(fix.contains("\"Bearer \""), "{fix}");
+
+    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName":"eng","members":[{"value":"no-such-user"}]});
+    app.post("/scim/v2/Groups", group)
+        .await
+        .assert_error(400, Some("invalidValue"));
+    let (_, fix) = assert_diagnosis(&newest(&app).await, 400, "Group member not provisioned");
+    assert!(fix.contains("provisioned before the group"), "{fix}");
+}
