@@ -302,7 +302,7 @@ fn serve(config: Config) -> Result<(), String> {
 
 fn check_config(config: &Config) -> Result<(), String> {
     let tls = check_tls(config)?;
-    let text = toml_like(config);
+    let text = effective_toml(config)?;
     out!("{text}")?;
     if let Some(tls) = tls {
         eprintln!(
@@ -388,27 +388,24 @@ fn health(config: &Config) -> Result<(), String> {
 }
 
 /// The effective configuration, as TOML (no secrets are part of it).
-fn toml_like(config: &Config) -> String {
-    let value = serde_json::to_value(config).unwrap_or_default();
-    let mut top = Vec::new();
-    let mut sections = Vec::new();
-    if let serde_json::Value::Object(map) = value {
-        for (k, v) in map {
-            match v {
-                serde_json::Value::Object(inner) => {
-                    let body: Vec<String> = inner
-                        .iter()
-                        .map(|(ik, iv)| format!("{ik} = {iv}"))
-                        .collect();
-                    sections.push(format!("[{k}]\n{}", body.join("\n")));
-                }
-                serde_json::Value::Null => top.push(format!("# {k} is not set")),
-                other => top.push(format!("{k} = {other}")),
-            }
-        }
-    }
-    top.extend(sections);
-    top.join("\n")
+/// The effective configuration as TOML that `--config` reads back to the same settings
+/// (secrets shown as `[redacted]`). TOML has no null, so unset options are listed as comments.
+fn effective_toml(config: &Config) -> Result<String, String> {
+    let text = toml::to_string(config)
+        .map_err(|e| format!("cannot render the configuration as TOML: {e}"))?;
+    let unset: Vec<String> = match serde_json::to_value(config) {
+        Ok(serde_json::Value::Object(map)) => map
+            .into_iter()
+            .filter(|(_, v)| v.is_null())
+            .map(|(k, _)| format!("# {k} is not set"))
+            .collect(),
+        _ => Vec::new(),
+    };
+    Ok(if unset.is_empty() {
+        text
+    } else {
+        format!("{}\n{text}", unset.join("\n"))
+    })
 }
 
 fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {

@@ -300,3 +300,40 @@ fn scimd_config_chooses_the_file_and_config_flag_wins() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("nope.toml"));
 }
+
+/// Issue 20, item 7: `check-config` prints TOML that reads back to the same configuration
+/// (it printed `token = null`, which is not TOML).
+#[test]
+fn check_config_prints_toml_that_reads_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("scimd.toml");
+    std::fs::write(
+        &file,
+        "port = 9100\npublic_url = \"https://scim.example.com\"\n[limits]\nmax_results = 200\n[request_log]\nenabled = false\n",
+    )
+    .expect("write");
+    let print = |config: &std::path::Path| {
+        let out = scimd(dir.path())
+            .arg("check-config")
+            .arg("--config")
+            .arg(config)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+    let first = print(&file);
+    assert!(!first.contains("null"), "{first}");
+    let printed = dir.path().join("printed.toml");
+    std::fs::write(&printed, &first).expect("write");
+    assert_eq!(print(&printed), first, "the printed file reads back");
+    let read = scimd::config::Config::from_figment(scimd::config::Config::figment(Some(&printed)))
+        .expect("the printed TOML is a valid configuration");
+    let original = scimd::config::Config::from_figment(scimd::config::Config::figment(Some(&file)))
+        .expect("original");
+    assert_eq!(read, original);
+}
