@@ -191,23 +191,36 @@ pub fn init_tracing() {
     use tracing_subscriber::prelude::*;
     // Rocket's per-request lines would repeat what the request log records; keep its warnings.
     // An empty RUST_LOG counts as unset (systemd units and shells often export it empty).
-    let filter = std::env::var("RUST_LOG")
+    let chosen = std::env::var("RUST_LOG")
         .ok()
         .filter(|v| !v.trim().is_empty())
-        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok())
-        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok());
+    let verbose = chosen.is_some();
+    let filter = chosen.unwrap_or_else(|| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER));
     let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_filter(filter)
-        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
-            may_log(meta.target(), *meta.level())
+        .with_filter(tracing_subscriber::filter::filter_fn(move |meta| {
+            may_log(meta.target(), *meta.level()) && (verbose || !is_routine(meta.target()))
         }));
     let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
-/// The log filter when RUST_LOG is unset.
-const DEFAULT_LOG_FILTER: &str = "info,rocket=warn,rocket::launch=warn";
+/// The log filter when RUST_LOG is unset: scimd's own lines (start, stop, real problems).
+/// Rocket's are off: at warn and error it reports routine events (a guard refusing a
+/// request, a HEAD answered by a GET route, a catcher answering a 404), which the request log
+/// records better, and what it reports of real problems reaches scimd's own lines too (a
+/// failed launch is returned to `serve`, a panicking handler ends in the 500 responder, which
+/// logs at error).
+const DEFAULT_LOG_FILTER: &str = "info,rocket=off,hyper=off";
+
+/// Rocket's indented sub-lines and its route-guard notes (targets ending in `::_`, also under
+/// scimd's own module paths, where Rocket's code generation emits them): routine, kept only
+/// when RUST_LOG asks for them.
+fn is_routine(target: &str) -> bool {
+    target == "_" || target.ends_with("::_")
+}
 
 /// Whatever RUST_LOG says, events that can hold secrets are dropped: Rocket's debug line
 /// "received request" dumps every header, Authorization (bearer tokens) and Cookie (admin
@@ -285,7 +298,7 @@ fn serve(config: Config) -> Result<(), String> {
         str::to_owned,
     );
     eprintln!(
-        "scimd {} serving {base}/scim/v2 (database {})",
+        "scimd {} serving {base}/scim/v2, web UI at {base}/ (database {})",
         env!("CARGO_PKG_VERSION"),
         config.database.display()
     );

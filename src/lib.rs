@@ -16,6 +16,7 @@ pub mod ui;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
+use rocket::shield::{Frame, NoSniff, Shield};
 use rocket::{Build, Rocket};
 
 use crate::config::Config;
@@ -32,6 +33,14 @@ pub fn rocket(config: Config) -> Rocket<Build> {
         max_bytes: config.limits.max_password_bytes,
     });
     let app = rocket::custom(figment)
+        // Every response, UI or API, may not be framed (the UI's sign-in least of all) and is
+        // not content-sniffed. Headers set here once, not by responders, so Shield never finds
+        // one already present (it warned on every UI response).
+        .attach(
+            Shield::default()
+                .enable(Frame::Deny)
+                .enable(NoSniff::Enable),
+        )
         .manage(RateLimiter::default())
         .manage(LoginLimiter::new(LoginPolicy {
             per_user_and_address: config.limits.login_failures,

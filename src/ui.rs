@@ -8,9 +8,8 @@
 //! cached for a year as immutable; `index.html` is `no-cache` (revalidated by `ETag`, answered
 //! `304` when unchanged), so a new binary is picked up on the next page load.
 //!
-//! Every UI response carries a strict CSP (no inline script or style) and `X-Frame-Options:
-//! DENY`; Rocket's Shield leaves headers already present alone, so ours win over its
-//! `SAMEORIGIN` default.
+//! Every UI response carries a strict CSP (no inline script or style); `X-Frame-Options: DENY`
+//! and `nosniff` come from the Shield scimd configures for every response (`crate::rocket`).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -125,8 +124,6 @@ impl<'r> Responder<'r, 'static> for UiFile {
         res.header(Header::new("ETag", self.etag))
             .header(Header::new("Cache-Control", self.cache))
             .header(Header::new("Content-Security-Policy", CSP))
-            .header(Header::new("X-Frame-Options", "DENY"))
-            .header(Header::new("X-Content-Type-Options", "nosniff"))
             .header(Header::new("Referrer-Policy", "no-referrer"));
         match self.body {
             Some(body) => {

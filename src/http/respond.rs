@@ -110,7 +110,9 @@ pub(crate) struct RetryAfter(pub Option<u64>);
 
 impl<'r> Responder<'r, 'static> for ScimError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
-        if self.status >= 500 {
+        // 501 answers a client asking for an optional feature scimd does not have (Bulk, /Me):
+        // the client's concern, not a fault of the server.
+        if self.status >= 500 && self.status != 501 {
             tracing::error!(status = self.status, detail = %self.detail, "request failed");
         } else {
             tracing::debug!(status = self.status, detail = %self.detail, "request rejected");

@@ -337,3 +337,165 @@ fn check_config_prints_toml_that_reads_back() {
         .expect("original");
     assert_eq!(read, original);
 }
+
+/// Issue 20, item 3: at the default level the service log holds a start line naming the UI, a
+/// stop line and nothing else for a UI session and SCIM traffic, wrong passwords, 401s and 404s
+/// included: no WARN or ERROR line for anything routine.
+#[test]
+fn a_ui_session_and_scim_traffic_leave_no_warning_in_the_default_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = start_logged(dir.path(), free_port(), "");
+    let b = server.base.clone();
+    let out = scimd(dir.path())
+        .args(["admin", "reset-password"])
+        .output()
+        .expect("reset-password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let password = String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned();
+    let status = |r: Result<ureq::Response, ureq::Error>| match r {
+        Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+        Err(e) => panic!("{e}"),
+    };
+    // The UI's pages and assets, HEAD included, and its API before and after signing in.
+    for path in [
+        "/",
+        "/ui/dashboard",
+        "/ui/users",
+        "/nonexistent",
+        "/api/session",
+        "/api/tenants",
+    ] {
+        status(ureq::get(&format!("{b}{path}")).call());
+    }
+    status(ureq::head(&format!("{b}/ui/dashboard")).call());
+    let login = |password: &str| {
+        ureq::post(&format!("{b}/api/session"))
+            .set("Content-Type", "application/json")
+            .send_string(&serde_json::json!({"username":"admin","password":password}).to_string())
+            .map_err(Box::new)
+    };
+    assert!(matches!(
+        login("wrong").map_err(|e| *e),
+        Err(ureq::Error::Status(401, _))
+    ));
+    let session = login(&password).expect("sign in");
+    let cookie = session
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let csrf = serde_json::from_str::<serde_json::Value>(&session.into_string().expect("body"))
+        .expect("json")["csrf_token"]
+        .as_str()
+        .expect("csrf")
+        .to_owned();
+    for path in [
+        "/api/session",
+        "/api/tenants",
+        "/api/tenants/default/tokens",
+        "/api/health",
+    ] {
+        status(
+            ureq::get(&format!("{b}{path}"))
+                .set("Cookie", &cookie)
+                .call(),
+        );
+    }
+    let token = ureq::post(&format!("{b}/api/tenants/default/tokens"))
+        .set("Cookie", &cookie)
+        .set("X-CSRF-Token", &csrf)
+        .set("Content-Type", "application/json")
+        .send_string(r#"{"name":"okta"}"#)
+        .expect("token");
+    let token: serde_json::Value =
+        serde_json::from_str(&token.into_string().expect("body")).expect("json");
+    let bearer = format!("Bearer {}", token["secret"].as_str().expect("secret"));
+    // SCIM traffic, refusals included.
+    let id = crate::server::create_user(
+        &b,
+        token["secret"].as_str().expect("secret"),
+        "log@example.com",
+    )
+    .expect("created");
+    for (method, path) in [
+        ("GET", format!("/scim/v2/Users/{id}")),
+        (
+            "GET",
+            "/scim/v2/Users?filter=userName%20eq%20%22log@example.com%22".to_owned(),
+        ),
+        ("GET", "/scim/v2/Users/nope".to_owned()),
+        ("DELETE", format!("/scim/v2/Users/{id}")),
+        ("POST", "/scim/v2/Bulk".to_owned()),
+    ] {
+        status(
+            ureq::request(method, &format!("{b}{path}"))
+                .set("Authorization", &bearer)
+                .call(),
+        );
+    }
+    status(ureq::get(&format!("{b}/scim/v2/Users")).call());
+    status(
+        ureq::get(&format!("{b}/scim/v2/Users"))
+            .set("Authorization", "Bearer nope")
+            .call(),
+    );
+    status(ureq::get(&format!("{b}/healthz")).call());
+    status(ureq::get(&format!("{b}/metrics")).call());
+    server.terminate();
+    let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
+    let loud: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    assert!(
+        loud.is_empty(),
+        "routine traffic logged warnings:\n{}",
+        loud.join("\n")
+    );
+    assert!(log.contains("web UI at http://127.0.0.1:"), "{log}");
+    assert!(log.contains("scimd stopped"), "{log}");
+}
+
+/// Issue 20, item 3: a real fault reaches the default log. The database file is cut short
+/// under the running server; the next reads fail, and the log says so at ERROR.
+#[test]
+fn a_real_fault_is_logged_at_the_default_level() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_logged(dir.path(), free_port(), "");
+    let token = crate::server::token(dir.path());
+    for i in 0..50 {
+        crate::server::create_user(&server.base, &token, &format!("f{i}@example.com"));
+    }
+    // Checkpointed into the file, then the file is cut to its first page.
+    drop(server);
+    let mut server = start_logged(dir.path(), free_port(), "");
+    let db = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("scimd.db"))
+        .expect("open");
+    db.set_len(4096).expect("truncate");
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let r = ureq::get(&format!("{}/scim/v2/Users?count=100", server.base))
+            .set("Authorization", &format!("Bearer {token}"))
+            .call();
+        statuses.push(match r {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
+            Err(e) => panic!("{e}"),
+        });
+    }
+    server.terminate();
+    assert!(statuses.iter().any(|s| *s >= 500), "{statuses:?}");
+    let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
+    assert!(
+        log.lines().any(|l| l.contains(" ERROR ")),
+        "the failure is in the default log:\n{log}"
+    );
+}
