@@ -87,6 +87,13 @@ pub enum Command {
     /// Read the SCIM request log: what each IdP request did, and why a failed one failed.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Print every user and group of a tenant as JSON lines (one SCIM resource a line, as GET
+    /// returns it, no secrets), consistent as of one commit, for audits and migrations.
+    Export {
+        /// The tenant to export.
+        #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
+        tenant: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -251,6 +258,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
+        Command::Export { tenant } => {
+            open(&config).and_then(|store| export(&store, &config, &tenant))
+        }
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &username))
         }
@@ -288,15 +298,7 @@ fn serve(config: Config) -> Result<(), String> {
     // is reported precisely instead of as a failed launch.
     check_tls(&config)?;
     open(&config)?;
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    let base = config.public_base().map_or_else(
-        || format!("{scheme}://{}:{}", config.address, config.port),
-        str::to_owned,
-    );
+    let base = served_base(&config);
     eprintln!(
         "scimd {} serving {base}/scim/v2, web UI at {base}/ (database {})",
         env!("CARGO_PKG_VERSION"),
@@ -326,6 +328,46 @@ fn check_config(config: &Config) -> Result<(), String> {
         );
     }
     eprintln!("configuration is valid");
+    Ok(())
+}
+
+/// Where clients reach this server: `public_url`, else the listening address.
+fn served_base(config: &Config) -> String {
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    config.public_base().map_or_else(
+        || format!("{scheme}://{}:{}", config.address, config.port),
+        str::to_owned,
+    )
+}
+
+fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
+    let lookup = slug.to_owned();
+    let tenant = store
+        .read_blocking(move |c| crate::store::tenants::by_slug(c, &lookup))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("there is no tenant \"{slug}\"; `scimd tenant list` shows them"))?;
+    let scope = crate::service::Scope {
+        tenant_id: tenant.id,
+        base_url: crate::service::tokens::scim_base(&served_base(config), &tenant.slug),
+        tenant_slug: tenant.slug,
+        actor: None,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let count = crate::service::export::export(store, &scope, |resource| {
+        serde_json::to_writer(&mut out, resource)?;
+        out.write_all(b"\n")
+    })?;
+    out.flush()
+        .map_err(|e| format!("cannot write to standard output: {e}"))?;
+    eprintln!(
+        "exported {} users and {} groups of tenant \"{slug}\"",
+        count.users, count.groups
+    );
     Ok(())
 }
 

@@ -578,7 +578,7 @@ fn location(rt: &ResourceType, scope: &Scope, id: &str) -> String {
 }
 
 /// The resource as sent on the wire: schemas, id, externalId, attributes, meta.
-fn render(
+pub(super) fn render(
     rt: &ResourceType,
     scope: &Scope,
     row: &ResourceRow,

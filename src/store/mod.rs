@@ -398,6 +398,15 @@ async fn run_blocking<T: Send + 'static>(
     }
 }
 
+/// Runs `f` in one read transaction on `conn`, so every query it makes sees the database as
+/// of one commit (`scimd export`); writers carry on meanwhile (WAL).
+pub fn snapshot<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    let tx = conn.unchecked_transaction()?;
+    let out = f(&tx)?;
+    tx.commit()?;
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     /// SQLite must be built without `SQLITE_ENABLE_MEMORY_MANAGEMENT` (`.cargo/config.toml`),

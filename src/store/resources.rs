@@ -317,6 +317,25 @@ pub fn list(
     Ok(Page { total, rows })
 }
 
+/// Calls `each` with every user or group of a tenant, in insertion order, streamed from one
+/// statement (an export holds one row at a time, not the directory). Run it inside
+/// [`super::snapshot`] for a view as of one commit.
+pub fn for_each(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    mut each: impl FnMut(ResourceRow) -> Result<()>,
+) -> Result<()> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 ORDER BY r.seq"
+    ))?;
+    let rows = stmt.query_map(params![tenant_id, resource_type], from_row)?;
+    for raw in rows {
+        each(into_resource(raw?)?)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -499,3 +499,56 @@ fn a_real_fault_is_logged_at_the_default_level() {
         "the failure is in the default log:\n{log}"
     );
 }
+
+/// Issue 20, item 8: `scimd export` prints every user and group of a tenant as JSON lines,
+/// as SCIM renders them (a group with its members, a user with its groups), without secrets.
+#[rocket::async_test]
+async fn export_prints_the_directory_as_json_lines_without_secrets() {
+    let app = crate::common::TestApp::new().await;
+    let mut user = crate::common::okta_user("exp@example.com");
+    user["password"] = serde_json::json!("Sup3r-Secret-Pw");
+    let uid = app.post("/scim/v2/Users", user).await.ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.create_user("other@example.com").await;
+    let group = serde_json::json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName":"exporters","members":[{"value": uid}]});
+    let gid = app.post("/scim/v2/Groups", group).await.ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let database = &app.app().config.database;
+    let out = scimd(database.parent().expect("dir"))
+        .env("SCIMD_DATABASE", database)
+        .arg("export")
+        .output()
+        .expect("export");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    assert!(
+        !text.contains("Sup3r-Secret-Pw") && !text.contains("argon2"),
+        "{text}"
+    );
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON resource per line"))
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    let by_id = |id: &str| lines.iter().find(|r| r["id"] == id).expect("exported");
+    assert_eq!(by_id(&uid)["groups"][0]["value"], gid.as_str());
+    assert_eq!(by_id(&gid)["members"][0]["value"], uid.as_str());
+    assert_eq!(by_id(&gid)["meta"]["resourceType"], "Group");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exported 2 users and 1 groups"));
+    let missing = scimd(database.parent().expect("dir"))
+        .env("SCIMD_DATABASE", database)
+        .args(["export", "--tenant", "nope"])
+        .output()
+        .expect("export");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nope\""));
+}
