@@ -379,14 +379,26 @@ fn backup(config: &Config, file: &Path) -> Result<(), String> {
             config.database.display()
         ));
     }
+    // Named here, before SQLite reports the temporary file it could not create.
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(format!(
+            "cannot write {}: the directory {} does not exist; create it or choose another path",
+            file.display(),
+            dir.display()
+        ));
+    }
     let store = open(config)?;
     store
         .backup(file)
         .map_err(|e| format!("backup failed: {e}"))?;
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let db = config.database.display();
     eprintln!(
-        "backed up {} to {} ({size} bytes); restore by stopping scimd and copying it over the database file",
-        config.database.display(),
+        "backed up {db} to {} ({size} bytes); to restore: stop scimd, copy it over {db}, remove {db}-wal and {db}-shm, start scimd",
         file.display()
     );
     Ok(())

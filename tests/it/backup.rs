@@ -150,3 +150,30 @@ fn backup_refuses_to_overwrite_or_to_copy_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
     assert_eq!(std::fs::read_to_string(&file).expect("read"), "precious");
 }
+
+/// Issue 20, item 10: a missing destination directory is named as such (it was "unable to open
+/// database: /nonexistent/.x.db.partial"), and the closing line gives the whole restore,
+/// removing the WAL files included.
+#[test]
+fn backup_names_a_missing_directory_and_the_whole_restore() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    token(dir.path());
+    let missing = dir.path().join("no-such-dir").join("b.db");
+    let out = run_backup(dir.path(), &missing);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("the directory")
+            && err.contains("no-such-dir")
+            && err.contains("does not exist"),
+        "{err}"
+    );
+    assert!(!err.contains(".partial"), "{err}");
+    let out = run_backup(dir.path(), &dir.path().join("b.db"));
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("scimd.db-wal") && said.contains("scimd.db-shm"),
+        "{said}"
+    );
+}
