@@ -362,4 +362,48 @@ mod tests {
         let err = Config::load(Some(Path::new("/nonexistent/scimd.toml"))).expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/scimd.toml"));
     }
+
+    /// Issue 20, item 7: every configuration key is documented in the README, by its dotted
+    /// name (`limits.max_results`) or its environment variable (`SCIMD_LIMITS__MAX_RESULTS`).
+    #[test]
+    fn the_readme_documents_every_key() {
+        let readme = include_str!("../README.md");
+        let every_option_set = Config {
+            public_url: Some("https://scim.example.com".into()),
+            client_ip_header: Some("X-Real-IP".into()),
+            tls: Some(TlsConfig {
+                certs: "c.pem".into(),
+                key: "k.pem".into(),
+            }),
+            metrics: MetricsConfig {
+                token: Some("0123456789abcdef".into()),
+            },
+            ..Config::default()
+        };
+        let serde_json::Value::Object(top) =
+            serde_json::to_value(&every_option_set).expect("serialise")
+        else {
+            panic!("a configuration is an object");
+        };
+        let mut keys = Vec::new();
+        for (key, value) in top {
+            match value {
+                serde_json::Value::Object(section) => {
+                    keys.extend(section.keys().map(|k| format!("{key}.{k}")));
+                }
+                _ => keys.push(key),
+            }
+        }
+        let missing: Vec<&String> = keys
+            .iter()
+            .filter(|k| {
+                let env = format!("SCIMD_{}", k.replace('.', "__").to_uppercase());
+                !readme.contains(&format!("`{k}`")) && !readme.contains(&env)
+            })
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "keys the README does not document: {missing:?}"
+        );
+    }
 }
