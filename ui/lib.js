@@ -272,3 +272,38 @@ export function instance() {
 export function scimBase(origin, slug) {
   return slug === 'default' ? `${origin}/scim/v2` : `${origin}/t/${slug}/scim/v2`;
 }
+
+/** Why a cloud IdP may not reach `base`: a list of { title, fix } (empty when nothing is
+ * known to be wrong). Loopback and private addresses are unreachable from Okta's and Entra's
+ * services; plain http is refused by Entra and sends the token in clear everywhere else. */
+export function reachabilityProblems(base) {
+  let url;
+  try { url = new URL(base); } catch { return []; }
+  const host = url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  const problems = [];
+  const v4 = host.match(/^(\d+)\.(\d+)\.\d+\.\d+$/);
+  const loopback = host === 'localhost' || host.endsWith('.localhost') || host === '::1' || (v4 && v4[1] === '127');
+  const privateV4 = v4 && (v4[1] === '10' || (v4[1] === '172' && +v4[2] >= 16 && +v4[2] <= 31) || (v4[1] === '192' && v4[2] === '168') || (v4[1] === '169' && v4[2] === '254') || (v4[1] === '100' && +v4[2] >= 64 && +v4[2] <= 127));
+  const privateV6 = /^(fc|fd|fe8|fe9|fea|feb)/.test(host) && host.includes(':');
+  const privateName = !host.includes('.') || /\.(local|lan|internal|home\.arpa|corp)$/.test(host);
+  const see = 'See “Make it reachable” in the README.';
+  if (loopback) {
+    problems.push({ title: `${host} is this machine’s loopback address: Okta, Entra ID and the other cloud IdPs cannot reach it.`, fix: `Set public_url to the https:// address the IdP reaches (a reverse proxy, or scimd’s own [tls] on a public address); for a trial, a tunnel. ${see}` });
+  } else if (privateV4 || privateV6 || privateName) {
+    problems.push({ title: `${host} is a private address or name: a cloud IdP cannot reach it from the internet.`, fix: `Publish scimd through a reverse proxy or tunnel with a public name, and set public_url to that https:// address. ${see}` });
+  }
+  if (url.protocol === 'http:') {
+    problems.push({ title: 'The base URL is plain http: Entra ID requires https, and every IdP would send its token unencrypted.', fix: `Serve TLS ([tls] in scimd.toml) or put scimd behind a TLS proxy, and set public_url to the https:// address. ${see}` });
+  }
+  return problems;
+}
+
+/** The warnings of `reachabilityProblems` for a base URL an admin is about to paste. */
+export function Reachability({ base }) {
+  const problems = reachabilityProblems(base);
+  if (!problems.length) return null;
+  return html`<div class="notice diag reachability" role="note">
+    <p><strong>This base URL will not work for a cloud IdP as it is.</strong></p>
+    <ul>${problems.map((p) => html`<li>${p.title} ${p.fix}</li>`)}</ul>
+  </div>`;
+}

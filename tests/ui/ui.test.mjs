@@ -350,6 +350,11 @@ async function main() {
       eq(values['Authentication Mode'], 'HTTP Header', 'auth mode');
       assert(values['HTTP Header → Authorization'].includes('token from step 2'), 'token placeholder before a token exists');
       assert(await page.isVisible('td:text("name.givenName")'), 'attribute mappings are listed');
+      // Issue 20, item 1: the guide says that a cloud IdP cannot use this loopback http URL.
+      const warning = await page.textContent('.reachability');
+      assert(warning.includes('127.0.0.1 is this machine’s loopback address'), `loopback warning: ${warning}`);
+      assert(warning.includes('Entra ID requires https'), `http warning: ${warning}`);
+      assert(warning.includes('public_url'), `the fix names public_url: ${warning}`);
       await page.waitForSelector('text=Waiting for the first request from Okta');
       await inspect(page, 'setup-okta-waiting');
       await page.fill('#setup-tok-name', 'okta-guide');
@@ -399,6 +404,7 @@ async function main() {
       const acme = page.locator('section.tenantcard:has(h2:has-text("Acme Corp"))');
       await acme.locator(`code:text("${base}/t/acme/scim/v2")`).waitFor();
       await acme.locator('text=Okta').first().waitFor();
+      assert((await acme.locator('.reachability').textContent()).includes('cannot reach it'), 'the dashboard warns about the loopback base URL');
       await acme.locator('button:has-text("Copy")').first().click();
       eq(await page.evaluate(() => navigator.clipboard.readText()), `${base}/t/acme/scim/v2`, 'copied base URL');
       await both('dashboard', '/ui/dashboard');

@@ -1,6 +1,6 @@
 // Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
 // and recent failures with their diagnosis (the last two from the request log when present).
-import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil, Reachability } from '../lib.js';
 
 function tokenSummary(tokens) {
   const live = tokens.filter((t) => t.status === 'active' || t.status === 'rotated');
@@ -55,6 +55,7 @@ function TenantCard({ t, origin, logApi }) {
     <h2 id=${headingId}><a href=${tenantPath(t.slug, 'users')}>${t.display_name || t.slug}</a> <span class="muted small">(${t.slug})</span></h2>
     <p class="label" id=${`${headingId}-url`}>SCIM base URL</p>
     <p><${CopyField} value=${base} label=${`SCIM base URL of ${t.slug}`} /></p>
+    <${Reachability} base=${base} />
     <${ErrorBox} error=${state.error} title="Could not load this tenant's status" />
     ${!s ? html`<${Loading} what="Loading tokens" />` : html`
       <h3>Tokens</h3>

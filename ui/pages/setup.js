@@ -1,6 +1,6 @@
 // Setup guides: the exact values to paste into each IdP for this instance and tenant, a token
 // created on the spot, then "waiting for first request…" that turns green when it arrives.
-import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, Badge, CopyField, PageTitle, IDPS, logApiAvailable, guessIdp, idpName } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, Badge, CopyField, PageTitle, IDPS, logApiAvailable, guessIdp, idpName, Reachability } from '../lib.js';
 import { CreateToken, SecretPanel } from './tokens.js';
 
 const TOKEN = '(the token you create below)';
@@ -111,6 +111,7 @@ export function Setup({ slug, idp }) {
   return html`<${PageTitle} sub=${`Connect an identity provider to tenant “${slug}”.`}>Set up ${known.name}<//>
     <nav aria-label="Identity providers" class="tabs"><ul>${IDPS.map((i) => html`<li><a href=${tenantPath(slug, `setup/${i.id}`)} aria-current=${i.id === known.id ? 'page' : undefined}>${i.name}</a></li>`)}</ul></nav>
     ${origin && html`
+    <${Reachability} base=${base} />
     <ol class="steps">
       <li><h2>Open the provisioning settings</h2><p>${g.where}</p></li>
       <li><h2>Create a token for ${known.name}</h2>
