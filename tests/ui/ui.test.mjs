@@ -343,7 +343,7 @@ async function main() {
     await step('Okta setup guide: exact values, then the first request turns it green', async () => {
       await page.click('nav[aria-label=Main] a:text("Setup")');
       await page.waitForSelector('main h1:text("Set up Okta")');
-      const readValues = () => page.$$eval('#setup-values > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent.trim(), (d.querySelector('dd code') || d.querySelector('dd')).textContent.trim()])));
+      const readValues = () => page.$$eval('#setup-values > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent.trim(), (d.querySelector('dd code') || d.querySelector('dd .value') || d.querySelector('dd')).textContent.trim()])));
       const values = await readValues();
       eq(values['SCIM connector base URL'], `${base}/t/acme/scim/v2`, 'base URL');
       eq(values['Unique identifier field for users'], 'userName', 'unique identifier');
@@ -357,6 +357,9 @@ async function main() {
       assert(warning.includes('public_url'), `the fix names public_url: ${warning}`);
       await page.waitForSelector('text=Waiting for the first request from Okta');
       await inspect(page, 'setup-okta-waiting');
+      // Issue 20, item 11: only the values to paste have a copy button; the name suggested is free.
+      eq(await page.locator('#setup-values button:has-text("Copy")').count(), 1, 'one copy button before the token exists (the base URL)');
+      eq(await page.inputValue('#setup-tok-name'), 'okta-acme', 'suggested token name');
       await page.fill('#setup-tok-name', 'okta-guide');
       await page.click('button:text("Create token")');
       const secret = (await page.textContent('#token-secret')).trim();
@@ -366,6 +369,13 @@ async function main() {
       eq(probe.status, 200, 'Okta probe');
       await page.waitForSelector('text=First request from Okta received', { timeout: 60000 });
       await both('setup-okta', '/ui/t/acme/setup/okta');
+      await page.goto('/ui/t/acme/setup/okta');
+      await page.fill('#setup-tok-name', 'okta-acme');
+      await page.click('button:text("Create token")');
+      await page.waitForSelector('#token-secret');
+      await page.goto('/ui/t/acme/setup/okta');
+      await page.waitForSelector('#setup-tok-name');
+      eq(await page.inputValue('#setup-tok-name'), 'okta-acme-2', 'a second visit suggests a name that is free');
       for (const idp of ['entra', 'onelogin', 'jumpcloud', 'google']) {
         await page.goto(`/ui/t/acme/setup/${idp}`);
         await page.waitForSelector('#setup-values');

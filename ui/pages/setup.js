@@ -99,13 +99,30 @@ function Waiting({ slug, idp, since, tokenId }) {
   </div>`;
 }
 
+/** `wanted`, or the first of `wanted-2`, `wanted-3`, … that no token of the tenant has. */
+function freeName(wanted, taken) {
+  if (!taken.includes(wanted)) return wanted;
+  for (let n = 2; ; n += 1) if (!taken.includes(`${wanted}-${n}`)) return `${wanted}-${n}`;
+}
+
 export function Setup({ slug, idp }) {
   const [origin, setOrigin] = useState(null);
   const [issued, setIssued] = useState(null);
+  const [suggested, setSuggested] = useState(null);
   const [since] = useState(() => new Date().toISOString());
   useEffect(() => { instance().then((i) => setOrigin(i.origin)); }, []);
   useEffect(() => setIssued(null), [idp, slug]);
   const known = IDPS.find((i) => i.id === idp) || IDPS[0];
+  // A second visit must not suggest the name the first one used.
+  useEffect(() => {
+    let live = true;
+    const wanted = `${known.id}-${slug}`;
+    setSuggested(null);
+    api('GET', `/api/tenants/${enc(slug)}/tokens`)
+      .then((tokens) => { if (live) setSuggested(freeName(wanted, tokens.map((t) => t.name))); })
+      .catch(() => { if (live) setSuggested(wanted); });
+    return () => { live = false; };
+  }, [slug, known.id, issued]);
   const base = origin ? scimBase(origin, slug) : '';
   const g = guide(known.id, base);
   return html`<${PageTitle} sub=${`Connect an identity provider to tenant “${slug}”.`}>Set up ${known.name}<//>
@@ -115,12 +132,15 @@ export function Setup({ slug, idp }) {
     <ol class="steps">
       <li><h2>Open the provisioning settings</h2><p>${g.where}</p></li>
       <li><h2>Create a token for ${known.name}</h2>
-        ${issued ? html`<${SecretPanel} issued=${issued} />` : html`<${CreateToken} slug=${slug} defaultName=${`${known.id}-${slug}`} idPrefix="setup-tok" onCreated=${setIssued} />`}
+        ${issued ? html`<${SecretPanel} issued=${issued} />` : suggested && html`<${CreateToken} key=${suggested} slug=${slug} defaultName=${suggested} idPrefix="setup-tok" onCreated=${setIssued} />`}
       </li>
       <li><h2>Paste these values</h2>
         <dl class="values" id="setup-values">${g.fields.map(([k, v, note]) => html`<div>
           <dt>${k}</dt>
-          <dd>${v === TOKEN ? (issued ? html`<${CopyField} value=${issued.secret} label=${k} />` : html`<span class="muted">the token from step 2</span>`) : html`<${CopyField} value=${v} label=${k} />`}
+          <dd>${v === TOKEN ? (issued ? html`<${CopyField} value=${issued.secret} label=${k} />` : html`<span class="muted">the token from step 2</span>`)
+            : v === base ? html`<${CopyField} value=${v} label=${k} />`
+              // A setting to choose or type as described, not a value to paste: no copy button.
+              : html`<span class="value">${v}</span>`}
             ${note && html`<div class="muted small">${note}</div>`}</dd></div>`)}</dl>
         <h3>Attribute mappings</h3>
         <table class="compact"><thead><tr><th scope="col">scimd (SCIM attribute)</th><th scope="col">${known.name} attribute</th></tr></thead>
