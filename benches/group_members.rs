@@ -42,6 +42,7 @@ fn main() {
         tenant_slug: "default".into(),
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
+        history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
     };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.

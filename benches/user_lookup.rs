@@ -40,6 +40,7 @@ fn main() {
         tenant_slug: "default".into(),
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
+        history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -32,6 +32,7 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
     pub request_log: RequestLogConfig,
+    pub history: HistoryConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -95,6 +96,17 @@ pub struct RequestLogConfig {
     pub max_body_bytes: usize,
     /// Entries waiting for the writer; when full, new entries are dropped and counted.
     pub queue_size: usize,
+    /// Each text field (path, query, tenant, token name, User-Agent, error detail) is stored
+    /// up to this many bytes, and marked truncated when cut.
+    pub max_field_bytes: usize,
+    /// The log's file is pruned, oldest entries first, until the pages it uses hold at most
+    /// this many bytes.
+    pub max_bytes: u64,
+    /// Requests that carry no known token (no `Authorization`, a malformed or unknown token,
+    /// discovery) are logged in full up to this many per minute for each tenant and status;
+    /// the rest are counted (`/metrics`, `/healthz`), so a flood costs bounded disk. Every
+    /// request of a known token is logged, refused or not.
+    pub anonymous_per_minute: u32,
 }
 
 impl Default for RequestLogConfig {
@@ -105,6 +117,29 @@ impl Default for RequestLogConfig {
             max_rows: 1_000_000,
             max_body_bytes: 16_384,
             queue_size: 4096,
+            max_field_bytes: 2048,
+            max_bytes: 1 << 30,
+            anonymous_per_minute: 60,
+        }
+    }
+}
+
+/// `[history]`: the per-resource history (`service::history`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HistoryConfig {
+    /// Changes older than this are pruned.
+    pub retention_days: u32,
+    /// Each stored before/after value is kept up to this many bytes of JSON, and marked
+    /// truncated when cut.
+    pub max_value_bytes: usize,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 365,
+            max_value_bytes: 4096,
         }
     }
 }
@@ -137,6 +172,7 @@ impl Default for Config {
             tls: None,
             limits: Limits::default(),
             request_log: RequestLogConfig::default(),
+            history: HistoryConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -203,6 +239,21 @@ impl Config {
         if self.request_log.queue_size == 0 {
             return Err(ConfigError::Invalid(
                 "request_log.queue_size must be at least 1".into(),
+            ));
+        }
+        if self.request_log.max_field_bytes < 64 {
+            return Err(ConfigError::Invalid(
+                "request_log.max_field_bytes must be at least 64".into(),
+            ));
+        }
+        if self.request_log.max_bytes < 1 << 20 {
+            return Err(ConfigError::Invalid(
+                "request_log.max_bytes must be at least 1048576 (1 MiB)".into(),
+            ));
+        }
+        if self.history.max_value_bytes < 64 {
+            return Err(ConfigError::Invalid(
+                "history.max_value_bytes must be at least 64".into(),
             ));
         }
         if self
@@ -353,6 +404,39 @@ mod tests {
                 config.client_ip_header.as_deref(),
                 Some("X-Forwarded-Client")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn log_and_history_bounds_must_be_sensible() {
+        Jail::expect_with(|jail| {
+            for (var, value, named) in [
+                (
+                    "SCIMD_REQUEST_LOG__MAX_FIELD_BYTES",
+                    "10",
+                    "request_log.max_field_bytes",
+                ),
+                (
+                    "SCIMD_REQUEST_LOG__MAX_BYTES",
+                    "1000",
+                    "request_log.max_bytes",
+                ),
+                (
+                    "SCIMD_HISTORY__MAX_VALUE_BYTES",
+                    "0",
+                    "history.max_value_bytes",
+                ),
+            ] {
+                jail.set_env(var, value);
+                let msg = Config::from_figment(Config::figment(None))
+                    .expect_err("too small")
+                    .to_string();
+                assert!(msg.contains(named), "{msg}");
+                jail.set_env(var, "1048576");
+            }
+            let c = Config::from_figment(Config::figment(None)).expect("sensible");
+            assert_eq!(c.history.retention_days, 365);
             Ok(())
         });
     }

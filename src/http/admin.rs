@@ -239,6 +239,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 base_url: tokens::scim_base(&origin(req), &t.slug),
                 tenant_slug: t.slug,
                 actor: None,
+                history_value_cap: app.config.history.max_value_bytes,
             })),
             Ok(None) => fail(
                 req,

@@ -40,14 +40,20 @@ impl<'r> FromRequest<'r> for Authorized {
             Err(rejected) => {
                 // A known but unusable token is named in the request log: "okta-old was
                 // revoked" tells the admin which integration to fix.
-                if let Some(token) = rejected.token {
-                    req.local_cache(|| LoggedToken(Some(token)));
+                if rejected.token.is_some() || rejected.tenant_known {
+                    req.local_cache(|| LoggedToken {
+                        token: rejected.token,
+                        tenant_known: rejected.tenant_known,
+                    });
                 }
                 return fail(req, rejected.error);
             }
         };
         // For the request log (names only, never the secret).
-        req.local_cache(|| LoggedToken(Some((caller.token.id.clone(), caller.token.name.clone()))));
+        req.local_cache(|| LoggedToken {
+            token: Some((caller.token.id.clone(), caller.token.name.clone())),
+            tenant_known: true,
+        });
         let per_second = app.config.limits.requests_per_second;
         if let Some(limiter) = req.rocket().state::<RateLimiter>()
             && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
@@ -97,13 +103,21 @@ impl<'r> FromRequest<'r> for Authorized {
                 token_name: caller.token.name.clone(),
                 idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
             }),
+            history_value_cap: app.config.history.max_value_bytes,
         };
         Outcome::Success(Self { scope })
     }
 }
 
-/// (id, name) of the token that authenticated this request, for the request log.
-pub struct LoggedToken(pub Option<(String, String)>);
+/// What the guards resolved, for the request log and the metrics: only resolved values may
+/// become a metrics label or escape the log's flood sampling, never what the URL claims.
+#[derive(Default)]
+pub struct LoggedToken {
+    /// (id, name) of the token presented, when it is a known one (never the secret).
+    pub token: Option<(String, String)>,
+    /// The tenant the URL names exists.
+    pub tenant_known: bool,
+}
 
 fn is_read(req: &Request<'_>) -> bool {
     match req.method() {
@@ -132,12 +146,17 @@ impl<'r> FromRequest<'r> for Discovery {
             .await;
         match tenant {
             Ok(Some(t)) => {
+                req.local_cache(|| LoggedToken {
+                    token: None,
+                    tenant_known: true,
+                });
                 let base_url = tokens::scim_base(&origin(req), &t.slug);
                 Outcome::Success(Self(Scope {
                     tenant_id: t.id,
                     tenant_slug: t.slug,
                     base_url,
                     actor: None,
+                    history_value_cap: app.config.history.max_value_bytes,
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

@@ -1,6 +1,9 @@
 //! `GET /metrics` in the Prometheus text format (the `prometheus` crate renders it): SCIM
 //! requests by tenant, resource type, method, status and IdP; a latency histogram; the request
-//! log's queue depth, drops and writes; the seconds until each token expires.
+//! log's queue depth, drops, writes, requests not logged in full and disk use; the seconds
+//! until each token expires. Every label comes from a fixed set or from a value the server
+//! resolved (a tenant or token that exists), never from what a client wrote in a URL or
+//! header, so no client can grow the registry.
 //!
 //! Access: a client on the loopback address (and not behind a proxy header) may scrape without
 //! a token; anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
@@ -34,6 +37,8 @@ pub struct Metrics {
     queue_depth: IntGauge,
     dropped: IntGauge,
     written: IntGauge,
+    sampled_out: IntGauge,
+    disk_bytes: IntGauge,
     token_expiry: IntGaugeVec,
 }
 
@@ -74,6 +79,16 @@ impl Metrics {
             "Request log entries written",
         )
         .expect("valid metric");
+        let sampled_out = IntGauge::new(
+            "scimd_request_log_sampled_out_total",
+            "Requests without a known token not logged in full (over request_log.anonymous_per_minute)",
+        )
+        .expect("valid metric");
+        let disk_bytes = IntGauge::new(
+            "scimd_request_log_disk_bytes",
+            "Bytes the request log's file and its WAL take on disk",
+        )
+        .expect("valid metric");
         let token_expiry = IntGaugeVec::new(
             Opts::new(
                 "scimd_token_expiry_seconds",
@@ -88,6 +103,8 @@ impl Metrics {
             Box::new(queue_depth.clone()),
             Box::new(dropped.clone()),
             Box::new(written.clone()),
+            Box::new(sampled_out.clone()),
+            Box::new(disk_bytes.clone()),
             Box::new(token_expiry.clone()),
         ] {
             registry.register(c).expect("unique metric names");
@@ -99,6 +116,8 @@ impl Metrics {
             queue_depth,
             dropped,
             written,
+            sampled_out,
+            disk_bytes,
             token_expiry,
         }
     }
@@ -186,6 +205,10 @@ async fn metrics(
         .set(i64::try_from(log.dropped()).unwrap_or(i64::MAX));
     m.written
         .set(i64::try_from(log.written()).unwrap_or(i64::MAX));
+    m.sampled_out
+        .set(i64::try_from(log.sampled_out()).unwrap_or(i64::MAX));
+    m.disk_bytes
+        .set(i64::try_from(app.store.log_disk_bytes()).unwrap_or(i64::MAX));
     let store = app.store.clone();
     let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;
     m.token_expiry.reset();

@@ -50,10 +50,12 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .manage(metrics::Metrics::new())
         .attach(AdHoc::try_on_ignite("first admin", first_admin))
         .attach(AdHoc::try_on_ignite("request log", |rocket| async move {
-            let Some(settings) = rocket.state::<App>().map(|a| a.config.request_log.clone()) else {
+            let Some(config) = rocket.state::<App>().map(|a| a.config.clone()) else {
                 return Err(rocket);
             };
-            Ok(rocket.manage(Arc::new(RequestLog::new(settings))))
+            let log =
+                RequestLog::new(config.request_log).pruning_history(config.history.retention_days);
+            Ok(rocket.manage(Arc::new(log)))
         }))
         // Before TenantPrefix, so the log sees the path as the client sent it.
         .attach(request_log::RequestLogFairing)

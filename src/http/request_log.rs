@@ -22,6 +22,10 @@ use crate::service::request_log::{Capture, CaptureBuffer, Field, RequestLog};
 /// typical body or two, beyond the URL, so that it is allocated once.
 const NEW_BUFFER_ROOM: usize = 2048;
 
+/// The metrics' tenant label of a request whose URL names no tenant that exists, or whose
+/// tenant was never looked up (refused before, e.g. for a missing token).
+const UNKNOWN_TENANT: &str = "unknown";
+
 /// A SCIM request on its way: when it arrived and, when the log records it, its capture so
 /// far, which starts with the URL as the client sent it (before the tenant prefix is stripped
 /// for routing).
@@ -127,10 +131,12 @@ impl Fairing for RequestLogFairing {
         }
         let parts = recording(req).map(|log| {
             let query = req.uri().query().map(|q| q.as_str());
-            let mut parts = log.buffer(path.len() + query.map_or(0, str::len) + NEW_BUFFER_ROOM);
-            parts.set(Field::Path, path);
+            let cap = log.field_cap();
+            let room = path.len().min(cap) + query.map_or(0, |q| q.len().min(cap));
+            let mut parts = log.buffer(room + NEW_BUFFER_ROOM);
+            parts.set_capped(Field::Path, path, cap);
             if let Some(query) = query {
-                parts.set(Field::Query, query);
+                parts.set_capped(Field::Query, query, cap);
             }
             parts
         });
@@ -152,9 +158,15 @@ impl Fairing for RequestLogFairing {
         let status = res.status().code;
         let agent = req.headers().get_one("User-Agent");
         let tenant = tenant_slug(req);
+        let seen = req.local_cache(LoggedToken::default);
         if let Some(metrics) = req.rocket().state::<Metrics>() {
             metrics.observe(
-                tenant,
+                // The URL's slug is anyone's choice; only a tenant that exists is a label.
+                if seen.tenant_known {
+                    tenant
+                } else {
+                    UNKNOWN_TENANT
+                },
                 resource_label(req.uri().path().as_str()),
                 req.method().as_str(),
                 status,
@@ -165,18 +177,24 @@ impl Fairing for RequestLogFairing {
         let (Some(log), Some(mut parts)) = (recording(req), parts) else {
             return;
         };
+        if seen.token.is_none()
+            && !log.admit_anonymous(if seen.tenant_known { tenant } else { "" }, status)
+        {
+            return;
+        }
         let cap = log.body_cap();
         if let Some(body) = &req.local_cache(|| RawBody(None)).0 {
             parts.set_body(Field::RequestBody, body, cap);
         }
         capture_response(req, res, &mut parts, cap).await;
-        parts.set(Field::Tenant, tenant);
-        if let Some((id, name)) = &req.local_cache(|| LoggedToken(None)).0 {
-            parts.set(Field::TokenId, id);
-            parts.set(Field::TokenName, name);
+        let field_cap = log.field_cap();
+        parts.set_capped(Field::Tenant, tenant, field_cap);
+        if let Some((id, name)) = &seen.token {
+            parts.set_capped(Field::TokenId, id, field_cap);
+            parts.set_capped(Field::TokenName, name, field_cap);
         }
         if let Some(agent) = agent {
-            parts.set(Field::UserAgent, kept_user_agent(agent));
+            parts.set_capped(Field::UserAgent, kept_user_agent(agent), field_cap);
         }
         log.submit(Capture {
             time: Some(time),

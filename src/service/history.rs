@@ -3,6 +3,10 @@
 //! the transaction that makes the change, so the history can never disagree with the data.
 //! Secrets never reach it: documents hold no password (only its hash, kept elsewhere), and a
 //! password change is recorded as a redacted change.
+//!
+//! Bounded: each before/after value is kept up to `history.max_value_bytes` of JSON (the change
+//! is marked `"truncated": true`), and changes older than `history.retention_days` are pruned
+//! with the request log (`service::request_log`).
 
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -96,6 +100,9 @@ pub fn record(
     let empty = Document::new();
     let mut changes = diff(before.unwrap_or(&empty), after.unwrap_or(&empty));
     changes.extend(extra);
+    for change in &mut changes {
+        cap_values(change, scope.history_value_cap);
+    }
     let actor = scope.actor.as_ref();
     rows::insert_history(
         conn,
@@ -111,6 +118,44 @@ pub fn record(
             changes: Value::Array(changes).to_string(),
         },
     )
+}
+
+/// Cuts each of a change's before/after values whose JSON is longer than `cap` bytes to a
+/// string of its first `cap` bytes and `…`, and marks the change `"truncated": true`: one
+/// PATCH of a 500 KB attribute must not store 1 MB of history, forever.
+fn cap_values(change: &mut Value, cap: usize) {
+    let Value::Object(change) = change else {
+        return;
+    };
+    let mut cut = false;
+    for side in ["before", "after"] {
+        let Some(value) = change.get_mut(side) else {
+            continue;
+        };
+        // Numbers, booleans and null are short.
+        if !(value.is_array() || value.is_object() || value.is_string()) {
+            continue;
+        }
+        let text = value.to_string();
+        if text.len() > cap {
+            let end = text.floor_char_boundary(cap);
+            *value = Value::String(format!("{}…", &text[..end]));
+            cut = true;
+        }
+    }
+    if cut {
+        change.insert("truncated".into(), Value::Bool(true));
+    }
+}
+
+/// Deletes changes older than `retention_days` before `now`; returns how many.
+pub async fn prune(
+    store: &Store,
+    now: time::OffsetDateTime,
+    retention_days: u32,
+) -> crate::store::Result<usize> {
+    let before = clock::timestamp(now - time::Duration::days(i64::from(retention_days)));
+    store.write(move |c| rows::prune_history(c, &before)).await
 }
 
 /// The redacted change noted when a password is set.

@@ -23,6 +23,9 @@ pub struct Scope {
     pub base_url: String,
     /// Who is acting (SCIM requests): recorded in the resource history.
     pub actor: Option<Actor>,
+    /// Most bytes of JSON the history keeps of each before/after value
+    /// (`history.max_value_bytes`).
+    pub history_value_cap: usize,
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -70,6 +70,29 @@ pub enum Field {
 
 impl Field {
     const COUNT: usize = Self::ResponseBody as usize + 1;
+    /// The text fields, whose cut is noted in `truncated_fields` (bodies have their own flags).
+    const TEXT: [Self; 6] = [
+        Self::Path,
+        Self::Query,
+        Self::Tenant,
+        Self::TokenId,
+        Self::TokenName,
+        Self::UserAgent,
+    ];
+
+    /// The field's name as `truncated_fields` lists it.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::Query => "query",
+            Self::Tenant => "tenant",
+            Self::TokenId => "token_id",
+            Self::TokenName => "token_name",
+            Self::UserAgent => "user_agent",
+            Self::RequestBody => "request_body",
+            Self::ResponseBody => "response_body",
+        }
+    }
 }
 
 /// A capture's fields, in one buffer.
@@ -100,6 +123,19 @@ impl CaptureBuffer {
     /// Sets a text field; fields are set once.
     pub fn set(&mut self, field: Field, value: &str) {
         self.push(field, value.as_bytes());
+    }
+
+    /// Sets a text field to its first `cap` bytes at most (on a character boundary), noting
+    /// the cut: what a client sends must not cost the log's disk more than the cap.
+    pub fn set_capped(&mut self, field: Field, value: &str, cap: usize) {
+        let end = value.floor_char_boundary(cap);
+        self.cut[field as usize] = end < value.len();
+        self.push(field, &value.as_bytes()[..end]);
+    }
+
+    /// Whether a field was cut to its cap.
+    pub fn is_cut(&self, field: Field) -> bool {
+        self.cut[field as usize]
     }
 
     /// Sets a body field to `body`'s first `cap` bytes at most.
@@ -150,6 +186,8 @@ enum Msg {
 /// The queue, its counters and the writer's settings.
 pub struct RequestLog {
     settings: RequestLogConfig,
+    /// `history.retention_days`: the resource history is pruned with the log.
+    history_retention_days: Option<u32>,
     tx: mpsc::Sender<Msg>,
     rx: Mutex<Option<mpsc::Receiver<Msg>>>,
     dropped: AtomicU64,
@@ -160,6 +198,45 @@ pub struct RequestLog {
     wake: Notify,
     /// Buffers of written captures, for new ones.
     spare: Mutex<Vec<Vec<u8>>>,
+    /// Full entries of requests without a known token in the current minute.
+    anonymous: Mutex<Sampler>,
+    /// Requests without a known token not logged in full (over `anonymous_per_minute`).
+    sampled_out: AtomicU64,
+    /// Bytes of text and bodies written since the file's size was last checked.
+    unchecked_bytes: AtomicU64,
+}
+
+/// Counts of requests without a known token logged in full this minute, by tenant (`""` when
+/// the URL's tenant does not exist) and status: a few keys, cleared every minute.
+#[derive(Default)]
+struct Sampler {
+    since: Option<std::time::Instant>,
+    counts: std::collections::HashMap<u16, std::collections::HashMap<String, u32>>,
+}
+
+impl Sampler {
+    const WINDOW: Duration = Duration::from_secs(60);
+
+    /// Whether one more request of `tenant` answered `status` may be logged in full.
+    fn admit(&mut self, tenant: &str, status: u16, limit: u32, now: std::time::Instant) -> bool {
+        if self
+            .since
+            .is_none_or(|s| now.duration_since(s) >= Self::WINDOW)
+        {
+            self.since = Some(now);
+            self.counts.clear();
+        }
+        let by_tenant = self.counts.entry(status).or_default();
+        let n = match by_tenant.get_mut(tenant) {
+            Some(n) => n,
+            None => by_tenant.entry(tenant.to_owned()).or_default(),
+        };
+        if *n >= limit {
+            return false;
+        }
+        *n += 1;
+        true
+    }
 }
 
 impl RequestLog {
@@ -167,6 +244,7 @@ impl RequestLog {
         let (tx, rx) = mpsc::channel(settings.queue_size.max(1));
         Self {
             settings,
+            history_retention_days: None,
             tx,
             rx: Mutex::new(Some(rx)),
             dropped: AtomicU64::new(0),
@@ -174,7 +252,18 @@ impl RequestLog {
             gate: RwLock::new(()),
             wake: Notify::new(),
             spare: Mutex::new(Vec::new()),
+            anonymous: Mutex::new(Sampler::default()),
+            sampled_out: AtomicU64::new(0),
+            unchecked_bytes: AtomicU64::new(0),
         }
+    }
+
+    /// Prunes the resource history too, at each of the log's prunes: changes older than
+    /// `days` go.
+    #[must_use]
+    pub fn pruning_history(mut self, days: u32) -> Self {
+        self.history_retention_days = Some(days);
+        self
     }
 
     /// Whether requests are recorded.
@@ -185,6 +274,32 @@ impl RequestLog {
     /// Most bytes of a body worth capturing.
     pub fn body_cap(&self) -> usize {
         self.settings.max_body_bytes
+    }
+
+    /// Most bytes of a text field (path, query, tenant, token, User-Agent) worth capturing.
+    pub fn field_cap(&self) -> usize {
+        self.settings.max_field_bytes
+    }
+
+    /// Whether a request that carried no known token is logged in full: at most
+    /// `anonymous_per_minute` per tenant (`""` when unknown) and status; the rest are counted
+    /// in [`RequestLog::sampled_out`]. A flood of such requests, which anyone can send, then
+    /// costs the log's disk a bounded amount, while every request of a known token is kept.
+    pub fn admit_anonymous(&self, tenant: &str, status: u16) -> bool {
+        let limit = self.settings.anonymous_per_minute;
+        let admitted = self
+            .anonymous
+            .lock()
+            .is_ok_and(|mut s| s.admit(tenant, status, limit, std::time::Instant::now()));
+        if !admitted {
+            self.sampled_out.fetch_add(1, Ordering::Relaxed);
+        }
+        admitted
+    }
+
+    /// Requests without a known token not logged in full, since start.
+    pub fn sampled_out(&self) -> u64 {
+        self.sampled_out.load(Ordering::Relaxed)
     }
 
     /// An empty capture buffer with room for `bytes`, reusing a written capture's if any.
@@ -309,7 +424,8 @@ impl RequestLog {
             return;
         }
         let n = batch.len() as u64;
-        let cap = self.settings.max_body_bytes;
+        let caps = (self.settings.max_body_bytes, self.settings.max_field_bytes);
+        let bytes: u64 = batch.iter().map(|c| c.parts.bytes.len() as u64).sum();
         // Each capture is converted (redaction, IdP, error fields) on the log's writer thread
         // just before its row is inserted: the few strings a row adds to its capture's are
         // made and freed on one thread, one entry at a time, which malloc serves from its
@@ -322,7 +438,7 @@ impl RequestLog {
                         for capture in &batch {
                             let tenant = capture.parts.get(Field::Tenant).unwrap_or_default();
                             let tenant_id = ids.get(tenant).copied();
-                            insert_row(&mut inserter, capture, cap, tenant_id)?;
+                            insert_row(&mut inserter, capture, caps, tenant_id)?;
                         }
                         Ok(batch)
                     })
@@ -334,6 +450,23 @@ impl RequestLog {
             Ok(written) => {
                 self.written.fetch_add(n, Ordering::Relaxed);
                 self.recycle(written);
+                // The file's size is checked every sixteenth of its bound written, not only
+                // at the prune interval: a busy log must not outgrow its bound in between.
+                let unchecked = self.unchecked_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+                if unchecked >= self.settings.max_bytes / 16 {
+                    self.unchecked_bytes.store(0, Ordering::Relaxed);
+                    let max_bytes = self.settings.max_bytes;
+                    match store
+                        .write_log(move |c| rows::prune_to_bytes(c, max_bytes))
+                        .await
+                    {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(
+                            "pruned {n} request log entries to keep request_log.max_bytes"
+                        ),
+                        Err(e) => tracing::warn!("request log pruning failed: {e}"),
+                    }
+                }
             }
             Err(e) => {
                 tracing::warn!("could not write {n} request log entries: {e}");
@@ -372,16 +505,24 @@ impl RequestLog {
         }
     }
 
-    /// Deletes entries past `retention_days` or beyond `max_rows`.
+    /// Deletes entries past `retention_days`, beyond `max_rows` or over `max_bytes`.
     pub async fn prune(&self, store: &Store, now: OffsetDateTime) -> Result<usize, StoreError> {
         let days = i64::from(self.settings.retention_days);
         let before = clock::timestamp(now - time::Duration::days(days));
-        let max_rows = self.settings.max_rows;
+        let (max_rows, max_bytes) = (self.settings.max_rows, self.settings.max_bytes);
         let n = store
-            .write_log(move |c| rows::prune(c, &before, max_rows))
+            .write_log(move |c| {
+                Ok(rows::prune(c, &before, max_rows)? + rows::prune_to_bytes(c, max_bytes)?)
+            })
             .await?;
         if n > 0 {
             tracing::info!("pruned {n} request log entries");
+        }
+        if let Some(days) = self.history_retention_days {
+            let h = super::history::prune(store, now, days).await?;
+            if h > 0 {
+                tracing::info!("pruned {h} resource history changes");
+            }
         }
         Ok(n)
     }
@@ -444,7 +585,7 @@ struct ResponseFields {
 fn insert_row(
     inserter: &mut rows::Inserter<'_>,
     c: &Capture,
-    cap: usize,
+    (cap, field_cap): (usize, usize),
     tenant_id: Option<i64>,
 ) -> crate::store::Result<()> {
     let text = |field| c.parts.get(field);
@@ -469,6 +610,15 @@ fn insert_row(
     };
     let (request_body, request_truncated) = redact_body(request, request_complete, cap);
     let (response_body, response_truncated) = redact_body(response, response_complete, cap);
+    // The detail may echo what the client sent (an unknown tenant's slug): capped like the
+    // fields captured from the request.
+    let detail = detail.map(|d| match d.floor_char_boundary(field_cap) {
+        end if end < d.len() => (d[..end].to_owned(), true),
+        _ => (d, false),
+    });
+    let scim_type = scim_type.filter(|t| t.len() <= field_cap);
+    let truncated_fields = truncated_fields(c, detail.as_ref().is_some_and(|d| d.1));
+    let detail = detail.map(|d| d.0);
     let user_agent = text(Field::UserAgent);
     let time = clock::timestamp(c.time.unwrap_or_else(clock::now));
     let client_ip = c.client_ip.map(|ip| ip.to_string());
@@ -494,8 +644,28 @@ fn insert_row(
         response_body: response_body.as_deref(),
         request_truncated,
         response_truncated,
+        truncated_fields: truncated_fields.as_deref(),
     };
     inserter.insert(&row, tenant_id)
+}
+
+/// The text fields of a capture cut to their cap, as `truncated_fields` stores them; `None`
+/// (no allocation) for the usual entry, where none was.
+fn truncated_fields(c: &Capture, detail_cut: bool) -> Option<String> {
+    let cut = Field::TEXT
+        .into_iter()
+        .filter(|f| c.parts.is_cut(*f))
+        .map(Field::name)
+        .chain(detail_cut.then_some("detail"));
+    let mut names: Option<String> = None;
+    for name in cut {
+        let s = names.get_or_insert_with(String::new);
+        if !s.is_empty() {
+            s.push(',');
+        }
+        s.push_str(name);
+    }
+    names
 }
 
 /// `{"id", "name"}` of a token.
@@ -524,6 +694,8 @@ pub struct Entry {
     pub resource_id: Option<String>,
     pub scim_type: Option<String>,
     pub detail: Option<String>,
+    /// Text fields stored cut to `request_log.max_field_bytes` (`path`, `query`, `detail`, …).
+    pub truncated_fields: Vec<String>,
     pub diagnosis: Option<Diagnosis>,
 }
 
@@ -712,6 +884,11 @@ fn entry_with_body(
         resource_id: r.resource_id,
         scim_type: r.scim_type,
         detail: r.detail,
+        truncated_fields: r
+            .truncated_fields
+            .as_deref()
+            .map(|f| f.split(',').map(str::to_owned).collect())
+            .unwrap_or_default(),
         diagnosis,
     })
 }

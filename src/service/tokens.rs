@@ -322,11 +322,17 @@ pub struct Rejected {
     pub error: ScimError,
     /// (id, name) of the presented token; never the secret.
     pub token: Option<(String, String)>,
+    /// Whether the tenant the URL names exists (it is checked only for a well-formed token).
+    pub tenant_known: bool,
 }
 
 impl From<ScimError> for Rejected {
     fn from(error: ScimError) -> Self {
-        Self { error, token: None }
+        Self {
+            error,
+            token: None,
+            tenant_known: false,
+        }
     }
 }
 
@@ -367,15 +373,31 @@ pub async fn authenticate(
         token_tenant,
         replacement,
     } = cache.lookup(store, slug, &hash).await?;
-    let tenant = tenant.ok_or_else(|| unknown_tenant(slug))?;
     // The row was found by its hash; the constant-time comparison keeps the check itself free
     // of timing differences should the lookup ever become a prefix scan.
-    let token = token.filter(|t| bool::from(t.secret_hash.ct_eq(&hash))).ok_or_else(|| {
-        unauthorized(format!(
-            "the bearer token ({}…) is not known to this server; it may have been deleted, or belong to another scimd instance. Create one with `scimd token create --name <idp>`",
-            credential.chars().take(SHOWN_PREFIX_CHARS).collect::<String>()
-        ))
-    })?;
+    let token = token.filter(|t| bool::from(t.secret_hash.ct_eq(&hash)));
+    let Some(tenant) = tenant else {
+        // A known token on the URL of a tenant that does not exist (a typo in the IdP's base
+        // URL) is named in the request log like any other refused known token.
+        return Err(Rejected {
+            error: unknown_tenant(slug),
+            token: token.map(|t| (t.id, t.name)),
+            tenant_known: false,
+        });
+    };
+    let Some(token) = token else {
+        return Err(Rejected {
+            error: unauthorized(format!(
+                "the bearer token ({}…) is not known to this server; it may have been deleted, or belong to another scimd instance. Create one with `scimd token create --name <idp>`",
+                credential
+                    .chars()
+                    .take(SHOWN_PREFIX_CHARS)
+                    .collect::<String>()
+            )),
+            token: None,
+            tenant_known: true,
+        });
+    };
     let known = Known {
         token: &token,
         tenant: &tenant,
@@ -384,7 +406,11 @@ pub async fn authenticate(
     };
     if let Err(error) = known.admit(origin) {
         let token = Some((token.id.clone(), token.name.clone()));
-        return Err(Rejected { error, token });
+        return Err(Rejected {
+            error,
+            token,
+            tenant_known: true,
+        });
     }
     Ok(Caller { tenant, token })
 }

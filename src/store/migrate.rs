@@ -59,6 +59,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         "0003_index_resource_by_batch",
         include_str!("../../migrations/log/0003_index_resource_by_batch.sql"),
     ),
+    (
+        4,
+        "0004_add_truncated_fields",
+        include_str!("../../migrations/log/0004_add_truncated_fields.sql"),
+    ),
 ];
 
 /// Version of the main schema from which the request log is in its own file.
@@ -75,7 +80,14 @@ pub(super) fn apply(main: &mut Connection, log: &mut Connection, log_path: &Path
         main.execute("ATTACH DATABASE ?1 AS log", [path])?;
         // OR IGNORE: a copy interrupted before the main schema moved on is simply redone.
         let copied = main.execute(
-            "INSERT OR IGNORE INTO log.request_log SELECT * FROM main.request_log",
+            "INSERT OR IGNORE INTO log.request_log (id, time, tenant_id, tenant, token_id, \
+             token_name, client_ip, user_agent, idp, method, path, query, status, latency_ms, \
+             resource_type, resource_id, scim_type, detail, request_body, response_body, \
+             request_truncated, response_truncated) \
+             SELECT id, time, tenant_id, tenant, token_id, token_name, client_ip, user_agent, \
+             idp, method, path, query, status, latency_ms, resource_type, resource_id, \
+             scim_type, detail, request_body, response_body, request_truncated, \
+             response_truncated FROM main.request_log",
             [],
         );
         main.execute_batch("DETACH DATABASE log")?;

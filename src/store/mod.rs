@@ -90,6 +90,7 @@ pub struct Store {
     /// The request log's database file, written in parallel with `writer` (see
     /// migrations/log/0001_create_request_log.sql).
     log_writer: Arc<writer::Writer>,
+    log_path: Arc<Path>,
 }
 
 /// The request log's database file beside the main one: `scimd.db` → `scimd-log.db`.
@@ -187,6 +188,7 @@ impl Store {
             credentials,
             writer,
             log_writer,
+            log_path: log_path.into(),
         })
     }
 
@@ -230,6 +232,17 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         submit_infallible(&self.log_writer, f).await
+    }
+
+    /// Bytes the request log takes on disk: its file and its WAL (`/healthz`, `/metrics`).
+    pub fn log_disk_bytes(&self) -> u64 {
+        let mut wal = self.log_path.as_os_str().to_owned();
+        wal.push("-wal");
+        [self.log_path.as_os_str(), wal.as_os_str()]
+            .into_iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
     }
 
     /// A number that changes after every write to tokens or tenants in this process; a cache

@@ -32,10 +32,14 @@ pub struct LogRow<S = String> {
     pub response_body: Option<S>,
     pub request_truncated: bool,
     pub response_truncated: bool,
+    /// Text fields stored cut to `request_log.max_field_bytes`, comma-separated (`path,query`);
+    /// `None` when none was.
+    pub truncated_fields: Option<S>,
 }
 
 const COLUMNS: &str = "id, time, tenant, token_id, token_name, client_ip, user_agent, idp, method, \
-    path, query, status, latency_ms, resource_type, resource_id, scim_type, detail";
+    path, query, status, latency_ms, resource_type, resource_id, scim_type, detail, \
+    truncated_fields";
 
 fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     Ok(LogRow {
@@ -56,10 +60,11 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
         resource_id: r.get(14)?,
         scim_type: r.get(15)?,
         detail: r.get(16)?,
-        request_body: if with_bodies { r.get(17)? } else { None },
-        response_body: if with_bodies { r.get(18)? } else { None },
-        request_truncated: if with_bodies { r.get(19)? } else { false },
-        response_truncated: if with_bodies { r.get(20)? } else { false },
+        truncated_fields: r.get(17)?,
+        request_body: if with_bodies { r.get(18)? } else { None },
+        response_body: if with_bodies { r.get(19)? } else { None },
+        request_truncated: if with_bodies { r.get(20)? } else { false },
+        response_truncated: if with_bodies { r.get(21)? } else { false },
     })
 }
 
@@ -74,9 +79,10 @@ impl<'c> Inserter<'c> {
         let stmt = conn.prepare_cached(
             "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
              user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
-             scim_type, detail, request_body, response_body, request_truncated, response_truncated)
+             scim_type, detail, request_body, response_body, request_truncated, response_truncated, \
+             truncated_fields)
              VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?22)",
         )?;
         Ok(Self { stmt })
     }
@@ -105,6 +111,7 @@ impl<'c> Inserter<'c> {
             r.request_truncated,
             r.response_truncated,
             tenant_id,
+            r.truncated_fields,
         ])?;
         Ok(())
     }
@@ -119,6 +126,47 @@ pub fn prune(conn: &Connection, before: &str, max_rows: u64) -> Result<usize> {
         params![i64::try_from(max_rows).unwrap_or(i64::MAX)],
     )?;
     Ok(old + extra)
+}
+
+/// Bytes of the pages the log's file uses: its size less its free pages, read from the file's
+/// header (no table is scanned). Deleted entries free pages that later inserts reuse, so this
+/// and not the file's size is what retention by bytes keeps under its bound.
+pub fn used_bytes(conn: &Connection) -> Result<u64> {
+    let pragma = |name: &str| -> Result<u64> {
+        let v: i64 = conn.query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))?;
+        Ok(u64::try_from(v).unwrap_or(0))
+    };
+    let pages = pragma("page_count")?.saturating_sub(pragma("freelist_count")?);
+    Ok(pages * pragma("page_size")?)
+}
+
+/// Deletes the oldest entries until the pages in use hold at most `max_bytes`, down to about
+/// nine tenths of it so that the next batches do not prune again at once; returns how many.
+pub fn prune_to_bytes(conn: &Connection, max_bytes: u64) -> Result<usize> {
+    let mut deleted = 0;
+    // An entry's share of the pages is estimated from the ids, so a round may fall short
+    // (indexes free their pages later than the table); a few rounds converge.
+    for _ in 0..8 {
+        let used = used_bytes(conn)?;
+        if used <= max_bytes {
+            break;
+        }
+        let (first, last): (Option<i64>, Option<i64>) =
+            conn.query_row("SELECT MIN(id), MAX(id) FROM request_log", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let (Some(first), Some(last)) = (first, last) else {
+            break;
+        };
+        let entries = last - first + 1;
+        let target = max_bytes / 10 * 9;
+        let n = ((entries as f64) * ((used - target) as f64 / used as f64)).ceil() as i64;
+        deleted += conn.execute(
+            "DELETE FROM request_log WHERE id < ?1",
+            params![first + n.clamp(1, entries)],
+        )?;
+    }
+    Ok(deleted)
 }
 
 /// Which entries a search wants.
@@ -311,6 +359,25 @@ pub fn insert_history(
     Ok(())
 }
 
+/// Deletes history rows older than `before`, oldest first; returns how many. Ids follow
+/// time, so the old rows are the first ids: deleting in chunks from the lowest id stops at
+/// the first chunk that holds a newer row, without an index on `time`.
+pub fn prune_history(conn: &Connection, before: &str) -> Result<usize> {
+    const CHUNK: i64 = 1000;
+    let mut stmt = conn.prepare_cached(
+        "DELETE FROM resource_history WHERE time < ?1 AND id IN \
+         (SELECT id FROM resource_history ORDER BY id LIMIT ?2)",
+    )?;
+    let mut deleted = 0;
+    loop {
+        let n = stmt.execute(params![before, CHUNK])?;
+        deleted += n;
+        if n < CHUNK as usize {
+            return Ok(deleted);
+        }
+    }
+}
+
 fn history_row(r: &Row<'_>) -> rusqlite::Result<HistoryRow> {
     let action: String = r.get(1)?;
     Ok(HistoryRow {
@@ -423,6 +490,7 @@ mod tests {
                 response_body: text(&r.response_body),
                 request_truncated: r.request_truncated,
                 response_truncated: r.response_truncated,
+                truncated_fields: text(&r.truncated_fields),
             };
             inserter.insert(&borrowed, None).expect("insert");
         }

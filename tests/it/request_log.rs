@@ -747,3 +747,236 @@ async fn unsupported_features_bare_tokens_and_unprovisioned_members_are_diagnose
     let (_, fix) = assert_diagnosis(&newest(&app).await, 400, "Group member not provisioned");
     assert!(fix.contains("provisioned before the group"), "{fix}");
 }
+
+/// Rows of the log with this token name and status.
+fn logged(app: &TestApp, token_name: &str, status: u16) -> i64 {
+    app.sql_int(&format!(
+        "SELECT COUNT(*) FROM request_log WHERE token_name = '{token_name}' AND status = {status}"
+    ))
+}
+
+/// Review item 3: requests without a known token are logged in full only up to
+/// `request_log.anonymous_per_minute` per tenant and status, the rest counted; every refusal
+/// of a known token (revoked, expired, wrong tenant, a tenant that does not exist) is logged
+/// in full however many there are, since those are what the log exists to explain.
+#[rocket::async_test]
+async fn a_flood_without_a_known_token_is_sampled_but_known_tokens_are_always_logged() {
+    let app = TestApp::with(|c| c.request_log.anonymous_per_minute = 3).await;
+    let unknown = format!("Bearer scim_{}", "0".repeat(64));
+    for _ in 0..10 {
+        app.send_with("GET", "/scim/v2/Users", None, &[]).await;
+        with_token(&app, "GET", "/scim/v2/Users", None, &unknown).await;
+    }
+
+    let revoked = app.issue_token("default", "old-okta", false, None);
+    tokens::revoke(&app.app().store, None, "old-okta").expect("revoke");
+    let expiring = app.issue_token("default", "short", false, Some(Duration::from_millis(1)));
+    rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    create_tenant(&app, "acme");
+    for _ in 0..5 {
+        for (token, path) in [
+            (&revoked, "/scim/v2/Users"),
+            (&expiring, "/scim/v2/Users"),
+            // The app's own token "okta" belongs to `default`.
+            (&app.token, "/t/acme/scim/v2/Users"),
+        ] {
+            with_token(&app, "GET", path, None, &format!("Bearer {token}")).await;
+        }
+        app.get("/t/no-such-tenant/scim/v2/Users").await;
+    }
+    flush(&app).await;
+
+    let anonymous =
+        app.sql_int("SELECT COUNT(*) FROM request_log WHERE token_id IS NULL AND status = 401");
+    assert_eq!(
+        anonymous, 6,
+        "3 without a header (tenant not looked up) and 3 with an unknown token on `default`"
+    );
+    let log = log(&app);
+    assert_eq!(log.sampled_out(), 14);
+    assert_eq!(logged(&app, "old-okta", 401), 5);
+    assert_eq!(logged(&app, "short", 401), 5);
+    assert_eq!(logged(&app, "okta", 401), 5, "wrong tenant");
+    assert_eq!(logged(&app, "okta", 404), 5, "a tenant that does not exist");
+    let detail = app.sql_text(
+        "SELECT detail FROM request_log WHERE token_name = 'old-okta' ORDER BY id DESC LIMIT 1",
+    );
+    assert!(detail.contains("revoked"), "logged in full: {detail}");
+
+    let metrics = app
+        .client
+        .get("/metrics")
+        .remote("127.0.0.1:9000".parse().expect("addr"))
+        .dispatch()
+        .await;
+    let text = metrics.into_string().await.unwrap_or_default();
+    assert!(
+        text.contains("scimd_request_log_sampled_out_total 14"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"status="404",tenant="unknown""#),
+        "the tenant that does not exist is no label: {text}"
+    );
+    assert!(!text.contains("no-such-tenant"), "{text}");
+}
+
+/// Review item 3: every text field a client chooses is stored cut to
+/// `request_log.max_field_bytes` and the entry names what was cut, like a cut body.
+#[rocket::async_test]
+async fn over_cap_fields_are_stored_cut_and_marked() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let long = "q".repeat(5_000);
+    app.get(&format!("/scim/v2/Users?count=1&junk={long}"))
+        .await;
+    let entry = newest(&app).await;
+    let query = entry["query"].as_str().expect("query");
+    assert!(query.len() <= 2048, "{} bytes", query.len());
+    assert!(query.starts_with("count=1&junk=qqq"), "{query}");
+    assert_eq!(entry["truncated_fields"], json!(["query"]), "{entry}");
+    let shown = in_full(&app, &entry).await;
+    assert_eq!(shown.body["truncated_fields"], json!(["query"]));
+
+    // A known token on a 3,000-character tenant that does not exist: the path, the tenant and
+    // the detail that echoes it are all cut.
+    let slug = "s".repeat(3_000);
+    app.get(&format!("/t/{slug}/scim/v2/Users")).await;
+    let entry = newest(&app).await;
+    assert_eq!(entry["status"], 404, "{entry}");
+    assert_eq!(
+        entry["truncated_fields"],
+        json!(["path", "tenant", "detail"]),
+        "{entry}"
+    );
+    for field in ["path", "tenant", "detail"] {
+        let len = entry[field].as_str().map_or(0, str::len);
+        assert!(len <= 2048, "{field}: {len} bytes");
+    }
+    assert_eq!(entry["token"]["name"], "okta", "{entry}");
+
+    let plain = app.get("/scim/v2/Users").await;
+    assert_eq!(plain.status, 200);
+    assert_eq!(newest(&app).await["truncated_fields"], json!([]));
+}
+
+/// Bytes of the pages the log's file uses.
+fn log_pages_bytes(app: &TestApp) -> u64 {
+    let log_db = rusqlite::Connection::open(scimd::store::log_path(&app.app().config.database))
+        .expect("open the log file");
+    let pragma = |p: &str| -> u64 {
+        log_db
+            .query_row(&format!("PRAGMA {p}"), [], |r| r.get::<_, i64>(0))
+            .expect("pragma") as u64
+    };
+    (pragma("page_count") - pragma("freelist_count")) * pragma("page_size")
+}
+
+/// Review item 3: the log is pruned by bytes too (`request_log.max_bytes`), oldest first.
+#[rocket::async_test]
+async fn retention_by_bytes_prunes_the_oldest_entries() {
+    let app = TestApp::with(|c| c.request_log.max_bytes = 1 << 20).await;
+    // Each entry stores a 16 KiB request body: 200 of them are about 3 MiB.
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": format!("userName eq \"{}\"", "b".repeat(20_000))});
+    for _ in 0..200 {
+        app.post("/scim/v2/Users/.search", body.clone()).await;
+    }
+    flush(&app).await;
+    log(&app)
+        .prune(&app.app().store, scimd::clock::now())
+        .await
+        .expect("prune");
+
+    let used = log_pages_bytes(&app);
+    assert!(used <= 1 << 20, "the log uses {used} bytes");
+    let kept = app.sql_int("SELECT COUNT(*) FROM request_log");
+    assert!((1..200).contains(&kept), "{kept} entries kept");
+    let (first, last) = (
+        app.sql_int("SELECT MIN(id) FROM request_log"),
+        app.sql_int("SELECT MAX(id) FROM request_log"),
+    );
+    assert_eq!(last - first + 1, kept, "the oldest went, the newest stay");
+    assert_eq!(last, 200);
+}
+
+/// Review item 11: a huge attribute value is kept in the history only up to
+/// `history.max_value_bytes`, marked truncated.
+#[rocket::async_test]
+async fn a_huge_attribute_change_stores_a_capped_history_value() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let id = app.create_user("huge@example.com").await;
+    let huge = "h".repeat(100_000);
+    let r = app
+        .patch(
+            &format!("/scim/v2/Users/{id}"),
+            json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                "Operations":[{"op":"replace","path":"displayName","value":huge},
+                              {"op":"replace","path":"title","value":"CTO"}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let stored = app.sql_int(&format!(
+        "SELECT length(changes) FROM resource_history WHERE resource_id = '{id}' ORDER BY id DESC LIMIT 1"
+    ));
+    assert!(stored < 5_000, "the change is stored in {stored} bytes");
+
+    let h = api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/Users/{id}/history"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(h.status, 200, "{}", h.raw);
+    let changes = h.body["items"][0]["changes"].as_array().expect("changes");
+    let name = changes
+        .iter()
+        .find(|c| c["attribute"] == "displayName")
+        .expect("displayName changed");
+    assert_eq!(name["truncated"], true, "{name}");
+    let after = name["after"].as_str().expect("a cut value is a string");
+    assert!(
+        after.starts_with("\"hhhh") && after.ends_with('…'),
+        "{after}"
+    );
+    assert!(after.len() <= 4096 + '…'.len_utf8());
+    let title = changes
+        .iter()
+        .find(|c| c["attribute"] == "title")
+        .expect("title changed");
+    assert_eq!(title["after"], "CTO");
+    assert!(title.get("truncated").is_none(), "{title}");
+}
+
+/// Review item 11: history older than `history.retention_days` is pruned with the log.
+#[rocket::async_test]
+async fn old_history_is_pruned() {
+    let app = TestApp::with(|c| c.history.retention_days = 30).await;
+    let old = app.create_user("old@example.com").await;
+    let new = app.create_user("new@example.com").await;
+    let aged = old.clone();
+    app.app()
+        .store
+        .write_blocking(move |c| {
+            Ok(c.execute(
+                "UPDATE resource_history SET time = '2000-01-01T00:00:00.000Z' WHERE resource_id = ?1",
+                [aged],
+            )?)
+        })
+        .expect("age the history");
+    log(&app)
+        .prune(&app.app().store, scimd::clock::now())
+        .await
+        .expect("prune");
+    let count = |id: &str| {
+        app.sql_int(&format!(
+            "SELECT COUNT(*) FROM resource_history WHERE resource_id = '{id}'"
+        ))
+    };
+    assert_eq!(count(&old), 0);
+    assert_eq!(count(&new), 1);
+}

@@ -34,6 +34,7 @@ function Detail({ slug, id, onClose }) {
       <div><dt>Latency</dt><dd>${ms(x.latency_ms)}</dd></div>
       ${x.scim_type && html`<div><dt>scimType</dt><dd class="mono">${x.scim_type}</dd></div>`}
       ${x.detail && html`<div><dt>Detail</dt><dd>${x.detail}</dd></div>`}
+      ${(x.truncated_fields || []).length > 0 && html`<div><dt>Truncated</dt><dd>${x.truncated_fields.join(', ')} (stored cut to request_log.max_field_bytes)</dd></div>`}
       ${x.resource_id && html`<div><dt>Resource</dt><dd><a href=${tenantPath(slug, `${type}/${enc(x.resource_id)}`)}>${x.resource_type} ${x.resource_id} — page and history</a></dd></div>`}
     </dl>
     <${Body} label="Request body" text=${x.request_body} truncated=${x.request_truncated} />

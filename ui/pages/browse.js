@@ -91,7 +91,7 @@ function History({ slug, type, id }) {
   return html`<ol class="history">${items.map((it) => html`<li>
     <p><strong>${it.action}</strong> · <${Time} iso=${it.time} />${it.token ? ` · token ${it.token.name || it.token}` : ''}${it.idp ? ` · ${idpName(it.idp)}` : ''}</p>
     ${(it.changes || []).length > 0 && html`<${TableWrap} label="Changed attributes"><table class="compact"><thead><tr><th scope="col">Attribute</th><th scope="col">Before</th><th scope="col">After</th></tr></thead>
-      <tbody>${it.changes.map((c) => html`<tr><th scope="row" class="mono">${c.attribute}</th><td class="mono">${JSON.stringify(c.before)}</td><td class="mono">${JSON.stringify(c.after)}</td></tr>`)}</tbody></table><//>`}
+      <tbody>${it.changes.map((c) => html`<tr><th scope="row" class="mono">${c.attribute}${c.truncated ? ' (truncated)' : ''}</th><td class="mono">${JSON.stringify(c.before)}</td><td class="mono">${JSON.stringify(c.after)}</td></tr>`)}</tbody></table><//>`}
   </li>`)}</ol>`;
 }
 
