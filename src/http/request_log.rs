@@ -103,13 +103,14 @@ async fn capture_response(
 }
 
 fn is_scim(path: &str) -> bool {
-    let scim = |p: &str| p == "/scim/v2" || p.starts_with("/scim/v2/");
-    if scim(path) {
+    // Without the leading slash, so that a tenant's tail is checked without a copy.
+    let scim = |p: &str| p == "scim/v2" || p.starts_with("scim/v2/");
+    if path.strip_prefix('/').is_some_and(scim) {
         return true;
     }
     path.strip_prefix("/t/")
         .and_then(|rest| rest.split_once('/'))
-        .is_some_and(|(_, tail)| scim(&format!("/{tail}")))
+        .is_some_and(|(_, tail)| scim(tail))
 }
 
 /// Records every SCIM request; must be attached before the tenant prefix rewrite.

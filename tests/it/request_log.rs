@@ -445,6 +445,21 @@ async fn retention_prunes_by_age_and_by_count() {
     );
 }
 
+/// A user's history as the admin API shows it (signed in already).
+async fn history(app: &TestApp, id: &str) -> ApiReply {
+    let h = api(
+        app,
+        "GET",
+        &format!("/api/tenants/default/Users/{id}/history"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(h.status, 200, "{}", h.raw);
+    h
+}
+
 #[rocket::async_test]
 async fn history_shows_who_changed_what_before_and_after() {
     let app = TestApp::new().await;
@@ -460,16 +475,7 @@ async fn history_shows_who_changed_what_before_and_after() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.raw);
-    let h = api(
-        &app,
-        "GET",
-        &format!("/api/tenants/default/Users/{id}/history"),
-        None,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(h.status, 200, "{}", h.raw);
+    let h = history(&app, &id).await;
     let items = h.body["items"].as_array().expect("items");
     assert_eq!(items.len(), 2, "{}", h.raw);
     assert_eq!(items[0]["action"], "update");
@@ -922,16 +928,7 @@ async fn a_huge_attribute_change_stores_a_capped_history_value() {
     ));
     assert!(stored < 5_000, "the change is stored in {stored} bytes");
 
-    let h = api(
-        &app,
-        "GET",
-        &format!("/api/tenants/default/Users/{id}/history"),
-        None,
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(h.status, 200, "{}", h.raw);
+    let h = history(&app, &id).await;
     let changes = h.body["items"][0]["changes"].as_array().expect("changes");
     let name = changes
         .iter()
