@@ -132,14 +132,8 @@ fn cap_values(change: &mut Value, cap: usize) {
         let Some(value) = change.get_mut(side) else {
             continue;
         };
-        // Numbers, booleans and null are short.
-        if !(value.is_array() || value.is_object() || value.is_string()) {
-            continue;
-        }
-        let text = value.to_string();
-        if text.len() > cap {
-            let end = text.floor_char_boundary(cap);
-            *value = Value::String(format!("{}…", &text[..end]));
+        if let Some(prefix) = json_beyond(value, cap) {
+            *value = Value::String(format!("{prefix}…"));
             cut = true;
         }
     }
@@ -148,15 +142,65 @@ fn cap_values(change: &mut Value, cap: usize) {
     }
 }
 
-/// Deletes changes older than `retention_days` before `now`; returns how many.
+/// The first `cap` bytes of `value`'s JSON when it is longer, else `None`. Rendering stops
+/// once past the cap, so a huge value costs the writer's transaction no more than a small one.
+fn json_beyond(value: &Value, cap: usize) -> Option<String> {
+    match value {
+        // A JSON string is at most six bytes per byte (`\u001f`), plus its quotes.
+        Value::String(s) if s.len() * 6 + 2 <= cap => return None,
+        Value::Null | Value::Bool(_) | Value::Number(_) => return None,
+        _ => {}
+    }
+    let mut out = Bounded(Vec::with_capacity(cap + 1), cap + 1);
+    if serde_json::to_writer(&mut out, value).is_ok() && out.0.len() <= cap {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.0);
+    Some(text[..text.floor_char_boundary(cap)].to_owned())
+}
+
+/// A writer that takes up to its limit and then fails, ending the rendering.
+struct Bounded(Vec<u8>, usize);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let room = self.1 - self.0.len();
+        if room == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let n = buf.len().min(room);
+        self.0.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Deletes changes older than `retention_days` before `now`, a chunk per transaction so that
+/// a long backlog never holds the writer for long; returns how many.
 pub async fn prune(
     store: &Store,
     now: time::OffsetDateTime,
     retention_days: u32,
 ) -> crate::store::Result<usize> {
     let before = clock::timestamp(now - time::Duration::days(i64::from(retention_days)));
-    store.write(move |c| rows::prune_history(c, &before)).await
+    let mut pruned = 0;
+    loop {
+        let before = before.clone();
+        let n = store
+            .write(move |c| rows::prune_history(c, &before, PRUNE_CHUNK))
+            .await?;
+        pruned += n;
+        if n < PRUNE_CHUNK {
+            return Ok(pruned);
+        }
+    }
 }
+
+/// History rows deleted per transaction.
+const PRUNE_CHUNK: usize = 1000;
 
 /// The redacted change noted when a password is set.
 pub fn password_change() -> Value {
@@ -215,6 +259,31 @@ mod tests {
             Value::Object(m) => m,
             _ => Document::new(),
         }
+    }
+
+    #[test]
+    fn values_over_the_cap_are_cut_and_marked() {
+        let mut change = json!({"attribute": "x", "before": "short", "after": "é".repeat(100)});
+        cap_values(&mut change, 64);
+        assert_eq!(change["before"], "short");
+        assert_eq!(change["truncated"], true);
+        let after = change["after"].as_str().expect("string");
+        assert!(after.starts_with("\"éé") && after.ends_with('…'), "{after}");
+        assert!(after.len() <= 64 + '…'.len_utf8(), "{after}");
+
+        let mut small = json!({"attribute": "x", "before": null, "after": [1, 2, 3]});
+        cap_values(&mut small, 64);
+        assert_eq!(
+            small,
+            json!({"attribute": "x", "before": null, "after": [1, 2, 3]})
+        );
+
+        // Exactly at the cap is kept whole.
+        let exact = "a".repeat(62);
+        let mut at_cap = json!({"attribute": "x", "after": exact});
+        cap_values(&mut at_cap, 64);
+        assert_eq!(at_cap["after"], json!("a".repeat(62)));
+        assert!(at_cap.get("truncated").is_none());
     }
 
     #[test]

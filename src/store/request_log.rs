@@ -359,23 +359,16 @@ pub fn insert_history(
     Ok(())
 }
 
-/// Deletes history rows older than `before`, oldest first; returns how many. Ids follow
-/// time, so the old rows are the first ids: deleting in chunks from the lowest id stops at
-/// the first chunk that holds a newer row, without an index on `time`.
-pub fn prune_history(conn: &Connection, before: &str) -> Result<usize> {
-    const CHUNK: i64 = 1000;
-    let mut stmt = conn.prepare_cached(
-        "DELETE FROM resource_history WHERE time < ?1 AND id IN \
-         (SELECT id FROM resource_history ORDER BY id LIMIT ?2)",
-    )?;
-    let mut deleted = 0;
-    loop {
-        let n = stmt.execute(params![before, CHUNK])?;
-        deleted += n;
-        if n < CHUNK as usize {
-            return Ok(deleted);
-        }
-    }
+/// Deletes up to `chunk` history rows older than `before`, oldest first; returns how many.
+/// Ids follow time, so the old rows are the first ids: the lowest `chunk` ids are all the
+/// statement reads, without an index on `time`.
+pub fn prune_history(conn: &Connection, before: &str, chunk: usize) -> Result<usize> {
+    Ok(conn
+        .prepare_cached(
+            "DELETE FROM resource_history WHERE time < ?1 AND id IN \
+             (SELECT id FROM resource_history ORDER BY id LIMIT ?2)",
+        )?
+        .execute(params![before, i64::try_from(chunk).unwrap_or(i64::MAX)])?)
 }
 
 fn history_row(r: &Row<'_>) -> rusqlite::Result<HistoryRow> {
