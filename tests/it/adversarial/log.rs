@@ -124,8 +124,8 @@ fn random_tenant_slugs_do_not_grow_the_metrics_or_the_server() {
         text.len()
     );
     assert!(
-        text.contains(r#"tenant="unknown""#),
-        "the refusals are counted under tenant=\"unknown\": {text}"
+        !text.contains("xxxxxxxxxxxxxxxx"),
+        "no slug became a label: {text}"
     );
     assert!(
         after.saturating_sub(before) < 20 * 1024,
