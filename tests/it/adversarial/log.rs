@@ -29,9 +29,28 @@ fn random_segment(n: usize) -> String {
     s
 }
 
+/// The server's state as `/proc` has it (`S (sleeping)`, `Z (zombie)` once it died), for a
+/// failure message.
+fn state(server: &Server) -> String {
+    std::fs::read_to_string(format!("/proc/{}/status", server.child.id()))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("State:"))
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "gone".into())
+}
+
 /// Sends `total` GETs built by `url(i)` over `threads` keep-alive connections; each answer
 /// must be a 4xx (a refusal), never a 5xx or a dropped connection.
-fn flood(base: &str, total: usize, threads: usize, url: impl Fn(&str, usize) -> String + Sync) {
+fn flood(
+    server: &Server,
+    total: usize,
+    threads: usize,
+    url: impl Fn(&str, usize) -> String + Sync,
+) {
+    let base = server.base.as_str();
     std::thread::scope(|s| {
         for t in 0..threads {
             let url = &url;
@@ -48,7 +67,12 @@ fn flood(base: &str, total: usize, threads: usize, url: impl Fn(&str, usize) -> 
                     }
                     match req.call() {
                         Err(ureq::Error::Status(code, _)) if (400..500).contains(&code) => {}
-                        other => panic!("request {i}: {:?}", other.map(|r| r.status())),
+                        // Without the URL: it is 20 KB or more.
+                        other => panic!(
+                            "request {i}: {:?}; server {}",
+                            other.map(|r| r.status()).map_err(|e| e.kind()),
+                            state(server)
+                        ),
                     }
                 }
             });
@@ -104,12 +128,12 @@ fn random_tenant_slugs_do_not_grow_the_metrics_or_the_server() {
     let slug_url =
         |base: &str, _: usize| format!("{base}/t/{}/scim/v2/Users", random_segment(20 * 1024));
     // Warm up: the allocator's arenas and Rocket's workers settle before the baseline.
-    flood(&base, 400, 4, slug_url);
+    flood(&server, 400, 4, slug_url);
     metrics(&base);
     let before = status_kb(&server, "VmRSS");
 
     let started = Instant::now();
-    flood(&base, 10_000, 4, slug_url);
+    flood(&server, 10_000, 4, slug_url);
     eprintln!("10,000 requests in {:?}", started.elapsed());
 
     let text = metrics(&base);
@@ -144,7 +168,7 @@ fn unauthenticated_requests_with_huge_queries_cost_the_log_little_disk() {
     let before = log_files_bytes(dir.path());
 
     let query = format!("filter={}", random_segment(60 * 1024));
-    flood(&base, 1_000, 4, |base, i| {
+    flood(&server, 1_000, 4, |base, i| {
         format!("{base}/scim/v2/Users?{query}{i}")
     });
     log_settled(&base);
