@@ -763,7 +763,7 @@ fn logged(app: &TestApp, token_name: &str, status: u16) -> i64 {
 
 /// Review item 3: requests without a known token are logged in full only up to
 /// `request_log.anonymous_per_minute` per tenant and status, the rest counted; every refusal
-/// of a known token (revoked, expired, wrong tenant, a tenant that does not exist) is logged
+/// of a known token (revoked, expired, rotated, wrong tenant, a tenant that does not exist) is logged
 /// in full however many there are, since those are what the log exists to explain.
 #[rocket::async_test]
 async fn a_flood_without_a_known_token_is_sampled_but_known_tokens_are_always_logged() {
@@ -778,11 +778,25 @@ async fn a_flood_without_a_known_token_is_sampled_but_known_tokens_are_always_lo
     tokens::revoke(&app.app().store, None, "old-okta").expect("revoke");
     let expiring = app.issue_token("default", "short", false, Some(Duration::from_millis(1)));
     rocket::tokio::time::sleep(Duration::from_millis(20)).await;
+    let rotated = app.issue_token("default", "entra", false, None);
+    tokens::rotate(
+        &app.app().store,
+        &Rotation {
+            tenant_slug: None,
+            id_or_name: "entra",
+            overlap: Duration::ZERO,
+            expires_in: None,
+        },
+    )
+    .map(|_| ())
+    .expect("rotate");
+    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
     create_tenant(&app, "acme");
     for _ in 0..5 {
         for (token, path) in [
             (&revoked, "/scim/v2/Users"),
             (&expiring, "/scim/v2/Users"),
+            (&rotated, "/scim/v2/Users"),
             // The app's own token "okta" belongs to `default`.
             (&app.token, "/t/acme/scim/v2/Users"),
         ] {
@@ -802,6 +816,7 @@ async fn a_flood_without_a_known_token_is_sampled_but_known_tokens_are_always_lo
     assert_eq!(log.sampled_out(), 14);
     assert_eq!(logged(&app, "old-okta", 401), 5);
     assert_eq!(logged(&app, "short", 401), 5);
+    assert_eq!(logged(&app, "entra", 401), 5);
     assert_eq!(logged(&app, "okta", 401), 5, "wrong tenant");
     assert_eq!(logged(&app, "okta", 404), 5, "a tenant that does not exist");
     let detail = app.sql_text(

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::server::{Server, free_port, start};
+use crate::server::{Server, free_port, scimd, start};
 
 /// A field of `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`).
 fn status_kb(server: &Server, field: &str) -> u64 {
@@ -195,5 +195,23 @@ fn unauthenticated_requests_with_huge_queries_cost_the_log_little_disk() {
         "{text}"
     );
     assert!(text.contains("scimd_request_log_disk_bytes"), "{text}");
+
+    // What was kept is cut, and `scimd log show` says so.
+    let shown = scimd(dir.path())
+        .args(["log", "show", "1"])
+        .output()
+        .expect("scimd log show");
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    let entry: Value = serde_json::from_slice(&shown.stdout).expect("json");
+    assert_eq!(
+        entry["truncated_fields"],
+        serde_json::json!(["query"]),
+        "{entry}"
+    );
+    assert!(entry["query"].as_str().is_some_and(|q| q.len() <= 2048));
     drop(server);
 }
