@@ -355,6 +355,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         base_url: crate::service::tokens::scim_base(&served_base(config), &tenant.slug),
         tenant_slug: tenant.slug,
         actor: None,
+        history_value_cap: config.history.max_value_bytes,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
