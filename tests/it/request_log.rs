@@ -67,6 +67,24 @@ async fn with_token(app: &TestApp, method: &str, path: &str, body: Option<Value>
         .await;
 }
 
+/// The secret of a new `default` token `name`, rotated with no overlap, so already refused.
+async fn rotated_away(app: &TestApp, name: &str) -> String {
+    let secret = app.issue_token("default", name, false, None);
+    tokens::rotate(
+        &app.app().store,
+        &Rotation {
+            tenant_slug: None,
+            id_or_name: name,
+            overlap: Duration::ZERO,
+            expires_in: None,
+        },
+    )
+    .map(|_| ())
+    .expect("rotate");
+    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
+    secret
+}
+
 #[rocket::async_test]
 async fn every_401_cause_is_diagnosed() {
     let app = TestApp::new().await;
@@ -113,19 +131,7 @@ async fn every_401_cause_is_diagnosed() {
     .await;
     assert_diagnosis(&newest(&app).await, 401, "Expired token");
 
-    let rotating = app.issue_token("default", "entra", false, None);
-    tokens::rotate(
-        &app.app().store,
-        &Rotation {
-            tenant_slug: None,
-            id_or_name: "entra",
-            overlap: Duration::ZERO,
-            expires_in: None,
-        },
-    )
-    .map(|_| ())
-    .expect("rotate");
-    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
+    let rotating = rotated_away(&app, "entra").await;
     with_token(
         &app,
         "GET",
@@ -778,19 +784,7 @@ async fn a_flood_without_a_known_token_is_sampled_but_known_tokens_are_always_lo
     tokens::revoke(&app.app().store, None, "old-okta").expect("revoke");
     let expiring = app.issue_token("default", "short", false, Some(Duration::from_millis(1)));
     rocket::tokio::time::sleep(Duration::from_millis(20)).await;
-    let rotated = app.issue_token("default", "entra", false, None);
-    tokens::rotate(
-        &app.app().store,
-        &Rotation {
-            tenant_slug: None,
-            id_or_name: "entra",
-            overlap: Duration::ZERO,
-            expires_in: None,
-        },
-    )
-    .map(|_| ())
-    .expect("rotate");
-    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
+    let rotated = rotated_away(&app, "entra").await;
     create_tenant(&app, "acme");
     for _ in 0..5 {
         for (token, path) in [
