@@ -55,7 +55,24 @@ pub struct Limits {
     /// second's worth; more get 429 with `Retry-After` (Okta honours it, S24). 0 = unlimited.
     /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra.
     pub requests_per_second: u32,
+    /// Seconds a client has to send a complete request head (request line and headers),
+    /// counted from the connection's start or from the end of its previous response; slower
+    /// (or idle keep-alive) connections are closed. Bounds slow-header clients ("slowloris").
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a complete request body once its headers arrived; a
+    /// slower body gets 408.
+    pub body_timeout_secs: u64,
+    /// Connections served at once; further clients wait in the kernel's accept queue until a
+    /// connection ends. Keep the systemd unit's `LimitNOFILE` well above it.
+    pub max_connections: u32,
+    /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
+    /// Must stay below [`HYPER_MAX_URI_BYTES`] so every refusal is a SCIM error.
+    pub max_url_bytes: usize,
 }
+
+/// Longest request target hyper 1 parses (`MAX_URI_LEN` in hyper's `proto/h1/role.rs`,
+/// `u16::MAX - 1`): past it hyper answers 414 with an empty body before scimd sees the request.
+pub const HYPER_MAX_URI_BYTES: usize = 65_534;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -63,6 +80,10 @@ impl Default for Limits {
             max_body_bytes: 1_048_576,
             max_results: 1000,
             requests_per_second: 0,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 1024,
+            max_url_bytes: 16_384,
         }
     }
 }
@@ -201,12 +222,43 @@ impl Config {
                 "metrics.token must be at least 16 characters (e.g. `openssl rand -hex 32`)".into(),
             ));
         }
+        if self.limits.header_timeout_secs == 0 || self.limits.body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.header_timeout_secs and limits.body_timeout_secs must be at least 1 (seconds)"
+                    .into(),
+            ));
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.max_connections must be at least 1".into(),
+            ));
+        }
+        if !(1024..HYPER_MAX_URI_BYTES).contains(&self.limits.max_url_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "limits.max_url_bytes must be between 1024 and {} (longer URLs are refused by the HTTP parser itself, without a SCIM error)",
+                HYPER_MAX_URI_BYTES - 1
+            )));
+        }
         if self.limits.max_results == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_results must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether this listener is *behind TLS*: it terminates TLS itself (`[tls]`) or its public
+    /// URL is https (a TLS proxy in front). The one rule for everything that depends on the
+    /// client's connection being encrypted: the admin session cookie is `Secure` exactly
+    /// when this holds; later features (HSTS, secure redirects) reuse it rather than
+    /// checking `tls` or the scheme themselves.
+    pub fn behind_tls(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .and_then(|u| u.get(..8))
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 
     /// `public_url` without a trailing slash, if configured.

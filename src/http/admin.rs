@@ -290,7 +290,10 @@ async fn create_session(
     )
     .await
     .map_err(login_error)?;
-    cookies.add(session_cookie(new.cookie, app.config.tls.is_some()));
+    if c.username == admins::INITIAL_ADMIN {
+        crate::store::files::forget_initial_password(&app.config.database);
+    }
+    cookies.add(session_cookie(new.cookie, app.config.behind_tls()));
     Ok(Json(new.session))
 }
 
@@ -310,15 +313,16 @@ async fn delete_session(
     Ok(Status::NoContent)
 }
 
-/// The session cookie: unreadable by scripts, never sent cross-site, HTTPS-only under TLS.
-fn session_cookie(value: String, tls: bool) -> Cookie<'static> {
+/// The session cookie: unreadable by scripts, never sent cross-site, HTTPS-only when the
+/// listener is behind TLS ([`crate::config::Config::behind_tls`]).
+fn session_cookie(value: String, behind_tls: bool) -> Cookie<'static> {
     let max_age = rocket::time::Duration::seconds(
         i64::try_from(SESSION_LIFETIME.as_secs()).unwrap_or(i64::MAX),
     );
     Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(tls)
+        .secure(behind_tls)
         .path("/")
         .max_age(max_age)
         .build()

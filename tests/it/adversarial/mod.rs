@@ -4,6 +4,6 @@
 //! guards.
 
 mod edge;
-mod login;
 mod log;
+mod login;
 mod writer;

@@ -14,7 +14,8 @@ use http_body_util::{Either, Empty, StreamBody};
 use hyper_util::rt::TokioIo;
 
 #[cfg(feature = "http2")]
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioTimer;
 #[cfg(feature = "http2")]
 use hyper_util::server::conn::auto::Builder;
 #[cfg(not(feature = "http2"))]
@@ -635,10 +636,18 @@ impl Rocket<Orbit> {
         #[cfg(not(feature = "http2"))]
         let http1 = &mut builder;
 
+        // scimd patch (vendor/rocket/PATCHES.md): two settings read from the figment, absent
+        // or 0 meaning Rocket's own behaviour (no header timeout, no connection limit).
+        let setting = |key: &str| self.figment().extract_inner::<u64>(key).ok().filter(|v| *v > 0);
+        let header_timeout = setting("header_read_timeout").map(Duration::from_secs);
+        let max_connections = setting("max_connections")
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n.min(1 << 20) as usize)));
+
         let keep_alive = self.config.keep_alive;
         http1.keep_alive(keep_alive != 0)
             .preserve_header_case(true)
-            .header_read_timeout(None);
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout);
 
         #[cfg(feature = "http2")]
         builder.http2()
@@ -655,15 +664,43 @@ impl Rocket<Orbit> {
         let incoming = Incoming::new(listener).nodelay(true).take_until(self.shutdown());
         let mut incoming = pin!(incoming);
 
-        while let Some(conn) = incoming.next().await.transpose()? {
+        loop {
+            // scimd patch: at most `max_connections` connections are served at once; the next
+            // one waits in the kernel's accept queue until a live one ends.
+            let permit = match &max_connections {
+                Some(limit) => tokio::select! {
+                    biased;
+                    _ = self.shutdown() => break,
+                    permit = limit.clone().acquire_owned() => permit.ok(),
+                },
+                None => None,
+            };
+            let Some(conn) = incoming.next().await.transpose()? else { break };
             let (rocket, server) = (self.clone(), server.clone());
             let shutdown = rocket.shutdown();
             tokio::spawn(async move {
+                let _permit = permit;
                 let connection = ConnectionMeta {
                     remote: conn.peer_address(),
                     client_certificates: conn.peer_certificates(),
                 };
+                // scimd patch: hyper's header_read_timeout starts only once hyper reads a
+                // request head; before that come the TLS handshake and the HTTP/2 preface
+                // sniffing, which have no bound of their own. A connection that has not
+                // delivered one complete request head within the header timeout is closed.
+                let first_request = Arc::new(std::sync::atomic::AtomicBool::new(false));
+                let arrived = first_request.clone();
+                let first_request_deadline = async move {
+                    match header_timeout {
+                        Some(timeout) => sleep(timeout).await,
+                        None => std::future::pending().await,
+                    }
+                    if arrived.load(std::sync::atomic::Ordering::Relaxed) {
+                        std::future::pending::<()>().await;
+                    }
+                };
                 let service = hyper::service::service_fn(move |req| {
+                    first_request.store(true, std::sync::atomic::Ordering::Relaxed);
                     hyper_service_fn(rocket.clone(), connection.clone(), req)
                 });
 
@@ -680,6 +717,7 @@ impl Rocket<Orbit> {
                         server.await
                     },
                     result = &mut server => result,
+                    _ = first_request_deadline => return,
                 };
 
                 if let Err(e) = result {
