@@ -385,6 +385,58 @@ mod tests {
     }
 
     #[test]
+    fn behind_tls_when_terminating_tls_or_public_url_is_https() {
+        let tls = Some(TlsConfig {
+            certs: "c.pem".into(),
+            key: "k.pem".into(),
+        });
+        let cases = [
+            (None, None, false),
+            (None, Some("http://scim.internal"), false),
+            (None, Some("https://scim.example.com"), true),
+            (None, Some("HTTPS://SCIM.EXAMPLE.COM"), true),
+            (tls.clone(), None, true),
+            (tls, Some("http://scim.internal"), true),
+        ];
+        for (tls, public_url, expected) in cases {
+            let config = Config {
+                tls,
+                public_url: public_url.map(str::to_owned),
+                ..Config::default()
+            };
+            assert_eq!(config.behind_tls(), expected, "{config:?}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_are_validated() {
+        Jail::expect_with(|jail| {
+            let config = Config::from_figment(Config::figment(None)).expect("defaults");
+            assert_eq!(config.limits.header_timeout_secs, 10);
+            assert_eq!(config.limits.body_timeout_secs, 30);
+            assert_eq!(config.limits.max_connections, 1024);
+            assert_eq!(config.limits.max_url_bytes, 16_384);
+            for (key, value, says) in [
+                (
+                    "SCIMD_LIMITS__HEADER_TIMEOUT_SECS",
+                    "0",
+                    "header_timeout_secs",
+                ),
+                ("SCIMD_LIMITS__MAX_CONNECTIONS", "0", "max_connections"),
+                ("SCIMD_LIMITS__MAX_URL_BYTES", "65534", "65533"),
+            ] {
+                jail.set_env(key, value);
+                let msg = Config::from_figment(Config::figment(None))
+                    .expect_err(key)
+                    .to_string();
+                assert!(msg.contains(says), "{key}: {msg}");
+                jail.clear_env();
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn missing_explicit_file_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/scimd.toml"))).expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/scimd.toml"));
