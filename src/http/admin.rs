@@ -2,10 +2,11 @@
 //! tenants and tokens. Errors are `{"error": "...", "detail": "..."}`; every route but sign-in
 //! needs a session, and every state-changing one the session's `X-CSRF-Token`.
 
+use rocket::data::{self, Data, FromData};
 use rocket::http::{ContentType, Cookie, CookieJar, Header, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Responder, Response};
-use rocket::serde::json::{self, Json};
+use rocket::serde::json::Json;
 use rocket::{Catcher, Route, State, catch, catchers, delete, get, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -260,16 +261,38 @@ pub struct Credentials {
     password: String,
 }
 
-type Body<'r, T> = Result<Json<T>, json::Error<'r>>;
+/// An admin API request body: JSON read within `limits.max_body_bytes` and
+/// `limits.body_timeout_secs` (the same bounds as SCIM bodies), then parsed; a failure is kept
+/// for the handler to return as an [`ApiError`].
+pub struct Body<'r, T>(Result<T, ApiError>, std::marker::PhantomData<&'r ()>);
+
+#[rocket::async_trait]
+impl<'r, T: serde::de::DeserializeOwned> FromData<'r> for Body<'r, T> {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        let limits = req.rocket().state::<App>().map(|a| &a.config.limits);
+        let read = super::body::read_bounded(
+            data,
+            limits.map_or(1_048_576, |l| l.max_body_bytes),
+            limits.map_or(30, |l| l.body_timeout_secs),
+        )
+        .await;
+        let parsed = read.map_err(ApiError::from).and_then(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::new(
+                    Status::BadRequest,
+                    "bad_request",
+                    format!("the body is not the expected JSON: {e}"),
+                )
+            })
+        });
+        data::Outcome::Success(Self(parsed, std::marker::PhantomData))
+    }
+}
 
 fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
-    b.map(Json::into_inner).map_err(|e| {
-        let detail = match e {
-            json::Error::Io(e) => format!("the body could not be read: {e}"),
-            json::Error::Parse(_, e) => format!("the body is not the expected JSON: {e}"),
-        };
-        ApiError::new(Status::BadRequest, "bad_request", detail)
-    })
+    b.0
 }
 
 #[post("/session", data = "<creds>")]
