@@ -91,8 +91,8 @@ pub async fn api(
     }
 }
 
-/// Sets a known password for `admin` and signs in.
-pub async fn sign_in(app: &TestApp) -> Signed {
+/// Sets a known password for `admin` and signs in: the sign-in response.
+pub async fn login(app: &TestApp) -> ApiReply {
     let password = admins::reset_password(&app.app().store, "admin").expect("reset");
     let r = api(
         app,
@@ -104,6 +104,12 @@ pub async fn sign_in(app: &TestApp) -> Signed {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    r
+}
+
+/// Sets a known password for `admin` and signs in.
+pub async fn sign_in(app: &TestApp) -> Signed {
+    let r = login(app).await;
     Signed {
         csrf: r.body["csrf_token"].as_str().expect("csrf").to_owned(),
     }
@@ -731,17 +737,7 @@ async fn the_session_cookie_is_secure_exactly_behind_tls() {
         (Some("https://scim.example.com"), true),
     ] {
         let app = TestApp::with(|c| c.public_url = public_url.map(str::to_owned)).await;
-        let password = admins::reset_password(&app.app().store, "admin").expect("reset");
-        let r = api(
-            &app,
-            "POST",
-            "/api/session",
-            Some(json!({"username": "admin", "password": password})),
-            None,
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.raw);
+        let r = login(&app).await;
         let cookie = r.header("Set-Cookie").expect("cookie");
         assert_eq!(
             cookie.split(';').any(|a| a.trim() == "Secure"),
@@ -760,16 +756,7 @@ async fn api_responses_are_not_stored() {
     let unsigned = api(&app, "GET", "/api/tenants", None, None, None).await;
     assert_eq!(unsigned.status, 401);
     assert!(no_store(&unsigned), "{:?}", unsigned.headers);
-    let password = admins::reset_password(&app.app().store, "admin").expect("reset");
-    let login = api(
-        &app,
-        "POST",
-        "/api/session",
-        Some(json!({"username": "admin", "password": password})),
-        None,
-        None,
-    )
-    .await;
+    let login = login(&app).await;
     assert!(login.body["csrf_token"].is_string(), "{}", login.raw);
     assert!(no_store(&login), "{:?}", login.headers);
     let csrf = login.body["csrf_token"].as_str().expect("csrf").to_owned();

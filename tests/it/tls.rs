@@ -274,6 +274,29 @@ fn https_agent(ca_der: &[u8]) -> ureq::Agent {
         .build()
 }
 
+/// `scimd serve` over TLS on `port` with `extra` settings, and an agent that trusts `p`'s CA.
+fn serve_tls(
+    dir: &Path,
+    p: &Pki,
+    tls: &TlsConfig,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> (crate::server::Server, ureq::Agent, String) {
+    let mut cmd = scimd(dir);
+    cmd.arg("serve")
+        .env("SCIMD_PORT", port.to_string())
+        .env("SCIMD_TLS__CERTS", &tls.certs)
+        .env("SCIMD_TLS__KEY", &tls.key)
+        .envs(extra.iter().copied());
+    let agent = https_agent(&p.ca_der);
+    let base = format!("https://127.0.0.1:{port}");
+    let probe = {
+        let (agent, base) = (agent.clone(), base.clone());
+        move || agent.get(&format!("{base}/healthz")).call().is_ok()
+    };
+    (spawn(cmd, base.clone(), probe), agent, base)
+}
+
 #[test]
 fn https_round_trip_with_generated_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -286,16 +309,7 @@ fn https_round_trip_with_generated_certificate() {
             .env("SCIMD_TLS__CERTS", &tls.certs)
             .env("SCIMD_TLS__KEY", &tls.key);
     };
-    let mut cmd = scimd(dir.path());
-    cmd.arg("serve");
-    env(&mut cmd);
-    let agent = https_agent(&p.ca_der);
-    let base = format!("https://127.0.0.1:{port}");
-    let probe = {
-        let (agent, base) = (agent.clone(), base.clone());
-        move || agent.get(&format!("{base}/healthz")).call().is_ok()
-    };
-    let _server = spawn(cmd, base.clone(), probe);
+    let (_server, agent, base) = serve_tls(dir.path(), &p, &tls, port, &[]);
 
     let res = agent
         .post(&format!("{base}/scim/v2/Users"))
@@ -388,19 +402,8 @@ fn a_tls_connection_that_never_handshakes_is_closed() {
     let p = valid_pki();
     let tls = write(dir.path(), &p.cert_pem, &p.key_pem);
     let port = free_port();
-    let mut cmd = scimd(dir.path());
-    cmd.arg("serve")
-        .env("SCIMD_PORT", port.to_string())
-        .env("SCIMD_TLS__CERTS", &tls.certs)
-        .env("SCIMD_TLS__KEY", &tls.key)
-        .env("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "1");
-    let agent = https_agent(&p.ca_der);
-    let base = format!("https://127.0.0.1:{port}");
-    let probe = {
-        let (agent, base) = (agent.clone(), base.clone());
-        move || agent.get(&format!("{base}/healthz")).call().is_ok()
-    };
-    let _server = spawn(cmd, base.clone(), probe);
+    let extra = [("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "1")];
+    let (_server, agent, base) = serve_tls(dir.path(), &p, &tls, port, &extra);
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     // Generous for a loaded machine; without the bound the read would block for ever.
     silent

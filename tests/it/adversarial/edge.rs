@@ -70,6 +70,27 @@ fn read_response(s: &mut TcpStream, wait: Duration) -> Option<(u16, String, Stri
     }
 }
 
+/// Asserts a SCIM error response with `status` whose detail names `names`.
+#[track_caller]
+fn assert_scim_error((status, head, body): &(u16, String, String), want: u16, names: &str) {
+    assert_eq!(*status, want, "{head}\n{body}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/scim+json"),
+        "{head}"
+    );
+    let error: serde_json::Value = serde_json::from_str(body).expect("JSON body");
+    assert_eq!(
+        error["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
+        "{body}"
+    );
+    assert_eq!(error["status"], want.to_string(), "{body}");
+    assert!(
+        error["detail"].as_str().is_some_and(|d| d.contains(names)),
+        "{body}"
+    );
+}
+
 /// Whether the server closed `s`: a read sees EOF or a reset.
 fn closed(s: &mut TcpStream) -> bool {
     let mut byte = [0u8; 1];
@@ -182,18 +203,8 @@ fn a_slow_body_gets_a_408() {
     let body = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"slow@example.com"}"#;
     let headers =
         format!("Authorization: Bearer {token}\r\nContent-Type: application/scim+json\r\n");
-    let (status, head, detail) = post_slowly(&server, "/scim/v2/Users", &headers, body);
-    assert_eq!(status, 408, "{head}\n{detail}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/scim+json"),
-        "{head}"
-    );
-    assert!(detail.contains("limits.body_timeout_secs"), "{detail}");
-    assert!(
-        detail.contains("urn:ietf:params:scim:api:messages:2.0:Error"),
-        "{detail}"
-    );
+    let answer = post_slowly(&server, "/scim/v2/Users", &headers, body);
+    assert_scim_error(&answer, 408, "limits.body_timeout_secs");
     // Nothing was created.
     let list = ureq::get(&format!("{}/scim/v2/Users", server.base))
         .set("Authorization", &format!("Bearer {token}"))
@@ -274,15 +285,9 @@ fn long_urls_get_a_scim_414_below_hypers_limit() {
     assert!(body.contains("invalidFilter"), "{body}");
 
     for len in [4097, 20_000, 65_534] {
-        let (status, head, body) = ask(len);
-        assert_eq!(status, 414, "{len}: {body}");
-        assert!(
-            head.to_ascii_lowercase()
-                .contains("content-type: application/scim+json"),
-            "{head}"
-        );
-        assert!(body.contains("limits.max_url_bytes"), "{body}");
-        assert!(body.contains(&format!("{len} bytes")), "{body}");
+        let answer = ask(len);
+        assert_scim_error(&answer, 414, "limits.max_url_bytes");
+        assert!(answer.2.contains(&format!("{len} bytes")), "{}", answer.2);
     }
     // Past hyper's own limit: its 414, empty, before scimd is involved.
     let (status, _, body) = ask(65_535);
