@@ -90,7 +90,7 @@ async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
                 Ok(file) => std::path::absolute(&file).unwrap_or(file),
                 Err(e) => {
                     tracing::error!(
-                        "cannot write the first admin password beside {}: {e}",
+                        "cannot write the first admin password beside {}: {e}; make that directory writable, then run `scimd admin reset-password`",
                         app.config.database.display()
                     );
                     return Err(rocket);
