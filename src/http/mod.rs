@@ -60,7 +60,6 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         }))
         // Before TenantPrefix, so the log sees the path as the client sent it.
         .attach(request_log::RequestLogFairing)
-        .attach(url_limit::UrlLimit)
         .attach(TenantPrefix)
         .attach(no_store::NoStoreApi)
         .mount("/scim/v2", resources::routes())
@@ -162,6 +161,7 @@ pub struct TenantSlug(pub String);
 
 /// Serves `/t/{slug}/scim/v2/…` with the same routes as `/scim/v2/…`: the prefix is stripped
 /// before routing and the slug kept for the guards, so one set of handlers serves every tenant.
+/// First, it refuses URLs over `limits.max_url_bytes` ([`url_limit`]).
 struct TenantPrefix;
 
 #[rocket::async_trait]
@@ -174,6 +174,9 @@ impl Fairing for TenantPrefix {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        if url_limit::refuse_too_long(req) {
+            return;
+        }
         let path = req.uri().path().as_str().to_owned();
         let Some(rest) = path.strip_prefix("/t/") else {
             req.local_cache(|| TenantSlug(DEFAULT_SLUG.to_owned()));

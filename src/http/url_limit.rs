@@ -5,8 +5,6 @@
 //! reach with a URL scimd parses is a SCIM error. (A request head over hyper's read buffer,
 //! 417,792 bytes, likewise gets hyper's empty 431.)
 
-use rocket::Data;
-use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::request::Request;
 
@@ -17,41 +15,34 @@ use crate::scim::ScimError;
 /// catcher renders the stashed 414.
 const REFUSED: &str = "/scimd-refused-request";
 
-pub(crate) struct UrlLimit;
-
-#[rocket::async_trait]
-impl Fairing for UrlLimit {
-    fn info(&self) -> Info {
-        Info {
-            name: "URL length limit",
-            kind: Kind::Request,
-        }
+/// Refuses a request whose target is longer than `limits.max_url_bytes`: stashes the 414 and
+/// reroutes the request to a path no route serves, so the catcher renders it. Called first by
+/// the request fairing that already rewrites tenant URLs before routing (one fairing call per
+/// request rather than two). Returns whether the request was refused.
+pub(super) fn refuse_too_long(req: &mut Request<'_>) -> bool {
+    let Some(limit) = req
+        .rocket()
+        .state::<App>()
+        .map(|a| a.config.limits.max_url_bytes)
+    else {
+        return false;
+    };
+    let uri = req.uri();
+    let len = uri.path().as_str().len() + uri.query().map_or(0, |q| q.as_str().len() + 1);
+    if len <= limit {
+        return false;
     }
-
-    async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
-        let Some(limit) = req
-            .rocket()
-            .state::<App>()
-            .map(|a| a.config.limits.max_url_bytes)
-        else {
-            return;
-        };
-        let uri = req.uri();
-        let len = uri.path().as_str().len() + uri.query().map_or(0, |q| q.as_str().len() + 1);
-        if len <= limit {
-            return;
-        }
-        stash(
-            req,
-            ScimError::new(
-                414,
-                format!(
-                    "the URL is {len} bytes, longer than {limit} bytes (limits.max_url_bytes); send a shorter filter in a POST to .search, or raise the limit"
-                ),
+    stash(
+        req,
+        ScimError::new(
+            414,
+            format!(
+                "the URL is {len} bytes, longer than {limit} bytes (limits.max_url_bytes); send a shorter filter in a POST to .search, or raise the limit"
             ),
-        );
-        if let Ok(refused) = Origin::parse(REFUSED) {
-            req.set_uri(refused);
-        }
+        ),
+    );
+    if let Ok(refused) = Origin::parse(REFUSED) {
+        req.set_uri(refused);
     }
+    true
 }
