@@ -242,18 +242,24 @@ fn check_config_and_serve_report_tls_errors_before_binding() {
     let now = OffsetDateTime::now_utc();
     let soon = pki(now - Duration::days(80), now + Duration::days(5));
     let tls = write(dir.path(), &soon.cert_pem, &soon.key_pem);
-    let out = scimd(dir.path())
+    let stderr = check_config_passes(dir.path(), &tls);
+    assert!(
+        stderr.contains("warning: tls.certs = ") && stderr.contains("expires on"),
+        "{stderr}"
+    );
+}
+
+/// `scimd check-config` with these TLS files: it must pass; its stderr (warnings) is returned.
+fn check_config_passes(dir: &Path, tls: &TlsConfig) -> String {
+    let out = scimd(dir)
         .arg("check-config")
         .env("SCIMD_TLS__CERTS", &tls.certs)
         .env("SCIMD_TLS__KEY", &tls.key)
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("warning: tls.certs = ") && stderr.contains("expires on"),
-        "{stderr}"
-    );
+    stderr
 }
 
 fn https_agent(ca_der: &[u8]) -> ureq::Agent {
@@ -367,15 +373,7 @@ fn a_world_readable_key_is_a_warning() {
     let tls = write(dir.path(), &p.cert_pem, &p.key_pem);
     let check_config = |mode: u32| {
         std::fs::set_permissions(&tls.key, std::fs::Permissions::from_mode(mode)).expect("chmod");
-        let out = scimd(dir.path())
-            .arg("check-config")
-            .env("SCIMD_TLS__CERTS", &tls.certs)
-            .env("SCIMD_TLS__KEY", &tls.key)
-            .output()
-            .expect("run");
-        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-        assert!(out.status.success(), "{stderr}");
-        stderr
+        check_config_passes(dir.path(), &tls)
     };
     let stderr = check_config(0o644);
     assert!(
