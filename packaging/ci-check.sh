@@ -38,7 +38,11 @@ if [ -n "$missing" ]; then
     exit 0
 fi
 
-step "systemd unit: hardening score"
+step "systemd unit: resource bounds and hardening score"
+for setting in LimitNOFILE TasksMax MemoryMax; do
+    grep -q "^$setting=" packaging/scimd.service ||
+        { echo "error: $setting is not set in packaging/scimd.service" >&2; exit 1; }
+done
 systemd-analyze security --offline=true packaging/scimd.service | tee "$work/security.txt" | tail -n 1
 score=$(sed -n 's/.*Overall exposure level for scimd.service: \([0-9.]*\).*/\1/p' "$work/security.txt")
 # 0 is fully locked down, 10 unprotected; systemd calls < 2 "OK". Keep it there.

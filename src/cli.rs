@@ -262,7 +262,7 @@ pub fn run(cli: Cli) -> ExitCode {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
         Command::Admin(AdminCommand::ResetPassword { username }) => {
-            open(&config).and_then(|store| reset_password(&store, &username))
+            open(&config).and_then(|store| reset_password(&store, &config.database, &username))
         }
     };
     match result {
@@ -281,7 +281,7 @@ fn open(config: &Config) -> Result<Store, String> {
         .map_err(|e| format!("cannot open database {}: {e}", config.database.display()))
 }
 
-/// Checks `[tls]`, if set, printing the expiry warning; the error is the admin's to fix.
+/// Checks `[tls]`, if set, printing the expiry and key-permission warnings; the error is the admin's to fix.
 fn check_tls(config: &Config) -> Result<Option<crate::tls::TlsSummary>, String> {
     let Some(tls) = &config.tls else {
         return Ok(None);
@@ -289,6 +289,9 @@ fn check_tls(config: &Config) -> Result<Option<crate::tls::TlsSummary>, String> 
     let summary = crate::tls::check(tls, clock::now()).map_err(|e| e.to_string())?;
     if let Some(warning) = &summary.warning {
         eprintln!("warning: {warning}");
+    }
+    if let Some(warning) = crate::tls::key_exposure(tls) {
+        tracing::warn!("{warning}");
     }
     Ok(Some(summary))
 }
@@ -668,8 +671,11 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
     }
 }
 
-fn reset_password(store: &Store, username: &str) -> Result<(), String> {
+fn reset_password(store: &Store, database: &Path, username: &str) -> Result<(), String> {
     let password = crate::service::admins::reset_password(store, username)?;
+    if username == crate::service::admins::INITIAL_ADMIN {
+        crate::store::files::forget_initial_password(database);
+    }
     write_secret(
         &password,
         &format!("the new password of admin \"{username}\""),

@@ -66,7 +66,24 @@ pub struct Limits {
     pub login_failures: usize,
     /// Failed admin sign-ins allowed from one address, whatever the username, per 15 minutes.
     pub login_failures_per_address: usize,
+    /// Seconds a client has to send a complete request head (request line and headers),
+    /// counted from the connection's start or from the end of its previous response; slower
+    /// (or idle keep-alive) connections are closed. Bounds slow-header clients ("slowloris").
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a complete request body once its headers arrived; a
+    /// slower body gets 408.
+    pub body_timeout_secs: u64,
+    /// Connections served at once; further clients wait in the kernel's accept queue until a
+    /// connection ends. Keep the systemd unit's `LimitNOFILE` well above it.
+    pub max_connections: u32,
+    /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
+    /// Must stay below [`HYPER_MAX_URI_BYTES`] so every refusal is a SCIM error.
+    pub max_url_bytes: usize,
 }
+
+/// Longest request target hyper 1 parses (`MAX_URI_LEN` in hyper's `proto/h1/role.rs`,
+/// `u16::MAX - 1`): past it hyper answers 414 with an empty body before scimd sees the request.
+pub const HYPER_MAX_URI_BYTES: usize = 65_534;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -78,6 +95,10 @@ impl Default for Limits {
             password_hashes_at_once: 0,
             login_failures: 5,
             login_failures_per_address: 20,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_connections: 1024,
+            max_url_bytes: 16_384,
         }
     }
 }
@@ -277,12 +298,43 @@ impl Config {
                     .into(),
             ));
         }
+        if self.limits.header_timeout_secs == 0 || self.limits.body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.header_timeout_secs and limits.body_timeout_secs must be at least 1 (seconds)"
+                    .into(),
+            ));
+        }
+        if self.limits.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.max_connections must be at least 1".into(),
+            ));
+        }
+        if !(1024..HYPER_MAX_URI_BYTES).contains(&self.limits.max_url_bytes) {
+            return Err(ConfigError::Invalid(format!(
+                "limits.max_url_bytes must be between 1024 and {} (longer URLs are refused by the HTTP parser itself, without a SCIM error)",
+                HYPER_MAX_URI_BYTES - 1
+            )));
+        }
         if self.limits.max_results == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_results must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether this listener is *behind TLS*: it terminates TLS itself (`[tls]`) or its public
+    /// URL is https (a TLS proxy in front). The one rule for everything that depends on the
+    /// client's connection being encrypted: the admin session cookie is `Secure` exactly
+    /// when this holds; later features (HSTS, secure redirects) reuse it rather than
+    /// checking `tls` or the scheme themselves.
+    pub fn behind_tls(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .public_url
+                .as_deref()
+                .and_then(|u| u.get(..8))
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
     }
 
     /// `public_url` without a trailing slash, if configured.
@@ -437,6 +489,58 @@ mod tests {
             }
             let c = Config::from_figment(Config::figment(None)).expect("sensible");
             assert_eq!(c.history.retention_days, 365);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn behind_tls_when_terminating_tls_or_public_url_is_https() {
+        let tls = Some(TlsConfig {
+            certs: "c.pem".into(),
+            key: "k.pem".into(),
+        });
+        let cases = [
+            (None, None, false),
+            (None, Some("http://scim.internal"), false),
+            (None, Some("https://scim.example.com"), true),
+            (None, Some("HTTPS://SCIM.EXAMPLE.COM"), true),
+            (tls.clone(), None, true),
+            (tls, Some("http://scim.internal"), true),
+        ];
+        for (tls, public_url, expected) in cases {
+            let config = Config {
+                tls,
+                public_url: public_url.map(str::to_owned),
+                ..Config::default()
+            };
+            assert_eq!(config.behind_tls(), expected, "{config:?}");
+        }
+    }
+
+    #[test]
+    fn connection_limits_are_validated() {
+        Jail::expect_with(|jail| {
+            let config = Config::from_figment(Config::figment(None)).expect("defaults");
+            assert_eq!(config.limits.header_timeout_secs, 10);
+            assert_eq!(config.limits.body_timeout_secs, 30);
+            assert_eq!(config.limits.max_connections, 1024);
+            assert_eq!(config.limits.max_url_bytes, 16_384);
+            for (key, value, says) in [
+                (
+                    "SCIMD_LIMITS__HEADER_TIMEOUT_SECS",
+                    "0",
+                    "header_timeout_secs",
+                ),
+                ("SCIMD_LIMITS__MAX_CONNECTIONS", "0", "max_connections"),
+                ("SCIMD_LIMITS__MAX_URL_BYTES", "65534", "65533"),
+            ] {
+                jail.set_env(key, value);
+                let msg = Config::from_figment(Config::figment(None))
+                    .expect_err(key)
+                    .to_string();
+                assert!(msg.contains(says), "{key}: {msg}");
+                jail.clear_env();
+            }
             Ok(())
         });
     }

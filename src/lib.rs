@@ -82,6 +82,9 @@ fn rocket_figment(config: &Config) -> Figment {
         .merge(("ident", "scimd"))
         .merge(("log_level", rocket::config::LogLevel::Off))
         .merge(("cli_colors", false))
+        // Read by the vendored Rocket's `serve` (vendor/rocket/PATCHES.md).
+        .merge(("header_read_timeout", config.limits.header_timeout_secs))
+        .merge(("max_connections", config.limits.max_connections))
         // The body guard enforces max_body_bytes itself; Rocket's limits must not be lower.
         .merge((
             "limits",

@@ -171,6 +171,21 @@ pub fn check(tls: &TlsConfig, now: OffsetDateTime) -> Result<TlsSummary, TlsErro
     })
 }
 
+/// A warning when `tls.key` is readable by every user on the machine. Group-readable is fine:
+/// the README's `0640 root:scimd` lets the service read a key that root owns.
+pub fn key_exposure(tls: &TlsConfig) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&tls.key).ok()?.permissions().mode();
+    (mode & 0o004 != 0).then(|| {
+        format!(
+            "tls.key = {}: the private key is readable by every user (mode {:o}); run `chmod 0640 {}` (owner root, group scimd) or `chmod 0600` if scimd owns it",
+            tls.key.display(),
+            mode & 0o777,
+            tls.key.display()
+        )
+    })
+}
+
 fn read_pem(setting: &'static str, path: &Path) -> Result<Vec<Item>, TlsError> {
     let bytes = std::fs::read(path).map_err(|source| TlsError::Unreadable {
         setting,

@@ -2,10 +2,11 @@
 //! tenants and tokens. Errors are `{"error": "...", "detail": "..."}`; every route but sign-in
 //! needs a session, and every state-changing one the session's `X-CSRF-Token`.
 
+use rocket::data::{self, Data, FromData};
 use rocket::http::{ContentType, Cookie, CookieJar, Header, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
 use rocket::response::{self, Responder, Response};
-use rocket::serde::json::{self, Json};
+use rocket::serde::json::Json;
 use rocket::{Catcher, Route, State, catch, catchers, delete, get, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -261,41 +262,61 @@ pub struct Credentials {
     password: String,
 }
 
-type Body<'r, T> = Result<Json<T>, json::Error<'r>>;
+/// An admin API request body: JSON only, read within `limits.max_body_bytes` and
+/// `limits.body_timeout_secs` (the same bounds as SCIM bodies), then parsed; a failure is kept
+/// for the handler to return as an [`ApiError`]. JSON only because an HTML form on another site
+/// can post `text/plain` or a form body without a CORS preflight, and `SameSite` does not
+/// protect a sign-in (login CSRF).
+pub struct Body<'r, T>(Result<T, ApiError>, std::marker::PhantomData<&'r ()>);
 
-fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
-    b.map(Json::into_inner).map_err(|e| {
-        let detail = match e {
-            json::Error::Io(e) => format!("the body could not be read: {e}"),
-            json::Error::Parse(_, e) => format!("the body is not the expected JSON: {e}"),
-        };
-        ApiError::new(Status::BadRequest, "bad_request", detail)
-    })
+#[rocket::async_trait]
+impl<'r, T: serde::de::DeserializeOwned> FromData<'r> for Body<'r, T> {
+    type Error = std::convert::Infallible;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        if !req
+            .content_type()
+            .is_some_and(|ct| ct.media_type().is_json())
+        {
+            let refused = ApiError::new(
+                Status::UnsupportedMediaType,
+                "unsupported_media_type",
+                "send a JSON object with Content-Type: application/json",
+            );
+            return data::Outcome::Success(Self(Err(refused), std::marker::PhantomData));
+        }
+        let limits = req.rocket().state::<App>().map(|a| &a.config.limits);
+        let read = super::body::read_bounded(
+            data,
+            limits.map_or(1_048_576, |l| l.max_body_bytes),
+            limits.map_or(30, |l| l.body_timeout_secs),
+        )
+        .await;
+        let parsed = read.map_err(ApiError::from).and_then(|bytes| {
+            serde_json::from_slice(&bytes).map_err(|e| {
+                ApiError::new(
+                    Status::BadRequest,
+                    "bad_request",
+                    format!("the body is not the expected JSON: {e}"),
+                )
+            })
+        });
+        data::Outcome::Success(Self(parsed, std::marker::PhantomData))
+    }
 }
 
-/// Sign-in takes JSON only: an HTML form on another site can post `text/plain` or a form
-/// body without a CORS preflight, and `SameSite` does not protect a sign-in (login CSRF).
-fn require_json(content_type: Option<&ContentType>) -> Result<(), ApiError> {
-    if content_type.is_some_and(|ct| ct.media_type().is_json()) {
-        return Ok(());
-    }
-    Err(ApiError::new(
-        Status::UnsupportedMediaType,
-        "unsupported_media_type",
-        "send the credentials as a JSON object with Content-Type: application/json",
-    ))
+fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
+    b.0
 }
 
 #[post("/session", data = "<creds>")]
 async fn create_session(
-    content_type: Option<&ContentType>,
     creds: Body<'_, Credentials>,
     ip: ClientIp,
     cookies: &CookieJar<'_>,
     app: &State<App>,
     limiter: &State<LoginLimiter>,
 ) -> Result<Json<Session>, ApiError> {
-    require_json(content_type)?;
     let c = body(creds)?;
     let new = admins::login(
         &app.store,
@@ -306,7 +327,10 @@ async fn create_session(
     )
     .await
     .map_err(login_error)?;
-    cookies.add(session_cookie(new.cookie, app.config.tls.is_some()));
+    if c.username == admins::INITIAL_ADMIN {
+        crate::store::files::forget_initial_password(&app.config.database);
+    }
+    cookies.add(session_cookie(new.cookie, app.config.behind_tls()));
     Ok(Json(new.session))
 }
 
@@ -326,15 +350,16 @@ async fn delete_session(
     Ok(Status::NoContent)
 }
 
-/// The session cookie: unreadable by scripts, never sent cross-site, HTTPS-only under TLS.
-fn session_cookie(value: String, tls: bool) -> Cookie<'static> {
+/// The session cookie: unreadable by scripts, never sent cross-site, HTTPS-only when the
+/// listener is behind TLS ([`crate::config::Config::behind_tls`]).
+fn session_cookie(value: String, behind_tls: bool) -> Cookie<'static> {
     let max_age = rocket::time::Duration::seconds(
         i64::try_from(SESSION_LIFETIME.as_secs()).unwrap_or(i64::MAX),
     );
     Cookie::build((SESSION_COOKIE, value))
         .http_only(true)
         .same_site(SameSite::Strict)
-        .secure(tls)
+        .secure(behind_tls)
         .path("/")
         .max_age(max_age)
         .build()

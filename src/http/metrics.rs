@@ -5,8 +5,8 @@
 //! resolved (a tenant or token that exists), never from what a client wrote in a URL or
 //! header, so no client can grow the registry.
 //!
-//! Access: a client on the loopback address (and not behind a proxy header) may scrape without
-//! a token; anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
+//! Access: a client on the loopback address may scrape without a token (behind a proxy, the
+//! client is the address in `client_ip_header`, not the proxy); anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
 //! token is compared by SHA-256 digest in constant time, like SCIM tokens.
 
 use std::sync::Arc;
@@ -164,17 +164,11 @@ impl<'r> FromRequest<'r> for Scraper {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let proxied = ["X-Real-IP", "X-Forwarded-For", "Forwarded"]
-            .iter()
-            .any(|h| req.headers().contains(*h));
-        // The peer address, not client_ip(): X-Real-IP is client-controlled.
-        if !proxied && req.remote().is_some_and(|a| a.ip().is_loopback()) {
+        let config = req.rocket().state::<App>().map(|a| &a.config);
+        if is_loopback_client(req, config.and_then(|c| c.client_ip_header.as_deref())) {
             return Outcome::Success(Self);
         }
-        let configured = req
-            .rocket()
-            .state::<App>()
-            .and_then(|a| a.config.metrics.token.clone());
+        let configured = config.and_then(|c| c.metrics.token.clone());
         let presented = req
             .headers()
             .get_one("Authorization")
@@ -190,6 +184,23 @@ impl<'r> FromRequest<'r> for Scraper {
             _ => Outcome::Error((Status::Unauthorized, ())),
         }
     }
+}
+
+/// Whether the client itself (not just the TCP peer) is on this machine. Behind a proxy that
+/// sets `client_ip_header`, the peer is the proxy, often on loopback, so the client is the
+/// address Rocket takes from that header (`client_ip()`, the peer's when the header is
+/// missing). Any other common proxy header marks the request as forwarded from elsewhere:
+/// such headers are client-controlled, so they can only take the exemption away.
+fn is_loopback_client(req: &Request<'_>, client_ip_header: Option<&str>) -> bool {
+    let forwarded = ["X-Real-IP", "X-Forwarded-For", "Forwarded"]
+        .into_iter()
+        .filter(|h| !client_ip_header.is_some_and(|c| c.eq_ignore_ascii_case(h)))
+        .any(|h| req.headers().contains(h));
+    let client = match client_ip_header {
+        Some(_) => req.client_ip(),
+        None => req.remote().map(|a| a.ip()),
+    };
+    !forwarded && client.is_some_and(|ip| ip.is_loopback())
 }
 
 #[get("/metrics")]

@@ -13,10 +13,12 @@ mod discovery;
 mod fallback;
 mod health;
 mod metrics;
+mod no_store;
 mod query;
 mod request_log;
 mod resources;
 mod respond;
+mod url_limit;
 
 use std::sync::Arc;
 
@@ -30,8 +32,8 @@ use crate::scim::ScimError;
 use crate::service::admins::{self, INITIAL_ADMIN};
 use crate::service::request_log::RequestLog;
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
-use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
+use crate::store::{Store, files};
 
 pub use respond::{ScimResponse, scim_json};
 
@@ -60,6 +62,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         // Before TenantPrefix, so the log sees the path as the client sent it.
         .attach(request_log::RequestLogFairing)
         .attach(TenantPrefix)
+        .attach(no_store::NoStoreApi)
         .mount("/scim/v2", resources::routes())
         .mount("/scim/v2", discovery::routes())
         .mount("/scim/v2", fallback::routes())
@@ -73,14 +76,26 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .register("/api", admin::catchers())
 }
 
-/// On the first start of an empty database, creates the `admin` account and prints its
-/// generated password once, to stderr (not through the log filter, so it cannot be hidden).
+/// On the first start of an empty database, creates the `admin` account, writes its generated
+/// password to a file only scimd's user can read, beside the database, and says where on
+/// stderr. Never the password itself: stderr ends up in journald and container logs.
 async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
     let Some(app) = rocket.state::<App>() else {
         return Err(rocket);
     };
     match admins::ensure_initial_admin(&app.store) {
         Ok(Some(password)) => {
+            let saved = files::save_initial_password(&app.config.database, &password);
+            let file = match saved {
+                Ok(file) => std::path::absolute(&file).unwrap_or(file),
+                Err(e) => {
+                    tracing::error!(
+                        "cannot write the first admin password beside {}: {e}; make that directory writable, then run `scimd admin reset-password`",
+                        app.config.database.display()
+                    );
+                    return Err(rocket);
+                }
+            };
             let base = app.config.public_base().map_or_else(
                 || {
                     let scheme = if app.config.tls.is_some() {
@@ -93,8 +108,9 @@ async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Buil
                 str::to_owned,
             );
             eprintln!(
-                "scimd: created admin user \"{INITIAL_ADMIN}\" with password {password}\n\
-                 scimd: sign in at {base}/ ; this password is shown only once (reset it with `scimd admin reset-password`)"
+                "scimd: created admin user \"{INITIAL_ADMIN}\"; its password is in {} (readable only by this user)\n\
+                 scimd: sign in at {base}/ ; the file is deleted at the first sign-in as \"{INITIAL_ADMIN}\" or by `scimd admin reset-password`",
+                file.display()
             );
             Ok(rocket)
         }
@@ -146,6 +162,7 @@ pub struct TenantSlug(pub String);
 
 /// Serves `/t/{slug}/scim/v2/…` with the same routes as `/scim/v2/…`: the prefix is stripped
 /// before routing and the slug kept for the guards, so one set of handlers serves every tenant.
+/// First, it refuses URLs over `limits.max_url_bytes` ([`url_limit`]).
 struct TenantPrefix;
 
 #[rocket::async_trait]
@@ -158,6 +175,9 @@ impl Fairing for TenantPrefix {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        if url_limit::refuse_too_long(req) {
+            return;
+        }
         let path = req.uri().path().as_str().to_owned();
         let Some(rest) = path.strip_prefix("/t/") else {
             req.local_cache(|| TenantSlug(DEFAULT_SLUG.to_owned()));

@@ -5,6 +5,7 @@
 
 pub mod admins;
 pub mod browse;
+pub mod files;
 pub mod filter_sql;
 pub mod members;
 mod migrate;
@@ -147,6 +148,8 @@ impl Store {
             })?;
         }
         let log_path = log_path(path);
+        files::private_database(path)?;
+        files::private_database(&log_path)?;
         let mut conn = Connection::open(path)?;
         init_connection(&mut conn)?;
         let mut log_conn = Connection::open(&log_path)?;
@@ -326,10 +329,11 @@ impl Store {
         let target = partial.to_str().ok_or_else(|| {
             StoreError::Internal(format!("{} is not valid UTF-8", partial.display()))
         })?;
-        let result = self
-            .readers
-            .get()
-            .map_err(StoreError::from)
+        // VACUUM INTO fills an existing empty file and keeps its mode; SQLite would create
+        // it 0644 minus the umask, readable by everyone for a file of password hashes.
+        let result = files::create_private(&partial)
+            .map_err(|e| internal("cannot create a file beside", &e))
+            .and_then(|()| self.readers.get().map_err(StoreError::from))
             .and_then(|conn| Ok(conn.execute("VACUUM INTO ?1", [target])?))
             .and_then(|_| {
                 std::fs::File::open(&partial)

@@ -91,8 +91,8 @@ pub async fn api(
     }
 }
 
-/// Sets a known password for `admin` and signs in.
-pub async fn sign_in(app: &TestApp) -> Signed {
+/// Sets a known password for `admin` and signs in: the sign-in response.
+pub async fn login(app: &TestApp) -> ApiReply {
     let password = admins::reset_password(&app.app().store, "admin").expect("reset");
     let r = api(
         app,
@@ -104,6 +104,12 @@ pub async fn sign_in(app: &TestApp) -> Signed {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.raw);
+    r
+}
+
+/// Sets a known password for `admin` and signs in.
+pub async fn sign_in(app: &TestApp) -> Signed {
+    let r = login(app).await;
     Signed {
         csrf: r.body["csrf_token"].as_str().expect("csrf").to_owned(),
     }
@@ -740,4 +746,82 @@ async fn browse_users_and_groups_with_search_sort_paging_and_memberships() {
     )
     .await
     .assert_error(404);
+}
+
+/// Issue 19 item 11: the session cookie is `Secure` exactly when the listener is behind TLS
+/// (`Config::behind_tls`): it terminates TLS itself or its public URL is https, as behind a
+/// TLS proxy. (Terminating TLS itself is covered by the unit test of `behind_tls`.)
+#[rocket::async_test]
+async fn the_session_cookie_is_secure_exactly_behind_tls() {
+    for (public_url, secure) in [
+        (None, false),
+        (Some("http://scim.internal:8080"), false),
+        (Some("https://scim.example.com"), true),
+    ] {
+        let app = TestApp::with(|c| c.public_url = public_url.map(str::to_owned)).await;
+        let r = login(&app).await;
+        let cookie = r.header("Set-Cookie").expect("cookie");
+        assert_eq!(
+            cookie.split(';').any(|a| a.trim() == "Secure"),
+            secure,
+            "{public_url:?}: {cookie}"
+        );
+    }
+}
+
+/// Issue 19 item 11: every admin API response, the ones carrying a CSRF token or a new token
+/// secret above all, tells browsers and proxies not to store it.
+#[rocket::async_test]
+async fn api_responses_are_not_stored() {
+    let app = TestApp::new().await;
+    let no_store = |r: &ApiReply| r.header("Cache-Control") == Some("no-store");
+    let unsigned = api(&app, "GET", "/api/tenants", None, None, None).await;
+    assert_eq!(unsigned.status, 401);
+    assert!(no_store(&unsigned), "{:?}", unsigned.headers);
+    let login = login(&app).await;
+    assert!(login.body["csrf_token"].is_string(), "{}", login.raw);
+    assert!(no_store(&login), "{:?}", login.headers);
+    let csrf = login.body["csrf_token"].as_str().expect("csrf").to_owned();
+    let session = api(&app, "GET", "/api/session", None, None, None).await;
+    assert!(no_store(&session), "{:?}", session.headers);
+    let issued = api(
+        &app,
+        "POST",
+        "/api/tenants/default/tokens",
+        Some(json!({"name": "okta-2"})),
+        Some(&csrf),
+        None,
+    )
+    .await;
+    assert_eq!(issued.status, 201, "{}", issued.raw);
+    assert!(no_store(&issued), "{:?}", issued.headers);
+}
+
+/// Issue 19 item 11: behind a proxy on the same machine that sets `client_ip_header`, the TCP
+/// peer is always loopback; the loopback exemption of `/metrics` must look at the client the
+/// header names, or a local proxy makes the metrics public.
+#[rocket::async_test]
+async fn metrics_loopback_exemption_follows_client_ip_header() {
+    let app = TestApp::with(|c| c.client_ip_header = Some("X-Client-IP".into())).await;
+    let scrape = |client: Option<&'static str>| {
+        let mut req = app
+            .client
+            .get("/metrics")
+            .remote("127.0.0.1:9000".parse().expect("addr"));
+        if let Some(ip) = client {
+            req = req.header(Header::new("X-Client-IP", ip));
+        }
+        req.dispatch()
+    };
+    assert_eq!(
+        scrape(Some("203.0.113.9")).await.status().code,
+        401,
+        "a remote client forwarded by a local proxy is not loopback"
+    );
+    assert_eq!(scrape(Some("127.0.0.1")).await.status().code, 200);
+    assert_eq!(
+        scrape(None).await.status().code,
+        200,
+        "a local scraper that bypasses the proxy"
+    );
 }

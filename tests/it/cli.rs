@@ -552,3 +552,37 @@ async fn export_prints_the_directory_as_json_lines_without_secrets() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no tenant \"nope\""));
 }
+
+/// Issue 19 item 11: the first admin password goes to a 0600 file beside the database, not to
+/// stderr (which journald and container runtimes keep); `admin reset-password` removes the
+/// file, since the password in it no longer works.
+#[test]
+fn the_first_admin_password_is_in_a_private_file_until_reset() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = crate::server::start_logged(dir.path(), crate::server::free_port(), "info");
+    let file = dir.path().join("scimd-initial-admin-password");
+    let password = std::fs::read_to_string(&file).expect("password file");
+    let password = password.trim();
+    assert_eq!(password.len(), 24, "{password:?}");
+    let mode = std::fs::metadata(&file).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(server.terminate().success());
+    let log = std::fs::read_to_string(dir.path().join("server.log")).expect("log");
+    assert!(!log.contains(password), "{log}");
+    assert!(log.contains("scimd-initial-admin-password"), "{log}");
+
+    let out = scimd(dir.path())
+        .args(["admin", "reset-password"])
+        .output()
+        .expect("reset");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !file.exists(),
+        "reset-password removes the stale password file"
+    );
+}

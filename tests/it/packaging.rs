@@ -105,3 +105,61 @@ fn health_is_zero_only_for_a_healthy_scimd() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 19 item 13: the unit bounds descriptors, tasks and memory, with room for
+/// `limits.max_connections` connections, and `systemd-analyze security` (where installed, as
+/// in CI) keeps the exposure at 1.2 or better.
+#[test]
+fn the_unit_bounds_files_tasks_and_memory() {
+    let unit = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/scimd.service"
+    ))
+    .expect("unit");
+    let setting = |key: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("{key} is not set in packaging/scimd.service"))
+            .trim()
+            .to_owned()
+    };
+    let nofile: u64 = setting("LimitNOFILE")
+        .parse()
+        .expect("LimitNOFILE is a number");
+    let connections = u64::from(scimd::config::Limits::default().max_connections);
+    assert!(
+        nofile >= 2 * connections,
+        "LimitNOFILE={nofile} leaves too little room for {connections} connections plus the databases"
+    );
+    let tasks: u64 = setting("TasksMax").parse().expect("TasksMax is a number");
+    // Rocket's blocking pool alone may hold 512 threads.
+    assert!((600..=4096).contains(&tasks), "TasksMax={tasks}");
+    let memory = setting("MemoryMax");
+    assert!(
+        memory.ends_with('G') || memory.ends_with('M'),
+        "MemoryMax={memory} is an absolute size"
+    );
+
+    let Ok(out) = std::process::Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/packaging/scimd.service"
+        ))
+        .output()
+    else {
+        eprintln!("systemd-analyze is not installed; packaging/ci-check.sh checks the score in CI");
+        return;
+    };
+    let text = String::from_utf8_lossy(&out.stdout);
+    let score: f64 = text
+        .lines()
+        .find_map(|l| l.split("Overall exposure level for scimd.service: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no score in: {text}"));
+    assert!(
+        score <= 1.2,
+        "exposure {score} > 1.2: the unit lost hardening"
+    );
+}

@@ -242,18 +242,24 @@ fn check_config_and_serve_report_tls_errors_before_binding() {
     let now = OffsetDateTime::now_utc();
     let soon = pki(now - Duration::days(80), now + Duration::days(5));
     let tls = write(dir.path(), &soon.cert_pem, &soon.key_pem);
-    let out = scimd(dir.path())
+    let stderr = check_config_passes(dir.path(), &tls);
+    assert!(
+        stderr.contains("warning: tls.certs = ") && stderr.contains("expires on"),
+        "{stderr}"
+    );
+}
+
+/// `scimd check-config` with these TLS files: it must pass; its stderr (warnings) is returned.
+fn check_config_passes(dir: &Path, tls: &TlsConfig) -> String {
+    let out = scimd(dir)
         .arg("check-config")
         .env("SCIMD_TLS__CERTS", &tls.certs)
         .env("SCIMD_TLS__KEY", &tls.key)
         .output()
         .expect("run");
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    assert!(
-        stderr.contains("warning: tls.certs = ") && stderr.contains("expires on"),
-        "{stderr}"
-    );
+    stderr
 }
 
 fn https_agent(ca_der: &[u8]) -> ureq::Agent {
@@ -274,6 +280,29 @@ fn https_agent(ca_der: &[u8]) -> ureq::Agent {
         .build()
 }
 
+/// `scimd serve` over TLS on `port` with `extra` settings, and an agent that trusts `p`'s CA.
+fn serve_tls(
+    dir: &Path,
+    p: &Pki,
+    tls: &TlsConfig,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> (crate::server::Server, ureq::Agent, String) {
+    let mut cmd = scimd(dir);
+    cmd.arg("serve")
+        .env("SCIMD_PORT", port.to_string())
+        .env("SCIMD_TLS__CERTS", &tls.certs)
+        .env("SCIMD_TLS__KEY", &tls.key)
+        .envs(extra.iter().copied());
+    let agent = https_agent(&p.ca_der);
+    let base = format!("https://127.0.0.1:{port}");
+    let probe = {
+        let (agent, base) = (agent.clone(), base.clone());
+        move || agent.get(&format!("{base}/healthz")).call().is_ok()
+    };
+    (spawn(cmd, base.clone(), probe), agent, base)
+}
+
 #[test]
 fn https_round_trip_with_generated_certificate() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -286,16 +315,7 @@ fn https_round_trip_with_generated_certificate() {
             .env("SCIMD_TLS__CERTS", &tls.certs)
             .env("SCIMD_TLS__KEY", &tls.key);
     };
-    let mut cmd = scimd(dir.path());
-    cmd.arg("serve");
-    env(&mut cmd);
-    let agent = https_agent(&p.ca_der);
-    let base = format!("https://127.0.0.1:{port}");
-    let probe = {
-        let (agent, base) = (agent.clone(), base.clone());
-        move || agent.get(&format!("{base}/healthz")).call().is_ok()
-    };
-    let _server = spawn(cmd, base.clone(), probe);
+    let (_server, agent, base) = serve_tls(dir.path(), &p, &tls, port, &[]);
 
     let res = agent
         .post(&format!("{base}/scim/v2/Users"))
@@ -341,4 +361,60 @@ fn https_round_trip_with_generated_certificate() {
         .output()
         .expect("health");
     assert!(!out.status.success());
+}
+
+/// Issue 19 item 9: a private key every user can read is reported by `check-config` (and at
+/// start, through the same check); the README's `0640 root:scimd` is not.
+#[test]
+fn a_world_readable_key_is_a_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = valid_pki();
+    let tls = write(dir.path(), &p.cert_pem, &p.key_pem);
+    let check_config = |mode: u32| {
+        std::fs::set_permissions(&tls.key, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        check_config_passes(dir.path(), &tls)
+    };
+    let stderr = check_config(0o644);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("readable by every user (mode 644)"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("chmod 0640"), "{stderr}");
+    for private in [0o640, 0o600] {
+        let stderr = check_config(private);
+        assert!(
+            !stderr.contains("readable by every user"),
+            "{private:o}: {stderr}"
+        );
+    }
+}
+
+/// Issue 19 item 4: the header timeout also covers the TLS handshake, which happens before
+/// hyper reads a request head: a client that connects to the TLS port and sends nothing is
+/// closed, and the server keeps answering over TLS.
+#[test]
+fn a_tls_connection_that_never_handshakes_is_closed() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = valid_pki();
+    let tls = write(dir.path(), &p.cert_pem, &p.key_pem);
+    let port = free_port();
+    let extra = [("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "1")];
+    let (_server, agent, base) = serve_tls(dir.path(), &p, &tls, port, &extra);
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    // Generous for a loaded machine; without the bound the read would block for ever.
+    silent
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    let read = silent.read(&mut buf);
+    assert!(
+        matches!(read, Ok(0))
+            || read
+                .as_ref()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset),
+        "the silent TLS connection was not closed: {read:?}"
+    );
+    assert!(agent.get(&format!("{base}/healthz")).call().is_ok());
 }

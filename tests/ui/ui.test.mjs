@@ -6,7 +6,7 @@
 // Environment: SCIMD_BIN (default: $CARGO_TARGET_DIR or ../../target, then debug/scimd),
 // CHROMIUM (default /usr/bin/chromium).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
@@ -63,11 +63,12 @@ async function startScimd() {
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 200; i += 1) {
     if (proc.exitCode !== null) throw new Error(`scimd exited early (${proc.exitCode}):\n${stderr}`);
-    const m = stderr.match(/with password (\S+)/);
-    if (m) {
+    // The first admin password is in a 0600 file beside the database, never on stderr.
+    const passwordFile = join(dir, 'scimd-initial-admin-password');
+    if (existsSync(passwordFile)) {
       try {
         const r = await fetch(`${base}/healthz`);
-        if (r.ok) return { proc, base, password: m[1], dir };
+        if (r.ok) return { proc, base, password: readFileSync(passwordFile, 'utf8').trim(), dir };
       } catch { /* not listening yet */ }
     }
     await new Promise((r) => setTimeout(r, 100));

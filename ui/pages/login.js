@@ -32,7 +32,7 @@ export function Login({ onSignedIn }) {
         setWait(secs);
         setError({ kind: 'rate', text: `Too many failed sign-ins. For your safety, sign-in is paused for this address and user.` });
       } else if (err.status === 401) {
-        setError({ kind: 'bad', text: 'The username or password is wrong. The first password was printed once by scimd on its first start; reset it with `scimd admin reset-password`.' });
+        setError({ kind: 'bad', text: 'The username or password is wrong. The first password is in the file scimd-initial-admin-password beside the database until the first sign-in; reset it with `scimd admin reset-password`.' });
       } else {
         setError({ kind: 'other', text: err.message });
       }
