@@ -18,8 +18,8 @@ use super::schema::{self, AttrDef, AttrType, Mutability, ResourceType, SchemaDef
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Deepest filter tree the element matcher recurses into. The parser bounds brackets and
-/// parentheses, but nests `and`/`or` chains one level per term; its 10,000-character limit keeps
-/// those well under this bound, which stays as a backstop.
+/// parentheses, and `and`/`or` chains (one level per term) by its limit on terms, which keeps
+/// those well under this bound; it stays as a backstop.
 const MAX_FILTER_DEPTH: usize = 2_000;
 
 /// The kind of a PATCH operation (RFC 7644 §3.5.2.1–3).
@@ -1514,6 +1514,7 @@ fn restates_urn(value: &Value, urn: &str) -> bool {
 mod tests {
     use super::*;
     use crate::scim::ScimType;
+    use crate::scim::filter::MAX_TERMS;
     use crate::scim::schema::{GROUP, USER};
     use serde_json::json;
 
@@ -2266,16 +2267,16 @@ mod tests {
     #[test]
     fn longest_or_chain_is_matched_without_overflow() {
         let term = "value eq \"nobody@x\" or ";
-        let n = (9_900 - "emails[type eq \"home\"]".len()) / term.len();
+        let n = MAX_TERMS - 1;
         let path = format!("emails[{}type eq \"home\"]", term.repeat(n));
         let d = ok_user(ops(json!([{"op":"remove","path":path}])));
         assert_eq!(d["emails"].as_array().map(Vec::len), Some(1));
         let ids = format!(
             "members[{}value eq \"last\"]",
-            "value eq \"a\" or ".repeat(600)
+            "value eq \"a\" or ".repeat(MAX_TERMS - 1)
         );
         let changes = members(patch_group(ops(json!([{"op":"remove","path":ids}]))));
-        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == 601));
+        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == MAX_TERMS));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 mod common;
 mod server;
 
-mod adversarial;
 mod admin_api;
+mod adversarial;
 mod backup;
 mod cli;
 mod discovery;

@@ -4,6 +4,7 @@
 //! guards.
 
 mod edge;
-mod login;
+mod filters;
 mod log;
+mod login;
 mod writer;
