@@ -10,6 +10,7 @@ use serde_json::json;
 use scimd::scim::filter::parse_filter;
 use scimd::scim::patch::{apply_patch, parse_patch};
 use scimd::scim::path::parse_path;
+use scimd::scim::resource::WriteLimits;
 use scimd::scim::schema::USER;
 
 /// Runs `f` for about a second and returns the mean time per call.
@@ -38,7 +39,8 @@ fn main() {
         {"op":"Replace","path":"name.familyName","value":"Updated"},
         {"op":"Replace","path":"active","value":"False"},
         {"op":"replace","value":{"displayName":"B","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"7"}}]});
-    let ops = parse_patch(&entra).expect("patch");
+    let limits = WriteLimits::default();
+    let ops = parse_patch(&entra, &limits).expect("patch");
     println!(
         "parse filter (Okta pre-check)      {:>9.2?}",
         time(|| {
@@ -60,13 +62,13 @@ fn main() {
     println!(
         "parse PatchOp body (4 ops)         {:>9.2?}",
         time(|| {
-            black_box(parse_patch(black_box(&entra)).expect("patch"));
+            black_box(parse_patch(black_box(&entra), &limits).expect("patch"));
         })
     );
     println!(
         "apply PatchOp to a user (4 ops)    {:>9.2?}",
         time(|| {
-            black_box(apply_patch(&USER, "id", black_box(&doc), &ops).expect("apply"));
+            black_box(apply_patch(&USER, "id", black_box(&doc), &ops, &limits).expect("apply"));
         })
     );
 }

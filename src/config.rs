@@ -55,6 +55,12 @@ pub struct Limits {
     /// second's worth; more get 429 with `Retry-After` (Okta honours it, S24). 0 = unlimited.
     /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra.
     pub requests_per_second: u32,
+    /// Most operations in one PATCH request; more get 413. Entra and Okta send a handful per
+    /// request (Entra batches group members as values of one operation, not as operations).
+    pub max_patch_operations: usize,
+    /// Most values one multi-valued attribute of a resource may hold (`emails`, `phoneNumbers`,
+    /// …); more get 400 invalidValue. Group members are not counted (their own table).
+    pub max_multi_values: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +69,8 @@ impl Default for Limits {
             max_body_bytes: 1_048_576,
             max_results: 1000,
             requests_per_second: 0,
+            max_patch_operations: 1_000,
+            max_multi_values: 1_000,
         }
     }
 }
@@ -204,6 +212,11 @@ impl Config {
         if self.limits.max_results == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_results must be at least 1".into(),
+            ));
+        }
+        if self.limits.max_patch_operations == 0 || self.limits.max_multi_values == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.max_patch_operations and limits.max_multi_values must be at least 1".into(),
             ));
         }
         Ok(())

@@ -1,7 +1,9 @@
 //! Use cases on users and groups (RFC 7644 §3.3–§3.6): validate the request, run one write
-//! transaction, render the response model. An update reads the current row, computes the new
-//! document and writes it inside one writer transaction, so concurrent writes to one resource
-//! queue rather than collide; only argon2 hashing (slow on purpose) runs outside it.
+//! transaction, render the response model. An update computes the new document against a
+//! snapshot read outside the writer (a large PATCH is CPU work that must not hold up every
+//! other write), then writes it inside one writer transaction if the resource is still at the
+//! snapshot's version, recomputing there otherwise; so concurrent writes to one resource queue
+//! rather than collide. argon2 hashing (slow on purpose) also runs outside.
 
 use serde_json::{Map, Value, json};
 
@@ -13,7 +15,7 @@ use crate::scim::error::{Result, ScimError};
 use crate::scim::list::{ListQuery, list_response};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
-use crate::scim::resource::{self, Document};
+use crate::scim::resource::{self, Document, WriteLimits};
 use crate::scim::schema::ResourceType;
 use crate::store::filter_sql::{self, SqlWhere};
 use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
@@ -78,10 +80,12 @@ pub async fn create(
     scope: &Scope,
     body: Value,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
+    resource::check_multi_values(rt, &doc, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let tenant_id = scope.tenant_id;
@@ -175,6 +179,7 @@ pub async fn version(
 /// PUT: replaces every client-writable attribute (RFC 7644 §3.5.1). Omitted attributes are
 /// cleared; `password` is kept unless a new one is sent, since it is never returned and a
 /// read-modify-write client (Okta S10) cannot send it back.
+#[allow(clippy::too_many_arguments)]
 pub async fn replace(
     store: &Store,
     rt: &'static ResourceType,
@@ -183,10 +188,12 @@ pub async fn replace(
     body: Value,
     if_match: Option<Precondition>,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
+    resource::check_multi_values(rt, &doc, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let change = Change {
         doc,
@@ -200,6 +207,7 @@ pub async fn replace(
 /// PATCH (RFC 7644 §3.5.2): operations applied in order, all or nothing. Returns `None` when
 /// the answer is 204 without a body: groups answer so unless `attributes` was asked for, which
 /// Entra prefers (S63) and which spares loading 50,000 members for a one-member change.
+#[allow(clippy::too_many_arguments)]
 pub async fn patch(
     store: &Store,
     rt: &'static ResourceType,
@@ -208,14 +216,14 @@ pub async fn patch(
     body: Value,
     if_match: Option<Precondition>,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Option<Rendered>> {
     let resolver = projection.resolve(rt)?;
-    let ops = patch::parse_patch(&body)?;
-    let id_owned = id.to_owned();
-    // Hashing needs the outcome of the patch, so a password change is computed first against
-    // the current row and hashed before the write transaction.
+    let ops = patch::parse_patch(&body, limits)?;
+    drop(body);
+    let (id_owned, limits) = (id.to_owned(), *limits);
     let row = update(store, rt, scope, id, if_match, move |current| {
-        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops)?;
+        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits)?;
         let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
         Ok(Change {
             doc: checked.doc,
@@ -413,11 +421,14 @@ enum Interrupted {
     Taken { error: StoreError, name: String },
 }
 
-/// Reads, changes and writes one resource in a single writer transaction, so concurrent
-/// writes to the same resource (32 IdP workers adding members to one group) queue instead of
-/// colliding. The one exception is a new password: argon2 is slow on purpose and must not run
-/// while holding the writer, so the first attempt stops, the password is hashed outside, and
-/// the next attempt recomputes the change and uses the hash if the password is the same.
+/// Changes one resource. The change is computed first against a snapshot read outside the
+/// writer, so its CPU cost (a 1,000-operation PATCH) holds up no other write; a new password is
+/// hashed there too (argon2 is slow on purpose). Inside the writer transaction a version check
+/// tells whether the snapshot is still current: then the precomputed change is written as it
+/// is; otherwise (a concurrent write came first) it is recomputed from the current row there,
+/// so concurrent writes to one resource (32 IdP workers adding members to one group) queue
+/// instead of colliding. A recomputed change with a password not hashed yet stops the attempt;
+/// the next hashes it outside and recomputes.
 async fn update<F>(
     store: &Store,
     rt: &'static ResourceType,
@@ -430,21 +441,62 @@ where
     F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
 {
     let tenant_id = scope.tenant_id;
+    let snapshot = load(store, rt, scope, id).await?;
+    let ahead = compute.clone();
+    let (snapshot, computed) = rocket::tokio::task::spawn_blocking(move || {
+        let change = ahead(&snapshot);
+        (snapshot, change)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!("computing an update of {} failed: {e}", rt.name);
+        ScimError::internal()
+    })?;
     let mut hashed: Option<(String, String)> = None;
+    let mut prepared = match computed {
+        Ok(change) => {
+            if let Some(PendingPassword::Clear(clear)) = &change.password_hash {
+                let hash = hash_password(Some(clear.clone())).await?;
+                hashed = hash.map(|h| (clear.clone(), h));
+            }
+            Some((snapshot, change))
+        }
+        // Refused against a version the precondition accepts: that is the answer. (A failed
+        // If-Match is answered inside, against the current version.)
+        Err(e)
+            if if_match
+                .as_ref()
+                .is_none_or(|p| p.matches(snapshot.version)) =>
+        {
+            return Err(e);
+        }
+        Err(_) => None,
+    };
     for _ in 0..ATTEMPTS {
         let (compute, if_match, hashed_now) = (compute.clone(), if_match.clone(), hashed.clone());
+        let prepared_now = prepared.take();
         let id_owned = id.to_owned();
         let actor_scope = scope.clone();
         let result = store
             .write_or_rollback(move |tx| {
-                let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
+                let still = match &prepared_now {
+                    Some((row, _)) => {
+                        rows::version_of(tx, tenant_id, rt.name, &id_owned)?
+                            == Some((row.seq, row.version))
+                    }
+                    None => false,
+                };
+                let (current, precomputed) = match prepared_now {
+                    Some((row, change)) if still => (row, Some(change)),
+                    _ => (rows::get(tx, tenant_id, rt.name, &id_owned)?, None),
+                };
                 if let Some(p) = &if_match
                     && !p.matches(current.version)
                 {
                     let stale = stale_precondition(rt, &id_owned, current.version);
                     return Ok(Err(Interrupted::Refused(stale)));
                 }
-                let change = match compute(&current) {
+                let change = match precomputed.map_or_else(|| compute(&current), Ok) {
                     Ok(change) => change,
                     Err(e) => return Ok(Err(Interrupted::Refused(e))),
                 };
