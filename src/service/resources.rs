@@ -70,8 +70,12 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// An update runs at most twice: once, and once more with the hash of a new password.
+/// An update computed inside the writer runs at most twice: once, and once more with the hash
+/// of a new password.
 const ATTEMPTS: usize = 2;
+
+/// Races lost by a change computed outside the writer before it is computed inside instead.
+const OPTIMISTIC: usize = 3;
 
 /// POST: creates a resource and returns it (RFC 7644 §3.3).
 pub async fn create(
@@ -417,6 +421,8 @@ enum Interrupted {
     Refused(ScimError),
     /// The change sets this password, which must be hashed before it can be stored.
     NeedsHash(String),
+    /// Another write changed the resource after the snapshot the change was computed from.
+    Raced,
     /// A unique index refused the new userName / displayName.
     Taken { error: StoreError, name: String },
 }
@@ -425,10 +431,12 @@ enum Interrupted {
 /// writer, so its CPU cost (a 1,000-operation PATCH) holds up no other write; a new password is
 /// hashed there too (argon2 is slow on purpose). Inside the writer transaction a version check
 /// tells whether the snapshot is still current: then the precomputed change is written as it
-/// is; otherwise (a concurrent write came first) it is recomputed from the current row there,
-/// so concurrent writes to one resource (32 IdP workers adding members to one group) queue
-/// instead of colliding. A recomputed change with a password not hashed yet stops the attempt;
-/// the next hashes it outside and recomputes.
+/// is. If another write came first, the attempt stops without writing and the change is
+/// computed again outside against the new version; after `OPTIMISTIC` such races (many
+/// clients changing one resource at once: 32 IdP workers adding members to one group) it is
+/// computed inside the writer instead, where writes to one resource queue and none can race.
+/// A change computed there with a password not hashed yet stops the attempt; the next hashes
+/// it outside and recomputes.
 async fn update<F>(
     store: &Store,
     rt: &'static ResourceType,
@@ -441,62 +449,34 @@ where
     F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
 {
     let tenant_id = scope.tenant_id;
-    let snapshot = load(store, rt, scope, id).await?;
-    let ahead = compute.clone();
-    let (snapshot, computed) = rocket::tokio::task::spawn_blocking(move || {
-        let change = ahead(&snapshot);
-        (snapshot, change)
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!("computing an update of {} failed: {e}", rt.name);
-        ScimError::internal()
-    })?;
     let mut hashed: Option<(String, String)> = None;
-    let mut prepared = match computed {
-        Ok(change) => {
-            if let Some(PendingPassword::Clear(clear)) = &change.password_hash {
-                let hash = hash_password(Some(clear.clone())).await?;
-                hashed = hash.map(|h| (clear.clone(), h));
-            }
-            Some((snapshot, change))
-        }
-        // Refused against a version the precondition accepts: that is the answer. (A failed
-        // If-Match is answered inside, against the current version.)
-        Err(e)
-            if if_match
-                .as_ref()
-                .is_none_or(|p| p.matches(snapshot.version)) =>
-        {
-            return Err(e);
-        }
-        Err(_) => None,
-    };
-    for _ in 0..ATTEMPTS {
-        let (compute, if_match, hashed_now) = (compute.clone(), if_match.clone(), hashed.clone());
+    let mut prepared = precompute(store, rt, scope, id, &if_match, &compute, &mut hashed).await?;
+    let mut races = 0;
+    for _ in 0..OPTIMISTIC + ATTEMPTS {
+        let (compute_now, if_match_now, hashed_now) =
+            (compute.clone(), if_match.clone(), hashed.clone());
         let prepared_now = prepared.take();
         let id_owned = id.to_owned();
         let actor_scope = scope.clone();
         let result = store
             .write_or_rollback(move |tx| {
-                let still = match &prepared_now {
-                    Some((row, _)) => {
-                        rows::version_of(tx, tenant_id, rt.name, &id_owned)?
-                            == Some((row.seq, row.version))
-                    }
-                    None => false,
-                };
                 let (current, precomputed) = match prepared_now {
-                    Some((row, change)) if still => (row, Some(change)),
-                    _ => (rows::get(tx, tenant_id, rt.name, &id_owned)?, None),
+                    Some((row, change)) => {
+                        let now = rows::version_of(tx, tenant_id, rt.name, &id_owned)?;
+                        if now != Some((row.seq, row.version)) {
+                            return Ok(Err(Interrupted::Raced));
+                        }
+                        (row, Some(change))
+                    }
+                    None => (rows::get(tx, tenant_id, rt.name, &id_owned)?, None),
                 };
-                if let Some(p) = &if_match
+                if let Some(p) = &if_match_now
                     && !p.matches(current.version)
                 {
                     let stale = stale_precondition(rt, &id_owned, current.version);
                     return Ok(Err(Interrupted::Refused(stale)));
                 }
-                let change = match precomputed.map_or_else(|| compute(&current), Ok) {
+                let change = match precomputed.map_or_else(|| compute_now(&current), Ok) {
                     Ok(change) => change,
                     Err(e) => return Ok(Err(Interrupted::Refused(e))),
                 };
@@ -557,6 +537,13 @@ where
         match result {
             Ok(Ok(row)) => return Ok(row),
             Ok(Err(Interrupted::Refused(e))) => return Err(e),
+            Ok(Err(Interrupted::Raced)) => {
+                races += 1;
+                if races < OPTIMISTIC {
+                    prepared =
+                        precompute(store, rt, scope, id, &if_match, &compute, &mut hashed).await?;
+                }
+            }
             Ok(Err(Interrupted::NeedsHash(clear))) => {
                 let hash = hash_password(Some(clear.clone())).await?;
                 hashed = hash.map(|h| (clear, h));
@@ -567,10 +554,62 @@ where
             Err(e) => return Err(not_found_or_internal(e, rt, id)),
         }
     }
-    // The second attempt recomputes the same password from the same request, so it finds
-    // its hash; getting here means that broke.
-    tracing::error!("update of {} {id} asked for a password hash twice", rt.name);
+    // Inside the writer nothing races, and a second attempt there recomputes the same
+    // password from the same request, so it finds its hash; getting here means that broke.
+    tracing::error!("update of {} {id} did not settle", rt.name);
     Err(ScimError::internal())
+}
+
+/// Computes a change against the current row, read outside the writer, on a blocking thread
+/// (it is CPU work); hashes a new password it sets. `None` when the change is to be computed
+/// inside the writer: its refusal may depend on a precondition that is checked there.
+#[allow(clippy::too_many_arguments)]
+async fn precompute<F>(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    if_match: &Option<Precondition>,
+    compute: &F,
+    hashed: &mut Option<(String, String)>,
+) -> Result<Option<(ResourceRow, Change)>>
+where
+    F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
+{
+    let snapshot = load(store, rt, scope, id).await?;
+    let ahead = compute.clone();
+    let (snapshot, computed) = rocket::tokio::task::spawn_blocking(move || {
+        let change = ahead(&snapshot);
+        (snapshot, change)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!("computing an update of {} failed: {e}", rt.name);
+        ScimError::internal()
+    })?;
+    match computed {
+        Ok(change) => {
+            if let Some(PendingPassword::Clear(clear)) = &change.password_hash
+                && hashed
+                    .as_ref()
+                    .is_none_or(|(for_clear, _)| for_clear != clear)
+            {
+                let hash = hash_password(Some(clear.clone())).await?;
+                *hashed = hash.map(|h| (clear.clone(), h));
+            }
+            Ok(Some((snapshot, change)))
+        }
+        // Refused against a version the precondition accepts: that is the answer, as of the
+        // snapshot. (A failed If-Match is answered inside, against the current version.)
+        Err(e)
+            if if_match
+                .as_ref()
+                .is_none_or(|p| p.matches(snapshot.version)) =>
+        {
+            Err(e)
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 async fn load(

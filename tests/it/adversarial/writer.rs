@@ -276,3 +276,72 @@ async fn metrics_show_the_writer_hold_histogram() {
     // The default tenant, the token and the user were each written.
     assert!(count >= 2, "{count}");
 }
+
+/// A change computed outside the writer is written only if the resource did not change since;
+/// otherwise it is computed again. Concurrent PATCHes to one user and one group all land.
+#[test]
+fn concurrent_patches_to_one_resource_all_land() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(dir.path(), &[]);
+    let token = token(dir.path());
+    let base = server.base.clone();
+    let id = user_with_emails(&base, &token, 10);
+    let group = send(
+        "POST",
+        &format!("{base}/scim/v2/Groups"),
+        &token,
+        &json!({"displayName": "crowd"}),
+    );
+    let gid = group.body["id"].as_str().expect("id").to_owned();
+    let workers: Vec<_> = (0..12)
+        .map(|w| {
+            let (base, token, id, gid) = (base.clone(), token.clone(), id.clone(), gid.clone());
+            std::thread::spawn(move || {
+                for i in 0..4 {
+                    let member = send(
+                        "POST",
+                        &format!("{base}/scim/v2/Users"),
+                        &token,
+                        &json!({"userName": format!("w{w}-{i}@example.com")}),
+                    );
+                    assert_eq!(member.status, 201, "{}", member.body);
+                    let mid = member.body["id"].as_str().expect("id").to_owned();
+                    let a = send(
+                        "PATCH",
+                        &format!("{base}/scim/v2/Users/{id}"),
+                        &token,
+                        &json!({"schemas": [PATCH_OP], "Operations": [
+                            {"op": "add", "path": "emails", "value": [{"value": format!("w{w}-{i}@example.com")}]},
+                            {"op": "replace", "path": "emails[value eq \"e0@example.com\"].display", "value": format!("w{w}-{i}")}]}),
+                    );
+                    assert_eq!(a.status, 200, "{}", a.body);
+                    let a = send(
+                        "PATCH",
+                        &format!("{base}/scim/v2/Groups/{gid}"),
+                        &token,
+                        &json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "members", "value": [{"value": mid}]}]}),
+                    );
+                    assert_eq!(a.status, 204, "{}", a.body);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let user = send(
+        "GET",
+        &format!("{base}/scim/v2/Users/{id}"),
+        &token,
+        &Value::Null,
+    );
+    assert_eq!(user.body["emails"].as_array().map(Vec::len), Some(10 + 48));
+    assert_eq!(user.body["meta"]["version"], json!("W/\"49\""));
+    let g = send(
+        "GET",
+        &format!("{base}/scim/v2/Groups/{gid}"),
+        &token,
+        &Value::Null,
+    );
+    assert_eq!(g.body["members"].as_array().map(Vec::len), Some(48));
+}
