@@ -3,7 +3,8 @@
 //! the writer (`Store::writer_hold_times`, shown in /metrics as `scimd_writer_hold_seconds`;
 //! target p99 ≤ 50 ms) and the other tenant's POST latency, alone and meanwhile. In process,
 //! through the service layer (no HTTP). Run: `cargo bench --bench writer`
-//! (`SCIMD_BENCH_SECONDS`, default 10, is the length of each phase).
+//! (`SCIMD_BENCH_SECONDS`, default 10, is the length of each phase; `SCIMD_BENCH_PATCHERS`,
+//! default 2, how many clients send the PATCH, all to the same user).
 
 use std::time::{Duration, Instant};
 
@@ -104,6 +105,10 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(10);
     let phase = Duration::from_secs(seconds);
+    let patchers: usize = std::env::var("SCIMD_BENCH_PATCHERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2);
     let limits = WriteLimits::default();
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::open(&dir.path().join("bench.db")).expect("store");
@@ -172,7 +177,7 @@ fn main() {
 
     let before = store.writer_hold_times();
     let (during, patches) = runtime.block_on(async {
-        let patchers: Vec<_> = (0..2)
+        let patchers: Vec<_> = (0..patchers)
             .map(|worker| {
                 let (store, busy, id) = (store.clone(), busy.clone(), id.clone());
                 rocket::tokio::spawn(async move {

@@ -1149,8 +1149,10 @@ fn apply_filtered(
     let (def, filter, sub) = (f.def, f.filter, f.sub);
     check_filter(def, filter)?;
     let mut list = take_list(map, def.name);
+    // Positions of the selected elements, ascending; the work below is per selected element
+    // (except where elements are removed), so an indexed operation does not walk the list.
     let hits = select(cx.index, f, &list);
-    let any = hits.iter().any(|h| *h);
+    let any = !hits.is_empty();
     let len = list.len();
     // The index stays right only when the selected elements keep their place and the indexed
     // sub-attribute: setting another sub-attribute on elements that exist.
@@ -1160,25 +1162,18 @@ fn apply_filtered(
     };
     let mut keep = false;
     match (kind, sub) {
-        (OpKind::Remove, None) => {
-            let mut it = hits.iter();
-            list.retain(|_| !it.next().copied().unwrap_or(false));
-        }
+        (OpKind::Remove, None) => remove_at(&mut list, &hits),
         (OpKind::Remove, Some(sub)) => {
-            for (item, hit) in list.iter_mut().zip(&hits) {
-                if *hit {
-                    set_sub(item, sub, None);
-                }
+            for item in at(&mut list, &hits) {
+                set_sub(item, sub, None);
             }
         }
         (OpKind::Add | OpKind::Replace, Some(sub)) => {
             let new = sub_value(sub, value, label)?;
             keep = keeps_index(new.as_ref());
             if any {
-                for (item, hit) in list.iter_mut().zip(&hits) {
-                    if *hit {
-                        set_sub(item, sub, new.clone());
-                    }
+                for item in at(&mut list, &hits) {
+                    set_sub(item, sub, new.clone());
                 }
             } else if let Some(v) = new {
                 let mut elem = element_from_filter(def, filter, label)?;
@@ -1199,13 +1194,10 @@ fn apply_filtered(
                 Some(other) => Some(other),
             };
             match (any, new) {
-                (true, None) => {
-                    let mut it = hits.iter();
-                    list.retain(|_| !it.next().copied().unwrap_or(false));
-                }
+                (true, None) => remove_at(&mut list, &hits),
                 (true, Some(Value::Object(new))) => {
-                    for (item, hit) in list.iter_mut().zip(&hits) {
-                        if *hit && let Value::Object(o) = item {
+                    for item in at(&mut list, &hits) {
+                        if let Value::Object(o) = item {
                             for (k, v) in &new {
                                 o.insert(k.clone(), v.clone());
                             }
@@ -1213,10 +1205,8 @@ fn apply_filtered(
                     }
                 }
                 (true, Some(other)) => {
-                    for (item, hit) in list.iter_mut().zip(&hits) {
-                        if *hit {
-                            *item = other.clone();
-                        }
+                    for item in at(&mut list, &hits) {
+                        *item = other.clone();
                     }
                 }
                 (false, None) => {}
@@ -1229,7 +1219,12 @@ fn apply_filtered(
             }
         }
     }
-    put_list(map, def, list);
+    if keep {
+        // Only sub-attributes of existing elements were set: nothing to sweep, nothing moved.
+        map.insert(def.name.to_owned(), Value::Array(list));
+    } else {
+        put_list(map, def, list);
+    }
     let now = map
         .get(def.name)
         .and_then(Value::as_array)
@@ -1240,13 +1235,43 @@ fn apply_filtered(
     Ok(())
 }
 
-/// Which elements the filter selects: through the index for `sub eq "string"` (built on first
-/// use), by evaluating the filter on each element otherwise.
-fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<bool> {
+/// The elements at `positions` (ascending, in range).
+fn at<'l>(list: &'l mut [Value], positions: &'l [usize]) -> impl Iterator<Item = &'l mut Value> {
+    let mut rest = list;
+    let mut offset = 0;
+    positions.iter().filter_map(move |&p| {
+        let taken = std::mem::take(&mut rest);
+        let (_, tail) = taken.split_at_mut_checked(p.checked_sub(offset)?)?;
+        let (item, after) = tail.split_first_mut()?;
+        rest = after;
+        offset = p + 1;
+        Some(item)
+    })
+}
+
+/// Removes the elements at `positions` (ascending).
+fn remove_at(list: &mut Vec<Value>, positions: &[usize]) {
+    let mut next = positions.iter().peekable();
+    let mut i = 0;
+    list.retain(|_| {
+        let hit = next.peek().is_some_and(|p| **p == i);
+        if hit {
+            next.next();
+        }
+        i += 1;
+        !hit
+    });
+}
+
+/// Positions (ascending) of the elements the filter selects: through the index for
+/// `sub eq "string"` (built on first use), by evaluating the filter on each element otherwise.
+fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> {
     let Some((sub, key)) = eq_key(f.def, f.filter) else {
         return list
             .iter()
-            .map(|e| matches(f.def, f.filter, e, 0))
+            .enumerate()
+            .filter(|(_, e)| matches(f.def, f.filter, e, 0))
+            .map(|(i, _)| i)
             .collect();
     };
     let fits = slot
@@ -1268,14 +1293,13 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<bool> {
             positions,
         });
     }
-    let mut hits = vec![false; list.len()];
-    let found = slot.index.as_ref().and_then(|i| i.positions.get(&key));
-    for i in found.into_iter().flatten() {
-        if let Some(h) = hits.get_mut(*i) {
-            *h = true;
-        }
-    }
-    hits
+    // Positions are pushed in list order when the index is built and never change while it is
+    // kept, so they are ascending.
+    slot.index
+        .as_ref()
+        .and_then(|i| i.positions.get(&key))
+        .map(|p| p.iter().copied().filter(|i| *i < list.len()).collect())
+        .unwrap_or_default()
 }
 
 /// `sub eq "text"` on a textual sub-attribute (the shape the index answers), with the key its
