@@ -299,8 +299,12 @@ pub fn apply_patch(
     for (i, op) in ops.iter().enumerate() {
         // Only an operation that writes `primary` can make a second element primary; the others
         // need no snapshot of the primaries before them.
-        let before = may_set_primary(op).then(|| primaries(rt, &st.doc));
+        // An operation that moves the primary flag through the index needs no snapshot: it
+        // knows the one primary before it (see `move_primary`).
+        let fast = primary_through_index(rt, op, &st.index);
+        let before = (!fast && may_set_primary(op)).then(|| primaries(rt, &st.doc));
         st.index.dirty = false;
+        st.index.fast_primary = fast;
         st.apply(op).map_err(|mut e| {
             e.detail = format!("Operations[{i}] ({}): {}", op.op.as_str(), e.detail);
             e
@@ -310,6 +314,14 @@ pub fn apply_patch(
         }
         if let Some(before) = before {
             normalise_primary(rt, &mut st.doc, &before);
+            // Primaries moved by the general rule: the index reads them again (no allocation).
+            if let Some(index) = st.index.index.as_mut() {
+                index.primaries = indexed_list(&st.doc, index).map_or_else(Vec::new, |l| {
+                    (0..l.len())
+                        .filter(|i| l.get(*i).is_some_and(is_primary))
+                        .collect()
+                });
+            }
         }
     }
     check_multi_values(rt, &st.doc, limits)?;
@@ -346,6 +358,16 @@ struct EqIndex {
     attr: &'static str,
     sub: &'static str,
     positions: HashMap<String, Vec<usize>>,
+    /// Positions of the elements marked primary, kept by operations that move the flag
+    /// through this index (see `move_primary`).
+    primaries: Vec<usize>,
+}
+
+impl EqIndex {
+    /// Whether this indexes the list an `attr[sub eq "…"]` path on `def` selects from.
+    fn serves(&self, ext: Option<&str>, def: &AttrDef, sub: &AttrDef) -> bool {
+        self.ext == ext && self.attr == def.name && self.sub == sub.name
+    }
 }
 
 /// The index (if built) and whether the current operation changed the document in a way it
@@ -354,6 +376,37 @@ struct EqIndex {
 struct IndexSlot {
     index: Option<EqIndex>,
     dirty: bool,
+    /// The current operation sets `primary` on elements the index selects, and the index knows
+    /// the list's one primary: `apply_filtered` moves the flag itself.
+    fast_primary: bool,
+}
+
+/// The list an index was built on, as it is in `doc` now.
+fn indexed_list<'d>(doc: &'d Document, index: &EqIndex) -> Option<&'d Vec<Value>> {
+    let block = match index.ext {
+        None => doc,
+        Some(ext) => doc.get(ext)?.as_object()?,
+    };
+    block.get(index.attr)?.as_array()
+}
+
+/// Whether `op` is `replace attr[sub eq "…"].primary` on the list the kept index serves, with
+/// at most one primary in it: then moving the flag costs the selected elements, not a scan.
+fn primary_through_index(rt: &ResourceType, op: &PatchOperation, slot: &IndexSlot) -> bool {
+    let (Some(index), Some(path), OpKind::Add | OpKind::Replace) = (&slot.index, &op.path, op.op)
+    else {
+        return false;
+    };
+    let Ok(Target::Attr(t)) = resolve(rt, path) else {
+        return false;
+    };
+    let (Some(filter), Some(sub)) = (t.filter, t.sub) else {
+        return false;
+    };
+    sub.name == "primary"
+        && index.primaries.len() <= 1
+        && eq_key(t.def, filter)
+            .is_some_and(|(key_sub, _)| index.serves(t.ext.map(|e| e.id), t.def, key_sub))
 }
 
 /// What a path resolves to in the resource type's schemas.
@@ -1175,10 +1228,23 @@ fn apply_filtered(
                 for item in at(&mut list, &hits) {
                     set_sub(item, sub, new.clone());
                 }
+                if cx.index.fast_primary && keep {
+                    move_primary(cx.index, &mut list, &hits);
+                }
             } else if let Some(v) = new {
                 let mut elem = element_from_filter(def, filter, label)?;
                 elem.insert(sub.name.to_owned(), v);
                 push_created(def, &mut list, elem, label)?;
+                if cx.index.fast_primary
+                    && list.last().is_some_and(is_primary)
+                    && let Some(old) = cx.index.index.as_ref().and_then(|i| i.primaries.first())
+                    && Some(old + 1) != Some(list.len())
+                    && let Some(Value::Object(o)) = list.get_mut(*old)
+                {
+                    // The created element is the newly primary one (see `move_primary`); the
+                    // index is rebuilt after this operation, which moved no position.
+                    o.shift_remove("primary");
+                }
             }
         }
         (OpKind::Add | OpKind::Replace, None) => {
@@ -1235,6 +1301,49 @@ fn apply_filtered(
     Ok(())
 }
 
+/// After `primary` was written on the elements at `hits` (ascending), which the index selected:
+/// the rule of `normalise_primary` (the element newly made primary wins, the others lose the
+/// flag) applied knowing the list's one primary before, so no element outside `hits` is read.
+fn move_primary(slot: &mut IndexSlot, list: &mut [Value], hits: &[usize]) {
+    let Some(index) = slot.index.as_mut() else {
+        return;
+    };
+    let old = index.primaries.first().copied();
+    let now: Vec<usize> = old
+        .into_iter()
+        .filter(|p| hits.binary_search(p).is_err())
+        .chain(
+            hits.iter()
+                .copied()
+                .filter(|h| list.get(*h).is_some_and(is_primary)),
+        )
+        .collect();
+    let keep = if now.len() < 2 {
+        None
+    } else {
+        // `normalise_primary` keeps the first newly primary element by position, or the last
+        // primary when none is new.
+        let mut sorted = now.clone();
+        sorted.sort_unstable();
+        sorted
+            .iter()
+            .copied()
+            .find(|i| Some(*i) != old)
+            .or(sorted.last().copied())
+    };
+    let mut primaries = now;
+    if let Some(keep) = keep {
+        for i in primaries.iter().copied().filter(|i| *i != keep) {
+            if let Some(Value::Object(o)) = list.get_mut(i) {
+                o.shift_remove("primary");
+            }
+        }
+        primaries = vec![keep];
+    }
+    primaries.sort_unstable();
+    index.primaries = primaries;
+}
+
 /// The elements at `positions` (ascending, in range).
 fn at<'l>(list: &'l mut [Value], positions: &'l [usize]) -> impl Iterator<Item = &'l mut Value> {
     let mut rest = list;
@@ -1277,7 +1386,7 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> 
     let fits = slot
         .index
         .as_ref()
-        .is_some_and(|i| i.ext == f.ext && i.attr == f.def.name && i.sub == sub.name);
+        .is_some_and(|i| i.serves(f.ext, f.def, sub));
     if !fits {
         let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
         let path = plain(sub.name);
@@ -1286,11 +1395,15 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> 
                 positions.entry(fold_key(sub, v)).or_default().push(i);
             }
         }
+        let primaries = (0..list.len())
+            .filter(|i| list.get(*i).is_some_and(is_primary))
+            .collect();
         slot.index = Some(EqIndex {
             ext: f.ext,
             attr: f.def.name,
             sub: sub.name,
             positions,
+            primaries,
         });
     }
     // Positions are pushed in list order when the index is built and never change while it is
@@ -2932,6 +3045,53 @@ mod tests {
                 Just(json!({"displayName":"d","name.familyName":"f","active":"False","id":"id-1"})),
                 Just(json!({ENT: {"manager":"m1","department":"d"}})),
             ]
+        }
+
+        /// Operations on `emails` by `value eq` (what the index serves) and a few that disturb
+        /// it: removals, value changes, other filters, whole-list adds, primary flags.
+        fn indexed_operation() -> impl Strategy<Value = Value> {
+            let email = (0..6usize).prop_map(|i| format!("E{i}@x"));
+            let flag = prop_oneof![Just(json!(true)), Just(json!(false)), Just(json!("True"))];
+            prop_oneof![
+                4 => (email.clone(), prop::sample::select(vec!["type", "display"]), "[a-c]")
+                    .prop_map(|(e, sub, v)| json!({"op":"replace","path":format!("emails[value eq \"{}\"].{sub}", e.to_lowercase()),"value":v})),
+                4 => (email.clone(), flag.clone())
+                    .prop_map(|(e, f)| json!({"op":"replace","path":format!("emails[value eq \"{e}\"].primary"),"value":f})),
+                1 => email.clone().prop_map(|e| json!({"op":"remove","path":format!("emails[value eq \"{e}\"]")})),
+                1 => (email.clone(), email.clone()).prop_map(|(a, b)| json!({"op":"replace","path":format!("emails[value eq \"{a}\"].value"),"value":b})),
+                1 => email.clone().prop_map(|e| json!({"op":"add","path":"emails","value":[{"value":e,"primary":true}]})),
+                1 => flag.prop_map(|f| json!({"op":"replace","path":"emails[type eq \"a\"].primary","value":f})),
+                1 => email.prop_map(|e| json!({"op":"remove","path":format!("emails[value eq \"{e}\"].type")})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            /// The index and the primary flag it tracks, kept across the operations of one
+            /// request, give what applying each operation as its own request gives.
+            #[test]
+            fn indexed_operations_agree_with_one_at_a_time(list in prop::collection::vec(indexed_operation(), 1..12), primary in 0..5usize) {
+                let emails: Vec<Value> = (0..4)
+                    .map(|i| if i == primary { json!({"value": format!("e{i}@x"), "type": "a", "primary": true}) } else { json!({"value": format!("e{i}@x"), "type": "b"}) })
+                    .collect();
+                let base = doc(json!({"userName": "u", "emails": emails}));
+                let limits = WriteLimits::default();
+                let together = parse_patch(&ops(Value::Array(list.clone())), &limits)
+                    .and_then(|o| apply_patch(&USER, "id-1", &base, &o, &limits))
+                    .map(|out| out.doc);
+                let mut alone = Ok(base);
+                for op in &list {
+                    alone = alone.and_then(|d| {
+                        let o = parse_patch(&ops(json!([op])), &limits)?;
+                        apply_patch(&USER, "id-1", &d, &o, &limits).map(|out| out.doc)
+                    });
+                }
+                match (together, alone) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => prop_assert!(false, "together {:?}, alone {:?}", a, b),
+                }
+            }
         }
 
         proptest! {
