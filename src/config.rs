@@ -294,6 +294,18 @@ mod tests {
     }
 
     #[test]
+    fn write_limits_must_be_positive() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_LIMITS__MAX_MULTI_VALUES", "0");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("zero")
+                .to_string();
+            assert!(msg.contains("limits.max_multi_values"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn unknown_env_var_is_named() {
         Jail::expect_with(|jail| {
             jail.set_env("SCIMD_LIMITS__MAX_RESULT", "5");

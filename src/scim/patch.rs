@@ -297,10 +297,9 @@ pub fn apply_patch(
         index: IndexSlot::default(),
     };
     for (i, op) in ops.iter().enumerate() {
-        // Only an operation that writes `primary` can make a second element primary; the others
-        // need no snapshot of the primaries before them.
-        // An operation that moves the primary flag through the index needs no snapshot: it
-        // knows the one primary before it (see `move_primary`).
+        // Only an operation that writes `primary` can make a second element primary, so only
+        // it needs a snapshot of the primaries before it; and not even it when it moves the
+        // flag through the index, which knows the list's one primary (see `move_primary`).
         let fast = primary_through_index(rt, op, &st.index);
         let before = (!fast && may_set_primary(op)).then(|| primaries(rt, &st.doc));
         st.index.dirty = false;
