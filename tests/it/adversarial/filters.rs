@@ -81,4 +81,10 @@ async fn the_largest_allowed_filters_run() {
             .await
             .assert_error(400, Some("invalidFilter"));
     }
+    // The deepest shape: the chain under the most nesting the parser allows (64 levels, the
+    // innermost being a value filter's brackets, so 63 negations), an even number of `not`s.
+    let chain = terms.join(" or ");
+    let deep = format!("{}({chain}){}", "not (".repeat(62), ")".repeat(62));
+    let r = search(&app, &deep).await;
+    assert_eq!(r.ok()["totalResults"], json!(1), "{}", r.raw);
 }
