@@ -323,7 +323,7 @@ pub fn apply_patch(
             }
         }
     }
-    check_multi_values(rt, &st.doc, limits)?;
+    check_multi_values(rt, &st.doc, Some(doc), limits)?;
     for def in rt.schema.attributes.iter().filter(|a| a.required) {
         if doc.contains_key(def.name) && !st.doc.contains_key(def.name) {
             return Err(ScimError::invalid_value(format!(
@@ -2822,6 +2822,26 @@ mod tests {
             .map(|_| json!({"value":"BJ@work.example"}))
             .collect();
         assert!(run(ops(json!([{"op":"add","path":"emails","value":again}]))).is_ok());
+
+        // A user stored with more (before the limit was lowered) can still be changed, and
+        // its list shrink, but not grow.
+        let mut big = user();
+        big.insert("emails".into(), Value::Array(emails(7)));
+        let on_big = |body: Value| {
+            let parsed = parse_patch(&body, &limits)?;
+            apply_patch(&USER, "id-1", &big, &parsed, &limits)
+        };
+        assert!(on_big(ops(json!([{"op":"replace","path":"active","value":false}]))).is_ok());
+        assert!(
+            on_big(ops(
+                json!([{"op":"remove","path":"emails[value eq \"e0@x\"]"}])
+            ))
+            .is_ok()
+        );
+        let (t, _) = err_type(on_big(ops(
+            json!([{"op":"add","path":"emails","value":[{"value":"new@x"}]}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
     }
 
     /// The `eq` index kept across operations gives the same document as applying each operation

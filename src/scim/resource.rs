@@ -46,17 +46,29 @@ impl Default for WriteLimits {
 /// Refuses a document holding more values in one multi-valued attribute than the limit.
 /// 400 invalidValue rather than 413: the resource itself would break a bound of this server,
 /// so splitting the request would not help (RFC 7644 §3.12: "the value specified was not
-/// compatible with the operation or attribute type").
-pub fn check_multi_values(rt: &ResourceType, doc: &Document, limits: &WriteLimits) -> Result<()> {
-    let blocks = std::iter::once((None, doc)).chain(rt.extensions.iter().filter_map(|e| {
-        doc.get(e.id)
-            .and_then(Value::as_object)
-            .map(|b| (Some(*e), b))
-    }));
-    for (ext, block) in blocks {
+/// compatible with the operation or attribute type"). With `before` (a PATCH), an attribute
+/// already over the limit (stored before the limit was lowered) may stay as large or shrink,
+/// so that an unrelated change (an IdP deactivating the user) still goes through.
+pub fn check_multi_values(
+    rt: &ResourceType,
+    doc: &Document,
+    before: Option<&Document>,
+    limits: &WriteLimits,
+) -> Result<()> {
+    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(*e)));
+    for ext in blocks {
+        let Some(block) = block_of(doc, ext) else {
+            continue;
+        };
         for (name, value) in block {
+            let was = before
+                .and_then(|b| block_of(b, ext))
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
             if let Value::Array(items) = value
                 && items.len() > limits.max_multi_values
+                && (before.is_none() || items.len() > was)
             {
                 let label = match ext {
                     Some(e) => format!("{}:{name}", e.id),
@@ -67,6 +79,14 @@ pub fn check_multi_values(rt: &ResourceType, doc: &Document, limits: &WriteLimit
         }
     }
     Ok(())
+}
+
+/// The core attributes (`ext` None) or an extension's block of a document.
+fn block_of<'d>(doc: &'d Document, ext: Option<&SchemaDef>) -> Option<&'d Map<String, Value>> {
+    match ext {
+        None => Some(doc),
+        Some(e) => doc.get(e.id).and_then(Value::as_object),
+    }
 }
 
 /// The error for a multi-valued attribute over `limits.max_multi_values`.

@@ -103,7 +103,7 @@ pub async fn create(
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
-    resource::check_multi_values(rt, &doc, limits)?;
+    resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let tenant_id = scope.tenant_id;
@@ -211,7 +211,7 @@ pub async fn replace(
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
-    resource::check_multi_values(rt, &doc, limits)?;
+    resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let change = Change {
         doc,
