@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use scimd::scim::projection::Projection;
+use scimd::scim::resource::WriteLimits;
 use scimd::scim::schema::GROUP;
 use scimd::service::Scope;
 use scimd::service::resources;
@@ -64,6 +65,7 @@ fn main() {
         .build()
         .expect("runtime");
     let none = Projection::default();
+    let limits = WriteLimits::default();
     let patch = |group: &str, op: &str, id: &str| {
         let body = if op == "add" {
             json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":id}]}]})
@@ -73,7 +75,7 @@ fn main() {
         let started = Instant::now();
         runtime
             .block_on(resources::patch(
-                &store, &GROUP, &scope, group, body, None, &none,
+                &store, &GROUP, &scope, group, body, None, &none, &limits,
             ))
             .expect("patch");
         started.elapsed()
@@ -82,7 +84,9 @@ fn main() {
         let refs: Vec<Value> = ids.iter().map(|id| json!({"value": id})).collect();
         let body = json!({"displayName": name, "members": refs});
         let r = runtime
-            .block_on(resources::create(&store, &GROUP, &scope, body, &none))
+            .block_on(resources::create(
+                &store, &GROUP, &scope, body, &none, &limits,
+            ))
             .expect("create");
         r.body["id"].as_str().expect("id").to_owned()
     };

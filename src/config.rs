@@ -79,6 +79,12 @@ pub struct Limits {
     /// Longest request target (path and query) accepted, in bytes; longer ones get 414.
     /// Must stay below [`HYPER_MAX_URI_BYTES`] so every refusal is a SCIM error.
     pub max_url_bytes: usize,
+    /// Most operations in one PATCH request; more get 413. Entra and Okta send a handful per
+    /// request (Entra batches group members as values of one operation, not as operations).
+    pub max_patch_operations: usize,
+    /// Most values one multi-valued attribute of a resource may hold (`emails`, `phoneNumbers`,
+    /// …); more get 400 invalidValue. Group members are not counted (their own table).
+    pub max_multi_values: usize,
 }
 
 /// Longest request target hyper 1 parses (`MAX_URI_LEN` in hyper's `proto/h1/role.rs`,
@@ -99,6 +105,8 @@ impl Default for Limits {
             body_timeout_secs: 30,
             max_connections: 1024,
             max_url_bytes: 16_384,
+            max_patch_operations: 1_000,
+            max_multi_values: 1_000,
         }
     }
 }
@@ -320,6 +328,11 @@ impl Config {
                 "limits.max_results must be at least 1".into(),
             ));
         }
+        if self.limits.max_patch_operations == 0 || self.limits.max_multi_values == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.max_patch_operations and limits.max_multi_values must be at least 1".into(),
+            ));
+        }
         Ok(())
     }
 
@@ -404,6 +417,18 @@ mod tests {
             let msg = err.to_string();
             assert!(msg.contains("prot"), "{msg}");
             assert!(msg.contains("scimd.toml"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn write_limits_must_be_positive() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_LIMITS__MAX_MULTI_VALUES", "0");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("zero")
+                .to_string();
+            assert!(msg.contains("limits.max_multi_values"), "{msg}");
             Ok(())
         });
     }

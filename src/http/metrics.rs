@@ -1,9 +1,10 @@
 //! `GET /metrics` in the Prometheus text format (the `prometheus` crate renders it): SCIM
 //! requests by tenant, resource type, method, status and IdP; a latency histogram; the request
 //! log's queue depth, drops, writes, requests not logged in full and disk use; the seconds
-//! until each token expires. Every label comes from a fixed set or from a value the server
-//! resolved (a tenant or token that exists), never from what a client wrote in a URL or
-//! header, so no client can grow the registry.
+//! until each token expires; how long each write held the database writer (kept by the store,
+//! rendered here). Every label comes from a fixed set or from a value the server resolved (a
+//! tenant or token that exists), never from what a client wrote in a URL or header, so no
+//! client can grow the registry.
 //!
 //! Access: a client on the loopback address may scrape without a token (behind a proxy, the
 //! client is the address in `client_ip_header`, not the proxy); anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
@@ -12,6 +13,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use prometheus::proto::{Bucket, Histogram, Metric, MetricFamily, MetricType};
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -24,6 +26,7 @@ use subtle::ConstantTimeEq;
 use super::App;
 use crate::service::request_log::RequestLog;
 use crate::service::tokens;
+use crate::store::{HOLD_BUCKETS, HoldSnapshot};
 
 pub(crate) fn routes() -> Vec<Route> {
     routes![metrics]
@@ -141,9 +144,11 @@ impl Metrics {
             .observe(latency.as_secs_f64());
     }
 
-    fn render(&self) -> String {
+    fn render(&self, held: &HoldSnapshot) -> String {
+        let mut families = self.registry.gather();
+        families.push(writer_hold_family(held));
         let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+        if let Err(e) = TextEncoder::new().encode(&families, &mut out) {
             tracing::warn!("cannot render metrics: {e}");
         }
         String::from_utf8_lossy(&out).into_owned()
@@ -154,6 +159,36 @@ impl Default for Metrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// `scimd_writer_hold_seconds`: the store's histogram of how long each write held the writer.
+fn writer_hold_family(held: &HoldSnapshot) -> MetricFamily {
+    let buckets = held
+        .cumulative
+        .iter()
+        .zip(HOLD_BUCKETS)
+        .map(|(n, bound)| {
+            let mut b = Bucket::default();
+            b.set_cumulative_count(*n);
+            b.set_upper_bound(bound);
+            b
+        })
+        .collect();
+    let mut h = Histogram::default();
+    h.set_sample_count(held.count);
+    h.set_sample_sum(held.sum_seconds);
+    h.set_bucket(buckets);
+    let mut m = Metric::default();
+    m.set_histogram(h);
+    let mut f = MetricFamily::default();
+    f.set_name("scimd_writer_hold_seconds".into());
+    f.set_help(
+        "Time each write held the database writer (its own work, without the shared commit), in seconds"
+            .into(),
+    );
+    f.set_field_type(MetricType::HISTOGRAM);
+    f.set_metric(vec![m]);
+    f
 }
 
 /// A scraper allowed to read `/metrics`.
@@ -238,6 +273,6 @@ async fn metrics(
     }
     (
         ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]),
-        m.render(),
+        m.render(&app.store.writer_hold_times()),
     )
 }

@@ -12,6 +12,7 @@ use super::respond::ScimResponse;
 use crate::scim::ScimError;
 use crate::scim::list::RawListParams;
 use crate::scim::projection::Projection;
+use crate::scim::resource::WriteLimits;
 use crate::scim::schema::{self, ResourceType};
 use crate::service::resources::{self as service, Precondition};
 
@@ -70,6 +71,13 @@ fn projection(q: &Query) -> Result<Projection, ScimError> {
 
 fn max_results(app: &App) -> u32 {
     app.config.limits.max_results
+}
+
+fn write_limits(app: &App) -> WriteLimits {
+    WriteLimits {
+        max_patch_operations: app.config.limits.max_patch_operations,
+        max_multi_values: app.config.limits.max_multi_values,
+    }
 }
 
 #[get("/<endpoint>", rank = 2)]
@@ -144,6 +152,7 @@ async fn create_resource(
         &auth.scope,
         body.0,
         &projection(&q)?,
+        &write_limits(app),
     )
     .await?;
     Ok(ScimResponse::created(created))
@@ -167,6 +176,7 @@ async fn replace_resource(
         body.0,
         pre.if_match,
         &projection(&q)?,
+        &write_limits(app),
     )
     .await?;
     Ok(ScimResponse::resource(replaced))
@@ -190,6 +200,7 @@ async fn patch_resource(
         body.0,
         pre.if_match,
         &projection(&q)?,
+        &write_limits(app),
     )
     .await?;
     Ok(patched.map_or_else(ScimResponse::no_content, ScimResponse::resource))

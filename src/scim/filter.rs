@@ -245,6 +245,13 @@ fn json_quote(s: &str) -> String {
 pub(crate) const MAX_LEN: usize = 10_000;
 /// Deepest accepted nesting of `(`, `not (` and `[`; keeps recursion far from the stack limit.
 pub(crate) const MAX_DEPTH: usize = 64;
+/// Most comparisons (`attr op value`, `attr pr`, the terms inside `[…]` included) one filter
+/// or path may hold. `and`/`or` nest one level per term, and the SQL a list filter becomes
+/// must stay under SQLite's fixed expression depth of 1,000 (beyond it the query fails and
+/// the client would get a 500): 200 terms plus 64 levels of nesting stay far below it. It
+/// is a fixed protocol bound like `MAX_LEN`, not a setting: raising it could only bring the
+/// failure back, and 200 already admits any filter of 36-character ids that fits `MAX_LEN`.
+pub const MAX_TERMS: usize = 200;
 
 const OPERATORS: &str = "a comparison operator (eq, ne, co, sw, ew, gt, ge, lt, le) or pr";
 const ATTR_START: &str = "an attribute path, \"not\" or \"(\"";
@@ -281,6 +288,8 @@ pub(crate) struct Parser {
     chars: Vec<char>,
     pub(crate) pos: usize,
     depth: usize,
+    /// Comparisons seen so far, bounded by [`MAX_TERMS`].
+    terms: usize,
     in_brackets: bool,
     /// "filter" or "path", for messages about the whole input.
     what: &'static str,
@@ -307,6 +316,7 @@ impl Parser {
             chars: input.chars().collect(),
             pos: 0,
             depth: 0,
+            terms: 0,
             in_brackets: false,
             what,
         })
@@ -401,6 +411,22 @@ impl Parser {
             return Err(self.error(at, &expected, Some(&hint)));
         }
         Ok(())
+    }
+
+    /// Counts one comparison starting at the cursor; past [`MAX_TERMS`] the input is refused
+    /// before its AST (and the SQL made from it) can grow further.
+    fn count_term(&mut self) -> Result<(), FilterError> {
+        self.terms += 1;
+        if self.terms <= MAX_TERMS {
+            return Ok(());
+        }
+        let at = self.pos;
+        let expected = format!("at most {MAX_TERMS} comparisons joined by \"and\"/\"or\"");
+        let hint = format!(
+            "the {} has more than {MAX_TERMS} comparisons (the fixed limit on filter terms); split it into several requests of at most {MAX_TERMS} comparisons each",
+            self.what
+        );
+        Err(self.error(at, &expected, Some(&hint)))
     }
 
     /// Consumes a logical keyword (`and`/`or`) if one follows. It must be preceded by
@@ -507,6 +533,7 @@ impl Parser {
     }
 
     fn parse_attr_expr(&mut self) -> Result<Filter, FilterError> {
+        self.count_term()?;
         let attr = self.parse_attr_path()?;
         if self.peek() != Some('[') {
             return self.parse_operator_tail(attr);
@@ -1481,10 +1508,13 @@ pub(crate) mod tests {
 
     #[test]
     fn length_limit() {
+        // Terms long enough that a chain of MAX_LEN characters stays under MAX_TERMS.
+        let term = format!("a eq \"{}\"", "x".repeat(40));
         let long_chain = |len: usize| {
-            let mut s = "a pr".to_string();
-            while s.len() + 9 <= len {
-                s.push_str(" or a pr");
+            let mut s = term.clone();
+            while s.len() + 4 + term.len() <= len {
+                s.push_str(" or ");
+                s.push_str(&term);
             }
             s.push_str(&" ".repeat(len - s.len()));
             s
@@ -1499,6 +1529,36 @@ pub(crate) mod tests {
         // The limit counts characters, not bytes.
         let wide = format!("a eq \"{}\"", "é".repeat(MAX_LEN - 7));
         assert!(parse_filter(&wide).is_ok());
+    }
+
+    #[test]
+    fn term_limit() {
+        let chain = |n: usize, op: &str| vec!["id pr"; n].join(&format!(" {op} "));
+        for op in ["or", "and"] {
+            assert!(parse_filter(&chain(MAX_TERMS, op)).is_ok(), "{op}");
+            let e = err(&chain(MAX_TERMS + 1, op));
+            assert!(
+                e.message.contains("more than 200 comparisons"),
+                "{}",
+                e.message
+            );
+            assert!(e.message.contains("limit on filter terms"), "{}", e.message);
+            // The position is that of the first term over the limit.
+            assert_eq!(e.position, MAX_TERMS * (6 + op.len() + 1) + 1, "{op}");
+        }
+        // Terms inside a value filter count too (the value path itself is one), as do those
+        // of a PATCH path.
+        let inner = chain(MAX_TERMS - 1, "or");
+        assert!(parse_filter(&format!("emails[{inner}]")).is_ok());
+        assert!(parse_filter(&format!("emails[{inner}] or id pr")).is_err());
+        let inner = chain(MAX_TERMS, "or");
+        assert!(crate::scim::path::parse_path(&format!("emails[{inner}]")).is_ok());
+        let over = chain(MAX_TERMS + 1, "or");
+        assert!(crate::scim::path::parse_path(&format!("emails[{over}]")).is_err());
+        // The 1,100-term filter of the review fits the length limit but not this one.
+        let review = chain(1_100, "or");
+        assert!(review.chars().count() <= MAX_LEN);
+        assert!(err(&review).message.contains("limit on filter terms"));
     }
 
     // ---- property tests ----

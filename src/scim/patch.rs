@@ -4,6 +4,8 @@
 //! Entra ID, JumpCloud; see idp-requirements.md) are accepted where their meaning is clear.
 //! Group membership is returned as a list of changes instead of being written into the document.
 
+use std::collections::HashMap;
+
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -11,15 +13,17 @@ use time::format_description::well_known::Rfc3339;
 use super::error::{Result, ScimError};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::path::{PatchPath, parse_path};
-use super::resource::{Document, json_kind, validate_value};
+use super::resource::{
+    Document, WriteLimits, check_multi_values, json_kind, too_many_values, validate_value,
+};
 use super::schema::{self, AttrDef, AttrType, Mutability, ResourceType, SchemaDef};
 
 /// The message schema every PATCH body declares (RFC 7644 §3.5.2).
 pub const PATCH_OP_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Deepest filter tree the element matcher recurses into. The parser bounds brackets and
-/// parentheses, but nests `and`/`or` chains one level per term; its 10,000-character limit keeps
-/// those well under this bound, which stays as a backstop.
+/// parentheses, and `and`/`or` chains (one level per term) by its limit on terms, which keeps
+/// those well under this bound; it stays as a backstop.
 const MAX_FILTER_DEPTH: usize = 2_000;
 
 /// The kind of a PATCH operation (RFC 7644 §3.5.2.1–3).
@@ -97,8 +101,9 @@ pub struct PatchOutcome {
 /// non-empty array; each op's `op` matched case-insensitively (Entra sends "Replace"); unknown
 /// op → 400 invalidValue listing add/remove/replace; bad path → 400 invalidPath with the parser's
 /// position message; add/replace without value → 400 invalidValue; remove without path → 400
-/// noTarget.
-pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>> {
+/// noTarget; more operations than `limits.max_patch_operations` → 413, checked before any
+/// operation is parsed.
+pub fn parse_patch(body: &Value, limits: &WriteLimits) -> Result<Vec<PatchOperation>> {
     let Value::Object(body) = body else {
         return Err(ScimError::invalid_syntax(format!(
             "the PATCH body must be a JSON object with \"schemas\": [\"{PATCH_OP_URN}\"] and \"Operations\", not {}",
@@ -125,6 +130,19 @@ pub fn parse_patch(body: &Value) -> Result<Vec<PatchOperation>> {
     if ops.is_empty() {
         return Err(ScimError::invalid_value(
             "\"Operations\" is empty; a PATCH request needs at least one operation",
+        ));
+    }
+    if ops.len() > limits.max_patch_operations {
+        // 413, as RFC 7644 §3.7.4 answers a Bulk request over maxOperations: the request as a
+        // whole is too large and the same changes sent in smaller requests would succeed.
+        // (scimType tooMany is defined for filters whose results are too many, §3.12.)
+        return Err(ScimError::new(
+            413,
+            format!(
+                "the PATCH request has {} operations; this server applies at most {} per request (limits.max_patch_operations). Send the changes in several requests, or ask the administrator to raise limits.max_patch_operations in scimd.toml",
+                ops.len(),
+                limits.max_patch_operations
+            ),
         ));
     }
     ops.iter()
@@ -296,14 +314,19 @@ pub fn classify_target(target: &str) -> Writes {
 
 // --- Applying --------------------------------------------------------------------------------
 
-/// Applies the operations in order to a copy of `doc`; all or nothing (any error → Err, caller
-/// keeps the original). `resource_id` is the id of the patched resource: Okta repeats it inside
-/// path-less values (S19).
+/// Applies the operations in order to one working copy of `doc`; all or nothing (any error →
+/// Err, the copy is dropped and the caller keeps the original). `resource_id` is the id of the
+/// patched resource: Okta repeats it inside path-less values (S19).
+///
+/// The cost is linear in the operations and the document: no operation copies the document,
+/// `attr[sub eq "x"]` finds its elements through an index kept across operations, and a
+/// multi-valued attribute never grows past `limits.max_multi_values`.
 pub fn apply_patch(
     rt: &ResourceType,
     resource_id: &str,
     doc: &Document,
     ops: &[PatchOperation],
+    limits: &WriteLimits,
 ) -> Result<PatchOutcome> {
     let mut st = State {
         rt,
@@ -311,15 +334,37 @@ pub fn apply_patch(
         doc: doc.clone(),
         password: None,
         member_changes: Vec::new(),
+        limits: *limits,
+        index: IndexSlot::default(),
     };
     for (i, op) in ops.iter().enumerate() {
-        let before = st.doc.clone();
+        // Only an operation that writes `primary` can make a second element primary, so only
+        // it needs a snapshot of the primaries before it; and not even it when it moves the
+        // flag through the index, which knows the list's one primary (see `move_primary`).
+        let fast = primary_through_index(rt, op, &st.index);
+        let before = (!fast && may_set_primary(op)).then(|| primaries(rt, &st.doc));
+        st.index.dirty = false;
+        st.index.fast_primary = fast;
         st.apply(op).map_err(|mut e| {
             e.detail = format!("Operations[{i}] ({}): {}", op.op.as_str(), e.detail);
             e
         })?;
-        normalise_primary(rt, &mut st.doc, &before);
+        if st.index.dirty {
+            st.index.index = None;
+        }
+        if let Some(before) = before {
+            normalise_primary(rt, &mut st.doc, &before);
+            // Primaries moved by the general rule: the index reads them again (no allocation).
+            if let Some(index) = st.index.index.as_mut() {
+                index.primaries = indexed_list(&st.doc, index).map_or_else(Vec::new, |l| {
+                    (0..l.len())
+                        .filter(|i| l.get(*i).is_some_and(is_primary))
+                        .collect()
+                });
+            }
+        }
     }
+    check_multi_values(rt, &st.doc, Some(doc), limits)?;
     for def in rt.schema.attributes.iter().filter(|a| a.required) {
         if doc.contains_key(def.name) && !st.doc.contains_key(def.name) {
             return Err(ScimError::invalid_value(format!(
@@ -341,6 +386,67 @@ struct State<'a> {
     doc: Document,
     password: Option<String>,
     member_changes: Vec<MemberChange>,
+    limits: WriteLimits,
+    index: IndexSlot,
+}
+
+/// Positions of the elements of one multi-valued attribute by the (folded) string value of one
+/// sub-attribute, so that `emails[value eq "x"]` repeated over many operations finds its
+/// element without scanning the list each time.
+struct EqIndex {
+    ext: Option<&'static str>,
+    attr: &'static str,
+    sub: &'static str,
+    positions: HashMap<String, Vec<usize>>,
+    /// Positions of the elements marked primary, kept by operations that move the flag
+    /// through this index (see `move_primary`).
+    primaries: Vec<usize>,
+}
+
+impl EqIndex {
+    /// Whether this indexes the list an `attr[sub eq "…"]` path on `def` selects from.
+    fn serves(&self, ext: Option<&str>, def: &AttrDef, sub: &AttrDef) -> bool {
+        self.ext == ext && self.attr == def.name && self.sub == sub.name
+    }
+}
+
+/// The index (if built) and whether the current operation changed the document in a way it
+/// does not track: then it is dropped after the operation and rebuilt when next needed.
+#[derive(Default)]
+struct IndexSlot {
+    index: Option<EqIndex>,
+    dirty: bool,
+    /// The current operation sets `primary` on elements the index selects, and the index knows
+    /// the list's one primary: `apply_filtered` moves the flag itself.
+    fast_primary: bool,
+}
+
+/// The list an index was built on, as it is in `doc` now.
+fn indexed_list<'d>(doc: &'d Document, index: &EqIndex) -> Option<&'d Vec<Value>> {
+    let block = match index.ext {
+        None => doc,
+        Some(ext) => doc.get(ext)?.as_object()?,
+    };
+    block.get(index.attr)?.as_array()
+}
+
+/// Whether `op` is `replace attr[sub eq "…"].primary` on the list the kept index serves, with
+/// at most one primary in it: then moving the flag costs the selected elements, not a scan.
+fn primary_through_index(rt: &ResourceType, op: &PatchOperation, slot: &IndexSlot) -> bool {
+    let (Some(index), Some(path), OpKind::Add | OpKind::Replace) = (&slot.index, &op.path, op.op)
+    else {
+        return false;
+    };
+    let Ok(Target::Attr(t)) = resolve(rt, path) else {
+        return false;
+    };
+    let (Some(filter), Some(sub)) = (t.filter, t.sub) else {
+        return false;
+    };
+    sub.name == "primary"
+        && index.primaries.len() <= 1
+        && eq_key(t.def, filter)
+            .is_some_and(|(key_sub, _)| index.serves(t.ext.map(|e| e.id), t.def, key_sub))
 }
 
 /// What a path resolves to in the resource type's schemas.
@@ -454,6 +560,7 @@ impl State<'_> {
         value: Option<&Value>,
     ) -> Result<()> {
         if kind == OpKind::Remove {
+            self.index.dirty = true;
             self.doc.shift_remove(ext.id);
             return Ok(());
         }
@@ -461,6 +568,7 @@ impl State<'_> {
             Some(Value::Object(o)) => o,
             None | Some(Value::Null) => {
                 if kind == OpKind::Replace {
+                    self.index.dirty = true;
                     self.doc.shift_remove(ext.id);
                 }
                 return Ok(());
@@ -523,14 +631,18 @@ impl State<'_> {
                 "{label} is readOnly and cannot be changed with PATCH"
             )));
         }
+        let mut cx = Cx {
+            limits: &self.limits,
+            index: &mut self.index,
+        };
         match t.ext {
-            None => apply_in(&mut self.doc, kind, t, value, &label),
+            None => apply_in(&mut self.doc, &mut cx, kind, t, value, &label),
             Some(ext) => {
                 let mut block = match self.doc.shift_remove(ext.id) {
                     Some(Value::Object(m)) => m,
                     _ => Map::new(),
                 };
-                let result = apply_in(&mut block, kind, t, value, &label);
+                let result = apply_in(&mut block, &mut cx, kind, t, value, &label);
                 if !block.is_empty() {
                     self.doc.insert(ext.id.to_owned(), Value::Object(block));
                 }
@@ -768,27 +880,49 @@ fn unknown_urn(rt: &ResourceType, path: &str) -> ScimError {
     ))
 }
 
+/// What applying one operation needs beside the map it changes.
+struct Cx<'a> {
+    limits: &'a WriteLimits,
+    index: &'a mut IndexSlot,
+}
+
 /// Applies one operation to the map that holds the attribute (the doc, or an extension block).
 fn apply_in(
     map: &mut Map<String, Value>,
+    cx: &mut Cx<'_>,
     kind: OpKind,
     t: &AttrTarget<'_>,
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
+    let ext = t.ext.map(|e| e.id);
     match (t.filter, t.sub) {
-        (None, None) => apply_whole(map, kind, t.def, value, label),
-        (None, Some(sub)) if !t.def.multi_valued => {
-            apply_single_sub(map, kind, t.def, sub, value, label)
+        (Some(filter), sub) => {
+            let f = Filtered {
+                ext,
+                def: t.def,
+                filter,
+                sub,
+            };
+            apply_filtered(map, cx, kind, &f, value, label)
         }
-        (None, Some(sub)) => apply_each_sub(map, kind, t.def, sub, value, label),
-        (Some(filter), sub) => apply_filtered(map, kind, t.def, filter, sub, value, label),
+        (None, sub) => {
+            cx.index.dirty = true;
+            match sub {
+                None => apply_whole(map, cx.limits, kind, t.def, value, label),
+                Some(sub) if !t.def.multi_valued => {
+                    apply_single_sub(map, kind, t.def, sub, value, label)
+                }
+                Some(sub) => apply_each_sub(map, kind, t.def, sub, value, label),
+            }
+        }
     }
 }
 
 /// An operation on a whole attribute (no filter, no sub-attribute).
 fn apply_whole(
     map: &mut Map<String, Value>,
+    limits: &WriteLimits,
     kind: OpKind,
     def: &'static AttrDef,
     value: Option<&Value>,
@@ -828,13 +962,16 @@ fn apply_whole(
     };
     let merged = match (def.multi_valued, kind, new) {
         (true, OpKind::Add, Value::Array(items)) => {
-            let mut list = match map.get(name) {
+            // The list is moved out, not copied: an immutable one must stay for the check below
+            // (a failed PATCH drops the whole working copy, so nothing else needs it back).
+            let mut list = match map.get_mut(name) {
+                Some(Value::Array(existing)) if def.mutability != Mutability::Immutable => {
+                    std::mem::take(existing)
+                }
                 Some(Value::Array(existing)) => existing.clone(),
                 _ => Vec::new(),
             };
-            for item in items {
-                add_element(def, &mut list, item);
-            }
+            add_elements(def, &mut list, items, limits, label)?;
             Value::Array(list)
         }
         (false, _, Value::Object(new)) => merge_single(def, map.get(name), new),
@@ -889,6 +1026,72 @@ fn merge_single(def: &AttrDef, old: Option<&Value>, new: Map<String, Value>) -> 
     }
 }
 
+/// Appends elements to a multi-valued attribute, stopping with an error as soon as it would
+/// hold more than `limits.max_multi_values`. Many elements at once are matched against the list
+/// through a map of their `value`s, so adding n elements to m costs n + m, not n × m.
+fn add_elements(
+    def: &AttrDef,
+    list: &mut Vec<Value>,
+    items: Vec<Value>,
+    limits: &WriteLimits,
+    label: &str,
+) -> Result<()> {
+    const SCAN_BELOW: usize = 8;
+    let mut by_value: Option<HashMap<String, Vec<usize>>> = None;
+    if items.len() >= SCAN_BELOW && def.sub("value").is_some() {
+        let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, e) in list.iter().enumerate() {
+            if let Some(key) = value_key(def, e.get("value")) {
+                m.entry(key).or_default().push(i);
+            }
+        }
+        by_value = Some(m);
+    }
+    for item in items {
+        let key = by_value
+            .as_ref()
+            .and_then(|_| value_key(def, item.get("value")));
+        match (&mut by_value, key) {
+            (Some(m), Some(key)) => {
+                let same = m.get(&key).map(Vec::as_slice).unwrap_or_default();
+                if same.iter().any(|i| list.get(*i) == Some(&item)) {
+                    continue;
+                }
+                if let Some(&first) = same.first() {
+                    merge_into(list.get_mut(first), &item);
+                    continue;
+                }
+                m.entry(key).or_default().push(list.len());
+                list.push(item);
+            }
+            _ => add_element(def, list, item),
+        }
+        if list.len() > limits.max_multi_values {
+            return Err(too_many_values(label, list.len(), limits));
+        }
+    }
+    Ok(())
+}
+
+/// The key under which `value` sub-attributes compare equal (per caseExact); `None` for an
+/// absent or non-string value, which `same_value` compares by equality instead.
+fn value_key(def: &AttrDef, v: Option<&Value>) -> Option<String> {
+    let s = v?.as_str()?;
+    Some(if def.sub("value").is_some_and(|s| s.case_exact) {
+        s.to_owned()
+    } else {
+        s.to_lowercase()
+    })
+}
+
+fn merge_into(existing: Option<&mut Value>, new: &Value) {
+    if let (Some(Value::Object(existing)), Value::Object(new)) = (existing, new) {
+        for (k, v) in new {
+            existing.insert(k.clone(), v.clone());
+        }
+    }
+}
+
 /// Appends one element to a multi-valued attribute unless it is already there: an identical
 /// element is skipped, one with the same `value` (per caseExact) is merged into the existing one.
 fn add_element(def: &AttrDef, list: &mut Vec<Value>, item: Value) {
@@ -898,13 +1101,11 @@ fn add_element(def: &AttrDef, list: &mut Vec<Value>, item: Value) {
     if def.sub("value").is_some()
         && let Value::Object(new) = &item
         && new.contains_key("value")
-        && let Some(Value::Object(existing)) = list
+        && let Some(existing) = list
             .iter_mut()
             .find(|e| same_value(def, e.get("value"), new.get("value")))
     {
-        for (k, v) in new {
-            existing.insert(k.clone(), v.clone());
-        }
+        merge_into(Some(existing), &item);
         return;
     }
     list.push(item);
@@ -925,7 +1126,7 @@ fn same_value(def: &AttrDef, a: Option<&Value>, b: Option<&Value>) -> bool {
             if def.sub("value").is_some_and(|s| s.case_exact) {
                 a == b
             } else {
-                a.to_lowercase() == b.to_lowercase()
+                fold_cmp(a, b) == std::cmp::Ordering::Equal
             }
         }
         (Some(a), Some(b)) => a == b,
@@ -1020,45 +1221,70 @@ fn apply_each_sub(
     Ok(())
 }
 
+/// A filtered target: `attr[filter]` or `attr[filter].sub`, in the core schema or an extension.
+struct Filtered<'f> {
+    ext: Option<&'static str>,
+    def: &'static AttrDef,
+    filter: &'f Filter,
+    sub: Option<&'static AttrDef>,
+}
+
 /// An operation on the elements of a multi-valued attribute a value filter selects
 /// (`emails[type eq "work"]`, `emails[type eq "work"].value`).
 fn apply_filtered(
     map: &mut Map<String, Value>,
+    cx: &mut Cx<'_>,
     kind: OpKind,
-    def: &'static AttrDef,
-    filter: &Filter,
-    sub: Option<&'static AttrDef>,
+    f: &Filtered<'_>,
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
+    let (def, filter, sub) = (f.def, f.filter, f.sub);
     check_filter(def, filter)?;
     let mut list = take_list(map, def.name);
-    let hits: Vec<bool> = list.iter().map(|e| matches(def, filter, e, 0)).collect();
-    let any = hits.iter().any(|h| *h);
+    // Positions of the selected elements, ascending; the work below is per selected element
+    // (except where elements are removed), so an indexed operation does not walk the list.
+    let hits = select(cx.index, f, &list);
+    let any = !hits.is_empty();
+    let len = list.len();
+    // The index stays right only when the selected elements keep their place and the indexed
+    // sub-attribute: setting another sub-attribute on elements that exist.
+    let keeps_index = |new: Option<&Value>| {
+        matches!((kind, sub), (OpKind::Add | OpKind::Replace, Some(s))
+            if any && new.is_some() && cx.index.index.as_ref().is_none_or(|i| i.sub != s.name))
+    };
+    let mut keep = false;
     match (kind, sub) {
-        (OpKind::Remove, None) => {
-            let mut it = hits.iter();
-            list.retain(|_| !it.next().copied().unwrap_or(false));
-        }
+        (OpKind::Remove, None) => remove_at(&mut list, &hits),
         (OpKind::Remove, Some(sub)) => {
-            for (item, hit) in list.iter_mut().zip(&hits) {
-                if *hit {
-                    set_sub(item, sub, None);
-                }
+            for item in at(&mut list, &hits) {
+                set_sub(item, sub, None);
             }
         }
         (OpKind::Add | OpKind::Replace, Some(sub)) => {
             let new = sub_value(sub, value, label)?;
+            keep = keeps_index(new.as_ref());
             if any {
-                for (item, hit) in list.iter_mut().zip(&hits) {
-                    if *hit {
-                        set_sub(item, sub, new.clone());
-                    }
+                for item in at(&mut list, &hits) {
+                    set_sub(item, sub, new.clone());
+                }
+                if cx.index.fast_primary && keep {
+                    move_primary(cx.index, &mut list, &hits);
                 }
             } else if let Some(v) = new {
                 let mut elem = element_from_filter(def, filter, label)?;
                 elem.insert(sub.name.to_owned(), v);
                 push_created(def, &mut list, elem, label)?;
+                if cx.index.fast_primary
+                    && list.last().is_some_and(is_primary)
+                    && let Some(old) = cx.index.index.as_ref().and_then(|i| i.primaries.first())
+                    && Some(old + 1) != Some(list.len())
+                    && let Some(Value::Object(o)) = list.get_mut(*old)
+                {
+                    // The created element is the newly primary one (see `move_primary`); the
+                    // index is rebuilt after this operation, which moved no position.
+                    o.shift_remove("primary");
+                }
             }
         }
         (OpKind::Add | OpKind::Replace, None) => {
@@ -1074,13 +1300,10 @@ fn apply_filtered(
                 Some(other) => Some(other),
             };
             match (any, new) {
-                (true, None) => {
-                    let mut it = hits.iter();
-                    list.retain(|_| !it.next().copied().unwrap_or(false));
-                }
+                (true, None) => remove_at(&mut list, &hits),
                 (true, Some(Value::Object(new))) => {
-                    for (item, hit) in list.iter_mut().zip(&hits) {
-                        if *hit && let Value::Object(o) = item {
+                    for item in at(&mut list, &hits) {
+                        if let Value::Object(o) = item {
                             for (k, v) in &new {
                                 o.insert(k.clone(), v.clone());
                             }
@@ -1088,10 +1311,8 @@ fn apply_filtered(
                     }
                 }
                 (true, Some(other)) => {
-                    for (item, hit) in list.iter_mut().zip(&hits) {
-                        if *hit {
-                            *item = other.clone();
-                        }
+                    for item in at(&mut list, &hits) {
+                        *item = other.clone();
                     }
                 }
                 (false, None) => {}
@@ -1104,8 +1325,185 @@ fn apply_filtered(
             }
         }
     }
-    put_list(map, def, list);
+    if keep {
+        // Only sub-attributes of existing elements were set: nothing to sweep, nothing moved.
+        map.insert(def.name.to_owned(), Value::Array(list));
+    } else {
+        put_list(map, def, list);
+    }
+    let now = map
+        .get(def.name)
+        .and_then(Value::as_array)
+        .map_or(0, Vec::len);
+    if !keep || now != len {
+        cx.index.dirty = true;
+    }
     Ok(())
+}
+
+/// After `primary` was written on the elements at `hits` (ascending), which the index selected:
+/// the rule of `normalise_primary` (the element newly made primary wins, the others lose the
+/// flag) applied knowing the list's one primary before, so no element outside `hits` is read.
+fn move_primary(slot: &mut IndexSlot, list: &mut [Value], hits: &[usize]) {
+    let Some(index) = slot.index.as_mut() else {
+        return;
+    };
+    let old = index.primaries.first().copied();
+    let now: Vec<usize> = old
+        .into_iter()
+        .filter(|p| hits.binary_search(p).is_err())
+        .chain(
+            hits.iter()
+                .copied()
+                .filter(|h| list.get(*h).is_some_and(is_primary)),
+        )
+        .collect();
+    let keep = if now.len() < 2 {
+        None
+    } else {
+        // `normalise_primary` keeps the first newly primary element by position, or the last
+        // primary when none is new.
+        let mut sorted = now.clone();
+        sorted.sort_unstable();
+        sorted
+            .iter()
+            .copied()
+            .find(|i| Some(*i) != old)
+            .or(sorted.last().copied())
+    };
+    let mut primaries = now;
+    if let Some(keep) = keep {
+        for i in primaries.iter().copied().filter(|i| *i != keep) {
+            if let Some(Value::Object(o)) = list.get_mut(i) {
+                o.shift_remove("primary");
+            }
+        }
+        primaries = vec![keep];
+    }
+    primaries.sort_unstable();
+    index.primaries = primaries;
+}
+
+/// The elements at `positions` (ascending, in range).
+fn at<'l>(list: &'l mut [Value], positions: &'l [usize]) -> impl Iterator<Item = &'l mut Value> {
+    let mut rest = list;
+    let mut offset = 0;
+    positions.iter().filter_map(move |&p| {
+        let taken = std::mem::take(&mut rest);
+        let (_, tail) = taken.split_at_mut_checked(p.checked_sub(offset)?)?;
+        let (item, after) = tail.split_first_mut()?;
+        rest = after;
+        offset = p + 1;
+        Some(item)
+    })
+}
+
+/// Removes the elements at `positions` (ascending).
+fn remove_at(list: &mut Vec<Value>, positions: &[usize]) {
+    let mut next = positions.iter().peekable();
+    let mut i = 0;
+    list.retain(|_| {
+        let hit = next.peek().is_some_and(|p| **p == i);
+        if hit {
+            next.next();
+        }
+        i += 1;
+        !hit
+    });
+}
+
+/// Positions (ascending) of the elements the filter selects: through the index for
+/// `sub eq "string"` (built on first use), by evaluating the filter on each element otherwise.
+fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> {
+    let Some((sub, key)) = eq_key(f.def, f.filter) else {
+        return list
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches(f.def, f.filter, e, 0))
+            .map(|(i, _)| i)
+            .collect();
+    };
+    let fits = slot
+        .index
+        .as_ref()
+        .is_some_and(|i| i.serves(f.ext, f.def, sub));
+    if !fits {
+        let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
+        let path = plain(sub.name);
+        for (i, e) in list.iter().enumerate() {
+            if let Some((_, Value::String(v))) = element_value(f.def, &path, e) {
+                positions.entry(fold_key(sub, v)).or_default().push(i);
+            }
+        }
+        let primaries = (0..list.len())
+            .filter(|i| list.get(*i).is_some_and(is_primary))
+            .collect();
+        slot.index = Some(EqIndex {
+            ext: f.ext,
+            attr: f.def.name,
+            sub: sub.name,
+            positions,
+            primaries,
+        });
+    }
+    // Positions are pushed in list order when the index is built and never change while it is
+    // kept, so they are ascending.
+    slot.index
+        .as_ref()
+        .and_then(|i| i.positions.get(&key))
+        .map(|p| p.iter().copied().filter(|i| *i < list.len()).collect())
+        .unwrap_or_default()
+}
+
+/// `sub eq "text"` on a textual sub-attribute (the shape the index answers), with the key its
+/// elements are indexed under. Dates compare as instants, so they are left to `matches`.
+fn eq_key(def: &AttrDef, filter: &Filter) -> Option<(&'static AttrDef, String)> {
+    let Filter::Compare {
+        attr,
+        op: CompareOp::Eq,
+        value: CompValue::String(v),
+    } = filter
+    else {
+        return None;
+    };
+    if attr.urn.is_some() || attr.sub_attr.is_some() {
+        return None;
+    }
+    let sub = def.sub(&attr.name)?;
+    matches!(
+        sub.ty,
+        AttrType::String | AttrType::Reference | AttrType::Binary
+    )
+    .then(|| (sub, fold_key(sub, v)))
+}
+
+fn plain(name: &str) -> AttrPath {
+    AttrPath {
+        urn: None,
+        name: name.to_owned(),
+        sub_attr: None,
+    }
+}
+
+/// A string as `compare` sees it for `eq`: itself when caseExact, lower-cased otherwise.
+fn fold_key(sub: &AttrDef, v: &str) -> String {
+    if sub.case_exact {
+        v.to_owned()
+    } else {
+        v.to_lowercase()
+    }
+}
+
+/// Compares two strings as their lower-cased forms compare, without allocating when both are
+/// ASCII (the usual case: addresses, types, ids).
+fn fold_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
 }
 
 fn no_match(label: &str) -> ScimError {
@@ -1446,16 +1844,24 @@ fn compare(sub: &AttrDef, op: CompareOp, actual: &Value, expected: &CompValue) -
             {
                 Some(a.cmp(&b))
             } else {
-                let (a, b) = if sub.case_exact {
-                    (a.clone(), b.clone())
+                let substring = matches!(op, CompareOp::Co | CompareOp::Sw | CompareOp::Ew);
+                if !substring {
+                    Some(if sub.case_exact {
+                        a.as_str().cmp(b.as_str())
+                    } else {
+                        fold_cmp(a, b)
+                    })
                 } else {
-                    (a.to_lowercase(), b.to_lowercase())
-                };
-                match op {
-                    CompareOp::Co => return a.contains(&b),
-                    CompareOp::Sw => return a.starts_with(&b),
-                    CompareOp::Ew => return a.ends_with(&b),
-                    _ => Some(a.cmp(&b)),
+                    let (a, b) = if sub.case_exact {
+                        (a.clone(), b.clone())
+                    } else {
+                        (a.to_lowercase(), b.to_lowercase())
+                    };
+                    return match op {
+                        CompareOp::Co => a.contains(&b),
+                        CompareOp::Sw => a.starts_with(&b),
+                        _ => a.ends_with(&b),
+                    };
                 }
             }
         }
@@ -1537,6 +1943,56 @@ fn normalise_primary(rt: &ResourceType, doc: &mut Document, before: &Document) {
     }
 }
 
+/// Whether an operation may write a `primary` sub-attribute: its path ends in `primary`, or its
+/// value holds a `primary` member somewhere (a new element, a path-less object).
+fn may_set_primary(op: &PatchOperation) -> bool {
+    fn names_primary(v: &Value) -> bool {
+        match v {
+            Value::Object(o) => o
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("primary") || names_primary(v)),
+            Value::Array(a) => a.iter().any(names_primary),
+            _ => false,
+        }
+    }
+    let by_path = op.path.as_ref().is_some_and(|p| {
+        [&p.sub_attr, &p.attr.sub_attr]
+            .into_iter()
+            .flatten()
+            .any(|s| s.eq_ignore_ascii_case("primary"))
+    });
+    by_path || op.value.as_ref().is_some_and(names_primary)
+}
+
+/// The part of `doc` that `normalise_primary` compares against: each multi-valued attribute
+/// that has `primary`, holding only its primary elements (usually none or one), so an operation
+/// that may set `primary` costs a scan of those lists, not a copy of the document.
+fn primaries(rt: &ResourceType, doc: &Document) -> Document {
+    let primary_lists = |defs: &'static [AttrDef], block: &Map<String, Value>| {
+        let mut out = Map::new();
+        for def in defs
+            .iter()
+            .filter(|d| d.multi_valued && d.sub("primary").is_some())
+        {
+            if let Some(Value::Array(items)) = block.get(def.name) {
+                let kept: Vec<Value> = items.iter().filter(|v| is_primary(v)).cloned().collect();
+                out.insert(def.name.to_owned(), Value::Array(kept));
+            }
+        }
+        out
+    };
+    let mut out = primary_lists(rt.schema.attributes, doc);
+    for ext in rt.extensions {
+        if let Some(Value::Object(block)) = doc.get(ext.id) {
+            out.insert(
+                ext.id.to_owned(),
+                Value::Object(primary_lists(ext.attributes, block)),
+            );
+        }
+    }
+    out
+}
+
 fn is_primary(v: &Value) -> bool {
     v.get("primary") == Some(&Value::Bool(true))
 }
@@ -1555,6 +2011,7 @@ fn restates_urn(value: &Value, urn: &str) -> bool {
 mod tests {
     use super::*;
     use crate::scim::ScimType;
+    use crate::scim::filter::MAX_TERMS;
     use crate::scim::schema::{GROUP, USER};
     use serde_json::json;
 
@@ -1578,8 +2035,8 @@ mod tests {
     }
 
     fn patch(rt: &ResourceType, base: &Document, body: Value) -> Result<PatchOutcome> {
-        let ops = parse_patch(&body)?;
-        apply_patch(rt, "id-1", base, &ops)
+        let ops = parse_patch(&body, &WriteLimits::default())?;
+        apply_patch(rt, "id-1", base, &ops, &WriteLimits::default())
     }
 
     fn patch_user(body: Value) -> Result<PatchOutcome> {
@@ -2307,16 +2764,16 @@ mod tests {
     #[test]
     fn longest_or_chain_is_matched_without_overflow() {
         let term = "value eq \"nobody@x\" or ";
-        let n = (9_900 - "emails[type eq \"home\"]".len()) / term.len();
+        let n = MAX_TERMS - 1;
         let path = format!("emails[{}type eq \"home\"]", term.repeat(n));
         let d = ok_user(ops(json!([{"op":"remove","path":path}])));
         assert_eq!(d["emails"].as_array().map(Vec::len), Some(1));
         let ids = format!(
             "members[{}value eq \"last\"]",
-            "value eq \"a\" or ".repeat(600)
+            "value eq \"a\" or ".repeat(MAX_TERMS - 1)
         );
         let changes = members(patch_group(ops(json!([{"op":"remove","path":ids}]))));
-        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == 601));
+        assert!(matches!(&changes[..], [MemberChange::Remove(ids)] if ids.len() == MAX_TERMS));
     }
 
     #[test]
@@ -2350,6 +2807,151 @@ mod tests {
         assert!(patch_user(json!([])).is_err());
         let (t, _) = err_type(patch_user(ops(json!([{"op":"add","value":"x"}]))));
         assert_eq!(t, Some(ScimType::InvalidValue));
+    }
+
+    #[test]
+    fn operations_over_the_limit_are_413_before_any_is_parsed() {
+        let limits = WriteLimits {
+            max_patch_operations: 3,
+            ..WriteLimits::default()
+        };
+        let op = json!({"op":"replace","path":"nickName","value":"x"});
+        assert!(parse_patch(&ops(json!([op, op, op])), &limits).is_ok());
+        // The fourth operation is not even valid: the count is checked first.
+        let e = parse_patch(&ops(json!([op, op, op, {"op":"bogus"}])), &limits)
+            .expect_err("over the limit");
+        assert_eq!(e.status, 413);
+        assert_eq!(e.scim_type, None);
+        assert!(
+            e.detail.contains("limits.max_patch_operations"),
+            "{}",
+            e.detail
+        );
+        assert!(e.detail.contains("4 operations"), "{}", e.detail);
+    }
+
+    #[test]
+    fn multi_valued_attributes_stop_at_the_limit() {
+        let limits = WriteLimits {
+            max_multi_values: 5,
+            ..WriteLimits::default()
+        };
+        let run = |body: Value| {
+            let parsed = parse_patch(&body, &limits)?;
+            apply_patch(&USER, "id-1", &user(), &parsed, &limits)
+        };
+        let emails = |n: usize| -> Vec<Value> {
+            (0..n)
+                .map(|i| json!({"value": format!("e{i}@x")}))
+                .collect()
+        };
+        // The user has 2 emails: 3 more fit, 4 do not, in one add or in many.
+        assert!(run(ops(json!([{"op":"add","path":"emails","value":emails(3)}]))).is_ok());
+        for body in [
+            ops(json!([{"op":"add","path":"emails","value":emails(4)}])),
+            ops(json!([{"op":"add","path":"emails","value":emails(400)}])),
+            ops(json!((0..4).map(|i| json!({"op":"add","path":"emails","value":[{"value":format!("n{i}@x")}]})).collect::<Vec<_>>())),
+            ops(json!([{"op":"replace","path":"emails","value":emails(6)}])),
+            ops(json!([{"op":"add","value":{"phoneNumbers":emails(6)}}])),
+        ] {
+            let (t, d) = err_type(run(body));
+            assert_eq!(t, Some(ScimType::InvalidValue));
+            assert!(d.contains("limits.max_multi_values"), "{d}");
+        }
+        // Duplicates merge, so they do not count.
+        let again: Vec<Value> = (0..20)
+            .map(|_| json!({"value":"BJ@work.example"}))
+            .collect();
+        assert!(run(ops(json!([{"op":"add","path":"emails","value":again}]))).is_ok());
+
+        // A user stored with more (before the limit was lowered) can still be changed, and
+        // its list shrink, but not grow.
+        let mut big = user();
+        big.insert("emails".into(), Value::Array(emails(7)));
+        let on_big = |body: Value| {
+            let parsed = parse_patch(&body, &limits)?;
+            apply_patch(&USER, "id-1", &big, &parsed, &limits)
+        };
+        assert!(on_big(ops(json!([{"op":"replace","path":"active","value":false}]))).is_ok());
+        assert!(
+            on_big(ops(
+                json!([{"op":"remove","path":"emails[value eq \"e0@x\"]"}])
+            ))
+            .is_ok()
+        );
+        let (t, _) = err_type(on_big(ops(
+            json!([{"op":"add","path":"emails","value":[{"value":"new@x"}]}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+    }
+
+    /// The `eq` index kept across operations gives the same document as applying each operation
+    /// on its own (where every operation starts without an index).
+    #[test]
+    fn the_filter_index_agrees_with_one_operation_at_a_time() {
+        let base = doc(json!({
+            "userName": "u",
+            "emails": (0..6).map(|i| json!({"value": format!("E{i}@x"), "type": "work"})).collect::<Vec<_>>(),
+            "phoneNumbers": [{"value": "1", "type": "home"}]
+        }));
+        let list = json!([
+            {"op":"replace","path":"emails[value eq \"e1@x\"].type","value":"home"},
+            {"op":"replace","path":"emails[value eq \"E2@X\"].display","value":"two"},
+            {"op":"remove","path":"emails[value eq \"e0@x\"]"},
+            {"op":"replace","path":"emails[value eq \"e3@x\"].type","value":"other"},
+            {"op":"replace","path":"emails[value eq \"e3@x\"].value","value":"e9@x"},
+            {"op":"replace","path":"emails[value eq \"e9@x\"].type","value":"nine"},
+            {"op":"replace","path":"emails[value eq \"e3@x\"].type","value":"gone"},
+            {"op":"add","path":"emails","value":[{"value":"e7@x"}]},
+            {"op":"replace","path":"emails[value eq \"e7@x\"].type","value":"seven"},
+            {"op":"replace","path":"phoneNumbers[value eq \"1\"].type","value":"work"},
+            {"op":"remove","path":"emails[value eq \"e4@x\"].type"},
+            {"op":"replace","path":"emails[value eq \"e5@x\"].primary","value":true},
+            {"op":"replace","path":"emails[value eq \"e1@x\"].primary","value":true},
+            {"op":"remove","path":"emails[value eq \"e5@x\"].value"},
+            {"op":"replace","path":"emails[value eq \"e1@x\"].type","value":"last"}
+        ]);
+        let limits = WriteLimits::default();
+        let all = apply_patch(
+            &USER,
+            "id-1",
+            &base,
+            &parse_patch(&ops(list.clone()), &limits).expect("parse"),
+            &limits,
+        )
+        .expect("applies")
+        .doc;
+        let mut one_by_one = base;
+        for op in list.as_array().expect("array") {
+            let parsed = parse_patch(&ops(json!([op])), &limits).expect("parse");
+            one_by_one = apply_patch(&USER, "id-1", &one_by_one, &parsed, &limits)
+                .expect("applies")
+                .doc;
+        }
+        assert_eq!(all, one_by_one);
+        let emails = all["emails"].as_array().expect("emails");
+        let types: Vec<(&str, Option<&str>)> = emails
+            .iter()
+            .map(|e| {
+                (
+                    e["value"].as_str().unwrap_or(""),
+                    e.get("type").and_then(Value::as_str),
+                )
+            })
+            .collect();
+        assert_eq!(
+            types,
+            [
+                ("E1@x", Some("last")),
+                ("E2@x", Some("work")),
+                ("e9@x", Some("nine")),
+                ("E4@x", None),
+                // An eq filter that matches nothing creates its element (Entra, section E).
+                ("e3@x", Some("gone")),
+                ("e7@x", Some("seven"))
+            ]
+        );
+        assert_eq!(emails[0]["primary"], json!(true));
     }
 
     mod fuzz {
@@ -2505,6 +3107,53 @@ mod tests {
             ]
         }
 
+        /// Operations on `emails` by `value eq` (what the index serves) and a few that disturb
+        /// it: removals, value changes, other filters, whole-list adds, primary flags.
+        fn indexed_operation() -> impl Strategy<Value = Value> {
+            let email = (0..6usize).prop_map(|i| format!("E{i}@x"));
+            let flag = prop_oneof![Just(json!(true)), Just(json!(false)), Just(json!("True"))];
+            prop_oneof![
+                4 => (email.clone(), prop::sample::select(vec!["type", "display"]), "[a-c]")
+                    .prop_map(|(e, sub, v)| json!({"op":"replace","path":format!("emails[value eq \"{}\"].{sub}", e.to_lowercase()),"value":v})),
+                4 => (email.clone(), flag.clone())
+                    .prop_map(|(e, f)| json!({"op":"replace","path":format!("emails[value eq \"{e}\"].primary"),"value":f})),
+                1 => email.clone().prop_map(|e| json!({"op":"remove","path":format!("emails[value eq \"{e}\"]")})),
+                1 => (email.clone(), email.clone()).prop_map(|(a, b)| json!({"op":"replace","path":format!("emails[value eq \"{a}\"].value"),"value":b})),
+                1 => email.clone().prop_map(|e| json!({"op":"add","path":"emails","value":[{"value":e,"primary":true}]})),
+                1 => flag.prop_map(|f| json!({"op":"replace","path":"emails[type eq \"a\"].primary","value":f})),
+                1 => email.prop_map(|e| json!({"op":"remove","path":format!("emails[value eq \"{e}\"].type")})),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+            /// The index and the primary flag it tracks, kept across the operations of one
+            /// request, give what applying each operation as its own request gives.
+            #[test]
+            fn indexed_operations_agree_with_one_at_a_time(list in prop::collection::vec(indexed_operation(), 1..12), primary in 0..5usize) {
+                let emails: Vec<Value> = (0..4)
+                    .map(|i| if i == primary { json!({"value": format!("e{i}@x"), "type": "a", "primary": true}) } else { json!({"value": format!("e{i}@x"), "type": "b"}) })
+                    .collect();
+                let base = doc(json!({"userName": "u", "emails": emails}));
+                let limits = WriteLimits::default();
+                let together = parse_patch(&ops(Value::Array(list.clone())), &limits)
+                    .and_then(|o| apply_patch(&USER, "id-1", &base, &o, &limits))
+                    .map(|out| out.doc);
+                let mut alone = Ok(base);
+                for op in &list {
+                    alone = alone.and_then(|d| {
+                        let o = parse_patch(&ops(json!([op])), &limits)?;
+                        apply_patch(&USER, "id-1", &d, &o, &limits).map(|out| out.doc)
+                    });
+                }
+                match (together, alone) {
+                    (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                    (Err(_), Err(_)) => {}
+                    (a, b) => prop_assert!(false, "together {:?}, alone {:?}", a, b),
+                }
+            }
+        }
+
         proptest! {
             #![proptest_config(ProptestConfig::with_cases(2048))]
             #[test]
@@ -2512,7 +3161,7 @@ mod tests {
                 let body = if schemas { ops(Value::Array(list)) } else { json!({"Operations": list}) };
                 let group = doc(json!({"displayName":"g"}));
                 for (rt, base) in [(&USER, user()), (&GROUP, group)] {
-                    match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
+                    match parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default())) {
                         Ok(out) => {
                             // A patched document is itself a valid, canonical resource.
                             let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
@@ -2541,7 +3190,7 @@ mod tests {
                 let body = ops(Value::Array(list));
                 let group = doc(json!({"displayName":"g"}));
                 for (rt, base) in [(&USER, user()), (&GROUP, group)] {
-                    match parse_patch(&body).and_then(|o| apply_patch(rt, "id-1", &base, &o)) {
+                    match parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default())) {
                         Ok(out) => {
                             let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
                             prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
@@ -2556,7 +3205,7 @@ mod tests {
 
             #[test]
             fn arbitrary_json_bodies_never_panic(body in json_value()) {
-                if let Err(e) = parse_patch(&body).and_then(|o| apply_patch(&USER, "id-1", &user(), &o)) {
+                if let Err(e) = parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(&USER, "id-1", &user(), &o, &WriteLimits::default())) {
                     prop_assert_eq!(e.status, 400);
                 }
             }

@@ -22,6 +22,81 @@ pub struct Validated {
     pub password: Option<String>,
 }
 
+/// Bounds on what one write may make the server compute or store (`[limits]` in the
+/// configuration; the service layer passes them in, this module knows no configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriteLimits {
+    /// Most operations in one PATCH request (`limits.max_patch_operations`).
+    pub max_patch_operations: usize,
+    /// Most values of one multi-valued attribute stored in a resource (`emails`, `phoneNumbers`,
+    /// …; `limits.max_multi_values`). A group's `members` are not counted: they live in their
+    /// own table, and a PATCH of many members costs one indexed row each.
+    pub max_multi_values: usize,
+}
+
+impl Default for WriteLimits {
+    fn default() -> Self {
+        Self {
+            max_patch_operations: 1_000,
+            max_multi_values: 1_000,
+        }
+    }
+}
+
+/// Refuses a document holding more values in one multi-valued attribute than the limit.
+/// 400 invalidValue rather than 413: the resource itself would break a bound of this server,
+/// so splitting the request would not help (RFC 7644 §3.12: "the value specified was not
+/// compatible with the operation or attribute type"). With `before` (a PATCH), an attribute
+/// already over the limit (stored before the limit was lowered) may stay as large or shrink,
+/// so that an unrelated change (an IdP deactivating the user) still goes through.
+pub fn check_multi_values(
+    rt: &ResourceType,
+    doc: &Document,
+    before: Option<&Document>,
+    limits: &WriteLimits,
+) -> Result<()> {
+    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(*e)));
+    for ext in blocks {
+        let Some(block) = block_of(doc, ext) else {
+            continue;
+        };
+        for (name, value) in block {
+            let was = before
+                .and_then(|b| block_of(b, ext))
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            if let Value::Array(items) = value
+                && items.len() > limits.max_multi_values
+                && (before.is_none() || items.len() > was)
+            {
+                let label = match ext {
+                    Some(e) => format!("{}:{name}", e.id),
+                    None => name.clone(),
+                };
+                return Err(too_many_values(&label, items.len(), limits));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The core attributes (`ext` None) or an extension's block of a document.
+fn block_of<'d>(doc: &'d Document, ext: Option<&SchemaDef>) -> Option<&'d Map<String, Value>> {
+    match ext {
+        None => Some(doc),
+        Some(e) => doc.get(e.id).and_then(Value::as_object),
+    }
+}
+
+/// The error for a multi-valued attribute over `limits.max_multi_values`.
+pub fn too_many_values(label: &str, count: usize, limits: &WriteLimits) -> ScimError {
+    ScimError::invalid_value(format!(
+        "{label} would hold {count} values; this server keeps at most {} values per multi-valued attribute (limits.max_multi_values). Remove values first, or ask the administrator to raise limits.max_multi_values in scimd.toml",
+        limits.max_multi_values
+    ))
+}
+
 /// Validates a full resource body (POST, PUT) against the resource type's schemas.
 pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
     let Value::Object(input) = body else {

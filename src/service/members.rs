@@ -65,9 +65,14 @@ fn add(
 ) -> Result<Result<(), ScimError>> {
     let ids: Vec<String> = refs.iter().map(|r| r.value.clone()).collect();
     let found = store::find(tx, tenant_id, &ids)?;
+    // By id, so that adding n members costs n lookups, not n × n comparisons.
+    let mut by_id: std::collections::HashMap<&str, &Candidate> = std::collections::HashMap::new();
+    for c in &found {
+        by_id.entry(c.id.as_str()).or_insert(c);
+    }
     let mut seqs = Vec::with_capacity(refs.len());
     for r in refs {
-        let Some(c) = found.iter().find(|c| c.id == r.value) else {
+        let Some(&c) = by_id.get(r.value.as_str()) else {
             return Ok(Err(ScimError::invalid_value(format!(
                 "members: \"{}\" is not the id of a User or Group in this tenant; nothing was changed. Provision the member first, or remove it from the request",
                 r.value

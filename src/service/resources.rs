@@ -1,7 +1,9 @@
 //! Use cases on users and groups (RFC 7644 §3.3–§3.6): validate the request, run one write
-//! transaction, render the response model. An update reads the current row, computes the new
-//! document and writes it inside one writer transaction, so concurrent writes to one resource
-//! queue rather than collide; only argon2 hashing (slow on purpose) runs outside it.
+//! transaction, render the response model. An update computes the new document against a
+//! snapshot read outside the writer (a large PATCH is CPU work that must not hold up every
+//! other write), then writes it inside one writer transaction if the resource is still at the
+//! snapshot's version, recomputing there otherwise; so concurrent writes to one resource queue
+//! rather than collide. argon2 hashing (slow on purpose) also runs outside.
 
 use serde_json::{Map, Value, json};
 
@@ -14,7 +16,7 @@ use crate::scim::error::{Result, ScimError};
 use crate::scim::list::{ListQuery, list_response};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
-use crate::scim::resource::{self, Document};
+use crate::scim::resource::{self, Document, WriteLimits};
 use crate::scim::schema::ResourceType;
 use crate::store::filter_sql::{self, SqlWhere};
 use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
@@ -69,8 +71,26 @@ pub fn etag(version: i64) -> String {
     format!("W/\"{version}\"")
 }
 
-/// An update runs at most twice: once, and once more with the hash of a new password.
+/// An update computed inside the writer runs at most twice: once, and once more with the hash
+/// of a new password.
 const ATTEMPTS: usize = 2;
+
+/// Races lost by a costly change computed outside the writer before it is computed inside
+/// instead (bounded by the limits: a 1,000-operation PATCH is tens of milliseconds).
+const OPTIMISTIC: usize = 5;
+
+/// A change that took less than this to compute is computed again inside the writer when it
+/// loses a race, at once: that keeps concurrent small updates of one resource (32 IdP workers
+/// adding members to one group) in one shared commit, as they were before precomputing.
+const CHEAP: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// A change computed outside the writer, with the row it was computed from.
+struct Precomputed {
+    row: ResourceRow,
+    change: Change,
+    /// Computed in less than [`CHEAP`].
+    cheap: bool,
+}
 
 /// POST: creates a resource and returns it (RFC 7644 §3.3).
 pub async fn create(
@@ -79,10 +99,12 @@ pub async fn create(
     scope: &Scope,
     body: Value,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
+    resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let tenant_id = scope.tenant_id;
@@ -176,6 +198,7 @@ pub async fn version(
 /// PUT: replaces every client-writable attribute (RFC 7644 §3.5.1). Omitted attributes are
 /// cleared; `password` is kept unless a new one is sent, since it is never returned and a
 /// read-modify-write client (Okta S10) cannot send it back.
+#[allow(clippy::too_many_arguments)]
 pub async fn replace(
     store: &Store,
     rt: &'static ResourceType,
@@ -184,10 +207,12 @@ pub async fn replace(
     body: Value,
     if_match: Option<Precondition>,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
+    resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
     let change = Change {
         doc,
@@ -201,6 +226,7 @@ pub async fn replace(
 /// PATCH (RFC 7644 §3.5.2): operations applied in order, all or nothing. Returns `None` when
 /// the answer is 204 without a body: groups answer so unless `attributes` was asked for, which
 /// Entra prefers (S63) and which spares loading 50,000 members for a one-member change.
+#[allow(clippy::too_many_arguments)]
 pub async fn patch(
     store: &Store,
     rt: &'static ResourceType,
@@ -209,14 +235,14 @@ pub async fn patch(
     body: Value,
     if_match: Option<Precondition>,
     projection: &Projection,
+    limits: &WriteLimits,
 ) -> Result<Option<Rendered>> {
     let resolver = projection.resolve(rt)?;
-    let ops = patch::parse_patch(&body)?;
-    let id_owned = id.to_owned();
-    // Hashing needs the outcome of the patch, so a password change is computed first against
-    // the current row and hashed before the write transaction.
+    let ops = patch::parse_patch(&body, limits)?;
+    drop(body);
+    let (id_owned, limits) = (id.to_owned(), *limits);
     let row = update(store, rt, scope, id, if_match, move |current| {
-        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops)?;
+        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits)?;
         let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
         Ok(Change {
             doc: checked.doc,
@@ -410,15 +436,22 @@ enum Interrupted {
     Refused(ScimError),
     /// The change sets this password, which must be hashed before it can be stored.
     NeedsHash(String),
+    /// Another write changed the resource after the snapshot the change was computed from.
+    Raced,
     /// A unique index refused the new userName / displayName.
     Taken { error: StoreError, name: String },
 }
 
-/// Reads, changes and writes one resource in a single writer transaction, so concurrent
-/// writes to the same resource (32 IdP workers adding members to one group) queue instead of
-/// colliding. The one exception is a new password: argon2 is slow on purpose and must not run
-/// while holding the writer, so the first attempt stops, the password is hashed outside, and
-/// the next attempt recomputes the change and uses the hash if the password is the same.
+/// Changes one resource. The change is computed first against a snapshot read outside the
+/// writer, so its CPU cost (a 1,000-operation PATCH) holds up no other write; a new password is
+/// hashed there too (argon2 is slow on purpose). Inside the writer transaction a version check
+/// tells whether the snapshot is still current: then the precomputed change is written as it
+/// is. If another write came first, a cheap change is computed again right there; a costly one
+/// stops the attempt without writing and is computed again outside against the new version,
+/// and after `OPTIMISTIC` such races inside the writer, where writes to one resource queue and
+/// none can race.
+/// A change computed there with a password not hashed yet stops the attempt; the next hashes
+/// it outside and recomputes.
 async fn update<F>(
     store: &Store,
     rt: &'static ResourceType,
@@ -432,20 +465,36 @@ where
 {
     let tenant_id = scope.tenant_id;
     let mut hashed: Option<(String, String)> = None;
-    for _ in 0..ATTEMPTS {
-        let (compute, if_match, hashed_now) = (compute.clone(), if_match.clone(), hashed.clone());
+    let mut prepared = precompute(store, rt, scope, id, &if_match, &compute, &mut hashed).await?;
+    let mut races = 0;
+    for _ in 0..OPTIMISTIC + ATTEMPTS {
+        let (compute_now, if_match_now, hashed_now) =
+            (compute.clone(), if_match.clone(), hashed.clone());
+        let prepared_now = prepared.take();
         let id_owned = id.to_owned();
         let actor_scope = scope.clone();
         let result = store
             .write_or_rollback(move |tx| {
-                let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
-                if let Some(p) = &if_match
+                let (current, precomputed) = match prepared_now {
+                    Some(p) => {
+                        let now = rows::version_of(tx, tenant_id, rt.name, &id_owned)?;
+                        if now == Some((p.row.seq, p.row.version)) {
+                            (p.row, Some(p.change))
+                        } else if p.cheap {
+                            (rows::get(tx, tenant_id, rt.name, &id_owned)?, None)
+                        } else {
+                            return Ok(Err(Interrupted::Raced));
+                        }
+                    }
+                    None => (rows::get(tx, tenant_id, rt.name, &id_owned)?, None),
+                };
+                if let Some(p) = &if_match_now
                     && !p.matches(current.version)
                 {
                     let stale = stale_precondition(rt, &id_owned, current.version);
                     return Ok(Err(Interrupted::Refused(stale)));
                 }
-                let change = match compute(&current) {
+                let change = match precomputed.map_or_else(|| compute_now(&current), Ok) {
                     Ok(change) => change,
                     Err(e) => return Ok(Err(Interrupted::Refused(e))),
                 };
@@ -506,6 +555,13 @@ where
         match result {
             Ok(Ok(row)) => return Ok(row),
             Ok(Err(Interrupted::Refused(e))) => return Err(e),
+            Ok(Err(Interrupted::Raced)) => {
+                races += 1;
+                if races < OPTIMISTIC {
+                    prepared =
+                        precompute(store, rt, scope, id, &if_match, &compute, &mut hashed).await?;
+                }
+            }
             Ok(Err(Interrupted::NeedsHash(clear))) => {
                 let hash = hash_password(Some(clear.clone())).await?;
                 hashed = hash.map(|h| (clear, h));
@@ -516,10 +572,67 @@ where
             Err(e) => return Err(not_found_or_internal(e, rt, id)),
         }
     }
-    // The second attempt recomputes the same password from the same request, so it finds
-    // its hash; getting here means that broke.
-    tracing::error!("update of {} {id} asked for a password hash twice", rt.name);
+    // Inside the writer nothing races, and a second attempt there recomputes the same
+    // password from the same request, so it finds its hash; getting here means that broke.
+    tracing::error!("update of {} {id} did not settle", rt.name);
     Err(ScimError::internal())
+}
+
+/// Computes a change against the current row, read outside the writer, on a blocking thread
+/// (it is CPU work), and times it; hashes a new password it sets. `None` when the change is to
+/// be computed inside the writer: its refusal may depend on a precondition checked there.
+#[allow(clippy::too_many_arguments)]
+async fn precompute<F>(
+    store: &Store,
+    rt: &'static ResourceType,
+    scope: &Scope,
+    id: &str,
+    if_match: &Option<Precondition>,
+    compute: &F,
+    hashed: &mut Option<(String, String)>,
+) -> Result<Option<Precomputed>>
+where
+    F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
+{
+    let snapshot = load(store, rt, scope, id).await?;
+    let ahead = compute.clone();
+    let (snapshot, computed, took) = rocket::tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let change = ahead(&snapshot);
+        (snapshot, change, started.elapsed())
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!("computing an update of {} failed: {e}", rt.name);
+        ScimError::internal()
+    })?;
+    match computed {
+        Ok(change) => {
+            if let Some(PendingPassword::Clear(clear)) = &change.password_hash
+                && hashed
+                    .as_ref()
+                    .is_none_or(|(for_clear, _)| for_clear != clear)
+            {
+                let hash = hash_password(Some(clear.clone())).await?;
+                *hashed = hash.map(|h| (clear.clone(), h));
+            }
+            Ok(Some(Precomputed {
+                row: snapshot,
+                change,
+                cheap: took < CHEAP,
+            }))
+        }
+        // Refused against a version the precondition accepts: that is the answer, as of the
+        // snapshot. (A failed If-Match is answered inside, against the current version.)
+        Err(e)
+            if if_match
+                .as_ref()
+                .is_none_or(|p| p.matches(snapshot.version)) =>
+        {
+            Err(e)
+        }
+        Err(_) => Ok(None),
+    }
 }
 
 async fn load(

@@ -7,6 +7,7 @@ pub mod admins;
 pub mod browse;
 pub mod files;
 pub mod filter_sql;
+mod hold;
 pub mod members;
 mod migrate;
 pub mod request_log;
@@ -26,6 +27,7 @@ use r2d2_sqlite::SqliteConnectionManager;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::{Connection, ErrorCode, OpenFlags};
 
+pub use hold::{BOUNDS as HOLD_BUCKETS, HoldSnapshot};
 pub use rusqlite::Connection as Conn;
 
 /// What went wrong in the store, in terms of meaning rather than SQL.
@@ -203,6 +205,12 @@ impl Store {
     {
         let pool = self.readers.clone();
         run_blocking(move || f(&*pool.get()?)).await
+    }
+
+    /// How long each write has held the writer of the main database (users, groups, tokens):
+    /// while one write runs, every other waits.
+    pub fn writer_hold_times(&self) -> HoldSnapshot {
+        self.writer.hold_times()
     }
 
     /// Runs `f` in a write transaction; the result is returned only after the commit is

@@ -163,6 +163,24 @@ pub fn get(
     into_resource(raw)
 }
 
+/// `(seq, version)` of a resource, without reading its document: enough to tell whether a
+/// row read earlier is still current (every change bumps the version).
+pub fn version_of(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<(i64, i64)>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT seq, version FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3",
+        )?
+        .query_row(params![tenant_id, resource_type, id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .optional()?)
+}
+
 /// Replaces the document of an existing resource, bumping its version.
 pub fn update(
     conn: &Connection,

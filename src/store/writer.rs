@@ -11,9 +11,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::Instant;
 
 use rusqlite::Connection;
 
+use super::hold::HoldTimes;
 use super::{Result, StoreError};
 
 /// Most writes sharing one commit: enough to absorb a burst from every IdP worker, few enough
@@ -82,6 +84,7 @@ pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
     credentials: Arc<AtomicU64>,
+    held: Arc<HoldTimes>,
 }
 
 /// Tables whose rows decide who may call the SCIM API.
@@ -117,6 +120,8 @@ impl Writer {
             Database::RequestLog => "scimd-log-writer",
         };
         let generation = credentials.clone();
+        let held = Arc::new(HoldTimes::default());
+        let timed = held.clone();
         let thread = std::thread::Builder::new()
             .name(thread_name.into())
             .spawn(move || {
@@ -136,14 +141,20 @@ impl Writer {
                             generation.fetch_add(1, Ordering::SeqCst);
                         }
                     };
-                    commit_batch(&conn, batch, &settle);
+                    commit_batch(&conn, batch, &settle, &timed);
                 }
             })?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
             credentials,
+            held,
         })
+    }
+
+    /// How long each write has held this writer so far.
+    pub(super) fn hold_times(&self) -> super::HoldSnapshot {
+        self.held.snapshot()
     }
 
     /// Changes whenever a committed (or rolled back) write touched tokens or tenants: what
@@ -184,8 +195,9 @@ impl Drop for Writer {
 }
 
 /// Runs `batch` in one transaction, one savepoint per job, and answers every job, calling
-/// `settle` once the transaction has ended and before the first answer.
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn()) {
+/// `settle` once the transaction has ended and before the first answer. Each job's own time
+/// (closure and savepoint, not the shared commit) goes to `held`.
+fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn(), held: &HoldTimes) {
     if batch.is_empty() {
         return;
     }
@@ -198,7 +210,10 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn()) 
         // page it touches): its rollback is the transaction's.
         let mut batch = batch;
         let mut job = batch.remove(0);
-        let commit = if job.run(conn) {
+        let started = Instant::now();
+        let keep = job.run(conn);
+        held.observe(started.elapsed());
+        let commit = if keep {
             exec(conn, "COMMIT")
         } else {
             exec(conn, "ROLLBACK")
@@ -211,7 +226,9 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn()) 
     let mut done: Vec<Box<dyn Job>> = Vec::with_capacity(batch.len());
     let mut rest = batch.into_iter();
     while let Some(mut job) = rest.next() {
+        let started = Instant::now();
         let isolated = savepoint(conn, |c| job.run(c));
+        held.observe(started.elapsed());
         done.push(job);
         if let Err(e) = isolated {
             // The savepoint could not be released or rolled back (or an I/O error or a full
@@ -220,7 +237,7 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn()) 
             rollback_if_open(conn);
             settle();
             done.into_iter().for_each(|job| job.finish(Err(&e)));
-            commit_batch(conn, rest.collect(), settle);
+            commit_batch(conn, rest.collect(), settle, held);
             return;
         }
     }

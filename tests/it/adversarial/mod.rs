@@ -4,6 +4,7 @@
 //! guards.
 
 mod edge;
+mod filters;
 mod log;
 mod login;
 mod writer;
