@@ -106,6 +106,10 @@ pub enum LogCommand {
         /// Only this tenant's requests.
         #[arg(long)]
         tenant: Option<String>,
+        /// Only the request with this X-Request-Id (the IdP's own, or the one scimd answered
+        /// with), to match an IdP's log line to scimd's entry.
+        #[arg(long)]
+        request_id: Option<String>,
         /// How many entries.
         #[arg(long, default_value_t = 50)]
         limit: u64,
@@ -485,6 +489,7 @@ fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
         LogCommand::List {
             errors,
             tenant,
+            request_id,
             limit,
             json,
         } => {
@@ -492,6 +497,7 @@ fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {
                 store,
                 &SearchParams {
                     tenant,
+                    request_id,
                     status: errors.then(|| "errors".to_owned()),
                     per_page: Some(limit.clamp(1, MAX_PER_PAGE)),
                     ..SearchParams::default()

@@ -30,7 +30,9 @@ fn number(name: &str, v: Option<&str>) -> Result<Option<u64>, ApiError> {
 }
 
 #[allow(clippy::too_many_arguments)]
-#[get("/log?<tenant>&<status>&<token>&<idp>&<resource>&<since>&<until>&<page>&<per_page>")]
+#[get(
+    "/log?<tenant>&<status>&<token>&<idp>&<resource>&<request_id>&<since>&<until>&<page>&<per_page>"
+)]
 async fn search_log(
     _admin: Admin,
     tenant: Option<String>,
@@ -38,6 +40,7 @@ async fn search_log(
     token: Option<String>,
     idp: Option<String>,
     resource: Option<String>,
+    request_id: Option<String>,
     since: Option<String>,
     until: Option<String>,
     page: Option<&str>,
@@ -50,6 +53,7 @@ async fn search_log(
         token,
         idp,
         resource,
+        request_id,
         since,
         until,
         page: number("page", page)?,

@@ -113,6 +113,31 @@ fn is_scim(path: &str) -> bool {
         .is_some_and(|(_, tail)| scim(tail))
 }
 
+/// The header that names a request, in both directions.
+const REQUEST_ID_HEADER: &str = "X-Request-Id";
+/// Longest `X-Request-Id` taken from a client; a longer (or unprintable) one is replaced.
+const MAX_REQUEST_ID: usize = 128;
+
+/// The id every response carries in `X-Request-Id` and the request log stores: the client's
+/// own when it sent a usable one (an IdP can then match its log line to scimd's entry), else
+/// 128 random bits in hex.
+struct RequestId(String);
+
+impl RequestId {
+    fn of(req: &Request<'_>) -> Self {
+        let sent = req
+            .headers()
+            .get_one(REQUEST_ID_HEADER)
+            .map(str::trim)
+            .filter(|id| {
+                !id.is_empty()
+                    && id.len() <= MAX_REQUEST_ID
+                    && id.bytes().all(|b| b.is_ascii_graphic())
+            });
+        Self(sent.map_or_else(|| format!("{:032x}", rand::random::<u128>()), str::to_owned))
+    }
+}
+
 /// Records every SCIM request; must be attached before the tenant prefix rewrite.
 pub struct RequestLogFairing;
 
@@ -126,6 +151,7 @@ impl Fairing for RequestLogFairing {
     }
 
     async fn on_request(&self, req: &mut Request<'_>, _: &mut Data<'_>) {
+        let id = &req.local_cache(|| RequestId::of(req)).0;
         let path = req.uri().path().as_str();
         if !is_scim(path) {
             return;
@@ -139,6 +165,7 @@ impl Fairing for RequestLogFairing {
             if let Some(query) = query {
                 parts.set_capped(Field::Query, query, cap);
             }
+            parts.set_capped(Field::RequestId, id, cap);
             parts
         });
         let arriving = Arriving {
@@ -150,6 +177,8 @@ impl Fairing for RequestLogFairing {
     }
 
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
+        let id = &req.local_cache(|| RequestId::of(req)).0;
+        res.set_raw_header(REQUEST_ID_HEADER, id.clone());
         let Some(Arriving { start, time, parts }) =
             req.local_cache(|| Arrival(Mutex::new(None))).take()
         else {

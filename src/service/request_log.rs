@@ -64,6 +64,8 @@ pub enum Field {
     TokenId,
     TokenName,
     UserAgent,
+    /// The request's `X-Request-Id` (bounded when it is accepted from the client).
+    RequestId,
     RequestBody,
     ResponseBody,
 }
@@ -89,6 +91,7 @@ impl Field {
             Self::TokenId => "token_id",
             Self::TokenName => "token_name",
             Self::UserAgent => "user_agent",
+            Self::RequestId => "request_id",
             Self::RequestBody => "request_body",
             Self::ResponseBody => "response_body",
         }
@@ -645,6 +648,7 @@ fn insert_row(
         request_truncated,
         response_truncated,
         truncated_fields: truncated_fields.as_deref(),
+        request_id: text(Field::RequestId),
     };
     inserter.insert(&row, tenant_id)
 }
@@ -692,6 +696,8 @@ pub struct Entry {
     pub latency_ms: f64,
     pub resource_type: Option<String>,
     pub resource_id: Option<String>,
+    /// The `X-Request-Id` the client sent or scimd made, as the response carried it.
+    pub request_id: Option<String>,
     pub scim_type: Option<String>,
     pub detail: Option<String>,
     /// Text fields stored cut to `request_log.max_field_bytes` (`path`, `query`, `detail`, …).
@@ -728,6 +734,8 @@ pub struct SearchParams {
     pub token: Option<String>,
     pub idp: Option<String>,
     pub resource: Option<String>,
+    /// An `X-Request-Id`, exactly.
+    pub request_id: Option<String>,
     pub since: Option<String>,
     pub until: Option<String>,
     pub page: Option<u64>,
@@ -777,6 +785,7 @@ fn filter(p: &SearchParams) -> Result<LogFilter, OpError> {
         token_id: p.token.clone(),
         idp: p.idp.clone(),
         resource_id: p.resource.clone(),
+        request_id: p.request_id.clone().filter(|r| !r.is_empty()),
         since: time_bound("since", p.since.as_deref())?,
         until: time_bound("until", p.until.as_deref())?,
     })
@@ -882,6 +891,7 @@ fn entry_with_body(
         latency_ms: r.latency_ms,
         resource_type: r.resource_type,
         resource_id: r.resource_id,
+        request_id: r.request_id,
         scim_type: r.scim_type,
         detail: r.detail,
         truncated_fields: r

@@ -64,6 +64,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         "0004_add_truncated_fields",
         include_str!("../../migrations/log/0004_add_truncated_fields.sql"),
     ),
+    (
+        5,
+        "0005_add_request_id",
+        include_str!("../../migrations/log/0005_add_request_id.sql"),
+    ),
 ];
 
 /// Version of the main schema from which the request log is in its own file.

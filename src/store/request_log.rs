@@ -35,11 +35,13 @@ pub struct LogRow<S = String> {
     /// Text fields stored cut to `request_log.max_field_bytes`, comma-separated (`path,query`);
     /// `None` when none was.
     pub truncated_fields: Option<S>,
+    /// The `X-Request-Id` of the request and its response.
+    pub request_id: Option<S>,
 }
 
 const COLUMNS: &str = "id, time, tenant, token_id, token_name, client_ip, user_agent, idp, method, \
     path, query, status, latency_ms, resource_type, resource_id, scim_type, detail, \
-    truncated_fields";
+    truncated_fields, request_id";
 
 fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     Ok(LogRow {
@@ -61,10 +63,11 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
         scim_type: r.get(15)?,
         detail: r.get(16)?,
         truncated_fields: r.get(17)?,
-        request_body: if with_bodies { r.get(18)? } else { None },
-        response_body: if with_bodies { r.get(19)? } else { None },
-        request_truncated: if with_bodies { r.get(20)? } else { false },
-        response_truncated: if with_bodies { r.get(21)? } else { false },
+        request_id: r.get(18)?,
+        request_body: if with_bodies { r.get(19)? } else { None },
+        response_body: if with_bodies { r.get(20)? } else { None },
+        request_truncated: if with_bodies { r.get(21)? } else { false },
+        response_truncated: if with_bodies { r.get(22)? } else { false },
     })
 }
 
@@ -80,9 +83,9 @@ impl<'c> Inserter<'c> {
             "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
              user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
              scim_type, detail, request_body, response_body, request_truncated, response_truncated, \
-             truncated_fields)
+             truncated_fields, request_id)
              VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?22)",
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?22, ?23)",
         )?;
         Ok(Self { stmt })
     }
@@ -112,6 +115,7 @@ impl<'c> Inserter<'c> {
             r.response_truncated,
             tenant_id,
             r.truncated_fields,
+            r.request_id,
         ])?;
         Ok(())
     }
@@ -179,6 +183,7 @@ pub struct LogFilter {
     pub token_id: Option<String>,
     pub idp: Option<String>,
     pub resource_id: Option<String>,
+    pub request_id: Option<String>,
     /// Inclusive bounds, in `clock::timestamp` shape.
     pub since: Option<String>,
     pub until: Option<String>,
@@ -211,32 +216,39 @@ pub fn search(
 /// The entries `f` asks for: `request_log` and what follows it in a FROM clause (the index to
 /// use, ` WHERE …`), and the arguments.
 fn selection(f: &LogFilter) -> (String, Vec<rusqlite::types::Value>) {
-    let mut clauses: Vec<&str> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
     let mut args: Vec<rusqlite::types::Value> = Vec::new();
-    let mut text = |clause, v: &Option<String>| {
+    let mut text = |clause: String, v: &Option<String>| {
         if let Some(v) = v {
             clauses.push(clause);
             args.push(v.clone().into());
         }
     };
-    text("tenant = ?", &f.tenant);
-    text("token_id = ?", &f.token_id);
-    text("idp = ?", &f.idp);
-    text(RESOURCE_KEY_MATCHES, &f.resource_id);
-    // `+` keeps SQLite from substituting the bound id into the prefix term above, which
-    // would leave that term unable to seek the index.
-    text("+resource_id = ?", &f.resource_id);
-    text("time >= ?", &f.since);
-    text("time <= ?", &f.until);
+    text("tenant = ?".into(), &f.tenant);
+    text("token_id = ?".into(), &f.token_id);
+    text("idp = ?".into(), &f.idp);
+    for (column, wanted) in [
+        ("resource_id", &f.resource_id),
+        ("request_id", &f.request_id),
+    ] {
+        text(block_key_matches(column), wanted);
+        // `+` keeps SQLite from substituting the bound id into the prefix term above, which
+        // would leave that term unable to seek the index.
+        text(format!("+{column} = ?"), wanted);
+    }
+    text("time >= ?".into(), &f.since);
+    text("time <= ?".into(), &f.until);
     if let Some(s) = f.status {
-        clauses.push("status = ?");
+        clauses.push("status = ?".into());
         args.push(i64::from(s).into());
     }
     if f.errors_only {
-        clauses.push("status >= 400");
+        clauses.push("status >= 400".into());
     }
     // Without statistics SQLite would rather walk a whole tenant than seek every block.
-    let mut from = String::from(if f.resource_id.is_some() {
+    let mut from = String::from(if f.request_id.is_some() {
+        "request_log INDEXED BY request_log_request_id"
+    } else if f.resource_id.is_some() {
         "request_log INDEXED BY request_log_resource"
     } else {
         "request_log"
@@ -248,12 +260,17 @@ fn selection(f: &LogFilter) -> (String, Vec<rusqlite::types::Value>) {
     (from, args)
 }
 
-/// Seeks `request_log_resource` (migrations/log/0003: `id >> 12`, then the id's first 8
-/// characters) once per block of 4,096 entries that the log holds.
-const RESOURCE_KEY_MATCHES: &str = "id >> 12 IN (WITH RECURSIVE block(n) AS (\
-    SELECT MIN(id) >> 12 FROM request_log \
-    UNION ALL SELECT n + 1 FROM block WHERE n < (SELECT MAX(id) >> 12 FROM request_log)) \
-    SELECT n FROM block) AND substr(resource_id, 1, 8) = substr(?, 1, 8)";
+/// Seeks an index keyed by block and id prefix (`request_log_resource`, migrations/log/0003;
+/// `request_log_request_id`, 0005: `id >> 12`, then the `column`'s first 8 characters) once
+/// per block of 4,096 entries that the log holds.
+fn block_key_matches(column: &str) -> String {
+    format!(
+        "id >> 12 IN (WITH RECURSIVE block(n) AS (\
+         SELECT MIN(id) >> 12 FROM request_log \
+         UNION ALL SELECT n + 1 FROM block WHERE n < (SELECT MAX(id) >> 12 FROM request_log)) \
+         SELECT n FROM block) AND substr({column}, 1, 8) = substr(?, 1, 8)"
+    )
+}
 
 /// One entry with its bodies.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<LogRow>> {
@@ -484,6 +501,7 @@ mod tests {
                 request_truncated: r.request_truncated,
                 response_truncated: r.response_truncated,
                 truncated_fields: text(&r.truncated_fields),
+                request_id: text(&r.request_id),
             };
             inserter.insert(&borrowed, None).expect("insert");
         }
@@ -515,6 +533,36 @@ mod tests {
             plan.contains("USING INDEX request_log_resource (<expr>=? AND <expr>=?)"),
             "{plan}"
         );
+    }
+
+    #[test]
+    fn a_search_by_request_id_seeks_its_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = log_db(dir.path());
+        let f = LogFilter {
+            resource_id: Some("2819c223-7f76-453a-919d-413861904646".into()),
+            request_id: Some("okta-7f3c9e2a".into()),
+            ..LogFilter::default()
+        };
+        let (from, args) = selection(&f);
+        let sql = format!("SELECT COUNT(*) FROM {from}");
+        let plan = query_plan(&log, &sql, params_from_iter(args.iter()));
+        assert!(
+            plan.contains("USING INDEX request_log_request_id (<expr>=? AND <expr>=?)"),
+            "{plan}"
+        );
+        let mut rows: Vec<LogRow> = (0..5_000).map(|n| entry(n, format!("r{n}"))).collect();
+        for (n, row) in rows.iter_mut().enumerate() {
+            row.request_id = Some(format!("{n:032x}"));
+        }
+        insert(&log, &rows);
+        let wanted = LogFilter {
+            request_id: Some(format!("{:032x}", 4_321)),
+            ..LogFilter::default()
+        };
+        let (total, found) = search(&log, &wanted, 0, 10).expect("search");
+        assert_eq!(total, 1);
+        assert_eq!(found[0].resource_id.as_deref(), Some("r4321"));
     }
 
     /// Entries of one resource are found in every block of the log, newest first, and not

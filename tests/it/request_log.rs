@@ -986,3 +986,79 @@ async fn old_history_is_pruned() {
     assert_eq!(count(&old), 0);
     assert_eq!(count(&new), 1);
 }
+
+/// Issue 20, item 9: every response carries an `X-Request-Id`: the IdP's own when it sent a
+/// usable one, else one scimd makes; it is stored with the log entry and found by it in the
+/// admin API and `scimd log list --request-id`.
+#[rocket::async_test]
+async fn request_ids_are_answered_stored_and_searchable() {
+    let app = TestApp::new().await;
+    sign_in(&app).await;
+    let bearer = app.bearer();
+    let okta_id = "okta-7f3c9e2a-1d4b-4c8e-9a6f-2b5d8e1c0a93";
+    let r = app
+        .send_with(
+            "GET",
+            "/scim/v2/Users?filter=userName%20eq%20%22nobody%22",
+            None,
+            &[("Authorization", &bearer), ("X-Request-Id", okta_id)],
+        )
+        .await;
+    assert_eq!(
+        r.header("X-Request-Id"),
+        Some(okta_id),
+        "the IdP's id is echoed"
+    );
+    // Without one, or with one too long or unprintable, scimd makes its own.
+    let mut made = Vec::new();
+    for sent in [None, Some("x".repeat(129)), Some("bad id".to_owned())] {
+        let mut headers = vec![("Authorization", bearer.as_str())];
+        if let Some(s) = &sent {
+            headers.push(("X-Request-Id", s));
+        }
+        let r = app.send_with("GET", "/scim/v2/Users", None, &headers).await;
+        let id = r.header("X-Request-Id").expect("an id").to_owned();
+        assert_eq!(id.len(), 32, "{id}");
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        made.push(id);
+    }
+    made.dedup();
+    assert_eq!(made.len(), 3, "each request gets its own id");
+    // Refusals and the admin API carry one too.
+    let refused = app.send_with("GET", "/scim/v2/Users", None, &[]).await;
+    assert!(refused.header("X-Request-Id").is_some());
+    let ui = api(&app, "GET", "/api/tenants", None, None, None).await;
+    assert!(ui.header("X-Request-Id").is_some());
+
+    flush(&app).await;
+    let found = api(
+        &app,
+        "GET",
+        &format!("/api/log?request_id={okta_id}"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(found.status, 200, "{}", found.raw);
+    assert_eq!(found.body["total"], 1, "{}", found.raw);
+    assert_eq!(found.body["items"][0]["request_id"], okta_id);
+    assert_eq!(
+        found.body["items"][0]["query"],
+        "filter=userName%20eq%20%22nobody%22"
+    );
+    let database = &app.app().config.database;
+    let out = crate::server::scimd(database.parent().expect("dir"))
+        .env("SCIMD_DATABASE", database)
+        .args(["log", "list", "--json", "--request-id", &made[0]])
+        .output()
+        .expect("scimd log list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["items"][0]["request_id"], made[0].as_str());
+}

@@ -126,7 +126,7 @@ async function scim(base, token, method, path, body, headers = {}) {
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await r.text();
-  return { status: r.status, body: text ? JSON.parse(text) : null };
+  return { status: r.status, body: text ? JSON.parse(text) : null, requestId: r.headers.get('x-request-id') };
 }
 
 async function main() {
@@ -404,6 +404,13 @@ async function main() {
         await page.click('tbody tr:first-child a');
         await page.waitForSelector('.notice.diag');
         assert((await page.textContent('.detail')).includes('401'), 'detail shows the 401');
+        // Issue 20, item 9: the response's X-Request-Id finds the entry, and its detail shows it.
+        assert(r.requestId, 'the 401 carries an X-Request-Id');
+        await page.fill('#f-reqid', r.requestId);
+        await page.click('form.toolbar button:text("Apply")');
+        await page.waitForFunction(() => document.querySelectorAll('tbody tr').length === 1);
+        await page.click('tbody tr:first-child a');
+        await page.waitForSelector(`.detail dd:text("${r.requestId}")`);
       } else {
         await page.waitForSelector('text=The request log is not available on this server yet');
       }

@@ -32,6 +32,7 @@ function Detail({ slug, id, onClose }) {
       <div><dt>IdP</dt><dd>${idpName(x.idp)}</dd></div>
       <div><dt>Client</dt><dd>${x.client_ip || '—'} · ${x.user_agent || '—'}</dd></div>
       <div><dt>Latency</dt><dd>${ms(x.latency_ms)}</dd></div>
+      ${x.request_id && html`<div><dt>Request id</dt><dd class="mono">${x.request_id}</dd></div>`}
       ${x.scim_type && html`<div><dt>scimType</dt><dd class="mono">${x.scim_type}</dd></div>`}
       ${x.detail && html`<div><dt>Detail</dt><dd>${x.detail}</dd></div>`}
       ${(x.truncated_fields || []).length > 0 && html`<div><dt>Truncated</dt><dd>${x.truncated_fields.join(', ')} (stored cut to request_log.max_field_bytes)</dd></div>`}
@@ -47,19 +48,20 @@ export function Activity({ slug, search }) {
   useEffect(() => { logApiAvailable().then(setAvail); }, []);
   const f = {
     status: search.get('status') || '', token: search.get('token') || '', idp: search.get('idp') || '',
-    resource: search.get('resource') || '', since: search.get('since') || '', until: search.get('until') || '',
+    resource: search.get('resource') || '', request_id: search.get('request_id') || '', since: search.get('since') || '', until: search.get('until') || '',
     page: Number(search.get('page')) || 1,
   };
   const open = search.get('id');
   const base = tenantPath(slug, 'activity');
   const go = (patch) => navigate(base + qs({ ...f, ...patch }), true);
   const [resource, setResource] = useState(f.resource);
+  const [requestId, setRequestId] = useState(f.request_id);
   const tokens = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/tokens`), [slug]);
   const log = useLoad(async () => {
     if (!(await logApiAvailable())) return null;
     const toIso = (v) => (v ? new Date(v).toISOString() : '');
-    return api('GET', `/api/log${qs({ tenant: slug, status: f.status, token: f.token, idp: f.idp, resource: f.resource, since: toIso(f.since), until: toIso(f.until), page: f.page, per_page: PER_PAGE })}`);
-  }, [slug, f.status, f.token, f.idp, f.resource, f.since, f.until, f.page]);
+    return api('GET', `/api/log${qs({ tenant: slug, status: f.status, token: f.token, idp: f.idp, resource: f.resource, request_id: f.request_id, since: toIso(f.since), until: toIso(f.until), page: f.page, per_page: PER_PAGE })}`);
+  }, [slug, f.status, f.token, f.idp, f.resource, f.request_id, f.since, f.until, f.page]);
 
   if (avail === false) {
     return html`<${PageTitle}>Activity<//>
@@ -68,7 +70,7 @@ export function Activity({ slug, search }) {
   }
   const d = log.data;
   return html`<${PageTitle} sub=${`Every SCIM request to tenant “${slug}”, newest first. Times in your time zone.`}>Activity<//>
-    <form class="row toolbar" aria-label="Filter requests" onSubmit=${(e) => { e.preventDefault(); go({ resource, page: 1 }); }}>
+    <form class="row toolbar" aria-label="Filter requests" onSubmit=${(e) => { e.preventDefault(); go({ resource, request_id: requestId.trim(), page: 1 }); }}>
       <div class="field"><label for="f-status">Status</label>
         <select id="f-status" value=${f.status} onChange=${(e) => go({ status: e.target.value, page: 1 })}>
           <option value="">All</option><option value="errors">Errors (4xx/5xx)</option>${[200, 201, 204, 400, 401, 404, 409, 429, 500].map((s) => html`<option value=${s}>${s}</option>`)}</select></div>
@@ -79,13 +81,14 @@ export function Activity({ slug, search }) {
       <div class="field"><label for="f-since">From</label><input id="f-since" type="datetime-local" value=${f.since} onChange=${(e) => go({ since: e.target.value, page: 1 })} /></div>
       <div class="field"><label for="f-until">Until</label><input id="f-until" type="datetime-local" value=${f.until} onChange=${(e) => go({ until: e.target.value, page: 1 })} /></div>
       <div class="field"><label for="f-res">Resource id</label><input id="f-res" value=${resource} onInput=${(e) => setResource(e.target.value)} /></div>
+      <div class="field"><label for="f-reqid">Request id</label><input id="f-reqid" value=${requestId} placeholder="X-Request-Id" onInput=${(e) => setRequestId(e.target.value)} /></div>
       <div class="field actions"><button class="btn" type="submit">Apply</button></div>
     </form>
     ${open && html`<${Detail} slug=${slug} id=${open} onClose=${() => go({ id: undefined })} />`}
     <${ErrorBox} error=${log.error} title="The request log could not be loaded" />
     <section aria-label="Requests" aria-busy=${log.loading ? 'true' : 'false'}>
       ${avail === null || (log.loading && !d) ? html`<${Loading} what="Loading requests" />`
-        : d && d.items.length === 0 ? html`<${Empty} title="No requests match."><p>${f.status || f.token || f.idp || f.resource || f.since || f.until ? 'Loosen the filters above.' : html`No IdP has called this tenant yet. Follow a <a href=${tenantPath(slug, 'setup')}>setup guide</a>.`}</p><//>`
+        : d && d.items.length === 0 ? html`<${Empty} title="No requests match."><p>${f.status || f.token || f.idp || f.resource || f.request_id || f.since || f.until ? 'Loosen the filters above.' : html`No IdP has called this tenant yet. Follow a <a href=${tenantPath(slug, 'setup')}>setup guide</a>.`}</p><//>`
         : d && html`<${TableWrap} label="Requests table"><table>
             <thead><tr><th scope="col">Time</th><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Token / IdP</th><th scope="col">Latency</th></tr></thead>
             <tbody>${d.items.map((x) => html`<tr key=${x.id} class=${x.id === open ? 'selected' : ''}>
