@@ -17,7 +17,7 @@ use crate::scim::list::{ListQuery, list_response};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
 use crate::scim::resource::{self, Document, WriteLimits};
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{GROUP, ResourceType};
 use crate::store::filter_sql::{self, SqlWhere};
 use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
 use crate::store::{Store, StoreError};
@@ -275,6 +275,22 @@ pub async fn delete(
                 && !p.matches(current.version)
             {
                 return Ok(Err(stale_precondition(rt, &id_owned, current.version)));
+            }
+            // Deleting a user or group ends its memberships implicitly; the groups it was in
+            // change, so they get a new version and a history entry saying why.
+            let now = clock::timestamp(clock::now());
+            for group in rows::touch_groups_of(tx, current.seq, &now)? {
+                let gone = history::members_change(json!({"remove": [&id_owned], "deleted": true}));
+                history::record(
+                    tx,
+                    &actor_scope,
+                    &GROUP,
+                    &group,
+                    Action::Update,
+                    None,
+                    None,
+                    vec![gone],
+                )?;
             }
             rows::delete(tx, tenant_id, rt.name, &id_owned)?;
             history::record(

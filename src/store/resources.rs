@@ -335,6 +335,21 @@ pub fn list(
     Ok(Page { total, rows })
 }
 
+/// Marks each group that holds `member_seq` directly as changed (`version` + 1, and
+/// `last_modified`) and returns their ids: deleting the member removes it from their `members`,
+/// so their representation, and with it their ETag, changes (a client's `If-None-Match` must
+/// not get a 304 for it). One row per group the member is in, not per member of anything.
+pub fn touch_groups_of(conn: &Connection, member_seq: i64, now: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE resources SET version = version + 1, last_modified = ?2 \
+         WHERE seq IN (SELECT group_seq FROM group_members WHERE member_seq = ?1) RETURNING id",
+    )?;
+    let ids = stmt
+        .query_map(params![member_seq, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(ids)
+}
+
 /// Calls `each` with every user or group of a tenant, in insertion order, streamed from one
 /// statement (an export holds one row at a time, not the directory). Run it inside
 /// [`super::snapshot`] for a view as of one commit.

@@ -1057,3 +1057,62 @@ async fn post_and_put_with_members_store_them() {
     assert!(detail.contains(&a), "{detail}");
     assert_eq!(sorted_members(&app, &gid).await, sorted(&[&a, &b]));
 }
+
+/// Issue 20, item 5: deleting a user ends its memberships, and the groups it was in change
+/// with it: a new version (ETag and meta.version), a new lastModified and a history entry, so
+/// `If-None-Match` with the old ETag no longer answers 304 for a group whose members changed.
+#[rocket::async_test]
+async fn deleting_a_member_changes_its_groups_version_and_history() {
+    let app = TestApp::new().await;
+    crate::admin_api::sign_in(&app).await;
+    let uid = app.create_user("leaver@example.com").await;
+    let stays = app.create_user("stays@example.com").await;
+    let group = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName":"leavers","members":[{"value": uid}, {"value": stays}]});
+    let created = app.post("/scim/v2/Groups", group).await;
+    let gid = created.ok()["id"].as_str().expect("id").to_owned();
+    let etag = created.header("ETag").expect("ETag").to_owned();
+    let modified = created.body["meta"]["lastModified"].clone();
+    let path = format!("/scim/v2/Groups/{gid}");
+    let bearer = app.bearer();
+    let cached = app
+        .send_with(
+            "GET",
+            &path,
+            None,
+            &[("Authorization", &bearer), ("If-None-Match", &etag)],
+        )
+        .await;
+    assert_eq!(cached.status, 304, "unchanged so far");
+
+    assert_eq!(
+        app.delete(&format!("/scim/v2/Users/{uid}")).await.status,
+        204
+    );
+    let after = app
+        .send_with(
+            "GET",
+            &path,
+            None,
+            &[("Authorization", &bearer), ("If-None-Match", &etag)],
+        )
+        .await;
+    let body = after.ok();
+    assert_ne!(after.header("ETag"), Some(etag.as_str()), "a new ETag");
+    assert_ne!(body["meta"]["lastModified"], modified);
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(1), "{body}");
+    let history = crate::admin_api::api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/Groups/{gid}/history"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        history.raw.contains(&uid) && history.raw.contains("\"deleted\":true"),
+        "{}",
+        history.raw
+    );
+}
