@@ -56,8 +56,10 @@ export function qs(params) {
 let logProbe = null;
 export function logApiAvailable() {
   if (!logProbe) {
+    // The body is read although only the status matters: /api answers are `no-store`, so an
+    // unread body is never taken off the connection and the request never finishes.
     logProbe = fetch('/api/log?per_page=1', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then((r) => r.status !== 404)
+      .then(async (r) => { await r.text().catch(() => ''); return r.status !== 404; })
       .catch(() => false);
   }
   return logProbe;

@@ -345,6 +345,7 @@ async function main() {
       await page.click('nav[aria-label=Main] a:text("Setup")');
       await page.waitForSelector('main h1:text("Set up Okta")');
       const readValues = () => page.$$eval('#setup-values > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent.trim(), (d.querySelector('dd code') || d.querySelector('dd .value') || d.querySelector('dd')).textContent.trim()])));
+      await page.waitForSelector('#setup-values > div');
       const values = await readValues();
       eq(values['SCIM connector base URL'], `${base}/t/acme/scim/v2`, 'base URL');
       eq(values['Unique identifier field for users'], 'userName', 'unique identifier');
