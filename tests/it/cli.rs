@@ -346,19 +346,7 @@ fn a_ui_session_and_scim_traffic_leave_no_warning_in_the_default_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut server = start_logged(dir.path(), free_port(), "");
     let b = server.base.clone();
-    let out = scimd(dir.path())
-        .args(["admin", "reset-password"])
-        .output()
-        .expect("reset-password");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let password = String::from_utf8(out.stdout)
-        .expect("utf-8")
-        .trim()
-        .to_owned();
+    let password = crate::server::reset_password(dir.path(), "admin");
     let status = |r: Result<ureq::Response, ureq::Error>| match r {
         Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
         Err(e) => panic!("{e}"),

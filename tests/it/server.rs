@@ -44,14 +44,43 @@ pub fn scimd(dir: &Path) -> Command {
 
 /// Starts `scimd serve` over plain HTTP in `dir` (database `dir/scimd.db`) on `port`.
 pub fn start(dir: &Path, port: u16) -> Server {
+    start_on(dir, port, &[])
+}
+
+/// [`start`] on a free port with extra `SCIMD_*` settings.
+pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
+    start_on(dir, free_port(), env)
+}
+
+fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
     let mut cmd = scimd(dir);
     cmd.arg("serve").env("SCIMD_PORT", port.to_string());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     let base = format!("http://127.0.0.1:{port}");
     let probe = {
         let base = base.clone();
         move || ureq::get(&format!("{base}/healthz")).call().is_ok()
     };
     spawn(cmd, base, probe)
+}
+
+/// `scimd admin reset-password` in `dir`; returns the new password (printed alone on stdout).
+pub fn reset_password(dir: &Path, username: &str) -> String {
+    let out = scimd(dir)
+        .args(["admin", "reset-password", username])
+        .output()
+        .expect("reset-password");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("utf-8")
+        .trim()
+        .to_owned()
 }
 
 /// Like [`start`], with stdout in `dir/server.out` and the log (stderr) in `dir/server.log`.

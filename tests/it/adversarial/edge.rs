@@ -9,23 +9,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::server::{Server, free_port, scimd, spawn, token};
-
-/// `scimd serve` in `dir` with extra `SCIMD_*` settings.
-fn serve(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let mut cmd = scimd(dir);
-    cmd.arg("serve").env("SCIMD_PORT", port.to_string());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    let probe = {
-        let base = base.clone();
-        move || ureq::get(&format!("{base}/healthz")).call().is_ok()
-    };
-    spawn(cmd, base, probe)
-}
+use crate::server::{Server, free_port, scimd, spawn, start_with, token};
 
 fn connect(server: &Server) -> TcpStream {
     let addr = server.base.trim_start_matches("http://");
@@ -133,7 +117,7 @@ fn drip(clients: &mut [TcpStream], bytes: &[u8], bound: Duration) -> Option<Dura
 #[test]
 fn slow_headers_and_silent_connections_are_closed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = serve(dir.path(), &[("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "2")]);
+    let server = start_with(dir.path(), &[("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "2")]);
     let request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
 
     let mut slow = vec![connect(&server), connect(&server)];
@@ -199,7 +183,7 @@ fn post_slowly(server: &Server, path: &str, headers: &str, body: &[u8]) -> (u16,
 fn a_slow_body_gets_a_408() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = token(dir.path());
-    let server = serve(dir.path(), &[("SCIMD_LIMITS__BODY_TIMEOUT_SECS", "2")]);
+    let server = start_with(dir.path(), &[("SCIMD_LIMITS__BODY_TIMEOUT_SECS", "2")]);
     let body = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"slow@example.com"}"#;
     let headers =
         format!("Authorization: Bearer {token}\r\nContent-Type: application/scim+json\r\n");
@@ -227,7 +211,7 @@ fn a_slow_body_gets_a_408() {
 #[test]
 fn connections_over_the_limit_wait_for_a_free_slot() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let server = serve(
+    let server = start_with(
         dir.path(),
         &[
             ("SCIMD_LIMITS__MAX_CONNECTIONS", "2"),
@@ -266,7 +250,7 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
 fn long_urls_get_a_scim_414_below_hypers_limit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = token(dir.path());
-    let server = serve(dir.path(), &[("SCIMD_LIMITS__MAX_URL_BYTES", "4096")]);
+    let server = start_with(dir.path(), &[("SCIMD_LIMITS__MAX_URL_BYTES", "4096")]);
     let ask = |target_len: usize| {
         let prefix = "/scim/v2/Users?filter=";
         let target = format!("{prefix}{}", "a".repeat(target_len - prefix.len()));

@@ -5,14 +5,13 @@
 //! answered within the client's 5 s timeout (the one timing bound of the issue) with a 2xx or a
 //! SCIM error naming the limit; the rest checks the limits and their errors, never timings.
 
-use std::path::Path;
 use std::time::Duration;
 
 use rocket::http::Header;
 use serde_json::{Value, json};
 
 use crate::common::TestApp;
-use crate::server::{Server, free_port, scimd, spawn, token};
+use crate::server::{start_with, token};
 
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The issue's bound on answering the review's requests under the default limits.
@@ -49,22 +48,6 @@ fn send_within(timeout: Duration, method: &str, url: &str, token: &str, body: &V
         serde_json::from_str(&text).expect("json")
     };
     Answer { status, body }
-}
-
-/// scimd on a free port in `dir` with extra `SCIMD_*` settings.
-fn start_with(dir: &Path, env: &[(&str, &str)]) -> Server {
-    let port = free_port();
-    let mut cmd = scimd(dir);
-    cmd.arg("serve").env("SCIMD_PORT", port.to_string());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let base = format!("http://127.0.0.1:{port}");
-    let probe = {
-        let base = base.clone();
-        move || ureq::get(&format!("{base}/healthz")).call().is_ok()
-    };
-    spawn(cmd, base, probe)
 }
 
 fn emails(n: usize) -> Vec<Value> {
