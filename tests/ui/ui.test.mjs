@@ -451,7 +451,15 @@ async function main() {
         return r.fulfill({ json: { total: list.length, page: 1, per_page: Number(u.searchParams.get('per_page')) || 50, items: list } });
       });
       await mocked.route(/\/api\/log\/e\d$/, (r) => r.fulfill({ json: { ...failure, request_body: '', response_body: '{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"401","detail":"the token was revoked"}', request_truncated: false, response_truncated: false } }));
-      await mocked.route(/\/api\/health\?/, (r) => r.fulfill({ json: { tokens: [{ id: 't1', name: 'okta-prod', last_success: at(90), last_error: { time: at(30), status: 401, detail: 'the token was revoked' }, error_rate_24h: 0.5, requests_by_idp: { okta: 2 } }], log: { queue_depth: 0, dropped: 0 } } }));
+      // Issue 20, item 6: states follow the numbers; a token only ever refused is not "never used";
+      // a client that is no known IdP is named from its User-Agent.
+      const tok = (id, name, lastUsed, agent) => ({ id, tenant: 'acme', name, prefix: 'scim_0000000', read_only: false, created: at(3600), expires: null, status: 'active', last_used: lastUsed, last_used_ip: null, last_used_agent: agent });
+      await mocked.route(/\/api\/tenants\/acme\/tokens$/, (r) => r.fulfill({ json: [tok('t1', 'okta-prod', at(90), 'Okta SCIM Client 1.0.0'), tok('t2', 'new-script', null, null), tok('t3', 'curl-test', at(60), 'curl/8.5.0')] }));
+      await mocked.route(/\/api\/health\?/, (r) => r.fulfill({ json: { tokens: [
+        { id: 't1', name: 'okta-prod', last_success: at(90), last_error: { time: at(30), status: 401, detail: 'the token was revoked' }, error_rate_24h: 0.5, requests_by_idp: { okta: 2 } },
+        { id: 't2', name: 'new-script', last_success: null, last_error: { time: at(20), status: 401, detail: 'the bearer token is malformed' }, error_rate_24h: 1, requests_by_idp: { other: 3 } },
+        { id: 't3', name: 'curl-test', last_success: at(60), last_error: { time: at(600), status: 404, detail: 'User x does not exist' }, error_rate_24h: 0.1, requests_by_idp: { other: 10 } },
+      ], log: { queue_depth: 0, dropped: 0 } } }));
       await mocked.route(/\/history$/, (r) => r.fulfill({ json: { items: [{ time: at(120), action: 'create', token: { id: 't1', name: 'okta-prod' }, idp: 'okta', changes: [{ attribute: 'displayName', before: null, after: 'Ada Lovelace' }] }] } }));
       await p.goto('/');
       await p.fill('#password', password);
@@ -459,6 +467,13 @@ async function main() {
       await p.waitForSelector('main h1:text("Dashboard")');
       await p.waitForSelector('.failures :text("Revoked token")');
       await p.waitForSelector('.health :text("failing")');
+      const card = p.locator('section.tenantcard:has(h2:has-text("Acme Corp"))');
+      await card.locator('.health li:has-text("curl-test") :text("degraded")').waitFor();
+      assert((await card.locator('.health li:has-text("curl-test")').textContent()).includes('client curl'), 'curl is named from its User-Agent');
+      await card.locator('.health li:has-text("new-script") :text("failing")').waitFor();
+      const stats = await card.locator('.stats').textContent();
+      assert(stats.includes('1 only refused') && stats.includes('new-script'), `a refused attempt is an attempt: ${stats}`);
+      assert(!/never used/.test(stats), `no token is "never used": ${stats}`);
       await inspect(p, 'dashboard-logapi');
       await p.goto('/ui/t/acme/activity');
       await p.waitForSelector('tbody a:has-text("GET /t/acme/scim/v2/Users")');

@@ -2,14 +2,35 @@
 // and recent failures with their diagnosis (the last two from the request log when present).
 import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil, Reachability } from '../lib.js';
 
-function tokenSummary(tokens) {
+/** Tokens by what they have done. A refused request is an attempt too: a token whose only
+ * requests were refused is "only refused", not "never used". */
+function tokenSummary(tokens, health) {
   const live = tokens.filter((t) => t.status === 'active' || t.status === 'rotated');
+  const refused = new Set(((health && health.tokens) || []).filter((h) => h.last_error).map((h) => h.id));
   return {
     live,
     soon: live.filter((t) => t.expires && daysUntil(t.expires) < 14),
-    never: live.filter((t) => !t.last_used),
+    never: live.filter((t) => !t.last_used && !refused.has(t.id)),
+    onlyRefused: live.filter((t) => !t.last_used && refused.has(t.id)),
     last: tokens.filter((t) => t.last_used).sort((a, b) => (a.last_used < b.last_used ? 1 : -1))[0],
   };
+}
+
+/** An integration's state from its numbers (README "Dashboard states"): failing when its newest
+ * request failed or half or more of the last 24 hours did; degraded from 5 % failed; else
+ * healthy. */
+function healthState(h) {
+  const newestFailed = h.last_error && (!h.last_success || h.last_error.time > h.last_success);
+  if (newestFailed || h.error_rate_24h >= 0.5) return { kind: 'bad', label: 'failing' };
+  if (h.error_rate_24h >= 0.05) return { kind: 'warn', label: 'degraded' };
+  return { kind: 'good', label: 'healthy' };
+}
+
+/** A client that is not a known IdP, named by its User-Agent's product ("curl/8.5" → curl). */
+function clientName(idp, agent) {
+  if (idp !== 'other') return idpName(idp);
+  const product = (agent || '').split(/[/\s]/)[0];
+  return product ? `client ${product}` : 'another client';
 }
 
 function TenantCard({ t, origin, logApi }) {
@@ -33,22 +54,24 @@ function TenantCard({ t, origin, logApi }) {
   }, [t.slug, logApi]);
 
   const base = scimBase(origin, t.slug);
-  const s = state.tokens && tokenSummary(state.tokens);
+  const s = state.tokens && tokenSummary(state.tokens, state.health);
+  const agentOf = (id) => ((state.tokens || []).find((x) => x.id === id) || {}).last_used_agent;
   // Health per IdP: from /api/health when the log exists, else from each token's last use.
   let idps = [];
   if (state.health && state.health.tokens) {
     idps = state.health.tokens.filter((h) => h.last_success || h.last_error).map((h) => ({
       key: h.id,
       idp: Object.keys(h.requests_by_idp || {}).sort((a, b) => h.requests_by_idp[b] - h.requests_by_idp[a])[0] || 'other',
+      agent: agentOf(h.id),
       name: h.name,
-      ok: !h.last_error || (h.last_success && h.last_success > h.last_error.time),
+      state: healthState(h),
       last: h.last_success,
       err: h.last_error,
       rate: h.error_rate_24h,
     }));
   } else if (s) {
     // Without the log only successful authentication is known: say "connected", not "healthy".
-    idps = s.live.filter((x) => x.last_used).map((x) => ({ key: x.id, idp: guessIdp(x.last_used_agent) || guessIdp(x.name) || 'other', name: x.name, ok: true, connectedOnly: true, last: x.last_used }));
+    idps = s.live.filter((x) => x.last_used).map((x) => ({ key: x.id, idp: guessIdp(x.last_used_agent) || guessIdp(x.name) || 'other', agent: x.last_used_agent, name: x.name, state: { kind: 'good', label: 'connected' }, connectedOnly: true, last: x.last_used }));
   }
   const headingId = `tenant-${t.slug}`;
   return html`<section class="card tenantcard" aria-labelledby=${headingId}>
@@ -64,12 +87,13 @@ function TenantCard({ t, origin, logApi }) {
             <li><strong>${s.live.length}</strong> working</li>
             ${s.soon.length > 0 && html`<li><${Badge} kind="warn">${s.soon.length} expiring soon<//> ${s.soon.map((x) => x.name).join(', ')}</li>`}
             ${s.never.length > 0 && html`<li><${Badge} kind="warn">${s.never.length} never used<//> ${s.never.map((x) => x.name).join(', ')}</li>`}
-            <li>Last used: ${s.last ? html`<${Time} iso=${s.last.last_used} /> by ${s.last.name}` : 'never — no IdP has called yet'}</li>
+            ${s.onlyRefused.length > 0 && html`<li><${Badge} kind="bad">${s.onlyRefused.length} only refused<//> ${s.onlyRefused.map((x) => x.name).join(', ')}: see Recent failures</li>`}
+            <li>Last used: ${s.last ? html`<${Time} iso=${s.last.last_used} /> by ${s.last.name}` : s.onlyRefused.length > 0 ? 'no request has succeeded yet' : 'never — no IdP has called yet'}</li>
           </ul>`}
       <h3>Integration health</h3>
       ${idps.length === 0 ? html`<p class="muted">No IdP has connected yet. Open the <a href=${tenantPath(t.slug, 'setup')}>setup guide</a> for yours.</p>`
         : html`<ul class="plain health">${idps.map((i) => html`<li>
-            <${Badge} kind=${i.ok ? 'good' : 'bad'}>${i.connectedOnly ? 'connected' : i.ok ? 'healthy' : 'failing'}<//> <strong>${idpName(i.idp)}</strong> via token ${i.name}
+            <${Badge} kind=${i.state.kind}>${i.state.label}<//> <strong>${clientName(i.idp, i.agent)}</strong> via token ${i.name}
             ${i.last && html` · ${i.connectedOnly ? 'last request' : 'last success'} <${Time} iso=${i.last} />`}
             ${i.err && html`<div class="small">last error ${i.err.status}: ${i.err.detail} (<${Time} iso=${i.err.time} />)</div>`}
             ${typeof i.rate === 'number' && html`<span class="muted small"> · ${(i.rate * 100).toFixed(1)}% errors in 24 h</span>`}

@@ -95,7 +95,7 @@ function Waiting({ slug, idp, since, tokenId }) {
   }, [slug, idp, tokenId]);
   return html`<div class=${`waiting ${seen ? 'done' : ''}`} role="status" aria-live="polite" id="first-request">
     ${seen ? html`<p><${Badge} kind="good">connected<//> <strong>First request from ${idpName(idp)} received</strong> <${Time} iso=${seen.time} /> with token ${seen.by}${seen.agent ? ` (${seen.agent})` : ''}. Users appear under <a href=${tenantPath(slug, 'users')}>Users</a> as they are provisioned.</p>`
-      : html`<p><span class="spinner" aria-hidden="true"></span> <strong>Waiting for the first request from ${idpName(idp)}…</strong> <span class="muted small">checked ${checks} ${checks === 1 ? 'time' : 'times'}; token use is recorded within about 10 seconds.</span></p>`}
+      : html`<p><span class="spinner" aria-hidden="true"></span> <strong>Waiting for the first request from ${idpName(idp)}…</strong> <span class="muted small">checked ${checks} ${checks === 1 ? 'time' : 'times'}; a token’s first use is recorded within about 10 seconds.</span></p>`}
   </div>`;
 }
 

@@ -94,7 +94,7 @@ export function Tokens({ slug }) {
   const [issued, setIssued] = useState(null);
   const onIssued = (i) => { setIssued(i); list.reload(); };
   const tokens = list.data || [];
-  return html`<${PageTitle} sub=${`Bearer tokens your IdPs use for tenant “${slug}”. Last use is recorded within about 10 seconds.`}>Tokens<//>
+  return html`<${PageTitle} sub=${`Bearer tokens your IdPs use for tenant “${slug}”. A first use is recorded within about 10 seconds, later ones at most once a minute.`}>Tokens<//>
     <section class="card" aria-labelledby="new-token">
       <h2 id="new-token">Create a token</h2>
       <${CreateToken} slug=${slug} onCreated=${onIssued} />
