@@ -460,7 +460,7 @@ async function main() {
         { id: 't2', name: 'new-script', last_success: null, last_error: { time: at(20), status: 401, detail: 'the bearer token is malformed' }, error_rate_24h: 1, requests_by_idp: { other: 3 } },
         { id: 't3', name: 'curl-test', last_success: at(60), last_error: { time: at(600), status: 404, detail: 'User x does not exist' }, error_rate_24h: 0.1, requests_by_idp: { other: 10 } },
       ], log: { queue_depth: 0, dropped: 0 } } }));
-      await mocked.route(/\/history$/, (r) => r.fulfill({ json: { items: [{ time: at(120), action: 'create', token: { id: 't1', name: 'okta-prod' }, idp: 'okta', changes: [{ attribute: 'displayName', before: null, after: 'Ada Lovelace' }] }] } }));
+      await mocked.route(/\/history$/, (r) => r.fulfill({ json: { items: [{ time: at(120), action: 'create', token: { id: 't1', name: 'okta-prod' }, idp: 'okta', changes: [{ attribute: 'displayName', before: null, after: 'Ada Lovelace' }, { attribute: 'emails', before: null, after: [{ value: 'ada@acme.test', type: 'work', primary: true }] }, { attribute: 'members', before: null, after: { remove: ['u-1'], deleted: true } }] }] } }));
       await p.goto('/');
       await p.fill('#password', password);
       await p.click('button[type=submit]');
@@ -486,6 +486,11 @@ async function main() {
       await p.click('.detail a:has-text("page and history")');
       await p.waitForSelector('main h1:text("ada.lovelace@acme.test")');
       await p.waitForSelector('.history :text("displayName")');
+      // Issue 20, item 11: changes read as a person reads them, not as the stored JSON.
+      const history = await p.textContent('.history');
+      assert(history.includes('Ada Lovelace') && !history.includes('"Ada Lovelace"'), `text without JSON quotes: ${history}`);
+      assert(history.includes('ada@acme.test (work, primary)'), `a multi-valued attribute as its values: ${history}`);
+      assert(history.includes('removed 1 member: u-1 (deleted)'), `a membership change in words: ${history}`);
       await inspect(p, 'user-history-logapi');
       await mocked.close();
     });

@@ -76,6 +76,28 @@ function ListPage({ slug, search, kind }) {
 export const Users = (p) => html`<${ListPage} ...${p} kind="users" />`;
 export const Groups = (p) => html`<${ListPage} ...${p} kind="groups" />`;
 
+/** An attribute's value as a person reads it: text as is, nothing as "—", a multi-valued
+ * attribute as its values (with their type), anything else as compact JSON. */
+function shown(v) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'string') return v;
+  if (typeof v !== 'object') return String(v);
+  if (Array.isArray(v) && v.every((x) => x && typeof x === 'object' && 'value' in x)) {
+    return v.map((x) => (x.type ? `${x.value} (${x.type}${x.primary ? ', primary' : ''})` : String(x.value))).join('; ');
+  }
+  return JSON.stringify(v);
+}
+
+/** A membership change (the store records `{"add": [ids]}`, `{"remove": [ids]}`, …) in words. */
+function membersChange(after) {
+  const n = (ids) => `${ids.length} member${ids.length === 1 ? '' : 's'}: ${ids.join(', ')}`;
+  if (after && Array.isArray(after.add)) return `added ${n(after.add)}`;
+  if (after && after.remove === 'all') return 'removed every member';
+  if (after && Array.isArray(after.remove)) return `removed ${n(after.remove)}${after.deleted ? ' (deleted)' : ''}`;
+  if (after && Array.isArray(after.replace)) return `set the members to ${n(after.replace)}`;
+  return shown(after);
+}
+
 /** Per-resource history from the request log; explains itself when that API is absent. */
 function History({ slug, type, id }) {
   const hist = useLoad(async () => {
@@ -91,7 +113,9 @@ function History({ slug, type, id }) {
   return html`<ol class="history">${items.map((it) => html`<li>
     <p><strong>${it.action}</strong> · <${Time} iso=${it.time} />${it.token ? ` · token ${it.token.name || it.token}` : ''}${it.idp ? ` · ${idpName(it.idp)}` : ''}</p>
     ${(it.changes || []).length > 0 && html`<${TableWrap} label="Changed attributes"><table class="compact"><thead><tr><th scope="col">Attribute</th><th scope="col">Before</th><th scope="col">After</th></tr></thead>
-      <tbody>${it.changes.map((c) => html`<tr><th scope="row" class="mono">${c.attribute}${c.truncated ? ' (truncated)' : ''}</th><td class="mono">${JSON.stringify(c.before)}</td><td class="mono">${JSON.stringify(c.after)}</td></tr>`)}</tbody></table><//>`}
+      <tbody>${it.changes.map((c) => (c.attribute === 'members' && c.before === null
+        ? html`<tr><th scope="row" class="mono">members</th><td colspan="2">${membersChange(c.after)}</td></tr>`
+        : html`<tr><th scope="row" class="mono">${c.attribute}${c.truncated ? ' (truncated)' : ''}</th><td>${shown(c.before)}</td><td>${shown(c.after)}</td></tr>`))}</tbody></table><//>`}
   </li>`)}</ol>`;
 }
 
