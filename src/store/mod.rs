@@ -256,12 +256,6 @@ impl Store {
             .sum()
     }
 
-    /// A number that changes after every write to tokens or tenants in this process; a cache
-    /// of token lookups is valid while it stays the same (see [`crate::service::tokens`]).
-    pub fn credentials_generation(&self) -> u64 {
-        self.writer.credentials_generation()
-    }
-
     /// A number that changes after every committed change to tokens or tenants, by this
     /// process or another one (the CLI revoking a token): a cache of token lookups is valid
     /// while it stays the same. It costs a `PRAGMA data_version`, which tells from the WAL's

@@ -8,7 +8,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -83,18 +82,14 @@ fn same_error(e: &StoreError) -> StoreError {
 pub(super) struct Writer {
     jobs: Option<mpsc::Sender<Box<dyn Job>>>,
     thread: Option<JoinHandle<()>>,
-    credentials: Arc<AtomicU64>,
     held: Arc<HoldTimes>,
 }
 
-/// Tables whose rows decide who may call the SCIM API.
-const CREDENTIAL_TABLES: [&str; 2] = ["tokens", "tenants"];
-
 /// The database a writer owns.
 pub(super) enum Database {
-    /// Users, groups, tenants, tokens: its writes can change who may call the SCIM API.
+    /// Users, groups, tenants, tokens.
     Main,
-    /// The request log, which holds no credentials, so its inserts are not watched.
+    /// The request log.
     RequestLog,
 }
 
@@ -102,24 +97,10 @@ impl Writer {
     /// Starts the thread that owns `conn`.
     pub(super) fn start(conn: Connection, database: Database) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
-        let credentials = Arc::new(AtomicU64::new(0));
-        let touched = Arc::new(AtomicBool::new(false));
         let thread_name = match database {
-            Database::Main => {
-                let mark = touched.clone();
-                conn.update_hook(Some(
-                    move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
-                        if CREDENTIAL_TABLES.contains(&table) {
-                            mark.store(true, Ordering::SeqCst);
-                        }
-                    },
-                ))
-                .map_err(std::io::Error::other)?;
-                "scimd-writer"
-            }
+            Database::Main => "scimd-writer",
             Database::RequestLog => "scimd-log-writer",
         };
-        let generation = credentials.clone();
         let held = Arc::new(HoldTimes::default());
         let timed = held.clone();
         let thread = std::thread::Builder::new()
@@ -133,21 +114,12 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    // Bumped after the commit, so a reader that looked a token up before it
-                    // cannot keep the old row under the new generation, and before any caller
-                    // hears back, so the caller's next request cannot use a stale lookup.
-                    let settle = || {
-                        if touched.swap(false, Ordering::SeqCst) {
-                            generation.fetch_add(1, Ordering::SeqCst);
-                        }
-                    };
-                    commit_batch(&conn, batch, &settle, &timed);
+                    commit_batch(&conn, batch, &timed);
                 }
             })?;
         Ok(Self {
             jobs: Some(jobs),
             thread: Some(thread),
-            credentials,
             held,
         })
     }
@@ -155,12 +127,6 @@ impl Writer {
     /// How long each write has held this writer so far.
     pub(super) fn hold_times(&self) -> super::HoldSnapshot {
         self.held.snapshot()
-    }
-
-    /// Changes whenever a committed (or rolled back) write touched tokens or tenants: what
-    /// a cache of authentication lookups must be invalidated by.
-    pub(super) fn credentials_generation(&self) -> u64 {
-        self.credentials.load(Ordering::SeqCst)
     }
 
     /// Queues `write`; `reply` receives its outcome after the commit that made it durable.
@@ -194,10 +160,10 @@ impl Drop for Writer {
     }
 }
 
-/// Runs `batch` in one transaction, one savepoint per job, and answers every job, calling
-/// `settle` once the transaction has ended and before the first answer. Each job's own time
-/// (closure and savepoint, not the shared commit) goes to `held`.
-fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn(), held: &HoldTimes) {
+/// Runs `batch` in one transaction, one savepoint per job, and answers every job once the
+/// transaction has ended. Each job's own time (closure and savepoint, not the shared commit)
+/// goes to `held`.
+fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, held: &HoldTimes) {
     if batch.is_empty() {
         return;
     }
@@ -219,7 +185,6 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn(), 
             exec(conn, "ROLLBACK")
         };
         rollback_if_open(conn);
-        settle();
         job.finish(commit.as_ref().map(|_| ()));
         return;
     }
@@ -235,15 +200,13 @@ fn commit_batch(conn: &Connection, batch: Vec<Box<dyn Job>>, settle: &dyn Fn(), 
             // disk ended the transaction): no job of this transaction can be trusted to be
             // durable, so each fails and the ones not yet run go to a fresh transaction.
             rollback_if_open(conn);
-            settle();
             done.into_iter().for_each(|job| job.finish(Err(&e)));
-            commit_batch(conn, rest.collect(), settle, held);
+            commit_batch(conn, rest.collect(), held);
             return;
         }
     }
     let commit = exec(conn, "COMMIT");
     rollback_if_open(conn);
-    settle();
     let commit = commit.as_ref().map(|_| ());
     done.into_iter().for_each(|job| job.finish(commit));
 }
@@ -363,37 +326,5 @@ mod tests {
             .collect::<rusqlite::Result<_>>()
             .expect("rows");
         assert_eq!(kept, vec![0, 1, 5], "refused writes left nothing behind");
-    }
-
-    /// A caller that hears its token write answered must see the new generation: otherwise
-    /// its next request could be admitted by a token lookup cached before the write.
-    #[test]
-    fn credential_writes_change_the_generation_before_the_answer() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let conn = Connection::open(dir.path().join("w.db")).expect("open");
-        conn.execute_batch("CREATE TABLE tokens (x INTEGER); CREATE TABLE t (x INTEGER)")
-            .expect("schema");
-        let writer = Writer::start(conn, Database::Main).expect("start");
-        let (answers, seen) = mpsc::channel::<u64>();
-        for (n, (table, expected)) in [("t", 0), ("tokens", 1), ("t", 1), ("tokens", 2)]
-            .into_iter()
-            .enumerate()
-        {
-            let answers = answers.clone();
-            let generation = writer.credentials.clone();
-            writer.submit(
-                move |c| -> Reply {
-                    c.execute(&format!("INSERT INTO {table} (x) VALUES ({n})"), [])?;
-                    Ok(Ok(()))
-                },
-                move |_| {
-                    answers
-                        .send(generation.load(Ordering::SeqCst))
-                        .expect("send")
-                },
-            );
-            let seen_by_caller = seen.recv().expect("answer");
-            assert_eq!(seen_by_caller, expected, "after write {n} to {table}");
-        }
     }
 }
