@@ -560,15 +560,7 @@ fn the_first_admin_password_is_in_a_private_file_until_reset() {
     assert!(!log.contains(password), "{log}");
     assert!(log.contains("scimd-initial-admin-password"), "{log}");
 
-    let out = scimd(dir.path())
-        .args(["admin", "reset-password"])
-        .output()
-        .expect("reset");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    crate::server::reset_password(dir.path(), "admin");
     assert!(
         !file.exists(),
         "reset-password removes the stale password file"
