@@ -128,9 +128,9 @@ async fn get_resource(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     if let Some(p) = &pre.if_none_match {
-        let version = service::version(&app.store, endpoint.0, &auth.scope, id).await?;
-        if p.matches(version) {
-            return Ok(ScimResponse::not_modified(version));
+        let current = service::current_etag(&app.store, endpoint.0, &auth.scope, id).await?;
+        if p.matches(&current) {
+            return Ok(ScimResponse::not_modified(current));
         }
     }
     Ok(ScimResponse::resource(

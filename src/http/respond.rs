@@ -12,7 +12,7 @@ use rocket::response::{self, Responder, Response};
 use serde_json::Value;
 
 use crate::scim::ScimError;
-use crate::service::resources::{Rendered, etag};
+use crate::service::resources::Rendered;
 
 /// `application/scim+json` (RFC 7644 §8.1).
 pub fn scim_json() -> ContentType {
@@ -43,7 +43,7 @@ impl ScimResponse {
     pub fn resource(r: Rendered) -> Self {
         Self {
             status: Status::Ok,
-            etag: Some(etag(r.version)),
+            etag: Some(r.etag),
             location: Some(r.location),
             body: Some(r.body),
         }
@@ -68,12 +68,12 @@ impl ScimResponse {
     }
 
     /// 304: the client's copy (If-None-Match) is current.
-    pub fn not_modified(version: i64) -> Self {
+    pub fn not_modified(etag: String) -> Self {
         Self {
             status: Status::NotModified,
             body: None,
             location: None,
-            etag: Some(etag(version)),
+            etag: Some(etag),
         }
     }
 }

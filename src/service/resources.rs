@@ -26,7 +26,8 @@ use crate::store::{Store, StoreError};
 #[derive(Debug, Clone)]
 pub struct Rendered {
     pub body: Value,
-    pub version: i64,
+    /// The weak ETag, also `meta.version`: see [`etag`].
+    pub etag: String,
     pub location: String,
 }
 
@@ -34,41 +35,59 @@ pub struct Rendered {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Precondition {
     Any,
-    Versions(Vec<i64>),
+    /// The opaque parts of the listed tags (`3` of `W/"3"`), compared weakly (RFC 9110 §8.8.3.2).
+    Tags(Vec<String>),
 }
 
 impl Precondition {
-    /// Parses `W/"3"`, `"3"`, `*` or a comma-separated list of them. Unparseable tags match
-    /// nothing, which is what a stale or foreign ETag should do.
+    /// Parses `W/"3"`, `"3"`, `*` or a comma-separated list of them. A tag this server never
+    /// issued simply matches nothing, which is what a stale or foreign ETag should do.
     pub fn parse(header: &str) -> Self {
         if header.trim() == "*" {
             return Self::Any;
         }
-        let versions = header
+        let tags = header
             .split(',')
-            .filter_map(|tag| {
-                tag.trim()
-                    .trim_start_matches("W/")
-                    .trim_matches('"')
-                    .parse()
-                    .ok()
-            })
+            .map(opaque)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
             .collect();
-        Self::Versions(versions)
+        Self::Tags(tags)
     }
 
-    /// Whether `version` satisfies the precondition.
-    pub fn matches(&self, version: i64) -> bool {
+    /// Whether the ETag `tag` (as [`etag`] makes it) satisfies the precondition.
+    pub fn matches(&self, tag: &str) -> bool {
         match self {
             Self::Any => true,
-            Self::Versions(v) => v.contains(&version),
+            Self::Tags(tags) => tags.iter().any(|t| t == opaque(tag)),
         }
     }
 }
 
-/// The weak ETag of a version, also `meta.version`.
-pub fn etag(version: i64) -> String {
-    format!("W/\"{version}\"")
+fn opaque(tag: &str) -> &str {
+    tag.trim().trim_start_matches("W/").trim_matches('"')
+}
+
+/// The weak ETag of a resource, also its `meta.version`. It changes whenever the
+/// representation does: the row's own version counts every write to it, and a user's
+/// read-only `groups` (which a group rename, a group deletion or a nested membership changes
+/// without writing the user's row) adds a fingerprint of the groups it shows. So renaming a
+/// group of 50,000 users writes one row, and each user's ETag still changes.
+pub fn etag(version: i64, shown_groups: &[Value]) -> String {
+    if shown_groups.is_empty() {
+        return format!("W/\"{version}\"");
+    }
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for g in shown_groups {
+        // `$ref` is left out: it follows from `value` and the URL the resource was read at.
+        for key in ["value", "display", "type"] {
+            hash.update(g.get(key).and_then(Value::as_str).unwrap_or_default());
+            hash.update([0]);
+        }
+    }
+    let fingerprint = hex::encode(&hash.finalize()[..6]);
+    format!("W/\"{version}-{fingerprint}\"")
 }
 
 /// An update computed inside the writer runs at most twice: once, and once more with the hash
@@ -163,7 +182,7 @@ pub async fn get(
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let relation = members::relation_name(rt.name);
-    let with_related = resolver.includes(rt, relation);
+    let with_related = needs_related(rt, &resolver);
     let (tenant_id, id_owned, base) = (scope.tenant_id, id.to_owned(), scope.base_url.clone());
     // Row and membership in one read: one trip to the blocking pool per GET.
     let (row, related) = store
@@ -185,14 +204,21 @@ pub async fn get(
     ))
 }
 
-/// Current version of a resource, for `If-None-Match` on GET.
-pub async fn version(
+/// Current ETag of a resource, for `If-None-Match` on GET.
+pub async fn current_etag(
     store: &Store,
     rt: &'static ResourceType,
     scope: &Scope,
     id: &str,
-) -> Result<i64> {
-    Ok(load(store, rt, scope, id).await?.version)
+) -> Result<String> {
+    let (tenant_id, id_owned) = (scope.tenant_id, id.to_owned());
+    store
+        .read(move |conn| {
+            let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
+            tag_of(conn, rt, &row)
+        })
+        .await
+        .map_err(|e| not_found_or_internal(e, rt, id))
 }
 
 /// PUT: replaces every client-writable attribute (RFC 7644 §3.5.1). Omitted attributes are
@@ -271,10 +297,11 @@ pub async fn delete(
     store
         .write_or_rollback(move |tx| {
             let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
-            if let Some(p) = &if_match
-                && !p.matches(current.version)
-            {
-                return Ok(Err(stale_precondition(rt, &id_owned, current.version)));
+            if let Some(p) = &if_match {
+                let tag = tag_of(tx, rt, &current)?;
+                if !p.matches(&tag) {
+                    return Ok(Err(stale_precondition(rt, &id_owned, &tag)));
+                }
             }
             // Deleting a user or group ends its memberships implicitly; the groups it was in
             // change, so they get a new version and a history entry saying why.
@@ -393,7 +420,7 @@ async fn fetch(
     } = p;
     let tenant_id = scope.tenant_id;
     let relation = members::relation_name(rt.name);
-    let with_related = resolver.includes(rt, relation);
+    let with_related = needs_related(rt, &resolver);
     let base = scope.base_url.clone();
     let (page, related) = store
         .read(move |conn| {
@@ -504,11 +531,12 @@ where
                     }
                     None => (rows::get(tx, tenant_id, rt.name, &id_owned)?, None),
                 };
-                if let Some(p) = &if_match_now
-                    && !p.matches(current.version)
-                {
-                    let stale = stale_precondition(rt, &id_owned, current.version);
-                    return Ok(Err(Interrupted::Refused(stale)));
+                if let Some(p) = &if_match_now {
+                    let tag = tag_of(tx, rt, &current)?;
+                    if !p.matches(&tag) {
+                        let stale = stale_precondition(rt, &id_owned, &tag);
+                        return Ok(Err(Interrupted::Refused(stale)));
+                    }
                 }
                 let change = match precomputed.map_or_else(|| compute_now(&current), Ok) {
                     Ok(change) => change,
@@ -545,6 +573,11 @@ where
                     }
                     other => other?,
                 };
+                // Groups show their members' display names: a rename changes their
+                // representation, so their ETag (one row per group the member is directly in).
+                if display_name(&change.doc) != display_name(&current.doc) {
+                    rows::touch_groups_of(tx, row.seq, &stamp)?;
+                }
                 let mut extra = Vec::new();
                 if matches!(password, PasswordChange::Set(_)) {
                     extra.push(history::password_change());
@@ -638,15 +671,10 @@ where
                 cheap: took < CHEAP,
             }))
         }
-        // Refused against a version the precondition accepts: that is the answer, as of the
-        // snapshot. (A failed If-Match is answered inside, against the current version.)
-        Err(e)
-            if if_match
-                .as_ref()
-                .is_none_or(|p| p.matches(snapshot.version)) =>
-        {
-            Err(e)
-        }
+        // Refused without a precondition: that is the answer, as of the snapshot. With one, the
+        // change is computed again inside the writer, after the precondition is checked there
+        // against the current ETag (a failed If-Match is the answer then, not this refusal).
+        Err(e) if if_match.is_none() => Err(e),
         Err(_) => Ok(None),
     }
 }
@@ -673,7 +701,7 @@ async fn render_one(
     resolver: &Resolver,
 ) -> Result<Rendered> {
     let relation = members::relation_name(rt.name);
-    let extra = if resolver.includes(rt, relation) {
+    let extra = if needs_related(rt, resolver) {
         let (seq, base) = (row.seq, scope.base_url.clone());
         let list = store
             .read(move |conn| members::related(conn, rt.name, seq, &base))
@@ -694,10 +722,14 @@ fn rendered(
     resolver: &Resolver,
 ) -> Rendered {
     let mut body = render(rt, scope, row, related);
+    // Taken before projecting: the ETag is the resource's, whichever attributes were asked for.
+    let etag = body["meta"]["version"]
+        .as_str()
+        .map_or_else(|| etag(row.version, &[]), str::to_owned);
     resolver.apply(rt, &mut body);
     Rendered {
         body: Value::Object(body),
-        version: row.version,
+        etag,
         location: location(rt, scope, &row.id),
     }
 }
@@ -731,6 +763,10 @@ pub(super) fn render(
             out.insert(k.clone(), v.clone());
         }
     }
+    let version = match &related {
+        Some(("groups", shown)) => etag(row.version, shown),
+        _ => etag(row.version, &[]),
+    };
     // An empty `groups` is omitted (unassigned); an empty `members` is shown because Okta and
     // Entra expect `"members": []` on a new group (S17, S61).
     if let Some((name, list)) = related
@@ -745,7 +781,7 @@ pub(super) fn render(
             "created": row.created,
             "lastModified": row.last_modified,
             "location": location(rt, scope, &row.id),
-            "version": etag(row.version),
+            "version": version,
         }),
     );
     out
@@ -755,6 +791,25 @@ fn with_schemas(rt: &ResourceType, doc: Document) -> Document {
     let mut out = doc;
     out.insert("schemas".into(), json!([rt.schema.id]));
     out
+}
+
+/// Whether rendering needs the resource's relation: when it is returned, and always for a
+/// user, whose ETag covers the groups it shows.
+fn needs_related(rt: &ResourceType, resolver: &Resolver) -> bool {
+    !has_members(rt) || resolver.includes(rt, members::relation_name(rt.name))
+}
+
+/// The current ETag of a row, read inside the caller's transaction (see [`etag`]).
+fn tag_of(
+    conn: &crate::store::Conn,
+    rt: &ResourceType,
+    row: &ResourceRow,
+) -> crate::store::Result<String> {
+    if has_members(rt) {
+        return Ok(etag(row.version, &[]));
+    }
+    // The fingerprint leaves `$ref` out, so no base URL is needed.
+    Ok(etag(row.version, &members::groups(conn, row.seq, "")?))
 }
 
 fn has_members(rt: &ResourceType) -> bool {
@@ -774,6 +829,11 @@ fn split_members(
         Some(v) => members::refs_from_json(&v)?,
     };
     Ok((doc, Some(refs)))
+}
+
+/// The name a group shows for this resource as a member (as `store::members` reads it).
+fn display_name(doc: &Document) -> Option<&Value> {
+    doc.get("displayName").or_else(|| doc.get("userName"))
 }
 
 fn unique_name(rt: &ResourceType, doc: &Document) -> String {
@@ -808,11 +868,10 @@ async fn hash_password(password: Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn stale_precondition(rt: &ResourceType, id: &str, version: i64) -> ScimError {
+fn stale_precondition(rt: &ResourceType, id: &str, tag: &str) -> ScimError {
     ScimError::precondition_failed(format!(
-        "If-Match does not match the current version of {} {id} ({}); GET it again and retry with the new ETag",
-        rt.name,
-        etag(version)
+        "If-Match does not match the current version of {} {id} ({tag}); GET it again and retry with the new ETag",
+        rt.name
     ))
 }
 

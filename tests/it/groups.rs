@@ -1106,3 +1106,103 @@ async fn deleting_a_member_changes_its_groups_version_and_history() {
         history.raw
     );
 }
+
+/// Issue 20, item 5, the user's side: a user's `groups` changes when a group it is in is
+/// renamed, deleted or nested into another, none of which writes the user's row (a group of
+/// 50,000 users stays one write). Its ETag still changes with its representation, because it is
+/// derived from the user's version and the groups it shows; a group's ETag changes when a
+/// member's display name does.
+#[rocket::async_test]
+async fn a_users_etag_follows_the_groups_it_shows() {
+    let app = TestApp::new().await;
+    let uid = app.create_user("member@example.com").await;
+    let user_path = format!("/scim/v2/Users/{uid}");
+    let group = |name: &str, members: Value| {
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],
+               "displayName": name, "members": members})
+    };
+    let gid = app
+        .post("/scim/v2/Groups", group("engineering", json!([{"value": uid}])))
+        .await
+        .ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let bearer = app.bearer();
+    let read = |etag: String| {
+        let (path, bearer) = (user_path.clone(), bearer.clone());
+        let app = &app;
+        async move {
+            let headers = [("Authorization", bearer.as_str()), ("If-None-Match", etag.as_str())];
+            app.send_with("GET", &path, None, &headers).await
+        }
+    };
+    let first = app.get(&user_path).await;
+    let etag = first.header("ETag").expect("ETag").to_owned();
+    assert_eq!(first.ok()["meta"]["version"], json!(etag), "meta.version is the ETag");
+    let modified = first.ok()["meta"]["lastModified"].clone();
+    assert_eq!(read(etag.clone()).await.status, 304, "unchanged so far");
+
+    // Renaming the group changes what the user shows, and so its ETag; its row is not written.
+    let rename = json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations":[{"op":"replace","path":"displayName","value":"platform"}]});
+    app.patch(&format!("/scim/v2/Groups/{gid}"), rename).await;
+    let renamed = read(etag.clone()).await;
+    assert_eq!(renamed.status, 200, "a rename is not a 304");
+    assert_eq!(renamed.ok()["groups"][0]["display"], json!("platform"));
+    assert_eq!(renamed.ok()["meta"]["lastModified"], modified, "no write to the user's row");
+    let etag2 = renamed.header("ETag").expect("ETag").to_owned();
+    assert_ne!(etag2, etag);
+    assert_eq!(renamed.ok()["meta"]["version"], json!(etag2));
+    let listed = app
+        .get("/scim/v2/Users?filter=userName%20eq%20%22member@example.com%22")
+        .await;
+    assert_eq!(listed.ok()["Resources"][0]["meta"]["version"], json!(etag2), "lists agree");
+    let projected = app.get(&format!("{user_path}?attributes=userName")).await;
+    assert_eq!(projected.header("ETag"), Some(etag2.as_str()), "whatever is projected");
+
+    // Nesting the group into another shows a new, indirect group.
+    let parent = app
+        .post("/scim/v2/Groups", group("everyone", json!([{"value": gid}])))
+        .await
+        .ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let nested = read(etag2.clone()).await;
+    assert_eq!(nested.status, 200, "an indirect group is not a 304");
+    assert_eq!(nested.ok()["groups"].as_array().map(Vec::len), Some(2));
+    let etag3 = nested.header("ETag").expect("ETag").to_owned();
+
+    // If-Match on a write compares against the same ETag: the stale one is refused.
+    let put = |etag: &str| {
+        let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
+                          "userName":"member@example.com","displayName":"Member One"});
+        let headers = [("Authorization", bearer.clone()), ("If-Match", etag.to_owned())];
+        let app = &app;
+        let path = user_path.clone();
+        async move {
+            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            app.send_with("PUT", &path, Some(body), &headers).await
+        }
+    };
+    assert_eq!(put(&etag2).await.status, 412, "stale since the nesting");
+    let group_before = app.get(&format!("/scim/v2/Groups/{gid}")).await;
+    let group_etag = group_before.header("ETag").expect("ETag").to_owned();
+    let written = put(&etag3).await;
+    assert_eq!(written.status, 200, "{}", written.raw);
+
+    // The user's new display name shows in the group's members: the group's ETag changes.
+    let group_after = app.get(&format!("/scim/v2/Groups/{gid}")).await;
+    assert_ne!(group_after.header("ETag"), Some(group_etag.as_str()));
+    assert_eq!(group_after.ok()["members"][0]["display"], json!("Member One"));
+
+    // Deleting both groups leaves the user with none: a new ETag again.
+    let etag4 = written.header("ETag").expect("ETag").to_owned();
+    app.delete(&format!("/scim/v2/Groups/{parent}")).await;
+    app.delete(&format!("/scim/v2/Groups/{gid}")).await;
+    let alone = read(etag4.clone()).await;
+    assert_eq!(alone.status, 200, "deleting its groups is not a 304");
+    assert!(alone.ok().get("groups").is_none(), "{}", alone.raw);
+    assert_ne!(alone.header("ETag"), Some(etag4.as_str()));
+}
