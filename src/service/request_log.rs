@@ -922,6 +922,9 @@ pub struct TokenHealth {
     pub error_rate_24h: f64,
     /// Requests over the last 24 hours per IdP.
     pub requests_by_idp: serde_json::Map<String, Value>,
+    /// The User-Agent of the newest request, from the log (a token's `last_used_agent` is
+    /// written at most once a minute).
+    pub user_agent: Option<String>,
 }
 
 /// The log's own state.
@@ -967,6 +970,7 @@ pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Heal
                         .into_iter()
                         .map(|(k, n)| (k, Value::from(n)))
                         .collect(),
+                    user_agent: f.user_agent,
                     id: t.id,
                     name: t.name,
                 });

@@ -296,6 +296,8 @@ pub struct TokenFigures {
     pub errors_since: u64,
     /// Requests per IdP since the same instant.
     pub by_idp: Vec<(String, u64)>,
+    /// The User-Agent of the newest request: names a client that is no known IdP.
+    pub user_agent: Option<String>,
 }
 
 /// What the log knows about `token_id`; counts cover entries at or after `since`.
@@ -329,7 +331,16 @@ pub fn token_figures(conn: &Connection, token_id: &str, since: &str) -> Result<T
         })?
         .map(|r| r.map(|(k, n)| (k, u64::try_from(n).unwrap_or(0))))
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let user_agent = conn
+        .query_row(
+            "SELECT user_agent FROM request_log WHERE token_id = ?1 ORDER BY time DESC LIMIT 1",
+            params![token_id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
     Ok(TokenFigures {
+        user_agent,
         last_success,
         last_error,
         requests_since: u64::try_from(requests_since).unwrap_or(0),

@@ -6,12 +6,15 @@ import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath
  * requests were refused is "only refused", not "never used". */
 function tokenSummary(tokens, health) {
   const live = tokens.filter((t) => t.status === 'active' || t.status === 'rotated');
-  const refused = new Set(((health && health.tokens) || []).filter((h) => h.last_error).map((h) => h.id));
+  // The log knows a request at once; a token's own last use is written within seconds to a minute.
+  const logged = new Map(((health && health.tokens) || []).map((h) => [h.id, h]));
+  const succeeded = (t) => t.last_used || (logged.get(t.id) || {}).last_success;
+  const refused = (t) => (logged.get(t.id) || {}).last_error;
   return {
     live,
     soon: live.filter((t) => t.expires && daysUntil(t.expires) < 14),
-    never: live.filter((t) => !t.last_used && !refused.has(t.id)),
-    onlyRefused: live.filter((t) => !t.last_used && refused.has(t.id)),
+    never: live.filter((t) => !succeeded(t) && !refused(t)),
+    onlyRefused: live.filter((t) => !succeeded(t) && refused(t)),
     last: tokens.filter((t) => t.last_used).sort((a, b) => (a.last_used < b.last_used ? 1 : -1))[0],
   };
 }
@@ -62,7 +65,7 @@ function TenantCard({ t, origin, logApi }) {
     idps = state.health.tokens.filter((h) => h.last_success || h.last_error).map((h) => ({
       key: h.id,
       idp: Object.keys(h.requests_by_idp || {}).sort((a, b) => h.requests_by_idp[b] - h.requests_by_idp[a])[0] || 'other',
-      agent: agentOf(h.id),
+      agent: h.user_agent || agentOf(h.id),
       name: h.name,
       state: healthState(h),
       last: h.last_success,
