@@ -75,6 +75,7 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64, f64) {
             tenant_slug: "default",
             name: "okta",
             read_only: false,
+            kind: Default::default(),
             expires_in: None,
         },
     )

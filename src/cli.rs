@@ -17,6 +17,7 @@ use crate::service::tenants as tenants_service;
 use crate::service::tokens::{self, NewToken, Rotation};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
+use crate::store::tokens::TokenKind;
 
 /// Writes a line of a command's result to stdout. A reader that stops early (`| head`,
 /// `| grep -q`) is not a failure of the command, so a closed pipe ends the output quietly where
@@ -148,8 +149,12 @@ pub enum TokenCommand {
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
         /// Allow only GET and POST /.search.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "events")]
         read_only: bool,
+        /// A token for an application that follows the tenant's events feed
+        /// (`GET /t/<tenant>/events`): it can read events and nothing else.
+        #[arg(long)]
+        events: bool,
     },
     /// List tokens (never their secrets).
     List {
@@ -550,6 +555,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             tenant,
             expires_in,
             read_only,
+            events,
         } => {
             let expires_in = expires_in
                 .as_deref()
@@ -561,6 +567,11 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                     tenant_slug: &tenant,
                     name: &name,
                     read_only,
+                    kind: if events {
+                        TokenKind::Events
+                    } else {
+                        TokenKind::Scim
+                    },
                     expires_in,
                 },
             )?;
@@ -580,7 +591,11 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                 t.expires
                     .as_ref()
                     .map_or_else(String::new, |e| format!(", expires {e}")),
-                if t.read_only { ", read-only" } else { "" }
+                match (t.kind, t.read_only) {
+                    (TokenKind::Events, _) => ", events feed only",
+                    (_, true) => ", read-only",
+                    _ => "",
+                }
             );
             Ok(())
         }
@@ -607,6 +622,9 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                 }
                 if t.read_only {
                     status.push_str(" read-only");
+                }
+                if t.kind == TokenKind::Events {
+                    status.push_str(" events");
                 }
                 let used = t.last_used.as_deref().map_or_else(
                     || "never".to_owned(),

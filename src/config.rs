@@ -33,6 +33,7 @@ pub struct Config {
     pub limits: Limits,
     pub request_log: RequestLogConfig,
     pub history: HistoryConfig,
+    pub events: EventsConfig,
     pub metrics: MetricsConfig,
 }
 
@@ -173,6 +174,31 @@ impl Default for HistoryConfig {
     }
 }
 
+/// `[events]`: the events outbox and the feed applications follow (`service::events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Events older than this are pruned; a cursor before them must resynchronise.
+    pub retention_days: u32,
+    /// The bodies kept at most; the oldest events are pruned past it.
+    pub max_bytes: u64,
+    /// Most events one feed request returns (`limit`).
+    pub max_page: u32,
+    /// Longest a feed request may wait for a first event (`wait`).
+    pub max_wait_secs: u64,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            max_bytes: 1 << 30,
+            max_page: 1000,
+            max_wait_secs: 30,
+        }
+    }
+}
+
 /// `[metrics]`: `/metrics` answers loopback clients without a token; anyone else must send
 /// `Authorization: Bearer <token>`. Without a token, only loopback may scrape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -202,6 +228,7 @@ impl Default for Config {
             limits: Limits::default(),
             request_log: RequestLogConfig::default(),
             history: HistoryConfig::default(),
+            events: EventsConfig::default(),
             metrics: MetricsConfig::default(),
         }
     }
@@ -278,6 +305,11 @@ impl Config {
         if self.request_log.max_bytes < 1 << 20 {
             return Err(ConfigError::Invalid(
                 "request_log.max_bytes must be at least 1048576 (1 MiB)".into(),
+            ));
+        }
+        if self.events.max_page == 0 || self.events.retention_days == 0 {
+            return Err(ConfigError::Invalid(
+                "events.max_page and events.retention_days must be at least 1".into(),
             ));
         }
         if self.history.max_value_bytes < 64 {

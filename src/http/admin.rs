@@ -17,7 +17,7 @@ use crate::service::admins::{self, LoginError, LoginLimiter, SESSION_LIFETIME, S
 use crate::service::tokens::{self, DEFAULT_OVERLAP, Listed, NewToken, Rotation};
 use crate::service::{OpError, Scope, tenants};
 use crate::store::tenants::Tenant;
-use crate::store::tokens::TokenRow;
+use crate::store::tokens::{TokenKind, TokenRow};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "scimd_session";
@@ -456,6 +456,9 @@ pub struct TokenRequest {
     expires_in: Option<String>,
     #[serde(default)]
     read_only: bool,
+    /// `scim` (default) or `events`: a token that reads the events feed only.
+    #[serde(default)]
+    kind: TokenKind,
 }
 
 /// A token just issued or rotated: the only response that ever carries the secret.
@@ -490,6 +493,7 @@ async fn create_token(
                 tenant_slug: &t.0.tenant_slug,
                 name: &req.name,
                 read_only: req.read_only,
+                kind: req.kind,
                 expires_in,
             },
         )

@@ -1,5 +1,6 @@
-//! Request guards for SCIM routes: `Caller` (bearer token of this tenant, write scope checked)
-//! and `Discovery` (tenant only: discovery needs no token, RFC 7644 §4).
+//! Request guards for SCIM routes: `Authorized` (a SCIM token of this tenant, write scope
+//! checked), `EventsReader` (an events token of this tenant, for the events feed) and
+//! `Discovery` (tenant only: discovery needs no token, RFC 7644 §4).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,6 +16,7 @@ use crate::service::rate_limit::{self, RateLimiter};
 use crate::service::tokens::{self, TokenCache};
 use crate::service::usage::UsageTracker;
 use crate::service::{Actor, Scope};
+use crate::store::tokens::TokenKind;
 
 /// An authenticated SCIM request: the scope it operates in.
 pub struct Authorized {
@@ -26,87 +28,133 @@ impl<'r> FromRequest<'r> for Authorized {
     type Error = ();
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
-        let Some(app) = req.rocket().state::<App>() else {
-            return Outcome::Error((Status::InternalServerError, ()));
-        };
-        let slug = tenant_slug(req);
-        let origin = origin(req);
-        let header = req.headers().get_one("Authorization");
-        let Some(cache) = req.rocket().state::<TokenCache>() else {
-            return Outcome::Error((Status::InternalServerError, ()));
-        };
-        let caller = match tokens::authenticate(&app.store, cache, slug, header, &origin).await {
-            Ok(c) => c,
-            Err(rejected) => {
-                // A known but unusable token is named in the request log: "okta-old was
-                // revoked" tells the admin which integration to fix.
-                if rejected.token.is_some() || rejected.tenant_known {
-                    req.local_cache(|| LoggedToken {
-                        token: rejected.token,
-                        tenant_known: rejected.tenant_known,
-                    });
-                }
-                return fail(req, rejected.error);
-            }
-        };
-        // For the request log (names only, never the secret).
-        req.local_cache(|| LoggedToken {
-            token: Some((caller.token.id.clone(), caller.token.name.clone())),
-            tenant_known: true,
-        });
-        let per_second = app.config.limits.requests_per_second;
-        if let Some(limiter) = req.rocket().state::<RateLimiter>()
-            && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
-        {
-            let secs = rate_limit::retry_after_secs(wait);
-            req.local_cache(|| RetryAfter(Some(secs)));
-            return fail(
-                req,
-                ScimError::new(
-                    429,
-                    format!(
-                        "token \"{}\" sent more than limits.requests_per_second = {per_second} requests per second; retry after {secs} s, or raise the limit in scimd.toml",
-                        caller.token.name
-                    ),
-                ),
-            );
-        }
-        if caller.token.read_only && !is_read(req) {
-            return fail(
-                req,
-                ScimError::new(
-                    403,
-                    format!(
-                        "token \"{}\" is read-only: it may GET and POST /.search but not {} {}; use a token created without --read-only",
-                        caller.token.name,
-                        req.method(),
-                        req.uri().path()
-                    ),
-                ),
-            );
-        }
-        // In memory only; the flush task writes it (service::usage).
-        if let Some(usage) = req.rocket().state::<Arc<UsageTracker>>() {
-            usage.record(
-                &caller.token.id,
-                crate::clock::now(),
-                req.client_ip().map(|ip| ip.to_string()),
-                req.headers().get_one("User-Agent"),
-            );
-        }
-        let scope = Scope {
-            tenant_id: caller.tenant.id,
-            tenant_slug: caller.tenant.slug.clone(),
-            base_url: tokens::scim_base(&origin, &caller.tenant.slug),
-            actor: Some(Actor {
-                token_id: caller.token.id.clone(),
-                token_name: caller.token.name.clone(),
-                idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
-            }),
-            history_value_cap: app.config.history.max_value_bytes,
-        };
-        Outcome::Success(Self { scope })
+        admit(req, TokenKind::Scim)
+            .await
+            .map(|scope| Self { scope })
     }
+}
+
+/// An application reading the tenant's events feed with an events token.
+pub struct EventsReader {
+    pub scope: Scope,
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for EventsReader {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        admit(req, TokenKind::Events)
+            .await
+            .map(|scope| Self { scope })
+    }
+}
+
+/// Authenticates the request's bearer token for this tenant and checks that it is a `kind`
+/// token allowed to do what the request does.
+async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
+    let Some(app) = req.rocket().state::<App>() else {
+        return Outcome::Error((Status::InternalServerError, ()));
+    };
+    let slug = tenant_slug(req);
+    let origin = origin(req);
+    let header = req.headers().get_one("Authorization");
+    let Some(cache) = req.rocket().state::<TokenCache>() else {
+        return Outcome::Error((Status::InternalServerError, ()));
+    };
+    let caller = match tokens::authenticate(&app.store, cache, slug, header, &origin).await {
+        Ok(c) => c,
+        Err(rejected) => {
+            // A known but unusable token is named in the request log: "okta-old was
+            // revoked" tells the admin which integration to fix.
+            if rejected.token.is_some() || rejected.tenant_known {
+                req.local_cache(|| LoggedToken {
+                    token: rejected.token,
+                    tenant_known: rejected.tenant_known,
+                });
+            }
+            return fail(req, rejected.error);
+        }
+    };
+    // For the request log (names only, never the secret).
+    req.local_cache(|| LoggedToken {
+        token: Some((caller.token.id.clone(), caller.token.name.clone())),
+        tenant_known: true,
+    });
+    let per_second = app.config.limits.requests_per_second;
+    if let Some(limiter) = req.rocket().state::<RateLimiter>()
+        && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
+    {
+        let secs = rate_limit::retry_after_secs(wait);
+        req.local_cache(|| RetryAfter(Some(secs)));
+        return fail(
+            req,
+            ScimError::new(
+                429,
+                format!(
+                    "token \"{}\" sent more than limits.requests_per_second = {per_second} requests per second; retry after {secs} s, or raise the limit in scimd.toml",
+                    caller.token.name
+                ),
+            ),
+        );
+    }
+    if caller.token.kind != kind {
+        return fail(
+            req,
+            wrong_kind(&caller.token.name, kind, &origin, &caller.tenant.slug),
+        );
+    }
+    if caller.token.read_only && !is_read(req) {
+        return fail(
+            req,
+            ScimError::new(
+                403,
+                format!(
+                    "token \"{}\" is read-only: it may GET and POST /.search but not {} {}; use a token created without --read-only",
+                    caller.token.name,
+                    req.method(),
+                    req.uri().path()
+                ),
+            ),
+        );
+    }
+    // In memory only; the flush task writes it (service::usage).
+    if let Some(usage) = req.rocket().state::<Arc<UsageTracker>>() {
+        usage.record(
+            &caller.token.id,
+            crate::clock::now(),
+            req.client_ip().map(|ip| ip.to_string()),
+            req.headers().get_one("User-Agent"),
+        );
+    }
+    let scope = Scope {
+        tenant_id: caller.tenant.id,
+        tenant_slug: caller.tenant.slug.clone(),
+        base_url: tokens::scim_base(&origin, &caller.tenant.slug),
+        actor: Some(Actor {
+            token_id: caller.token.id.clone(),
+            token_name: caller.token.name.clone(),
+            idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
+        }),
+        history_value_cap: app.config.history.max_value_bytes,
+    };
+    Outcome::Success(scope)
+}
+
+/// The 403 for a valid token of the other kind: an IdP given an events token, or an
+/// application given a SCIM token.
+fn wrong_kind(name: &str, wanted: TokenKind, origin: &str, slug: &str) -> ScimError {
+    let base = tokens::scim_base(origin, slug);
+    let detail = match wanted {
+        TokenKind::Scim => format!(
+            "token \"{name}\" is an events token: it reads the events feed ({}) and nothing else; give the IdP a SCIM token (`scimd token create --tenant {slug} --name <idp>`)",
+            tokens::events_url(&base)
+        ),
+        TokenKind::Events => format!(
+            "token \"{name}\" is a SCIM token; an application reading the events feed needs an events token (`scimd token create --tenant {slug} --events --name <app>`), so that it cannot change the directory"
+        ),
+    };
+    ScimError::new(403, detail)
 }
 
 /// What the guards resolved, for the request log and the metrics: only resolved values may

@@ -10,6 +10,7 @@ pub mod bench;
 mod body;
 mod catchers;
 mod discovery;
+mod events;
 mod fallback;
 mod health;
 mod metrics;
@@ -67,6 +68,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/scim/v2", discovery::routes())
         .mount("/scim/v2", fallback::routes())
         .mount("/", health::routes())
+        .mount("/", events::routes())
         .mount("/api", admin::routes())
         .mount("/api", admin_browse::routes())
         .mount("/api", admin_log::routes())
@@ -184,7 +186,8 @@ impl Fairing for TenantPrefix {
             return;
         };
         let (slug, tail) = rest.split_once('/').unwrap_or((rest, ""));
-        if !(tail == "scim/v2" || tail.starts_with("scim/v2/")) || slug.is_empty() {
+        let under = |root: &str| tail == root || tail.starts_with(&format!("{root}/"));
+        if !(under("scim/v2") || under("events")) || slug.is_empty() {
             return;
         }
         let rewritten = match req.uri().query() {

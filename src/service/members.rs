@@ -2,6 +2,8 @@
 //! exist in the tenant (an unknown id is a 400 naming it, with nothing changed) and nested
 //! groups must not form a cycle.
 
+use std::collections::HashSet;
+
 use serde_json::{Value, json};
 
 use crate::scim::error::ScimError;
@@ -34,35 +36,93 @@ pub fn refs_from_json(value: &Value) -> Result<Vec<MemberRef>, ScimError> {
         .collect()
 }
 
-/// Applies one change; the outer `Result` is the store, the inner one the client's mistake.
+/// One member that a change actually added or removed (a member added twice, or a non-member
+/// removed, is no change): what the events feed reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub added: bool,
+    pub member: Candidate,
+}
+
+/// Applies one change and returns what it changed; the outer `Result` is the store, the inner
+/// one the client's mistake. A replacement touches only the difference between the old and the
+/// new member list, so re-sending 50,000 members with one more costs one insert.
 pub fn apply(
     tx: &Conn,
     tenant_id: i64,
     group: &ResourceRow,
     change: &MemberChange,
-) -> Result<Result<(), ScimError>> {
+) -> Result<Result<Vec<Delta>, ScimError>> {
     match change {
-        MemberChange::Add(refs) => add(tx, tenant_id, group, refs),
-        MemberChange::Replace(refs) => {
-            store::clear(tx, group.seq)?;
-            add(tx, tenant_id, group, refs)
+        MemberChange::Add(refs) => {
+            let wanted = match resolve(tx, tenant_id, group, refs)? {
+                Ok(wanted) => wanted,
+                Err(e) => return Ok(Err(e)),
+            };
+            added(tx, tenant_id, group, wanted).map(Ok)
         }
-        MemberChange::RemoveAll => store::clear(tx, group.seq).map(Ok),
+        MemberChange::Replace(refs) => {
+            let wanted = match resolve(tx, tenant_id, group, refs)? {
+                Ok(wanted) => wanted,
+                Err(e) => return Ok(Err(e)),
+            };
+            let keep: HashSet<i64> = wanted.iter().map(|c| c.seq).collect();
+            let gone: Vec<Candidate> = store::current(tx, group.seq)?
+                .into_iter()
+                .filter(|c| !keep.contains(&c.seq))
+                .collect();
+            let mut deltas = removed(tx, group, gone)?;
+            deltas.extend(added(tx, tenant_id, group, wanted)?);
+            Ok(Ok(deltas))
+        }
+        MemberChange::RemoveAll => {
+            let all = store::current(tx, group.seq)?;
+            removed(tx, group, all).map(Ok)
+        }
         MemberChange::Remove(ids) => {
             // Removing a non-member is a no-op success (idp-requirements.md S20 decision).
             let found = store::find(tx, tenant_id, ids)?;
-            let seqs: Vec<i64> = found.iter().map(|c| c.seq).collect();
-            store::remove(tx, group.seq, &seqs).map(Ok)
+            removed(tx, group, found).map(Ok)
         }
     }
 }
 
-fn add(
+fn added(
+    tx: &Conn,
+    tenant_id: i64,
+    group: &ResourceRow,
+    wanted: Vec<Candidate>,
+) -> Result<Vec<Delta>> {
+    let seqs: Vec<i64> = wanted.iter().map(|c| c.seq).collect();
+    let new = store::add(tx, tenant_id, group.seq, &seqs)?;
+    Ok(pick(wanted, &new, true))
+}
+
+fn removed(tx: &Conn, group: &ResourceRow, members: Vec<Candidate>) -> Result<Vec<Delta>> {
+    let seqs: Vec<i64> = members.iter().map(|c| c.seq).collect();
+    let gone = store::remove(tx, group.seq, &seqs)?;
+    Ok(pick(members, &gone, false))
+}
+
+/// The candidates at `positions` (ascending), as deltas.
+fn pick(candidates: Vec<Candidate>, positions: &[usize], added: bool) -> Vec<Delta> {
+    let mut at = positions.iter().peekable();
+    candidates
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| at.next_if_eq(&i).is_some())
+        .map(|(_, member)| Delta { added, member })
+        .collect()
+}
+
+/// The members `refs` name, checked: each exists in the tenant, has the type the request says,
+/// and would not close a cycle of nested groups.
+fn resolve(
     tx: &Conn,
     tenant_id: i64,
     group: &ResourceRow,
     refs: &[MemberRef],
-) -> Result<Result<(), ScimError>> {
+) -> Result<Result<Vec<Candidate>, ScimError>> {
     let ids: Vec<String> = refs.iter().map(|r| r.value.clone()).collect();
     let found = store::find(tx, tenant_id, &ids)?;
     // By id, so that adding n members costs n lookups, not n × n comparisons.
@@ -70,7 +130,8 @@ fn add(
     for c in &found {
         by_id.entry(c.id.as_str()).or_insert(c);
     }
-    let mut seqs = Vec::with_capacity(refs.len());
+    let mut wanted = Vec::with_capacity(refs.len());
+    let mut seen = HashSet::with_capacity(refs.len());
     for r in refs {
         let Some(&c) = by_id.get(r.value.as_str()) else {
             return Ok(Err(ScimError::invalid_value(format!(
@@ -89,10 +150,11 @@ fn add(
         if let Some(e) = cycle(tx, group, c)? {
             return Ok(Err(e));
         }
-        seqs.push(c.seq);
+        if seen.insert(c.seq) {
+            wanted.push(c.clone());
+        }
     }
-    store::add(tx, tenant_id, group.seq, &seqs)?;
-    Ok(Ok(()))
+    Ok(Ok(wanted))
 }
 
 fn cycle(tx: &Conn, group: &ResourceRow, member: &Candidate) -> Result<Option<ScimError>> {

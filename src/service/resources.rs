@@ -8,6 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Scope;
+use super::events;
 use super::history::{self, Action};
 use super::members;
 use super::passwords::HashError;
@@ -145,13 +146,16 @@ pub async fn create(
             if password_hash.is_some() {
                 extra.push(history::password_change());
             }
+            let mut deltas = Vec::new();
             if let Some(refs) = new_members {
                 let change = MemberChange::Replace(refs);
-                if let Err(e) = members::apply(tx, tenant_id, &row, &change)? {
-                    return Ok(Err(e));
+                match members::apply(tx, tenant_id, &row, &change)? {
+                    Ok(d) => deltas = d,
+                    Err(e) => return Ok(Err(e)),
                 }
                 extra.push(history::members_change(describe_members(&change)));
             }
+            events::record(tx, &actor_scope, rt, events::Change::Created(&row), &deltas)?;
             history::record(
                 tx,
                 &actor_scope,
@@ -319,6 +323,7 @@ pub async fn delete(
                     vec![gone],
                 )?;
             }
+            events::record(tx, &actor_scope, rt, events::Change::Deleted(&current), &[])?;
             rows::delete(tx, tenant_id, rt.name, &id_owned)?;
             history::record(
                 tx,
@@ -582,12 +587,20 @@ where
                 if matches!(password, PasswordChange::Set(_)) {
                     extra.push(history::password_change());
                 }
+                let mut deltas = Vec::new();
                 for m in &change.members {
-                    if let Err(e) = members::apply(tx, tenant_id, &row, m)? {
-                        return Ok(Err(Interrupted::Refused(e)));
+                    match members::apply(tx, tenant_id, &row, m)? {
+                        Ok(d) => deltas.extend(d),
+                        Err(e) => return Ok(Err(Interrupted::Refused(e))),
                     }
                     extra.push(history::members_change(describe_members(m)));
                 }
+                let written = events::Change::Updated {
+                    before: &current,
+                    after: &row,
+                    password: matches!(password, PasswordChange::Set(_)),
+                };
+                events::record(tx, &actor_scope, rt, written, &deltas)?;
                 history::record(
                     tx,
                     &actor_scope,

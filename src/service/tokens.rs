@@ -11,7 +11,7 @@ use super::OpError;
 use crate::clock;
 use crate::scim::error::ScimError;
 use crate::store::tenants::{self, DEFAULT_SLUG, Tenant};
-use crate::store::tokens::{self as rows, TokenRow};
+use crate::store::tokens::{self as rows, TokenKind, TokenRow};
 use crate::store::{Store, StoreError};
 
 /// Every scimd token starts with this, so a leaked one is recognisable in logs and scanners.
@@ -30,6 +30,7 @@ pub struct NewToken<'a> {
     pub tenant_slug: &'a str,
     pub name: &'a str,
     pub read_only: bool,
+    pub kind: TokenKind,
     pub expires_in: Option<std::time::Duration>,
 }
 
@@ -47,7 +48,7 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 /// A new secret and the row that stores its hash (tenant and name still to be filled in).
 fn new_secret(
     name: &str,
-    read_only: bool,
+    (kind, read_only): (TokenKind, bool),
     now: OffsetDateTime,
     expires_in: Option<std::time::Duration>,
 ) -> Result<Issued, OpError> {
@@ -62,6 +63,7 @@ fn new_secret(
         prefix: secret.chars().take(SHOWN_PREFIX_CHARS).collect(),
         secret_hash: hash_secret(&secret),
         read_only,
+        kind,
         created: clock::timestamp(now),
         expires,
         revoked: None,
@@ -88,8 +90,17 @@ pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, OpError> {
             "the token needs a name (e.g. okta-prod) so you can tell integrations apart".into(),
         ));
     }
-    let Issued { token, secret } =
-        new_secret(new.name, new.read_only, clock::now(), new.expires_in)?;
+    if new.kind == TokenKind::Events && new.read_only {
+        return Err(OpError::Invalid(
+            "an events token only reads the events feed already; leave out read-only".into(),
+        ));
+    }
+    let Issued { token, secret } = new_secret(
+        new.name,
+        (new.kind, new.read_only),
+        clock::now(),
+        new.expires_in,
+    )?;
     let slug = new.tenant_slug.to_owned();
     let lookup = slug.clone();
     let stored = store
@@ -164,7 +175,7 @@ pub fn rotate(store: &Store, r: &Rotation<'_>) -> Result<Rotated, OpError> {
         while rows::name_taken(tx, old.tenant_id, &name)? {
             name = next_name(&name);
         }
-        let issued = match new_secret(&name, old.read_only, now, lifetime) {
+        let issued = match new_secret(&name, (old.kind, old.read_only), now, lifetime) {
             Ok(i) => i,
             Err(e) => return Ok(Err(e)),
         };
@@ -604,6 +615,12 @@ pub fn scim_base(origin: &str, slug: &str) -> String {
     } else {
         format!("{origin}/t/{slug}/scim/v2")
     }
+}
+
+/// The events feed of a tenant whose SCIM base URL is `scim_base`: beside it, `…/events`
+/// becoming `/events` or `/t/{slug}/events` (the feed is not part of the SCIM API).
+pub fn events_url(scim_base: &str) -> String {
+    format!("{}/events", scim_base.trim_end_matches("/scim/v2"))
 }
 
 /// 404 for a `/t/{slug}/…` URL whose tenant does not exist.

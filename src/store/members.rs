@@ -42,33 +42,53 @@ pub fn find(conn: &Connection, tenant_id: i64, ids: &[String]) -> Result<Vec<Can
     Ok(out)
 }
 
-/// Adds members; existing ones are left as they are.
-pub fn add(conn: &Connection, tenant_id: i64, group_seq: i64, member_seqs: &[i64]) -> Result<()> {
+/// Adds members; existing ones are left as they are. Returns the positions in `member_seqs`
+/// of the ones that were not members yet.
+pub fn add(
+    conn: &Connection,
+    tenant_id: i64,
+    group_seq: i64,
+    member_seqs: &[i64],
+) -> Result<Vec<usize>> {
     let mut stmt =
         conn.prepare_cached("INSERT OR IGNORE INTO group_members (tenant_id, group_seq, member_seq) VALUES (?1, ?2, ?3)")?;
-    for seq in member_seqs {
-        stmt.execute(params![tenant_id, group_seq, seq])?;
+    let mut added = Vec::new();
+    for (i, seq) in member_seqs.iter().enumerate() {
+        if stmt.execute(params![tenant_id, group_seq, seq])? == 1 {
+            added.push(i);
+        }
     }
-    Ok(())
+    Ok(added)
 }
 
-/// Removes the listed members; absent ones are ignored.
-pub fn remove(conn: &Connection, group_seq: i64, member_seqs: &[i64]) -> Result<()> {
+/// Removes the listed members; absent ones are ignored. Returns the positions in
+/// `member_seqs` of the ones that were members.
+pub fn remove(conn: &Connection, group_seq: i64, member_seqs: &[i64]) -> Result<Vec<usize>> {
     let mut stmt =
         conn.prepare_cached("DELETE FROM group_members WHERE group_seq = ?1 AND member_seq = ?2")?;
-    for seq in member_seqs {
-        stmt.execute(params![group_seq, seq])?;
+    let mut removed = Vec::new();
+    for (i, seq) in member_seqs.iter().enumerate() {
+        if stmt.execute(params![group_seq, seq])? == 1 {
+            removed.push(i);
+        }
     }
-    Ok(())
+    Ok(removed)
 }
 
-/// Removes every member of a group.
-pub fn clear(conn: &Connection, group_seq: i64) -> Result<()> {
-    conn.execute(
-        "DELETE FROM group_members WHERE group_seq = ?1",
-        [group_seq],
+/// The members of a group as candidates (id, seq, type), in the order they were added.
+pub fn current(conn: &Connection, group_seq: i64) -> Result<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id, r.seq, r.resource_type FROM group_members m JOIN resources r ON r.seq = m.member_seq \
+         WHERE m.group_seq = ?1 ORDER BY m.rowid",
     )?;
-    Ok(())
+    let rows = stmt.query_map([group_seq], |r| {
+        Ok(Candidate {
+            id: r.get(0)?,
+            seq: r.get(1)?,
+            resource_type: r.get(2)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 /// Whether `group_seq` is reachable from `member_seq` through nested groups (or is it), i.e.

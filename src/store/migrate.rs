@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_create_credentials_version",
         include_str!("../../migrations/0006_create_credentials_version.sql"),
     ),
+    (
+        8,
+        "0008_create_events",
+        include_str!("../../migrations/0008_create_events.sql"),
+    ),
 ];
 
 /// The request log's own database file.

@@ -5,6 +5,7 @@
 
 pub mod admins;
 pub mod browse;
+pub mod events;
 pub mod files;
 pub mod filter_sql;
 mod hold;
@@ -94,6 +95,8 @@ pub struct Store {
     /// migrations/log/0001_create_request_log.sql).
     log_writer: Arc<writer::Writer>,
     log_path: Arc<Path>,
+    /// Counts the main writer's batches: a long poll waits for it to move.
+    batches: tokio::sync::watch::Receiver<u64>,
 }
 
 /// The request log's database file beside the main one: `scimd.db` → `scimd-log.db`.
@@ -157,15 +160,16 @@ impl Store {
         let mut log_conn = Connection::open(&log_path)?;
         init_log_connection(&mut log_conn)?;
         migrate::apply(&mut conn, &mut log_conn, &log_path)?;
-        let start = |conn, database| {
-            writer::Writer::start(conn, database)
-                .map(Arc::new)
-                .map_err(|e| {
-                    StoreError::Internal(format!("cannot start a database writer thread: {e}"))
-                })
-        };
-        let writer = start(conn, writer::Database::Main)?;
-        let log_writer = start(log_conn, writer::Database::RequestLog)?;
+        let failed =
+            |e| StoreError::Internal(format!("cannot start a database writer thread: {e}"));
+        let (batch_ended, batches) = tokio::sync::watch::channel(0u64);
+        let after_batch = move || batch_ended.send_modify(|n| *n = n.wrapping_add(1));
+        let writer = writer::Writer::start(conn, writer::Database::Main, after_batch)
+            .map(Arc::new)
+            .map_err(failed)?;
+        let log_writer = writer::Writer::start(log_conn, writer::Database::RequestLog, || {})
+            .map(Arc::new)
+            .map_err(failed)?;
         let attach = log_path.clone();
         let reader_manager = SqliteConnectionManager::file(path)
             .with_flags(
@@ -194,7 +198,14 @@ impl Store {
             writer,
             log_writer,
             log_path: log_path.into(),
+            batches,
         })
+    }
+
+    /// Changes after every batch of writes the main writer has ended (committed or not): wait
+    /// on it, then read again.
+    pub fn batches(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.batches.clone()
     }
 
     /// Runs `f` on a reader connection off the async runtime.

@@ -6,6 +6,34 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, StoreError};
 
+/// What a token may be used for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    /// The SCIM API (an IdP), read-write unless `read_only`.
+    #[default]
+    Scim,
+    /// The tenant's events feed and nothing else (an application consuming the directory).
+    Events,
+}
+
+impl TokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scim => "scim",
+            Self::Events => "events",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        if s == "events" {
+            Self::Events
+        } else {
+            Self::Scim
+        }
+    }
+}
+
 /// A stored token (never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenRow {
@@ -16,6 +44,7 @@ pub struct TokenRow {
     #[serde(skip)]
     pub secret_hash: Vec<u8>,
     pub read_only: bool,
+    pub kind: TokenKind,
     pub created: String,
     pub expires: Option<String>,
     pub revoked: Option<String>,
@@ -30,7 +59,7 @@ pub struct TokenRow {
 }
 
 const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, read_only, created, expires, revoked, \
-     rotated, replaced_by, overlap_until, last_used, last_used_ip, last_used_agent";
+     rotated, replaced_by, overlap_until, last_used, last_used_ip, last_used_agent, kind";
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -49,14 +78,15 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         last_used: r.get(12)?,
         last_used_ip: r.get(13)?,
         last_used_agent: r.get(14)?,
+        kind: TokenKind::parse(&r.get::<_, String>(15)?),
     })
 }
 
 /// Stores a new token; `Conflict` if the tenant already has a token with that name.
 pub fn insert(conn: &Connection, token: &TokenRow) -> Result<()> {
     conn.execute(
-        "INSERT INTO tokens (id, tenant_id, name, prefix, secret_hash, read_only, created, expires)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO tokens (id, tenant_id, name, prefix, secret_hash, read_only, created, expires, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![
             token.id,
             token.tenant_id,
@@ -65,7 +95,8 @@ pub fn insert(conn: &Connection, token: &TokenRow) -> Result<()> {
             token.secret_hash,
             token.read_only,
             token.created,
-            token.expires
+            token.expires,
+            token.kind.as_str()
         ],
     )?;
     Ok(())

@@ -94,8 +94,13 @@ pub(super) enum Database {
 }
 
 impl Writer {
-    /// Starts the thread that owns `conn`.
-    pub(super) fn start(conn: Connection, database: Database) -> std::io::Result<Self> {
+    /// Starts the thread that owns `conn`; `after_batch` runs once each batch has ended (so a
+    /// reader waiting for new rows looks again: the events feed's long poll).
+    pub(super) fn start(
+        conn: Connection,
+        database: Database,
+        after_batch: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let thread_name = match database {
             Database::Main => "scimd-writer",
@@ -115,6 +120,7 @@ impl Writer {
                         }
                     }
                     commit_batch(&conn, batch, &timed);
+                    after_batch();
                 }
             })?;
         Ok(Self {
@@ -256,7 +262,10 @@ mod tests {
             false
         }))
         .expect("hook");
-        (Writer::start(conn, Database::Main).expect("start"), commits)
+        (
+            Writer::start(conn, Database::Main, || {}).expect("start"),
+            commits,
+        )
     }
 
     fn insert(conn: &Connection, x: i64) -> Result<()> {

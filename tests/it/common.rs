@@ -135,6 +135,23 @@ impl TestApp {
         issue(&self.client, tenant, name, read_only, expires_in)
     }
 
+    /// An events token (reads the tenant's events feed and nothing else).
+    pub fn issue_events_token(&self, tenant: &str, name: &str) -> String {
+        let app = self.app();
+        tokens::issue(
+            &app.store,
+            &NewToken {
+                tenant_slug: tenant,
+                name,
+                read_only: false,
+                kind: scimd::store::tokens::TokenKind::Events,
+                expires_in: None,
+            },
+        )
+        .expect("events token")
+        .secret
+    }
+
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.token)
     }
@@ -264,6 +281,7 @@ fn issue(
             tenant_slug: tenant,
             name,
             read_only,
+            kind: Default::default(),
             expires_in,
         },
     )

@@ -33,6 +33,7 @@ fn fixture() -> Fixture {
             tenant_slug: "default",
             name: "fuzz",
             read_only: false,
+            kind: Default::default(),
             expires_in: None,
         },
     )

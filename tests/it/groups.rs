@@ -1122,7 +1122,10 @@ async fn a_users_etag_follows_the_groups_it_shows() {
                "displayName": name, "members": members})
     };
     let gid = app
-        .post("/scim/v2/Groups", group("engineering", json!([{"value": uid}])))
+        .post(
+            "/scim/v2/Groups",
+            group("engineering", json!([{"value": uid}])),
+        )
         .await
         .ok()["id"]
         .as_str()
@@ -1133,13 +1136,20 @@ async fn a_users_etag_follows_the_groups_it_shows() {
         let (path, bearer) = (user_path.clone(), bearer.clone());
         let app = &app;
         async move {
-            let headers = [("Authorization", bearer.as_str()), ("If-None-Match", etag.as_str())];
+            let headers = [
+                ("Authorization", bearer.as_str()),
+                ("If-None-Match", etag.as_str()),
+            ];
             app.send_with("GET", &path, None, &headers).await
         }
     };
     let first = app.get(&user_path).await;
     let etag = first.header("ETag").expect("ETag").to_owned();
-    assert_eq!(first.ok()["meta"]["version"], json!(etag), "meta.version is the ETag");
+    assert_eq!(
+        first.ok()["meta"]["version"],
+        json!(etag),
+        "meta.version is the ETag"
+    );
     let modified = first.ok()["meta"]["lastModified"].clone();
     assert_eq!(read(etag.clone()).await.status, 304, "unchanged so far");
 
@@ -1150,20 +1160,35 @@ async fn a_users_etag_follows_the_groups_it_shows() {
     let renamed = read(etag.clone()).await;
     assert_eq!(renamed.status, 200, "a rename is not a 304");
     assert_eq!(renamed.ok()["groups"][0]["display"], json!("platform"));
-    assert_eq!(renamed.ok()["meta"]["lastModified"], modified, "no write to the user's row");
+    assert_eq!(
+        renamed.ok()["meta"]["lastModified"],
+        modified,
+        "no write to the user's row"
+    );
     let etag2 = renamed.header("ETag").expect("ETag").to_owned();
     assert_ne!(etag2, etag);
     assert_eq!(renamed.ok()["meta"]["version"], json!(etag2));
     let listed = app
         .get("/scim/v2/Users?filter=userName%20eq%20%22member@example.com%22")
         .await;
-    assert_eq!(listed.ok()["Resources"][0]["meta"]["version"], json!(etag2), "lists agree");
+    assert_eq!(
+        listed.ok()["Resources"][0]["meta"]["version"],
+        json!(etag2),
+        "lists agree"
+    );
     let projected = app.get(&format!("{user_path}?attributes=userName")).await;
-    assert_eq!(projected.header("ETag"), Some(etag2.as_str()), "whatever is projected");
+    assert_eq!(
+        projected.header("ETag"),
+        Some(etag2.as_str()),
+        "whatever is projected"
+    );
 
     // Nesting the group into another shows a new, indirect group.
     let parent = app
-        .post("/scim/v2/Groups", group("everyone", json!([{"value": gid}])))
+        .post(
+            "/scim/v2/Groups",
+            group("everyone", json!([{"value": gid}])),
+        )
         .await
         .ok()["id"]
         .as_str()
@@ -1178,11 +1203,15 @@ async fn a_users_etag_follows_the_groups_it_shows() {
     let put = |etag: &str| {
         let body = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],
                           "userName":"member@example.com","displayName":"Member One"});
-        let headers = [("Authorization", bearer.clone()), ("If-Match", etag.to_owned())];
+        let headers = [
+            ("Authorization", bearer.clone()),
+            ("If-Match", etag.to_owned()),
+        ];
         let app = &app;
         let path = user_path.clone();
         async move {
-            let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let headers: Vec<(&str, &str)> =
+                headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             app.send_with("PUT", &path, Some(body), &headers).await
         }
     };
@@ -1195,7 +1224,10 @@ async fn a_users_etag_follows_the_groups_it_shows() {
     // The user's new display name shows in the group's members: the group's ETag changes.
     let group_after = app.get(&format!("/scim/v2/Groups/{gid}")).await;
     assert_ne!(group_after.header("ETag"), Some(group_etag.as_str()));
-    assert_eq!(group_after.ok()["members"][0]["display"], json!("Member One"));
+    assert_eq!(
+        group_after.ok()["members"][0]["display"],
+        json!("Member One")
+    );
 
     // Deleting both groups leaves the user with none: a new ETag again.
     let etag4 = written.header("ETag").expect("ETag").to_owned();

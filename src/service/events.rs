@@ -1,0 +1,407 @@
+//! Downstream events (issue 22): what changed in the directory, for the applications that
+//! consume it. Every committed change to a user or group appends its events in the writer
+//! transaction that makes it ([`record`]), so the outbox and the data never disagree; the feed
+//! ([`read`]) serves them by cursor. The event format is documented in docs/events.md and
+//! docs/events.schema.json (its `schema_version` is [`SCHEMA_VERSION`]).
+//!
+//! Deleting a user or a group ends its memberships implicitly: one `*.deleted` event, never one
+//! `group.member_removed` per membership, so deleting a 50,000-member group stays one event.
+
+use serde_json::{Map, Value, json};
+
+use super::Scope;
+use super::members::Delta;
+use crate::clock;
+use crate::scim::error::ScimError;
+use crate::scim::resource::Document;
+use crate::scim::schema::ResourceType;
+use crate::store::events::{self as rows, NewEvent};
+use crate::store::resources::ResourceRow;
+use crate::store::{Conn, Result, Store};
+
+/// The version of the event format; a change that could break a consumer raises it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Every kind of event, in the order docs/events.md lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    UserCreated,
+    UserUpdated,
+    UserDeactivated,
+    UserReactivated,
+    UserDeleted,
+    GroupCreated,
+    GroupUpdated,
+    GroupDeleted,
+    GroupMemberAdded,
+    GroupMemberRemoved,
+}
+
+impl EventType {
+    pub const ALL: [Self; 10] = [
+        Self::UserCreated,
+        Self::UserUpdated,
+        Self::UserDeactivated,
+        Self::UserReactivated,
+        Self::UserDeleted,
+        Self::GroupCreated,
+        Self::GroupUpdated,
+        Self::GroupDeleted,
+        Self::GroupMemberAdded,
+        Self::GroupMemberRemoved,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserCreated => "user.created",
+            Self::UserUpdated => "user.updated",
+            Self::UserDeactivated => "user.deactivated",
+            Self::UserReactivated => "user.reactivated",
+            Self::UserDeleted => "user.deleted",
+            Self::GroupCreated => "group.created",
+            Self::GroupUpdated => "group.updated",
+            Self::GroupDeleted => "group.deleted",
+            Self::GroupMemberAdded => "group.member_added",
+            Self::GroupMemberRemoved => "group.member_removed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+}
+
+/// What one write did to one resource.
+#[derive(Debug, Clone, Copy)]
+pub enum Change<'a> {
+    Created(&'a ResourceRow),
+    /// `password` is true when the write set a new password (never shown, only named).
+    Updated {
+        before: &'a ResourceRow,
+        after: &'a ResourceRow,
+        password: bool,
+    },
+    Deleted(&'a ResourceRow),
+}
+
+/// Appends the events of one write to `rt`, in the caller's (writer) transaction: the
+/// resource's own event, if its attributes changed or it was created or deleted, then one
+/// event per member the write added or removed, in that order.
+pub fn record(
+    tx: &Conn,
+    scope: &Scope,
+    rt: &ResourceType,
+    change: Change<'_>,
+    members: &[Delta],
+) -> Result<()> {
+    let is_group = rt.name == "Group";
+    let own = own_event(rt, change);
+    let count = usize::from(own.is_some()) + members.len();
+    if count == 0 {
+        return Ok(());
+    }
+    let first = rows::reserve(tx, count)?;
+    let occurred_at = clock::timestamp(clock::now());
+    let row = match change {
+        Change::Created(row) | Change::Deleted(row) => row,
+        Change::Updated { after, .. } => after,
+    };
+    let (version, data) = match change {
+        Change::Deleted(_) => (None, Value::Null),
+        _ => {
+            // A user's representation shows its groups; a group's members come as events.
+            let related = if is_group {
+                None
+            } else {
+                Some((
+                    "groups",
+                    super::members::groups(tx, row.seq, &scope.base_url)?,
+                ))
+            };
+            let body = super::resources::render(rt, scope, row, related);
+            (
+                body["meta"]["version"].as_str().map(str::to_owned),
+                Value::Object(body),
+            )
+        }
+    };
+    let resource = resource_summary(rt, row, version.as_deref());
+    let mut events = Vec::with_capacity(count);
+    let mut seq = first;
+    let mut push = |event_type: EventType, extra: Map<String, Value>| {
+        let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+        let mut body = Map::new();
+        body.insert("schema_version".into(), json!(SCHEMA_VERSION));
+        body.insert("seq".into(), json!(seq));
+        body.insert("id".into(), json!(id));
+        body.insert("type".into(), json!(event_type.as_str()));
+        body.insert("tenant".into(), json!(scope.tenant_slug));
+        body.insert("occurred_at".into(), json!(occurred_at));
+        body.insert("resource".into(), resource.clone());
+        body.insert("actor".into(), actor(scope));
+        body.extend(extra);
+        events.push(NewEvent {
+            seq,
+            id,
+            tenant_id: scope.tenant_id,
+            event_type: event_type.as_str(),
+            occurred_at: occurred_at.clone(),
+            resource_type: rt.name,
+            resource_id: row.id.clone(),
+            body: Value::Object(body).to_string(),
+        });
+        seq += 1;
+    };
+    if let Some((event_type, changed)) = own {
+        let mut extra = Map::new();
+        extra.insert("changed".into(), json!(changed));
+        extra.insert("data".into(), data);
+        push(event_type, extra);
+    }
+    for d in members {
+        let event_type = if d.added {
+            EventType::GroupMemberAdded
+        } else {
+            EventType::GroupMemberRemoved
+        };
+        let mut extra = Map::new();
+        extra.insert(
+            "member".into(),
+            json!({"type": d.member.resource_type, "id": d.member.id}),
+        );
+        push(event_type, extra);
+    }
+    rows::insert(tx, &events)
+}
+
+/// The resource's own event and the attributes it changed; `None` when only its members did.
+fn own_event(rt: &ResourceType, change: Change<'_>) -> Option<(EventType, Vec<String>)> {
+    let user = rt.name != "Group";
+    let pick = |u, g| if user { u } else { g };
+    match change {
+        Change::Created(row) => Some((
+            pick(EventType::UserCreated, EventType::GroupCreated),
+            changed_names(&Document::new(), &row.doc),
+        )),
+        Change::Deleted(_) => Some((
+            pick(EventType::UserDeleted, EventType::GroupDeleted),
+            Vec::new(),
+        )),
+        Change::Updated {
+            before,
+            after,
+            password,
+        } => {
+            let mut changed = changed_names(&before.doc, &after.doc);
+            if password {
+                changed.push("password".into());
+            }
+            if changed.is_empty() {
+                return None;
+            }
+            let active = |d: &Document| d.get("active").and_then(Value::as_bool).unwrap_or(true);
+            let event_type = match (user, active(&before.doc), active(&after.doc)) {
+                (true, true, false) => EventType::UserDeactivated,
+                (true, false, true) => EventType::UserReactivated,
+                (true, ..) => EventType::UserUpdated,
+                (false, ..) => EventType::GroupUpdated,
+            };
+            Some((event_type, changed))
+        }
+    }
+}
+
+/// Attribute names that differ, as SCIM paths (`name.givenName`, `urn:…:User:department`).
+fn changed_names(before: &Document, after: &Document) -> Vec<String> {
+    super::history::diff(before, after)
+        .into_iter()
+        .filter_map(|c| c["attribute"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Option<&str>) -> Value {
+    let mut out = Map::new();
+    out.insert("type".into(), json!(rt.name));
+    out.insert("id".into(), json!(row.id));
+    out.insert(
+        "externalId".into(),
+        row.doc.get("externalId").cloned().unwrap_or(Value::Null),
+    );
+    let name = if rt.name == "Group" {
+        "displayName"
+    } else {
+        "userName"
+    };
+    out.insert(
+        name.into(),
+        row.doc.get(name).cloned().unwrap_or(Value::Null),
+    );
+    out.insert("version".into(), version.map_or(Value::Null, |v| json!(v)));
+    Value::Object(out)
+}
+
+fn actor(scope: &Scope) -> Value {
+    scope.actor.as_ref().map_or(
+        Value::Null,
+        |a| json!({"token_id": a.token_id, "token_name": a.token_name, "idp": a.idp}),
+    )
+}
+
+/// A request for the feed: events after the cursor `after`, at most `limit`, only `types` if
+/// not empty, waiting up to `wait` for the first one when there is none yet (long poll).
+#[derive(Debug, Clone)]
+pub struct FeedQuery {
+    pub after: i64,
+    pub limit: u32,
+    pub types: Vec<String>,
+    pub wait: std::time::Duration,
+}
+
+/// The feed's bounds (`[events]` in the configuration).
+#[derive(Debug, Clone, Copy)]
+pub struct FeedLimits {
+    pub max_limit: u32,
+    pub max_wait: std::time::Duration,
+}
+
+/// One page of the feed: the stored event bodies as they are, and the cursor to ask from next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeedPage {
+    pub events: Vec<String>,
+    /// The `after` of the next request: the last event's `seq`, or the request's own cursor.
+    pub next_after: i64,
+    /// More events were ready than `limit`: ask again at once.
+    pub has_more: bool,
+}
+
+impl FeedPage {
+    /// `{"events":[…],"next_after":N,"has_more":B}`, with each event's bytes as stored.
+    pub fn to_json(&self) -> String {
+        let mut out =
+            String::with_capacity(64 + self.events.iter().map(String::len).sum::<usize>());
+        out.push_str("{\"events\":[");
+        for (i, e) in self.events.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(e);
+        }
+        out.push_str(&format!(
+            "],\"next_after\":{},\"has_more\":{}}}",
+            self.next_after, self.has_more
+        ));
+        out
+    }
+}
+
+/// Checks a feed request against the limits; errors name the parameter and the fix.
+pub fn check(q: &FeedQuery, limits: &FeedLimits) -> std::result::Result<(), ScimError> {
+    if q.after < 0 {
+        return Err(ScimError::invalid_value(
+            "after must be 0 (the start of the feed) or the next_after of a previous answer",
+        ));
+    }
+    if q.limit == 0 || q.limit > limits.max_limit {
+        return Err(ScimError::invalid_value(format!(
+            "limit must be between 1 and {} (events.max_page); ask again with next_after for more",
+            limits.max_limit
+        )));
+    }
+    if q.wait > limits.max_wait {
+        return Err(ScimError::invalid_value(format!(
+            "wait must be at most {} seconds (events.max_wait_secs); poll again when it returns",
+            limits.max_wait.as_secs()
+        )));
+    }
+    if let Some(unknown) = q.types.iter().find(|t| EventType::parse(t).is_none()) {
+        let known: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+        return Err(ScimError::invalid_value(format!(
+            "types: \"{unknown}\" is not an event type; use a comma-separated list of {}",
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Reads a page of the tenant's feed, waiting up to `q.wait` for a first event.
+pub async fn read(
+    store: &Store,
+    scope: &Scope,
+    q: FeedQuery,
+    limits: &FeedLimits,
+) -> std::result::Result<FeedPage, ScimError> {
+    check(&q, limits)?;
+    let deadline = rocket::tokio::time::Instant::now() + q.wait;
+    let mut batches = store.batches();
+    loop {
+        // Marked seen before reading: a batch that ends after this read wakes the wait below.
+        batches.borrow_and_update();
+        let page = read_once(store, scope, &q).await?;
+        if !page.events.is_empty() {
+            return Ok(page);
+        }
+        let woke = rocket::tokio::time::timeout_at(deadline, batches.changed()).await;
+        if !matches!(woke, Ok(Ok(()))) {
+            return Ok(page);
+        }
+    }
+}
+
+async fn read_once(
+    store: &Store,
+    scope: &Scope,
+    q: &FeedQuery,
+) -> std::result::Result<FeedPage, ScimError> {
+    let (tenant_id, after, types) = (scope.tenant_id, q.after, q.types.clone());
+    // One more than asked: whether there is more is then known without a second query.
+    let fetch = q.limit.saturating_add(1);
+    let (position, rows) = store
+        .read(move |conn| {
+            crate::store::snapshot(conn, |conn| {
+                Ok((
+                    rows::position(conn)?,
+                    rows::after(conn, tenant_id, after, fetch, &types)?,
+                ))
+            })
+        })
+        .await
+        .map_err(|e| {
+            tracing::error!("reading the events feed failed: {e}");
+            ScimError::internal()
+        })?;
+    if after < position.pruned_through {
+        return Err(ScimError::new(
+            410,
+            format!(
+                "cursor {after} is older than the events this server keeps (they start after {}; events.retention_days / events.max_bytes). Resynchronise: GET {}/snapshot gives every user and group as of one cursor, then follow the feed from that cursor",
+                position.pruned_through,
+                super::tokens::events_url(&scope.base_url)
+            ),
+        ));
+    }
+    if after > position.last {
+        return Err(ScimError::invalid_value(format!(
+            "cursor {after} is ahead of the newest event ({}): this server's events were restored from a backup or its database replaced. Resynchronise from {}/snapshot",
+            position.last,
+            super::tokens::events_url(&scope.base_url)
+        )));
+    }
+    let has_more = rows.len() > q.limit as usize;
+    let page = &rows[..rows.len().min(q.limit as usize)];
+    // With a type filter, an empty page still moves the cursor past what it skipped.
+    let next_after = match page.last() {
+        Some(last) => last.seq,
+        None if q.types.is_empty() => after,
+        None => position.last.max(after),
+    };
+    let events = rows
+        .into_iter()
+        .take(q.limit as usize)
+        .map(|r| r.body)
+        .collect();
+    Ok(FeedPage {
+        events,
+        next_after,
+        has_more,
+    })
+}

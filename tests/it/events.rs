@@ -1,0 +1,345 @@
+//! The events outbox and feed (issue 22): each SCIM mutation appends its events in its own
+//! transaction, in order, with a gap-free sequence; refused requests append none; the feed is
+//! read with an events token, by cursor, with a type filter and a long poll.
+
+use serde_json::{Value, json};
+
+use crate::common::{TestApp, okta_user};
+
+const PATCH: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+/// Reads the default tenant's feed with `token`; the parsed answer.
+async fn feed(app: &TestApp, token: &str, query: &str) -> crate::common::Reply {
+    let auth = format!("Bearer {token}");
+    app.send_with(
+        "GET",
+        &format!("/events{query}"),
+        None,
+        &[("Authorization", &auth)],
+    )
+    .await
+}
+
+/// Every event of the feed after `after`, following `next_after` page by page.
+async fn all_events(app: &TestApp, token: &str, after: i64) -> Vec<Value> {
+    let (mut out, mut cursor) = (Vec::new(), after);
+    loop {
+        let r = feed(app, token, &format!("?after={cursor}&limit=3")).await;
+        assert_eq!(r.status, 200, "{}", r.raw);
+        let events = r.body["events"].as_array().expect("events").clone();
+        cursor = r.body["next_after"].as_i64().expect("next_after");
+        let more = r.body["has_more"] == json!(true);
+        out.extend(events);
+        if !more {
+            return out;
+        }
+    }
+}
+
+fn summary(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let member = e["member"]["id"]
+                .as_str()
+                .map_or(String::new(), |m| format!(" {m}"));
+            format!(
+                "{} {}{member}",
+                e["type"].as_str().unwrap_or("?"),
+                e["resource"]["id"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
+
+fn patch(ops: Value) -> Value {
+    json!({"schemas": [PATCH], "Operations": ops})
+}
+
+/// Okta's lifecycle (idp-requirements.md §A: create, profile update, deactivate, reactivate,
+/// group push with member add and remove, group rename, delete) gives exactly these events, in
+/// this order, numbered without gaps; the refused requests in between give none.
+#[rocket::async_test]
+async fn okta_lifecycle_events_in_order() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "downstream-app");
+    let ada = app.create_user("ada@example.com").await;
+    let bob = app.create_user("bob@example.com").await;
+    let user = |id: &str| format!("/scim/v2/Users/{id}");
+    // Refused: a duplicate userName, an unknown PATCH operation, a member that does not exist.
+    assert_eq!(
+        app.post("/scim/v2/Users", okta_user("ada@example.com"))
+            .await
+            .status,
+        409
+    );
+    let bad = patch(json!([{"op": "frobnicate", "path": "name.familyName", "value": "x"}]));
+    assert_eq!(app.patch(&user(&ada), bad).await.status, 400);
+    let r = app
+        .patch(&user(&ada), patch(json!([{"op": "replace", "value": {"name": {"givenName": "Ada", "familyName": "Lovelace"}}}])))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let deactivate = patch(json!([{"op": "replace", "value": {"active": false}}]));
+    assert_eq!(app.patch(&user(&ada), deactivate).await.status, 200);
+    let reactivate = patch(json!([{"op": "replace", "value": {"active": true}}]));
+    assert_eq!(app.patch(&user(&ada), reactivate).await.status, 200);
+    let group = app.create_group("engineering").await;
+    let gpath = format!("/scim/v2/Groups/{group}");
+    let add =
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": ada}, {"value": bob}]}]));
+    assert_eq!(app.patch(&gpath, add).await.status, 204);
+    let ghost =
+        patch(json!([{"op": "add", "path": "members", "value": [{"value": "no-such-id"}]}]));
+    assert_eq!(app.patch(&gpath, ghost).await.status, 400);
+    let again = patch(json!([{"op": "add", "path": "members", "value": [{"value": ada}]}]));
+    assert_eq!(
+        app.patch(&gpath, again).await.status,
+        204,
+        "adding a member twice"
+    );
+    let remove = patch(json!([{"op": "remove", "path": format!("members[value eq \"{bob}\"]")}]));
+    assert_eq!(app.patch(&gpath, remove).await.status, 204);
+    let rename = patch(json!([{"op": "replace", "path": "displayName", "value": "platform"}]));
+    assert_eq!(app.patch(&gpath, rename).await.status, 204);
+    assert_eq!(app.delete(&user(&ada)).await.status, 204);
+    assert_eq!(app.delete(&gpath).await.status, 204);
+
+    let events = all_events(&app, &reader, 0).await;
+    assert_eq!(
+        summary(&events),
+        vec![
+            format!("user.created {ada}"),
+            format!("user.created {bob}"),
+            format!("user.updated {ada}"),
+            format!("user.deactivated {ada}"),
+            format!("user.reactivated {ada}"),
+            format!("group.created {group}"),
+            format!("group.member_added {group} {ada}"),
+            format!("group.member_added {group} {bob}"),
+            format!("group.member_removed {group} {bob}"),
+            format!("group.updated {group}"),
+            // Deleting Ada ends her membership implicitly: no member_removed for it.
+            format!("user.deleted {ada}"),
+            format!("group.deleted {group}"),
+        ]
+    );
+    let seqs: Vec<i64> = events
+        .iter()
+        .map(|e| e["seq"].as_i64().expect("seq"))
+        .collect();
+    assert_eq!(seqs, (1..=12).collect::<Vec<_>>(), "gap-free from 1");
+    let ids: std::collections::HashSet<&str> =
+        events.iter().filter_map(|e| e["id"].as_str()).collect();
+    assert_eq!(ids.len(), 12, "ids are unique");
+
+    // What one event carries.
+    let updated = &events[2];
+    assert_eq!(updated["schema_version"], json!(1));
+    assert_eq!(updated["tenant"], json!("default"));
+    assert_eq!(updated["resource"]["userName"], json!("ada@example.com"));
+    assert_eq!(
+        updated["resource"]["externalId"],
+        json!("00ujl29u0le5T6Aj10h7")
+    );
+    assert_eq!(
+        updated["changed"],
+        json!(["name.givenName", "name.familyName"])
+    );
+    assert_eq!(updated["data"]["name"]["familyName"], json!("Lovelace"));
+    assert_eq!(
+        updated["data"]["meta"]["version"],
+        updated["resource"]["version"]
+    );
+    assert_eq!(updated["actor"]["token_name"], json!("okta"));
+    assert_eq!(updated["actor"]["idp"], json!("okta"));
+    let created = &events[0];
+    assert!(
+        created["data"].get("password").is_none(),
+        "never a password: {created}"
+    );
+    assert_eq!(events[3]["changed"], json!(["active"]));
+    assert_eq!(
+        events[10]["data"],
+        Value::Null,
+        "a deletion carries no data"
+    );
+    assert_eq!(events[6]["member"], json!({"type": "User", "id": ada}));
+}
+
+/// PUT of a group sends the difference as member events; a user's password change is named,
+/// never shown; an Entra string boolean deactivates.
+#[rocket::async_test]
+async fn put_of_a_group_and_entra_dialect() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    let (a, b, c) = (
+        app.create_user("a@x.test").await,
+        app.create_user("b@x.test").await,
+        app.create_user("c@x.test").await,
+    );
+    let body = |members: &[&str]| {
+        json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g",
+               "members": members.iter().map(|m| json!({"value": m})).collect::<Vec<_>>()})
+    };
+    let g = app.post("/scim/v2/Groups", body(&[&a, &b])).await;
+    assert_eq!(g.status, 201, "{}", g.raw);
+    let gid = g.body["id"].as_str().expect("id").to_owned();
+    let r = app
+        .put(&format!("/scim/v2/Groups/{gid}"), body(&[&b, &c]))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let entra = json!({"schemas": [PATCH], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+    assert_eq!(
+        app.patch(&format!("/scim/v2/Users/{c}"), entra)
+            .await
+            .status,
+        200
+    );
+    let password = patch(json!([{"op": "replace", "path": "password", "value": "n3w-Secret!"}]));
+    assert_eq!(
+        app.patch(&format!("/scim/v2/Users/{b}"), password)
+            .await
+            .status,
+        200
+    );
+
+    let events = all_events(&app, &reader, 3).await;
+    assert_eq!(
+        summary(&events),
+        vec![
+            format!("group.created {gid}"),
+            format!("group.member_added {gid} {a}"),
+            format!("group.member_added {gid} {b}"),
+            format!("group.member_removed {gid} {a}"),
+            format!("group.member_added {gid} {c}"),
+            format!("user.deactivated {c}"),
+            format!("user.updated {b}"),
+        ]
+    );
+    assert_eq!(events[6]["changed"], json!(["password"]));
+    assert!(
+        !events[6].to_string().contains("n3w-Secret!"),
+        "{}",
+        events[6]
+    );
+}
+
+/// Tokens of one kind do not work as the other, and each refusal says which token is needed.
+#[rocket::async_test]
+async fn events_and_scim_tokens_are_not_interchangeable() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "hr-app");
+    let scim_on_feed = feed(&app, &app.token, "").await;
+    assert_eq!(scim_on_feed.status, 403, "{}", scim_on_feed.raw);
+    assert!(
+        scim_on_feed.body["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("--events"),
+        "{}",
+        scim_on_feed.raw
+    );
+    let auth = format!("Bearer {reader}");
+    let feed_on_scim = app
+        .send_with("GET", "/scim/v2/Users", None, &[("Authorization", &auth)])
+        .await;
+    assert_eq!(feed_on_scim.status, 403, "{}", feed_on_scim.raw);
+    assert!(
+        feed_on_scim.raw.contains("events token"),
+        "{}",
+        feed_on_scim.raw
+    );
+    assert_eq!(feed(&app, "", "").await.status, 401);
+}
+
+/// Cursor, limit and type filter; mistakes name the parameter.
+#[rocket::async_test]
+async fn feed_paging_filters_and_mistakes() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    for i in 0..5 {
+        app.create_user(&format!("u{i}@x.test")).await;
+    }
+    let g = app.create_group("g").await;
+    let page = feed(&app, &reader, "?after=0&limit=2").await;
+    assert_eq!(page.content_type.as_deref(), Some("application/json"));
+    assert_eq!(page.body["events"].as_array().map(Vec::len), Some(2));
+    assert_eq!(page.body["next_after"], json!(2));
+    assert_eq!(page.body["has_more"], json!(true));
+    let groups = feed(&app, &reader, "?types=group.created,group.deleted").await;
+    assert_eq!(
+        summary(groups.body["events"].as_array().expect("events")),
+        vec![format!("group.created {g}")]
+    );
+    let none = feed(&app, &reader, "?after=6&types=user.deleted").await;
+    assert_eq!(none.body["events"], json!([]));
+    assert_eq!(none.body["next_after"], json!(6));
+    for (query, names) in [
+        ("?types=user.exploded", "user.exploded"),
+        ("?limit=0", "events.max_page"),
+        ("?limit=5000", "events.max_page"),
+        ("?wait=600", "events.max_wait_secs"),
+        ("?after=-1", "after"),
+        ("?after=99", "ahead of the newest event"),
+    ] {
+        let r = feed(&app, &reader, query).await;
+        assert_eq!(r.status, 400, "{query}: {}", r.raw);
+        assert!(
+            r.body["detail"].as_str().expect("detail").contains(names),
+            "{query}: {}",
+            r.raw
+        );
+    }
+}
+
+/// A long poll returns as soon as a change commits, with that change's event.
+#[rocket::async_test]
+async fn a_long_poll_returns_the_next_change() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    let waiting = feed(&app, &reader, "?after=0&wait=20");
+    let writing = async {
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        app.create_user("late@x.test").await
+    };
+    let (polled, id) = rocket::tokio::join!(waiting, writing);
+    assert_eq!(polled.status, 200, "{}", polled.raw);
+    assert_eq!(
+        summary(polled.body["events"].as_array().expect("events")),
+        vec![format!("user.created {id}")]
+    );
+}
+
+/// A tenant's feed holds only its own events.
+#[rocket::async_test]
+async fn tenants_see_only_their_own_events() {
+    let app = TestApp::new().await;
+    crate::admin_api::create_tenant(&app, "acme");
+    let acme_scim = app.issue_token("acme", "okta", false, None);
+    let acme_reader = app.issue_events_token("acme", "app");
+    app.create_user("default-user@x.test").await;
+    let auth = format!("Bearer {acme_scim}");
+    let r = app
+        .send_with(
+            "POST",
+            "/t/acme/scim/v2/Users",
+            Some(okta_user("acme-user@x.test")),
+            &[("Authorization", &auth)],
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let auth = format!("Bearer {acme_reader}");
+    let page = app
+        .send_with("GET", "/t/acme/events", None, &[("Authorization", &auth)])
+        .await;
+    assert_eq!(page.status, 200, "{}", page.raw);
+    let events = page.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 1, "{}", page.raw);
+    assert_eq!(events[0]["tenant"], json!("acme"));
+    assert_eq!(events[0]["seq"], json!(2), "the sequence is global");
+    assert_eq!(
+        feed(&app, &acme_reader, "").await.status,
+        401,
+        "acme's token on the default tenant"
+    );
+}
