@@ -23,7 +23,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Route, State, get, routes};
 use subtle::ConstantTimeEq;
 
-use super::App;
+use super::{App, ThisListener};
 use crate::service::request_log::RequestLog;
 use crate::service::tokens;
 use crate::store::{HOLD_BUCKETS, HoldSnapshot};
@@ -200,7 +200,11 @@ impl<'r> FromRequest<'r> for Scraper {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         let config = req.rocket().state::<App>().map(|a| &a.config);
-        if is_loopback_client(req, config.and_then(|c| c.client_ip_header.as_deref())) {
+        let header = req
+            .rocket()
+            .state::<ThisListener>()
+            .and_then(|l| l.client_ip_header.as_deref());
+        if is_loopback_client(req, header) {
             return Outcome::Success(Self);
         }
         let configured = config.and_then(|c| c.metrics.token.clone());
@@ -241,7 +245,7 @@ fn is_loopback_client(req: &Request<'_>, client_ip_header: Option<&str>) -> bool
 #[get("/metrics")]
 async fn metrics(
     _s: Scraper,
-    m: &State<Metrics>,
+    m: &State<Arc<Metrics>>,
     log: &State<Arc<RequestLog>>,
     app: &State<App>,
 ) -> (ContentType, String) {

@@ -66,6 +66,34 @@ fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
     spawn(cmd, base, probe)
 }
 
+/// `scimd serve` with an `[admin]` listener (issue 20 item 2): the public listener on a free
+/// port (the returned server's `base`), the admin one on another, with extra `SCIMD_*`
+/// settings and stderr in `dir/server.log`; ready once both answer. Returns the admin
+/// listener's base too.
+pub fn start_split(dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let (port, admin_port) = (free_port(), free_port());
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let mut cmd = scimd(dir);
+    cmd.arg("serve")
+        .env("SCIMD_PORT", port.to_string())
+        .env("SCIMD_ADMIN__PORT", admin_port.to_string())
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(log);
+    let base = format!("http://127.0.0.1:{port}");
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let probe = {
+        let (base, admin) = (base.clone(), admin.clone());
+        move || {
+            ureq::get(&format!("{base}/healthz")).call().is_ok()
+                && ureq::get(&format!("{admin}/ui/instance.json"))
+                    .call()
+                    .is_ok()
+        }
+    };
+    (spawn_with_output(cmd, base, probe), admin)
+}
+
 /// `scimd admin reset-password` in `dir`; returns the new password (printed alone on stdout).
 pub fn reset_password(dir: &Path, username: &str) -> String {
     let out = scimd(dir)
