@@ -2,7 +2,8 @@
 //!
 //! Layers, outermost first: [`http`] (Rocket adapters) → [`service`] (use cases) → [`scim`]
 //! (protocol rules, no I/O) and [`store`] (SQLite). [`rocket`] assembles the exact application
-//! the binary serves, so integration tests exercise production code.
+//! the binary serves on one listener, and [`listeners`] the pair it serves with `[admin]`, so
+//! integration tests exercise production code.
 
 pub mod cli;
 pub mod clock;
@@ -29,17 +30,16 @@ use crate::store::Store;
 /// reason logged.
 pub fn rocket(config: Config) -> Rocket<Build> {
     configure_passwords(&config);
-    listener(&config, &config.listener(), Serves::Everything)
-        .attach(AdHoc::try_on_ignite("scimd state", |rocket| async move {
-            match Shared::open(config) {
-                Ok(shared) => Ok(shared.manage(rocket)),
-                Err(e) => {
-                    tracing::error!("{e}");
-                    Err(rocket)
-                }
+    let app = listener(&config, &config.listener(), Serves::Everything);
+    http::with_workers(app).attach(AdHoc::try_on_ignite("scimd state", |rocket| async move {
+        match Shared::open(config) {
+            Ok(shared) => Ok(shared.manage(rocket)),
+            Err(e) => {
+                tracing::error!("{e}");
+                Err(rocket)
             }
-        }))
-        .attach(http::workers())
+        }
+    }))
 }
 
 /// What `scimd serve` runs: [`rocket`] alone, or with `[admin]` the public listener and the
@@ -51,7 +51,7 @@ pub fn listeners(config: Config) -> Result<Vec<Rocket<Build>>, String> {
         return Ok(vec![rocket(config)]);
     };
     configure_passwords(&config);
-    let public = listener(&config, &config.listener(), Serves::Public).attach(http::workers());
+    let public = http::with_workers(listener(&config, &config.listener(), Serves::Public));
     let admin = listener(&config, &admin, Serves::Admin);
     let shared = Shared::open(config)?;
     Ok(vec![shared.clone().manage(public), shared.manage(admin)])

@@ -161,12 +161,10 @@ impl Shared {
 
 /// The background work on the shared state, attached to exactly one listener: the request
 /// log's writer and the token-usage flusher.
-pub fn workers() -> impl Fairing {
-    AdHoc::on_ignite("scimd workers", |rocket| async {
-        rocket
-            .attach(request_log::RequestLogWriter)
-            .attach(usage_flusher())
-    })
+pub fn with_workers(rocket: Rocket<Build>) -> Rocket<Build> {
+    rocket
+        .attach(request_log::RequestLogWriter)
+        .attach(usage_flusher())
 }
 
 /// Mounts the route groups `serves` names, their catchers and the per-request fairings.
