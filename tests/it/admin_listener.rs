@@ -511,3 +511,24 @@ fn without_admin_one_listener_serves_everything() {
     }
     assert_eq!(get(&format!("{}/api/session", server.base)).status, 401);
 }
+
+/// `client_ip_header` is the public listener's: a client of the admin listener cannot pass
+/// for another address with it (here, pass for loopback to read `/metrics` without a token)
+/// unless `admin.client_ip_header` says a proxy in front of the admin listener sets it.
+#[test]
+fn the_admin_listener_trusts_only_its_own_client_ip_header() {
+    for (admin_header, status) in [(None, 401), (Some("X-Real-IP"), 200)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut env = vec![("SCIMD_CLIENT_IP_HEADER", "X-Real-IP")];
+        env.extend(admin_header.map(|h| ("SCIMD_ADMIN__CLIENT_IP_HEADER", h)));
+        let (_server, admin) = start_split(dir.path(), &env);
+        let got = send(
+            ureq::get(&format!("{admin}/metrics")).set("X-Real-IP", "127.0.0.1"),
+            None,
+        );
+        assert_eq!(
+            got.status, status,
+            "admin.client_ip_header = {admin_header:?}"
+        );
+    }
+}

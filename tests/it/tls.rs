@@ -440,12 +440,13 @@ fn the_admin_listener_shares_tls_unless_told_not_to() {
         cookie.split(';').any(|a| a.trim() == "Secure")
     };
     for (admin_tls, scheme, secure) in [("true", "https", true), ("false", "http", false)] {
-        let admin_port = free_port().to_string();
+        let (port, admin_port) = crate::server::free_ports();
+        let admin_port = admin_port.to_string();
         let extra = [
             ("SCIMD_ADMIN__PORT", admin_port.as_str()),
             ("SCIMD_ADMIN__TLS", admin_tls),
         ];
-        let (_server, agent, public) = serve_tls(dir.path(), &p, &tls, free_port(), &extra);
+        let (_server, agent, public) = serve_tls(dir.path(), &p, &tls, port, &extra);
         let admin = format!("{scheme}://127.0.0.1:{admin_port}");
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
         while agent
