@@ -7,7 +7,8 @@
 //! client can grow the registry.
 //!
 //! Access: a client on the loopback address may scrape without a token (behind a proxy, the
-//! client is the address in `client_ip_header`, not the proxy); anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
+//! client is the address in the serving listener's `client_ip_header`, not the proxy); anyone
+//! else must send `Authorization: Bearer <[metrics] token>`. The configured
 //! token is compared by SHA-256 digest in constant time, like SCIM tokens.
 
 use std::sync::Arc;
