@@ -311,20 +311,58 @@ fn serve(config: Config) -> Result<(), String> {
     check_tls(&config)?;
     open(&config)?;
     let base = served_base(&config);
+    let ui = config.ui_listener().base();
     eprintln!(
-        "scimd {} serving {base}/scim/v2, web UI at {base}/ (database {})",
+        "scimd {} serving {base}/scim/v2, web UI at {ui}/ (database {})",
         env!("CARGO_PKG_VERSION"),
         config.database.display()
     );
-    // Rocket stops on SIGTERM (and Ctrl-C): it stops accepting, lets in-flight requests finish
-    // within the shutdown grace period, then returns here. Dropping the returned instance
-    // drops the store's pools, which closes every SQLite connection; every write answered with
-    // 2xx was committed before its answer, so nothing is left to flush.
-    let stopped = rocket::execute(crate::rocket(config).launch())
-        .map_err(|e| format!("server stopped: {e}"))?;
-    drop(stopped);
+    let listeners = crate::listeners(config)?;
+    rocket::execute(launch_all(listeners))?;
     eprintln!("scimd stopped; database closed");
     Ok(())
+}
+
+/// Runs every listener until one stops, then stops the others. Rocket stops on SIGTERM (and
+/// Ctrl-C), each listener on its own signal handler: it stops accepting, lets in-flight
+/// requests finish within the shutdown grace period, then returns here. A listener that fails
+/// (its port taken) stops the rest, so scimd never half-runs. Dropping the returned instances
+/// drops the store's pools, which closes every SQLite connection; every write answered with
+/// 2xx was committed before its answer, so nothing is left to flush.
+async fn launch_all(listeners: Vec<rocket::Rocket<rocket::Build>>) -> Result<(), String> {
+    let mut ignited = Vec::with_capacity(listeners.len());
+    for listener in listeners {
+        ignited.push(
+            listener
+                .ignite()
+                .await
+                .map_err(|e| format!("server stopped: {e}"))?,
+        );
+    }
+    let stops: Vec<rocket::Shutdown> = ignited.iter().map(|l| l.shutdown()).collect();
+    let running: Vec<_> = ignited
+        .into_iter()
+        .map(|listener| {
+            let stops = stops.clone();
+            rocket::tokio::spawn(async move {
+                let result = listener
+                    .launch()
+                    .await
+                    .map_err(|e| format!("server stopped: {e}"));
+                stops.into_iter().for_each(rocket::Shutdown::notify);
+                result.map(drop)
+            })
+        })
+        .collect();
+    let mut outcome = Ok(());
+    for run in running {
+        let result = run
+            .await
+            .map_err(|e| format!("server stopped: {e}"))
+            .and_then(|r| r);
+        outcome = outcome.and(result);
+    }
+    outcome
 }
 
 fn check_config(config: &Config) -> Result<(), String> {
@@ -343,17 +381,9 @@ fn check_config(config: &Config) -> Result<(), String> {
     Ok(())
 }
 
-/// Where clients reach this server: `public_url`, else the listening address.
+/// Where clients reach this server: `public_url`, else the (public) listening address.
 fn served_base(config: &Config) -> String {
-    let scheme = if config.tls.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    config.public_base().map_or_else(
-        || format!("{scheme}://{}:{}", config.address, config.port),
-        str::to_owned,
-    )
+    config.listener().base()
 }
 
 fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {

@@ -35,6 +35,80 @@ pub struct Config {
     pub history: HistoryConfig,
     pub events: EventsConfig,
     pub metrics: MetricsConfig,
+    /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
+    /// everything.
+    pub admin: Option<AdminConfig>,
+}
+
+/// `[admin]`: the admin listener. With it, the main listener (`address`, `port`) serves only
+/// what IdPs and applications call (the SCIM API, `/healthz`), so it can face the internet
+/// while the admin sign-in stays on loopback or a VPN address.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    pub address: IpAddr,
+    /// Required: 0 (unset) is refused, as is the main listener's port on the same address.
+    pub port: u16,
+    /// Serve the admin listener over TLS with `[tls]`'s certificate and key. Ignored without
+    /// `[tls]`; `false` serves plain HTTP, e.g. on loopback while the main listener is TLS.
+    pub tls: bool,
+    /// The URL people open the UI at, when a proxy fronts the admin listener (https there
+    /// makes the admin listener *behind TLS*); unset, its own address.
+    pub url: Option<String>,
+    /// As `client_ip_header`, for the admin listener alone: not inherited, so a header that a
+    /// proxy sets in front of the main listener cannot be forged by clients that reach the
+    /// admin listener directly.
+    pub client_ip_header: Option<String>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            address: IpAddr::from([127, 0, 0, 1]),
+            port: 0,
+            tls: true,
+            url: None,
+            client_ip_header: None,
+        }
+    }
+}
+
+/// One listener as `serve` binds it, derived from [`Config`]: the main one, or `[admin]`'s.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub address: IpAddr,
+    pub port: u16,
+    pub tls: Option<TlsConfig>,
+    pub client_ip_header: Option<String>,
+    /// `public_url` (main) or `admin.url`, without a trailing slash.
+    pub url: Option<String>,
+}
+
+impl Listener {
+    /// Whether this listener is *behind TLS*: it terminates TLS itself or its URL is https (a
+    /// TLS proxy in front). The one rule for everything that depends on the client's
+    /// connection being encrypted: the admin session cookie is `Secure` exactly when the
+    /// listener that set it is behind TLS; later features (HSTS, secure redirects) reuse it
+    /// rather than checking `tls` or the scheme themselves.
+    pub fn behind_tls(&self) -> bool {
+        self.tls.is_some()
+            || self
+                .url
+                .as_deref()
+                .and_then(|u| u.get(..8))
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+    }
+
+    /// Where clients reach this listener: its URL, else `scheme://address:port`.
+    pub fn base(&self) -> String {
+        self.url.clone().unwrap_or_else(|| {
+            let scheme = if self.tls.is_some() { "https" } else { "http" };
+            format!(
+                "{scheme}://{}",
+                std::net::SocketAddr::new(self.address, self.port)
+            )
+        })
+    }
 }
 
 /// `[tls]`: PEM certificate chain and private key.
@@ -230,6 +304,7 @@ impl Default for Config {
             history: HistoryConfig::default(),
             events: EventsConfig::default(),
             metrics: MetricsConfig::default(),
+            admin: None,
         }
     }
 }
@@ -272,25 +347,10 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        if let Some(header) = &self.client_ip_header {
-            let ok = !header.is_empty()
-                && header
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !ok {
-                return Err(ConfigError::Invalid(format!(
-                    "client_ip_header = \"{header}\" must be an HTTP header name such as \"X-Real-IP\", or be left unset when no reverse proxy sets one"
-                )));
-            }
-        }
-        if let Some(url) = &self.public_url {
-            let ok = (url.starts_with("https://") || url.starts_with("http://"))
-                && url.len() > "https://".len();
-            if !ok {
-                return Err(ConfigError::Invalid(format!(
-                    "public_url = \"{url}\" must be an absolute http(s) URL such as \"https://scim.example.com\""
-                )));
-            }
+        check_header_name("client_ip_header", self.client_ip_header.as_deref())?;
+        check_url("public_url", self.public_url.as_deref())?;
+        if let Some(admin) = &self.admin {
+            self.validate_admin(admin)?;
         }
         if self.request_log.queue_size == 0 {
             return Err(ConfigError::Invalid(
@@ -368,24 +428,91 @@ impl Config {
         Ok(())
     }
 
-    /// Whether this listener is *behind TLS*: it terminates TLS itself (`[tls]`) or its public
-    /// URL is https (a TLS proxy in front). The one rule for everything that depends on the
-    /// client's connection being encrypted: the admin session cookie is `Secure` exactly
-    /// when this holds; later features (HSTS, secure redirects) reuse it rather than
-    /// checking `tls` or the scheme themselves.
+    fn validate_admin(&self, admin: &AdminConfig) -> Result<(), ConfigError> {
+        if admin.port == 0 {
+            return Err(ConfigError::Invalid(
+                "admin.port must be set (1-65535) when [admin] is present; remove [admin] to serve the UI on the main port".into(),
+            ));
+        }
+        let overlap = admin.address == self.address
+            || admin.address.is_unspecified()
+            || self.address.is_unspecified();
+        if admin.port == self.port && overlap {
+            return Err(ConfigError::Invalid(format!(
+                "admin.port = {} is the main listener's port on the same address; choose another port for [admin] (or remove [admin] to serve everything on one port)",
+                admin.port
+            )));
+        }
+        check_url("admin.url", admin.url.as_deref())?;
+        check_header_name("admin.client_ip_header", admin.client_ip_header.as_deref())
+    }
+
+    /// The main listener: with `[admin]` the public one, else the only one.
+    pub fn listener(&self) -> Listener {
+        Listener {
+            address: self.address,
+            port: self.port,
+            tls: self.tls.clone(),
+            client_ip_header: self.client_ip_header.clone(),
+            url: self.public_base().map(str::to_owned),
+        }
+    }
+
+    /// The admin listener, when `[admin]` is set.
+    pub fn admin_listener(&self) -> Option<Listener> {
+        self.admin.as_ref().map(|a| Listener {
+            address: a.address,
+            port: a.port,
+            tls: self.tls.clone().filter(|_| a.tls),
+            client_ip_header: a.client_ip_header.clone(),
+            url: a.url.as_deref().map(|u| u.trim_end_matches('/').to_owned()),
+        })
+    }
+
+    /// The listener that serves the web UI: `[admin]`'s, else the only one.
+    pub fn ui_listener(&self) -> Listener {
+        self.admin_listener().unwrap_or_else(|| self.listener())
+    }
+
+    /// Whether the main listener is *behind TLS* ([`Listener::behind_tls`]).
     pub fn behind_tls(&self) -> bool {
-        self.tls.is_some()
-            || self
-                .public_url
-                .as_deref()
-                .and_then(|u| u.get(..8))
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+        self.listener().behind_tls()
     }
 
     /// `public_url` without a trailing slash, if configured.
     pub fn public_base(&self) -> Option<&str> {
         self.public_url.as_deref().map(|u| u.trim_end_matches('/'))
     }
+}
+
+fn check_header_name(key: &str, header: Option<&str>) -> Result<(), ConfigError> {
+    let Some(header) = header else {
+        return Ok(());
+    };
+    let ok = !header.is_empty()
+        && header
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(format!(
+        "{key} = \"{header}\" must be an HTTP header name such as \"X-Real-IP\", or be left unset when no reverse proxy sets one"
+    )))
+}
+
+fn check_url(key: &str, url: Option<&str>) -> Result<(), ConfigError> {
+    let Some(url) = url else {
+        return Ok(());
+    };
+    let ok =
+        (url.starts_with("https://") || url.starts_with("http://")) && url.len() > "https://".len();
+    if ok {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid(format!(
+        "{key} = \"{url}\" must be an absolute http(s) URL such as \"https://scim.example.com\""
+    )))
 }
 
 /// Renders figment's errors with the key and the source (file or environment variable) of each.
@@ -602,6 +729,131 @@ mod tests {
         });
     }
 
+    /// Issue 20 item 2: `[admin]` is optional, set from the file or `SCIMD_ADMIN__*`, and a
+    /// listener that could not bind beside the main one is refused with the key named.
+    #[test]
+    fn admin_listener_is_optional_and_validated() {
+        Jail::expect_with(|jail| {
+            let c = Config::from_figment(Config::figment(None)).expect("defaults");
+            assert_eq!(c.admin, None);
+            assert!(c.admin_listener().is_none());
+            jail.set_env("SCIMD_ADMIN__PORT", "9090");
+            let c = Config::from_figment(Config::figment(None)).expect("admin port");
+            let admin = c.admin.clone().expect("[admin] set");
+            assert_eq!(admin.port, 9090);
+            assert_eq!(admin.address, IpAddr::from([127, 0, 0, 1]));
+            assert!(admin.tls);
+            jail.clear_env();
+            for (env, says) in [
+                (
+                    vec![("SCIMD_ADMIN__ADDRESS", "127.0.0.1")],
+                    "admin.port must be set",
+                ),
+                (vec![("SCIMD_ADMIN__PORT", "0")], "admin.port must be set"),
+                (vec![("SCIMD_ADMIN__PORT", "8080")], "main listener's port"),
+                (
+                    vec![("SCIMD_ADDRESS", "0.0.0.0"), ("SCIMD_ADMIN__PORT", "8080")],
+                    "main listener's port",
+                ),
+                (
+                    vec![
+                        ("SCIMD_ADMIN__PORT", "9090"),
+                        ("SCIMD_ADMIN__URL", "admin.local"),
+                    ],
+                    "admin.url",
+                ),
+                (
+                    vec![
+                        ("SCIMD_ADMIN__PORT", "9090"),
+                        ("SCIMD_ADMIN__CLIENT_IP_HEADER", "X-Real-IP: 1"),
+                    ],
+                    "admin.client_ip_header",
+                ),
+                (vec![("SCIMD_ADMIN__PROT", "9090")], "prot"),
+            ] {
+                for (k, v) in &env {
+                    jail.set_env(k, v);
+                }
+                let msg = Config::from_figment(Config::figment(None))
+                    .expect_err("refused")
+                    .to_string();
+                assert!(msg.contains(says), "{env:?}: {msg}");
+                jail.clear_env();
+            }
+            // The same port on another address binds fine.
+            jail.create_file(
+                "scimd.toml",
+                "address = \"127.0.0.1\"\n[admin]\naddress = \"127.0.0.2\"\nport = 8080\n",
+            )?;
+            let c = Config::from_figment(Config::figment(Some(Path::new("scimd.toml"))))
+                .expect("other address");
+            assert_eq!(c.admin.map(|a| a.port), Some(8080));
+            Ok(())
+        });
+    }
+
+    /// Issue 20 item 2: the *behind TLS* rule holds per listener: the admin listener shares
+    /// `[tls]` unless `admin.tls = false`, and its own `admin.url` (not `public_url`) says
+    /// whether a TLS proxy fronts it.
+    #[test]
+    fn behind_tls_is_decided_per_listener() {
+        let tls = Some(TlsConfig {
+            certs: "c.pem".into(),
+            key: "k.pem".into(),
+        });
+        let admin = |tls: bool, url: Option<&str>| {
+            Some(AdminConfig {
+                port: 9090,
+                tls,
+                url: url.map(str::to_owned),
+                ..AdminConfig::default()
+            })
+        };
+        let cases = [
+            // (main tls, public_url, [admin], main behind TLS, admin behind TLS)
+            (tls.clone(), None, admin(true, None), true, true),
+            (tls.clone(), None, admin(false, None), true, false),
+            (
+                None,
+                Some("https://scim.example.com"),
+                admin(true, None),
+                true,
+                false,
+            ),
+            (
+                None,
+                None,
+                admin(true, Some("https://admin.example.com")),
+                false,
+                true,
+            ),
+            (
+                tls,
+                None,
+                admin(false, Some("https://admin.example.com")),
+                true,
+                true,
+            ),
+        ];
+        for (tls, public_url, admin, main, on_admin) in cases {
+            let config = Config {
+                tls,
+                public_url: public_url.map(str::to_owned),
+                admin,
+                ..Config::default()
+            };
+            let listener = config.admin_listener().expect("[admin]");
+            assert_eq!(config.listener().behind_tls(), main, "{config:?}");
+            assert_eq!(listener.behind_tls(), on_admin, "{config:?}");
+            assert_eq!(config.ui_listener(), listener);
+            assert_eq!(
+                listener.base().starts_with("https://"),
+                on_admin,
+                "{config:?}"
+            );
+        }
+    }
+
     #[test]
     fn missing_explicit_file_is_an_error() {
         let err = Config::load(Some(Path::new("/nonexistent/scimd.toml"))).expect_err("missing");
@@ -623,6 +875,11 @@ mod tests {
             metrics: MetricsConfig {
                 token: Some("0123456789abcdef".into()),
             },
+            admin: Some(AdminConfig {
+                url: Some("https://admin.example.com".into()),
+                client_ip_header: Some("X-Real-IP".into()),
+                ..AdminConfig::default()
+            }),
             ..Config::default()
         };
         let serde_json::Value::Object(top) =

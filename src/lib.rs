@@ -2,7 +2,8 @@
 //!
 //! Layers, outermost first: [`http`] (Rocket adapters) → [`service`] (use cases) → [`scim`]
 //! (protocol rules, no I/O) and [`store`] (SQLite). [`rocket`] assembles the exact application
-//! the binary serves, so integration tests exercise production code.
+//! the binary serves on one listener, and [`listeners`] the pair it serves with `[admin]`, so
+//! integration tests exercise production code.
 
 pub mod cli;
 pub mod clock;
@@ -19,20 +20,47 @@ use rocket::figment::Figment;
 use rocket::shield::{Frame, NoSniff, Shield};
 use rocket::{Build, Rocket};
 
-use crate::config::Config;
-use crate::service::admins::{LoginLimiter, LoginPolicy};
-use crate::service::rate_limit::RateLimiter;
+use crate::config::{Config, Listener};
+use crate::http::{Serves, Shared};
 use crate::store::Store;
 
-/// The scimd application for `config`. The database is opened (and migrated) when Rocket
-/// ignites; a failure there aborts the launch with the reason logged.
+/// The scimd application for `config` as one listener serving everything: the default, and
+/// what the tests build (`[admin]` is not looked at here; see [`listeners`]). The database is
+/// opened (and migrated) when Rocket ignites; a failure there aborts the launch with the
+/// reason logged.
 pub fn rocket(config: Config) -> Rocket<Build> {
-    let figment = rocket_figment(&config);
-    service::passwords::configure(service::passwords::PoolLimits {
-        at_once: config.limits.password_hashes_at_once,
-        max_bytes: config.limits.max_password_bytes,
-    });
-    let app = rocket::custom(figment)
+    configure_passwords(&config);
+    let app = listener(&config, &config.listener(), Serves::Everything);
+    http::with_workers(app).attach(AdHoc::try_on_ignite("scimd state", |rocket| async move {
+        match Shared::open(config) {
+            Ok(shared) => Ok(shared.manage(rocket)),
+            Err(e) => {
+                tracing::error!("{e}");
+                Err(rocket)
+            }
+        }
+    }))
+}
+
+/// What `scimd serve` runs: [`rocket`] alone, or with `[admin]` the public listener and the
+/// admin listener, which share one state (one store, one request log writer, one token cache,
+/// the same limiters and counters), opened here. The background workers run once, with the
+/// public listener.
+pub fn listeners(config: Config) -> Result<Vec<Rocket<Build>>, String> {
+    let Some(admin) = config.admin_listener() else {
+        return Ok(vec![rocket(config)]);
+    };
+    configure_passwords(&config);
+    let public = http::with_workers(listener(&config, &config.listener(), Serves::Public));
+    let admin = listener(&config, &admin, Serves::Admin);
+    let shared = Shared::open(config)?;
+    Ok(vec![shared.clone().manage(public), shared.manage(admin)])
+}
+
+/// One listener, with the route groups `serves` names; the shared state is managed by the
+/// caller.
+fn listener(config: &Config, bind: &Listener, serves: Serves) -> Rocket<Build> {
+    let app = rocket::custom(rocket_figment(config, bind))
         // Every response, UI or API, may not be framed (the UI's sign-in least of all) and is
         // not content-sniffed. Headers set here once, not by responders, so Shield never finds
         // one already present (it warned on every UI response).
@@ -40,26 +68,23 @@ pub fn rocket(config: Config) -> Rocket<Build> {
             Shield::default()
                 .enable(Frame::Deny)
                 .enable(NoSniff::Enable),
-        )
-        .manage(RateLimiter::default())
-        .manage(LoginLimiter::new(LoginPolicy {
-            per_user_and_address: config.limits.login_failures,
-            per_address: config.limits.login_failures_per_address,
-            ..LoginPolicy::default()
-        }))
-        .attach(AdHoc::try_on_ignite("scimd store", |rocket| async move {
-            match open_store(&config) {
-                Ok(store) => Ok(rocket.manage(http::App { store, config })),
-                Err(e) => {
-                    tracing::error!("cannot open database {}: {e}", config.database.display());
-                    Err(rocket)
-                }
-            }
-        }));
+        );
     // The HTTP ceiling of the benchmark harness (benches/run.sh); never in a default build.
     #[cfg(feature = "bench-hello")]
-    let app = app.mount("/bench", http::bench::routes());
-    http::mount(app)
+    let app = if serves == Serves::Admin {
+        app
+    } else {
+        app.mount("/bench", http::bench::routes())
+    };
+    http::mount(app, serves, bind)
+}
+
+/// The process-wide bounds of password hashing.
+fn configure_passwords(config: &Config) {
+    service::passwords::configure(service::passwords::PoolLimits {
+        at_once: config.limits.password_hashes_at_once,
+        max_bytes: config.limits.max_password_bytes,
+    });
 }
 
 /// Opens the store and makes sure the `default` tenant exists.
@@ -72,13 +97,13 @@ pub fn open_store(config: &Config) -> Result<Store, store::StoreError> {
     Ok(store)
 }
 
-/// Rocket's own settings, derived from ours only, so no `Rocket.toml` or `ROCKET_*` variable
-/// can change behaviour behind the admin's back.
-fn rocket_figment(config: &Config) -> Figment {
+/// Rocket's own settings for the listener `bind`, derived from ours only, so no `Rocket.toml`
+/// or `ROCKET_*` variable can change behaviour behind the admin's back.
+fn rocket_figment(config: &Config, bind: &Listener) -> Figment {
     let body_limit = config.limits.max_body_bytes;
     let mut figment = Figment::from(rocket::Config::release_default())
-        .merge(("address", config.address))
-        .merge(("port", config.port))
+        .merge(("address", bind.address))
+        .merge(("port", bind.port))
         .merge(("ident", "scimd"))
         .merge(("log_level", rocket::config::LogLevel::Off))
         .merge(("cli_colors", false))
@@ -92,12 +117,12 @@ fn rocket_figment(config: &Config) -> Figment {
                 .limit("bytes", body_limit.into())
                 .limit("json", body_limit.into()),
         ));
-    figment = match &config.client_ip_header {
+    figment = match &bind.client_ip_header {
         Some(header) => figment.merge(("ip_header", header)),
         // Rocket trusts X-Real-IP by default; scimd only trusts a header it was told about.
         None => figment.merge(("ip_header", false)),
     };
-    if let Some(tls) = &config.tls {
+    if let Some(tls) = &bind.tls {
         figment = figment
             .merge(("tls.certs", &tls.certs))
             .merge(("tls.key", &tls.key));

@@ -2,6 +2,8 @@
 //! tenants and tokens. Errors are `{"error": "...", "detail": "..."}`; every route but sign-in
 //! needs a session, and every state-changing one the session's `X-CSRF-Token`.
 
+use std::sync::Arc;
+
 use rocket::data::{self, Data, FromData};
 use rocket::http::{ContentType, Cookie, CookieJar, Header, Method, SameSite, Status};
 use rocket::request::{FromRequest, Outcome, Request};
@@ -11,7 +13,7 @@ use rocket::{Catcher, Route, State, catch, catchers, delete, get, post, routes};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{App, origin};
+use super::{App, ThisListener, origin};
 use crate::scim::ScimError;
 use crate::service::admins::{self, LoginError, LoginLimiter, SESSION_LIFETIME, Session};
 use crate::service::tokens::{self, DEFAULT_OVERLAP, Listed, NewToken, Rotation};
@@ -315,7 +317,8 @@ async fn create_session(
     ip: ClientIp,
     cookies: &CookieJar<'_>,
     app: &State<App>,
-    limiter: &State<LoginLimiter>,
+    limiter: &State<Arc<LoginLimiter>>,
+    listener: &State<ThisListener>,
 ) -> Result<Json<Session>, ApiError> {
     let c = body(creds)?;
     let new = admins::login(
@@ -330,7 +333,7 @@ async fn create_session(
     if c.username == admins::INITIAL_ADMIN {
         crate::store::files::forget_initial_password(&app.config.database);
     }
-    cookies.add(session_cookie(new.cookie, app.config.behind_tls()));
+    cookies.add(session_cookie(new.cookie, listener.behind_tls));
     Ok(Json(new.session))
 }
 
@@ -351,7 +354,7 @@ async fn delete_session(
 }
 
 /// The session cookie: unreadable by scripts, never sent cross-site, HTTPS-only when the
-/// listener is behind TLS ([`crate::config::Config::behind_tls`]).
+/// listener that sets it is behind TLS ([`crate::config::Listener::behind_tls`]).
 fn session_cookie(value: String, behind_tls: bool) -> Cookie<'static> {
     let max_age = rocket::time::Duration::seconds(
         i64::try_from(SESSION_LIFETIME.as_secs()).unwrap_or(i64::MAX),

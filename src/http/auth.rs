@@ -59,7 +59,7 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
     let slug = tenant_slug(req);
     let origin = origin(req);
     let header = req.headers().get_one("Authorization");
-    let Some(cache) = req.rocket().state::<TokenCache>() else {
+    let Some(cache) = req.rocket().state::<Arc<TokenCache>>() else {
         return Outcome::Error((Status::InternalServerError, ()));
     };
     let caller = match tokens::authenticate(&app.store, cache, slug, header, &origin).await {
@@ -82,7 +82,7 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
         tenant_known: true,
     });
     let per_second = app.config.limits.requests_per_second;
-    if let Some(limiter) = req.rocket().state::<RateLimiter>()
+    if let Some(limiter) = req.rocket().state::<Arc<RateLimiter>>()
         && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
     {
         let secs = rate_limit::retry_after_secs(wait);

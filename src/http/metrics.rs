@@ -7,7 +7,8 @@
 //! client can grow the registry.
 //!
 //! Access: a client on the loopback address may scrape without a token (behind a proxy, the
-//! client is the address in `client_ip_header`, not the proxy); anyone else must send `Authorization: Bearer <[metrics] token>`. The configured
+//! client is the address in the serving listener's `client_ip_header`, not the proxy); anyone
+//! else must send `Authorization: Bearer <[metrics] token>`. The configured
 //! token is compared by SHA-256 digest in constant time, like SCIM tokens.
 
 use std::sync::Arc;
@@ -23,7 +24,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 use rocket::{Route, State, get, routes};
 use subtle::ConstantTimeEq;
 
-use super::App;
+use super::{App, ThisListener};
 use crate::service::request_log::RequestLog;
 use crate::service::tokens;
 use crate::store::{HOLD_BUCKETS, HoldSnapshot};
@@ -200,7 +201,11 @@ impl<'r> FromRequest<'r> for Scraper {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
         let config = req.rocket().state::<App>().map(|a| &a.config);
-        if is_loopback_client(req, config.and_then(|c| c.client_ip_header.as_deref())) {
+        let header = req
+            .rocket()
+            .state::<ThisListener>()
+            .and_then(|l| l.client_ip_header.as_deref());
+        if is_loopback_client(req, header) {
             return Outcome::Success(Self);
         }
         let configured = config.and_then(|c| c.metrics.token.clone());
@@ -241,7 +246,7 @@ fn is_loopback_client(req: &Request<'_>, client_ip_header: Option<&str>) -> bool
 #[get("/metrics")]
 async fn metrics(
     _s: Scraper,
-    m: &State<Metrics>,
+    m: &State<Arc<Metrics>>,
     log: &State<Arc<RequestLog>>,
     app: &State<App>,
 ) -> (ContentType, String) {

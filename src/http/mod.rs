@@ -26,101 +26,203 @@ use std::sync::Arc;
 use rocket::fairing::{AdHoc, Fairing, Info, Kind};
 use rocket::http::uri::Origin;
 use rocket::request::Request;
-use rocket::{Build, Data, Rocket};
+use rocket::{Build, Catcher, Data, Rocket, Route};
 
-use crate::config::Config;
+use crate::config::{Config, Listener};
 use crate::scim::ScimError;
-use crate::service::admins::{self, INITIAL_ADMIN};
+use crate::service::admins::{self, INITIAL_ADMIN, LoginLimiter, LoginPolicy};
+use crate::service::rate_limit::RateLimiter;
 use crate::service::request_log::RequestLog;
+use crate::service::tokens::TokenCache;
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::tenants::DEFAULT_SLUG;
 use crate::store::{Store, files};
 
 pub use respond::{ScimResponse, scim_json};
 
-/// Shared state of the running server.
+/// The store and the configuration, shared by every listener.
+#[derive(Clone)]
 pub struct App {
     pub store: Store,
     pub config: Config,
 }
 
-/// Mounts the SCIM API, its catchers and the tenant prefix rewrite.
-pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
+/// Which route groups a listener serves ([`ROUTE_GROUPS`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serves {
+    /// One listener for everything: no `[admin]`.
+    Everything,
+    /// What IdPs and applications call: the SCIM API, `/healthz`.
+    Public,
+    /// What people and their monitoring use: the web UI, its API, `/metrics`.
+    Admin,
+}
+
+/// The side of the split a route group belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Public,
+    Admin,
+}
+
+/// Every route group and the listener that serves it when `[admin]` splits them: the one
+/// place to declare a new endpoint public (an OAuth token endpoint, an events feed) or admin.
+/// A path of the other side is a plain 404 (the SCIM catcher's "not an endpoint").
+const ROUTE_GROUPS: &[Group<Route>] = &[
+    (Side::Public, "/scim/v2", resources::routes),
+    (Side::Public, "/scim/v2", discovery::routes),
+    (Side::Public, "/scim/v2", fallback::routes),
+    (Side::Public, "/", health::routes),
+    (Side::Public, "/", events::routes),
+    (Side::Admin, "/api", admin::routes),
+    (Side::Admin, "/api", admin_browse::routes),
+    (Side::Admin, "/api", admin_log::routes),
+    (Side::Admin, "/", metrics::routes),
+    (Side::Admin, "/", crate::ui::routes),
+];
+
+/// Catchers by side, as [`ROUTE_GROUPS`]; `/` (SCIM errors) answers everything else anywhere.
+const CATCHER_GROUPS: &[Group<Catcher>] = &[(Side::Admin, "/api", admin::catchers)];
+
+/// Routes or catchers, the side that serves them and their base path.
+type Group<T> = (Side, &'static str, fn() -> Vec<T>);
+
+impl Serves {
+    fn has(self, side: Side) -> bool {
+        match self {
+            Serves::Everything => true,
+            Serves::Public => side == Side::Public,
+            Serves::Admin => side == Side::Admin,
+        }
+    }
+}
+
+/// What differs between listeners, managed by each beside the shared state.
+#[derive(Debug, Clone)]
+pub struct ThisListener {
+    pub serves: Serves,
+    /// [`Listener::behind_tls`] of this listener: the admin session cookie is `Secure` when
+    /// the listener that sets it is.
+    pub behind_tls: bool,
+    /// The header this listener takes the client's address from, if any.
+    pub client_ip_header: Option<String>,
+}
+
+/// The state every listener shares, built once per process: each listener manages clones of
+/// the same `Arc`s, so a token issued on the admin listener is known to the public one, and
+/// one request log (one writer) and one set of counters see both.
+#[derive(Clone)]
+pub struct Shared {
+    app: App,
+    log: Arc<RequestLog>,
+    usage: Arc<UsageTracker>,
+    tokens: Arc<TokenCache>,
+    metrics: Arc<metrics::Metrics>,
+    rate: Arc<RateLimiter>,
+    logins: Arc<LoginLimiter>,
+}
+
+impl Shared {
+    /// Opens the store, creates the first admin on an empty database and sets up the rest.
+    pub fn open(config: Config) -> Result<Self, String> {
+        let store = crate::open_store(&config)
+            .map_err(|e| format!("cannot open database {}: {e}", config.database.display()))?;
+        let app = App { store, config };
+        first_admin(&app)?;
+        let config = &app.config;
+        let log = RequestLog::new(config.request_log.clone())
+            .pruning_history(config.history.retention_days);
+        let logins = LoginLimiter::new(LoginPolicy {
+            per_user_and_address: config.limits.login_failures,
+            per_address: config.limits.login_failures_per_address,
+            ..LoginPolicy::default()
+        });
+        Ok(Self {
+            log: Arc::new(log),
+            usage: Arc::default(),
+            tokens: Arc::default(),
+            metrics: Arc::new(metrics::Metrics::new()),
+            rate: Arc::default(),
+            logins: Arc::new(logins),
+            app,
+        })
+    }
+
+    /// Hands this state to one listener.
+    pub fn manage(self, rocket: Rocket<Build>) -> Rocket<Build> {
+        rocket
+            .manage(self.app)
+            .manage(self.log)
+            .manage(self.usage)
+            .manage(self.tokens)
+            .manage(self.metrics)
+            .manage(self.rate)
+            .manage(self.logins)
+    }
+}
+
+/// The background work on the shared state, attached to exactly one listener: the request
+/// log's writer and the token-usage flusher.
+pub fn with_workers(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
-        .manage(Arc::new(UsageTracker::default()))
-        .manage(crate::service::tokens::TokenCache::default())
+        .attach(request_log::RequestLogWriter)
         .attach(usage_flusher())
-        .manage(metrics::Metrics::new())
-        .attach(AdHoc::try_on_ignite("first admin", first_admin))
-        .attach(AdHoc::try_on_ignite("request log", |rocket| async move {
-            let Some(config) = rocket.state::<App>().map(|a| a.config.clone()) else {
-                return Err(rocket);
-            };
-            let log =
-                RequestLog::new(config.request_log).pruning_history(config.history.retention_days);
-            Ok(rocket.manage(Arc::new(log)))
-        }))
+}
+
+/// Mounts the route groups `serves` names, their catchers and the per-request fairings.
+pub fn mount(rocket: Rocket<Build>, serves: Serves, bind: &Listener) -> Rocket<Build> {
+    let mut rocket = rocket
+        .manage(ThisListener {
+            serves,
+            behind_tls: bind.behind_tls(),
+            client_ip_header: bind.client_ip_header.clone(),
+        })
         // Before TenantPrefix, so the log sees the path as the client sent it.
         .attach(request_log::RequestLogFairing)
         .attach(TenantPrefix)
-        .attach(no_store::NoStoreApi)
-        .mount("/scim/v2", resources::routes())
-        .mount("/scim/v2", discovery::routes())
-        .mount("/scim/v2", fallback::routes())
-        .mount("/", health::routes())
-        .mount("/", events::routes())
-        .mount("/api", admin::routes())
-        .mount("/api", admin_browse::routes())
-        .mount("/api", admin_log::routes())
-        .mount("/", metrics::routes())
-        .mount("/", crate::ui::routes())
-        .register("/", catchers::catchers())
-        .register("/api", admin::catchers())
+        .register("/", catchers::catchers());
+    if serves.has(Side::Admin) {
+        rocket = rocket.attach(no_store::NoStoreApi);
+    }
+    for (side, base, routes) in ROUTE_GROUPS {
+        if serves.has(*side) {
+            rocket = rocket.mount(*base, routes());
+        }
+    }
+    for (side, base, catchers) in CATCHER_GROUPS {
+        if serves.has(*side) {
+            rocket = rocket.register(*base, catchers());
+        }
+    }
+    rocket
 }
 
 /// On the first start of an empty database, creates the `admin` account, writes its generated
 /// password to a file only scimd's user can read, beside the database, and says where on
 /// stderr. Never the password itself: stderr ends up in journald and container logs.
-async fn first_admin(rocket: Rocket<Build>) -> Result<Rocket<Build>, Rocket<Build>> {
-    let Some(app) = rocket.state::<App>() else {
-        return Err(rocket);
-    };
+fn first_admin(app: &App) -> Result<(), String> {
     match admins::ensure_initial_admin(&app.store) {
         Ok(Some(password)) => {
             let saved = files::save_initial_password(&app.config.database, &password);
             let file = match saved {
                 Ok(file) => std::path::absolute(&file).unwrap_or(file),
                 Err(e) => {
-                    tracing::error!(
+                    return Err(format!(
                         "cannot write the first admin password beside {}: {e}; make that directory writable, then run `scimd admin reset-password`",
                         app.config.database.display()
-                    );
-                    return Err(rocket);
+                    ));
                 }
             };
-            let base = app.config.public_base().map_or_else(
-                || {
-                    let scheme = if app.config.tls.is_some() {
-                        "https"
-                    } else {
-                        "http"
-                    };
-                    format!("{scheme}://{}:{}", app.config.address, app.config.port)
-                },
-                str::to_owned,
-            );
+            let base = app.config.ui_listener().base();
             eprintln!(
                 "scimd: created admin user \"{INITIAL_ADMIN}\"; its password is in {} (readable only by this user)\n\
                  scimd: sign in at {base}/ ; the file is deleted at the first sign-in as \"{INITIAL_ADMIN}\" or by `scimd admin reset-password`",
                 file.display()
             );
-            Ok(rocket)
+            Ok(())
         }
-        Ok(None) => Ok(rocket),
-        Err(e) => {
-            tracing::error!("cannot create the first admin: {e}");
-            Err(rocket)
-        }
+        Ok(None) => Ok(()),
+        Err(e) => Err(format!("cannot create the first admin: {e}")),
     }
 }
 
@@ -207,8 +309,10 @@ pub fn tenant_slug<'r>(req: &'r Request<'_>) -> &'r str {
     &req.local_cache(|| TenantSlug(DEFAULT_SLUG.to_owned())).0
 }
 
-/// `scheme://host[:port]` of this server as the client should address it: `public_url` when
-/// configured, else the request's Host header.
+/// `scheme://host[:port]` of this server as IdPs should address it: `public_url` when
+/// configured, else the request's Host header. On the admin listener the Host names the admin
+/// port, so the public listener's own address (or, when it listens on every address, the
+/// Host's name) and port stand in: the Setup page must show where SCIM is served.
 pub fn origin(req: &Request<'_>) -> String {
     let app = req.rocket().state::<App>();
     if let Some(base) = app.and_then(|a| a.config.public_base()) {
@@ -219,6 +323,20 @@ pub fn origin(req: &Request<'_>) -> String {
     } else {
         "http"
     };
+    let serves = req.rocket().state::<ThisListener>().map(|l| l.serves);
+    if let (Some(Serves::Admin), Some(app)) = (serves, app) {
+        let public = app.config.listener();
+        let host = if public.address.is_unspecified() {
+            req.host()
+                .map_or_else(|| "localhost".to_owned(), |h| h.domain().to_string())
+        } else {
+            match public.address {
+                std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+                v4 => v4.to_string(),
+            }
+        };
+        return format!("{scheme}://{host}:{}", public.port);
+    }
     let host = req
         .host()
         .map_or_else(|| "localhost".to_owned(), ToString::to_string);

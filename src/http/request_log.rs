@@ -1,7 +1,7 @@
 //! The request log's HTTP side: a fairing that notes when a SCIM request arrives and, once its
 //! response is ready, counts it in the metrics and hands a raw capture to the log queue
 //! (`service::request_log`). Nothing here waits on the database: the capture is a few copies
-//! and a `try_send`. The fairing also starts the writer at liftoff and flushes at shutdown.
+//! and a `try_send`. A second fairing starts the writer at liftoff and flushes at shutdown.
 
 use std::io::Cursor;
 use std::sync::{Arc, Mutex};
@@ -138,7 +138,8 @@ impl RequestId {
     }
 }
 
-/// Records every SCIM request; must be attached before the tenant prefix rewrite.
+/// Records every SCIM request and gives every response its `X-Request-Id`; must be attached
+/// before the tenant prefix rewrite.
 pub struct RequestLogFairing;
 
 #[rocket::async_trait]
@@ -146,7 +147,7 @@ impl Fairing for RequestLogFairing {
     fn info(&self) -> Info {
         Info {
             name: "request log",
-            kind: Kind::Request | Kind::Response | Kind::Liftoff | Kind::Shutdown,
+            kind: Kind::Request | Kind::Response,
         }
     }
 
@@ -189,7 +190,7 @@ impl Fairing for RequestLogFairing {
         let agent = req.headers().get_one("User-Agent");
         let tenant = tenant_slug(req);
         let seen = req.local_cache(LoggedToken::default);
-        if let Some(metrics) = req.rocket().state::<Metrics>() {
+        if let Some(metrics) = req.rocket().state::<Arc<Metrics>>() {
             metrics.observe(
                 // The URL's slug is anyone's choice; only a tenant that exists is a label.
                 if seen.tenant_known {
@@ -234,6 +235,20 @@ impl Fairing for RequestLogFairing {
             latency_ms: latency.as_secs_f64() * 1000.0,
             parts,
         });
+    }
+}
+
+/// Runs the request log's one writer from liftoff and flushes it at shutdown; attached to one
+/// listener only ([`super::workers`]).
+pub struct RequestLogWriter;
+
+#[rocket::async_trait]
+impl Fairing for RequestLogWriter {
+    fn info(&self) -> Info {
+        Info {
+            name: "request log writer",
+            kind: Kind::Liftoff | Kind::Shutdown,
+        }
     }
 
     async fn on_liftoff(&self, rocket: &Rocket<Orbit>) {

@@ -216,8 +216,9 @@ mod tests {
         for conn in [&main, &log] {
             let mut stmt = conn
                 // Admin accounts are global by design (see 0002_create_admin_tables.sql), and
-                // so is the one counter of credential changes (0006).
-                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version') AND name NOT LIKE 'sqlite_%'")
+                // so is the one counter of credential changes (0006), and the events' one
+                // global sequence (0008).
+                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version','event_sequence') AND name NOT LIKE 'sqlite_%'")
                 .expect("prepare");
             let tables: Vec<String> = stmt
                 .query_map([], |r| r.get(0))

@@ -368,7 +368,7 @@ async fn unknown_api_paths_and_bad_bodies_are_json_errors() {
 async fn login_rate_limit_trips_and_recovers() {
     let app = TestApp::new().await;
     let password = admins::reset_password(&app.app().store, "admin").expect("reset");
-    let limiter = app.state::<LoginLimiter>();
+    let limiter = app.state::<std::sync::Arc<LoginLimiter>>();
     // A window long enough that the argon2 checks on a loaded CI machine fit inside it.
     limiter.set_policy(LoginPolicy {
         per_user_and_address: 5,

@@ -5,6 +5,7 @@ mod common;
 mod server;
 
 mod admin_api;
+mod admin_listener;
 mod adversarial;
 mod backup;
 mod cli;

@@ -26,6 +26,14 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// Two distinct ports that were free a moment ago (held together while chosen).
+pub fn free_ports() -> (u16, u16) {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("bind");
+    let (a, b) = (bind(), bind());
+    let port = |l: &TcpListener| l.local_addr().expect("addr").port();
+    (port(&a), port(&b))
+}
+
 /// `scimd` run in `dir`, with no `SCIMD_*` or `RUST_LOG` inherited from the test's environment
 /// and no configuration file: on a machine where scimd is installed, the default
 /// `/etc/scimd/scimd.toml` would point the tests at the real database. A test's own `--config`
@@ -64,6 +72,34 @@ fn start_on(dir: &Path, port: u16, env: &[(&str, &str)]) -> Server {
         move || ureq::get(&format!("{base}/healthz")).call().is_ok()
     };
     spawn(cmd, base, probe)
+}
+
+/// `scimd serve` with an `[admin]` listener (issue 20 item 2): the public listener on a free
+/// port (the returned server's `base`), the admin one on another, with extra `SCIMD_*`
+/// settings and stderr in `dir/server.log`; ready once both answer. Returns the admin
+/// listener's base too.
+pub fn start_split(dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let (port, admin_port) = free_ports();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let mut cmd = scimd(dir);
+    cmd.arg("serve")
+        .env("SCIMD_PORT", port.to_string())
+        .env("SCIMD_ADMIN__PORT", admin_port.to_string())
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(log);
+    let base = format!("http://127.0.0.1:{port}");
+    let admin = format!("http://127.0.0.1:{admin_port}");
+    let probe = {
+        let (base, admin) = (base.clone(), admin.clone());
+        move || {
+            ureq::get(&format!("{base}/healthz")).call().is_ok()
+                && ureq::get(&format!("{admin}/ui/instance.json"))
+                    .call()
+                    .is_ok()
+        }
+    };
+    (spawn_with_output(cmd, base, probe), admin)
 }
 
 /// `scimd admin reset-password` in `dir`; returns the new password (printed alone on stdout).

@@ -418,3 +418,63 @@ fn a_tls_connection_that_never_handshakes_is_closed() {
     );
     assert!(agent.get(&format!("{base}/healthz")).call().is_ok());
 }
+
+/// Issue 20 item 2: the admin listener serves TLS with `[tls]`'s certificate by default and
+/// plain HTTP with `admin.tls = false`, and the session cookie is `Secure` exactly when the
+/// admin listener's own connection is encrypted, while the public listener stays on TLS.
+#[test]
+fn the_admin_listener_shares_tls_unless_told_not_to() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let p = valid_pki();
+    let tls = write(dir.path(), &p.cert_pem, &p.key_pem);
+    let password = crate::server::reset_password(dir.path(), "admin");
+    let sign_in = |agent: &ureq::Agent, admin: &str| {
+        let res = agent
+            .post(&format!("{admin}/api/session"))
+            .set("Content-Type", "application/json")
+            .send_string(
+                &serde_json::json!({"username": "admin", "password": password}).to_string(),
+            )
+            .expect("sign in");
+        let cookie = res.header("Set-Cookie").expect("cookie").to_owned();
+        cookie.split(';').any(|a| a.trim() == "Secure")
+    };
+    for (admin_tls, scheme, secure) in [("true", "https", true), ("false", "http", false)] {
+        let (port, admin_port) = crate::server::free_ports();
+        let admin_port = admin_port.to_string();
+        let extra = [
+            ("SCIMD_ADMIN__PORT", admin_port.as_str()),
+            ("SCIMD_ADMIN__TLS", admin_tls),
+        ];
+        let (_server, agent, public) = serve_tls(dir.path(), &p, &tls, port, &extra);
+        let admin = format!("{scheme}://127.0.0.1:{admin_port}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while agent
+            .get(&format!("{admin}/ui/instance.json"))
+            .call()
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{admin} never answered"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(sign_in(&agent, &admin), secure, "admin.tls = {admin_tls}");
+        // The public listener is TLS either way, and the UI names it.
+        let instance = agent
+            .get(&format!("{admin}/ui/instance.json"))
+            .call()
+            .expect("instance")
+            .into_string()
+            .expect("body");
+        let instance: serde_json::Value = serde_json::from_str(&instance).expect("json");
+        assert_eq!(instance["origin"], serde_json::json!(public));
+        assert!(
+            agent
+                .get(&format!("{public}/healthz"))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        );
+    }
+}

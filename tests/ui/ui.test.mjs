@@ -47,20 +47,26 @@ function freePort() {
   });
 }
 
-/** Starts scimd; resolves with {proc, base, password} once it answers /healthz. */
-async function startScimd() {
+/**
+ * Starts scimd; resolves with {proc, base, password} once it answers /healthz. With
+ * `adminPort`, an `[admin]` listener serves the UI there (issue 20 item 2): `base` stays the
+ * public listener and `ui` is the admin one (else `ui` is `base`).
+ */
+async function startScimd({ adminPort } = {}) {
   assert(existsSync(BIN), `scimd binary not found at ${BIN}; build it first (cargo build)`);
   const dir = mkdtempSync(join(tmpdir(), 'scimd-ui-'));
   const port = await freePort();
+  const admin = adminPort ? { SCIMD_ADMIN__PORT: String(adminPort) } : {};
   const proc = spawn(BIN, ['serve'], {
     cwd: dir,
-    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', RUST_LOG: 'warn' },
+    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', RUST_LOG: 'warn', ...admin },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
   proc.stderr.on('data', (d) => { stderr += d; });
   proc.stdout.on('data', () => {});
   const base = `http://127.0.0.1:${port}`;
+  const ui = adminPort ? `http://127.0.0.1:${adminPort}` : base;
   for (let i = 0; i < 200; i += 1) {
     if (proc.exitCode !== null) throw new Error(`scimd exited early (${proc.exitCode}):\n${stderr}`);
     // The first admin password is in a 0600 file beside the database, never on stderr.
@@ -68,7 +74,8 @@ async function startScimd() {
     if (existsSync(passwordFile)) {
       try {
         const r = await fetch(`${base}/healthz`);
-        if (r.ok) return { proc, base, password: readFileSync(passwordFile, 'utf8').trim(), dir };
+        const u = adminPort ? await fetch(`${ui}/ui/instance.json`) : r;
+        if (r.ok && u.ok) return { proc, base, ui, password: readFileSync(passwordFile, 'utf8').trim(), dir };
       } catch { /* not listening yet */ }
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -525,6 +532,31 @@ async function main() {
       await p.waitForSelector('table');
       await inspect(p, 'tokens-dark');
       await dark.close();
+    });
+
+    await step('with [admin], the UI is on the admin port and its Setup page shows the public SCIM URL', async () => {
+      const split = await startScimd({ adminPort: await freePort() });
+      const adminCtx = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: split.ui });
+      try {
+        // The public port answers the UI's paths with a plain not-found, no sign-in page.
+        const hidden = await fetch(`${split.base}/`);
+        eq(hidden.status, 404, 'GET / on the public port');
+        assert(!(await hidden.text()).includes('<html'), 'no page on the public port');
+        const p = watch(await adminCtx.newPage(), 'admin-listener');
+        await p.goto('/');
+        await p.fill('#password', split.password);
+        await p.click('button[type=submit]');
+        await p.waitForSelector('main h1:text("Dashboard")');
+        await p.goto('/ui/t/default/setup/okta');
+        await p.waitForSelector('#setup-values > div');
+        const values = await p.$$eval('#setup-values > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent.trim(), (d.querySelector('dd code') || d.querySelector('dd .value') || d.querySelector('dd')).textContent.trim()])));
+        eq(values['SCIM connector base URL'], `${split.base}/scim/v2`, 'the public listener\'s base URL, not the admin one');
+        await inspect(p, 'setup-okta-admin-listener');
+      } finally {
+        await adminCtx.close().catch(() => {});
+        split.proc.kill('SIGTERM');
+        rmSync(split.dir, { recursive: true, force: true });
+      }
     });
 
     await step('no console errors and no serious/critical axe violations on any page', async () => {
