@@ -1,5 +1,6 @@
 //! `/healthz`: 200 when the database answers a query, 503 otherwise; the body also reports
-//! the request log's queue depth, drops, requests not logged in full and disk use.
+//! the request log's queue depth, drops, requests not logged in full and disk use, and the
+//! events outbox's head, size and oldest age.
 
 use rocket::http::Status;
 use rocket::serde::json::Json;
@@ -24,14 +25,11 @@ async fn healthz(app: &State<App>, log: &State<Arc<RequestLog>>) -> (Status, Jso
         "sampled_out": log.sampled_out(),
         "disk_bytes": app.store.log_disk_bytes(),
     });
-    match app
-        .store
-        .read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
-        .await
-    {
-        Ok(_) => (
+    // Reading the outbox's head is also the database check.
+    match crate::service::events::backlog(&app.store).await {
+        Ok(events) => (
             Status::Ok,
-            Json(json!({"status": "ok", "request_log": request_log})),
+            Json(json!({"status": "ok", "request_log": request_log, "events": events})),
         ),
         Err(e) => {
             tracing::error!("health check failed: {e}");

@@ -44,6 +44,9 @@ pub struct Metrics {
     sampled_out: IntGauge,
     disk_bytes: IntGauge,
     token_expiry: IntGaugeVec,
+    events_last_seq: IntGauge,
+    events_bytes: IntGauge,
+    events_oldest_age: IntGauge,
 }
 
 impl Metrics {
@@ -93,6 +96,21 @@ impl Metrics {
             "Bytes the request log's file and its WAL take on disk",
         )
         .expect("valid metric");
+        let events_last_seq = IntGauge::new(
+            "scimd_events_last_seq",
+            "The newest event's sequence number (the feed's head)",
+        )
+        .expect("valid metric");
+        let events_bytes = IntGauge::new(
+            "scimd_events_bytes",
+            "Bytes of the event bodies kept (events.max_bytes bounds it)",
+        )
+        .expect("valid metric");
+        let events_oldest_age = IntGauge::new(
+            "scimd_events_oldest_age_seconds",
+            "Age of the oldest event kept (events.retention_days bounds it)",
+        )
+        .expect("valid metric");
         let token_expiry = IntGaugeVec::new(
             Opts::new(
                 "scimd_token_expiry_seconds",
@@ -110,6 +128,9 @@ impl Metrics {
             Box::new(sampled_out.clone()),
             Box::new(disk_bytes.clone()),
             Box::new(token_expiry.clone()),
+            Box::new(events_last_seq.clone()),
+            Box::new(events_bytes.clone()),
+            Box::new(events_oldest_age.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -123,6 +144,9 @@ impl Metrics {
             sampled_out,
             disk_bytes,
             token_expiry,
+            events_last_seq,
+            events_bytes,
+            events_oldest_age,
         }
     }
 
@@ -260,6 +284,11 @@ async fn metrics(
         .set(i64::try_from(log.sampled_out()).unwrap_or(i64::MAX));
     m.disk_bytes
         .set(i64::try_from(app.store.log_disk_bytes()).unwrap_or(i64::MAX));
+    if let Ok(b) = crate::service::events::backlog(&app.store).await {
+        m.events_last_seq.set(b.last_seq);
+        m.events_bytes.set(b.bytes);
+        m.events_oldest_age.set(b.oldest_age_secs);
+    }
     let store = app.store.clone();
     let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;
     m.token_expiry.reset();

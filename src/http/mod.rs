@@ -167,6 +167,43 @@ pub fn with_workers(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .attach(request_log::RequestLogWriter)
         .attach(usage_flusher())
+        .attach(events_pruner())
+}
+
+/// Prunes the events outbox at start and every `PRUNE_INTERVAL` (`[events]` retention).
+fn events_pruner() -> AdHoc {
+    AdHoc::on_liftoff("events pruner", |rocket| {
+        Box::pin(async move {
+            let Some(app) = rocket.state::<App>() else {
+                return;
+            };
+            let (store, settings) = (app.store.clone(), app.config.events.clone());
+            let mut shutdown = rocket.shutdown();
+            rocket::tokio::spawn(async move {
+                let mut tick =
+                    rocket::tokio::time::interval(crate::service::events::PRUNE_INTERVAL);
+                loop {
+                    rocket::tokio::select! {
+                        _ = tick.tick() => {}
+                        () = &mut shutdown => break,
+                    }
+                    let now = crate::clock::now();
+                    let pruned = crate::service::events::prune(
+                        &store,
+                        settings.retention_days,
+                        settings.max_bytes,
+                        now,
+                    )
+                    .await;
+                    match pruned {
+                        Ok(0) => {}
+                        Ok(n) => tracing::info!(events = n, "pruned events past their retention"),
+                        Err(e) => tracing::warn!("could not prune events: {e}"),
+                    }
+                }
+            });
+        })
+    })
 }
 
 /// Mounts the route groups `serves` names, their catchers and the per-request fairings.

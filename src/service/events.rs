@@ -405,3 +405,61 @@ async fn read_once(
         has_more,
     })
 }
+
+/// How often the pruner runs (also once at start).
+pub const PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Events deleted per write transaction: pruning a month of events never holds the writer for
+/// more than a few milliseconds at a time.
+const PRUNE_BATCH: u32 = 1000;
+
+/// Prunes events older than `retention_days` or beyond `max_bytes` of bodies, a batch per
+/// write; returns how many went.
+pub async fn prune(
+    store: &Store,
+    retention_days: u32,
+    max_bytes: u64,
+    now: time::OffsetDateTime,
+) -> Result<usize> {
+    let before = clock::timestamp(now - time::Duration::days(i64::from(retention_days)));
+    let max_bytes = i64::try_from(max_bytes).unwrap_or(i64::MAX);
+    let mut total = 0;
+    loop {
+        let cutoff = before.clone();
+        let gone = store
+            .write(move |tx| rows::prune(tx, &cutoff, max_bytes, PRUNE_BATCH))
+            .await?;
+        total += gone;
+        if gone < PRUNE_BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// The outbox's size and age, for `/healthz` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Backlog {
+    /// The newest sequence number handed out.
+    pub last_seq: i64,
+    /// Bytes of the event bodies kept.
+    pub bytes: i64,
+    /// Age of the oldest event kept, in seconds (0 when there is none).
+    pub oldest_age_secs: i64,
+}
+
+pub async fn backlog(store: &Store) -> Result<Backlog> {
+    let (position, oldest) = store
+        .read(|conn| Ok((rows::position(conn)?, rows::oldest_time(conn)?)))
+        .await?;
+    let now = clock::now();
+    let oldest_age_secs = oldest
+        .and_then(|t| {
+            time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map_or(0, |t| (now - t).whole_seconds().max(0));
+    Ok(Backlog {
+        last_seq: position.last,
+        bytes: position.body_bytes,
+        oldest_age_secs,
+    })
+}

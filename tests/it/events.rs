@@ -343,3 +343,67 @@ async fn tenants_see_only_their_own_events() {
         "acme's token on the default tenant"
     );
 }
+
+/// Retention: pruned events are gone from the feed, a cursor before them gets 410 saying how
+/// to resynchronise, numbering carries on, and `/healthz` and `/metrics` show the backlog.
+#[rocket::async_test]
+async fn pruning_by_age_and_size_and_the_cursor_it_leaves_behind() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    for i in 0..4 {
+        app.create_user(&format!("u{i}@x.test")).await;
+    }
+    let store = &app.app().store;
+    let health = app.get("/healthz").await;
+    assert_eq!(
+        health.body["events"]["last_seq"],
+        json!(4),
+        "{}",
+        health.raw
+    );
+    let bytes = health.body["events"]["bytes"].as_i64().expect("bytes");
+    assert!(bytes > 400, "{}", health.raw);
+    // By size: keep at most a bit more than one event's bytes.
+    let pruned =
+        scimd::service::events::prune(store, 30, (bytes / 4 + 10) as u64, scimd::clock::now())
+            .await
+            .expect("prune");
+    assert_eq!(pruned, 3);
+    let gone = feed(&app, &reader, "?after=0").await;
+    assert_eq!(gone.status, 410, "{}", gone.raw);
+    let detail = gone.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("events.retention_days") && detail.contains("/events/snapshot"),
+        "{detail}"
+    );
+    let rest = feed(&app, &reader, "?after=3").await;
+    assert_eq!(
+        rest.body["events"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        rest.raw
+    );
+    // By age: a month later everything goes; the next event is still number 5.
+    let later = scimd::clock::now() + time::Duration::days(31);
+    assert_eq!(
+        scimd::service::events::prune(store, 30, u64::MAX, later)
+            .await
+            .expect("prune"),
+        1
+    );
+    app.create_user("after@x.test").await;
+    let next = feed(&app, &reader, "?after=4").await;
+    assert_eq!(next.body["events"][0]["seq"], json!(5), "{}", next.raw);
+    let scrape = app
+        .client
+        .get("/metrics")
+        .remote("127.0.0.1:9000".parse().expect("addr"))
+        .dispatch()
+        .await;
+    let metrics = scrape.into_string().await.unwrap_or_default();
+    assert!(metrics.contains("scimd_events_last_seq 5"), "{metrics}");
+    assert!(
+        metrics.contains("scimd_events_oldest_age_seconds"),
+        "{metrics}"
+    );
+}
