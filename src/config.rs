@@ -260,6 +260,9 @@ pub struct EventsConfig {
     pub max_page: u32,
     /// Longest a feed request may wait for a first event (`wait`).
     pub max_wait_secs: u64,
+    /// Longest a snapshot may take to send: it holds a read transaction, which keeps the
+    /// database's WAL from being checkpointed, so a stalled reader is cut off.
+    pub snapshot_timeout_secs: u64,
 }
 
 impl Default for EventsConfig {
@@ -269,6 +272,7 @@ impl Default for EventsConfig {
             max_bytes: 1 << 30,
             max_page: 1000,
             max_wait_secs: 30,
+            snapshot_timeout_secs: 600,
         }
     }
 }

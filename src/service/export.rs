@@ -2,7 +2,7 @@
 //! them (members and groups included, no password hash: it is never part of a resource), read
 //! in one transaction so the file is consistent as of one commit. For audits and migrations.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::members;
 use super::resources::render;
@@ -23,28 +23,66 @@ pub fn export(
     scope: &Scope,
     mut line: impl FnMut(&Value) -> std::io::Result<()>,
 ) -> Result<Exported, OpError> {
-    let mut count = Exported::default();
+    store
+        .read_blocking(|conn| store::snapshot(conn, |conn| resources(conn, scope, &mut line)))
+        .map_err(|e| OpError::Internal(format!("export failed: {e}")))
+}
+
+/// The events feed's resynchronisation point (`GET …/events/snapshot`): a first line
+/// `{"cursor": N, …}`, every user and group as of the commit that made event N, and a last
+/// line `{"end": true, "users": …, "groups": …}` by which a reader knows it got everything.
+/// Applying the resources, then the feed from `cursor`, loses nothing and applies nothing
+/// twice: the events and the changes they describe commit together.
+pub fn snapshot(
+    store: &Store,
+    scope: &Scope,
+    mut line: impl FnMut(&Value) -> std::io::Result<()>,
+) -> Result<Exported, OpError> {
     store
         .read_blocking(|conn| {
             store::snapshot(conn, |conn| {
-                for rt in [&USER, &GROUP] {
-                    let relation = members::relation_name(rt.name);
-                    store::resources::for_each(conn, scope.tenant_id, rt.name, |row| {
-                        let related = members::related(conn, rt.name, row.seq, &scope.base_url)?;
-                        let body = render(rt, scope, &row, Some((relation, related)));
-                        line(&Value::Object(body))
-                            .map_err(|e| StoreError::Internal(format!("cannot write: {e}")))?;
-                        if rt.name == USER.name {
-                            count.users += 1;
-                        } else {
-                            count.groups += 1;
-                        }
-                        Ok(())
-                    })?;
-                }
-                Ok(())
+                let cursor = store::events::position(conn)?.last;
+                emit(
+                    &mut line,
+                    &json!({"cursor": cursor, "tenant": scope.tenant_slug,
+                            "taken_at": crate::clock::timestamp(crate::clock::now())}),
+                )?;
+                let count = resources(conn, scope, &mut line)?;
+                emit(
+                    &mut line,
+                    &json!({"end": true, "users": count.users, "groups": count.groups}),
+                )?;
+                Ok(count)
             })
         })
-        .map_err(|e| OpError::Internal(format!("export failed: {e}")))?;
+        .map_err(|e| OpError::Internal(format!("snapshot failed: {e}")))
+}
+
+fn emit(line: &mut impl FnMut(&Value) -> std::io::Result<()>, value: &Value) -> store::Result<()> {
+    line(value).map_err(|e| StoreError::Internal(format!("cannot write: {e}")))
+}
+
+/// Every user, then every group, rendered as SCIM GET renders them, inside the caller's
+/// read transaction.
+fn resources(
+    conn: &store::Conn,
+    scope: &Scope,
+    line: &mut impl FnMut(&Value) -> std::io::Result<()>,
+) -> store::Result<Exported> {
+    let mut count = Exported::default();
+    for rt in [&USER, &GROUP] {
+        let relation = members::relation_name(rt.name);
+        store::resources::for_each(conn, scope.tenant_id, rt.name, |row| {
+            let related = members::related(conn, rt.name, row.seq, &scope.base_url)?;
+            let body = render(rt, scope, &row, Some((relation, related)));
+            emit(line, &Value::Object(body))?;
+            if rt.name == USER.name {
+                count.users += 1;
+            } else {
+                count.groups += 1;
+            }
+            Ok(())
+        })?;
+    }
     Ok(count)
 }

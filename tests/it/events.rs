@@ -407,3 +407,172 @@ async fn pruning_by_age_and_size_and_the_cursor_it_leaves_behind() {
         "{metrics}"
     );
 }
+
+/// The directory as a consumer rebuilds it: users by id (userName), groups by id (displayName,
+/// member ids).
+#[derive(Debug, Default, PartialEq)]
+struct Mirror {
+    users: std::collections::BTreeMap<String, String>,
+    groups: std::collections::BTreeMap<String, (String, std::collections::BTreeSet<String>)>,
+}
+
+impl Mirror {
+    fn put(&mut self, resource: &Value) {
+        let id = resource["id"].as_str().expect("id").to_owned();
+        if let Some(name) = resource["userName"].as_str() {
+            self.users.insert(id, name.to_owned());
+        } else {
+            let members = resource["members"]
+                .as_array()
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|m| m["value"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let name = resource["displayName"]
+                .as_str()
+                .expect("displayName")
+                .to_owned();
+            self.groups.insert(id, (name, members));
+        }
+    }
+
+    /// Applies one event as a consumer would.
+    fn apply(&mut self, e: &Value) {
+        let id = e["resource"]["id"]
+            .as_str()
+            .expect("resource id")
+            .to_owned();
+        match e["type"].as_str().expect("type") {
+            "user.created" | "user.updated" | "user.deactivated" | "user.reactivated" => {
+                self.users.insert(
+                    id,
+                    e["data"]["userName"].as_str().expect("userName").to_owned(),
+                );
+            }
+            "group.created" | "group.updated" => {
+                let name = e["data"]["displayName"]
+                    .as_str()
+                    .expect("displayName")
+                    .to_owned();
+                self.groups.entry(id).or_default().0 = name;
+            }
+            // A deletion ends the resource's memberships implicitly.
+            "user.deleted" | "group.deleted" => {
+                self.users.remove(&id);
+                self.groups.remove(&id);
+                for (_, members) in self.groups.values_mut() {
+                    members.remove(&id);
+                }
+            }
+            "group.member_added" => {
+                let member = e["member"]["id"].as_str().expect("member").to_owned();
+                self.groups.entry(id).or_default().1.insert(member);
+            }
+            "group.member_removed" => {
+                let member = e["member"]["id"].as_str().expect("member");
+                self.groups.entry(id).or_default().1.remove(member);
+            }
+            other => panic!("unexpected event type {other}"),
+        }
+    }
+}
+
+/// Snapshot, then follow: a consumer that starts from a snapshot taken while an IdP writes ends
+/// with exactly the users, groups and memberships in the database.
+#[rocket::async_test]
+async fn snapshot_then_follow_under_concurrent_writes() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "mirror");
+    let mut users = Vec::new();
+    for i in 0..30 {
+        users.push(app.create_user(&format!("seed{i}@x.test")).await);
+    }
+    let g1 = app.create_group("g1").await;
+    let g2 = app.create_group("g2").await;
+    let nest = patch(json!([{"op": "add", "path": "members", "value": [{"value": g2}]}]));
+    assert_eq!(
+        app.patch(&format!("/scim/v2/Groups/{g1}"), nest)
+            .await
+            .status,
+        204
+    );
+
+    let writes = async {
+        for i in 0..60usize {
+            let u = &users[i % users.len()];
+            let group = if i % 2 == 0 { &g1 } else { &g2 };
+            let op = match i % 5 {
+                0 => patch(json!([{"op": "add", "path": "members", "value": [{"value": u}]}])),
+                1 => patch(json!([{"op": "remove", "path": format!("members[value eq \"{u}\"]")}])),
+                2 => patch(
+                    json!([{"op": "replace", "path": "displayName", "value": format!("{group}-{i}")}]),
+                ),
+                _ => patch(
+                    json!([{"op": "add", "path": "members", "value": [{"value": users[(i * 7) % users.len()]}]}]),
+                ),
+            };
+            app.patch(&format!("/scim/v2/Groups/{group}"), op).await;
+            if i % 6 == 0 {
+                app.create_user(&format!("new{i}@x.test")).await;
+            }
+            if i % 15 == 14 {
+                app.delete(&format!("/scim/v2/Users/{}", users[i % users.len()]))
+                    .await;
+            }
+            let rename = patch(
+                json!([{"op": "replace", "path": "userName", "value": format!("renamed{i}@x.test")}]),
+            );
+            app.patch(
+                &format!("/scim/v2/Users/{}", users[(i * 3 + 1) % users.len()]),
+                rename,
+            )
+            .await;
+        }
+    };
+    let consume = async {
+        rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let auth = format!("Bearer {reader}");
+        let snap = app
+            .send_with("GET", "/events/snapshot", None, &[("Authorization", &auth)])
+            .await;
+        assert_eq!(snap.status, 200, "{}", snap.raw);
+        let lines: Vec<Value> = snap
+            .raw
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON line"))
+            .collect();
+        let cursor = lines[0]["cursor"].as_i64().expect("cursor");
+        let end = lines.last().expect("end line");
+        assert_eq!(end["end"], json!(true), "complete: {end}");
+        let mut mirror = Mirror::default();
+        for resource in &lines[1..lines.len() - 1] {
+            mirror.put(resource);
+        }
+        assert_eq!(
+            mirror.users.len() as i64,
+            end["users"].as_i64().expect("users")
+        );
+        (mirror, cursor)
+    };
+    let ((mut mirror, cursor), ()) = rocket::tokio::join!(consume, writes);
+    assert!(
+        cursor > 33,
+        "the snapshot was taken mid-stream (cursor {cursor})"
+    );
+    for e in all_events(&app, &reader, cursor).await {
+        mirror.apply(&e);
+    }
+    // The truth, read after every write has been acknowledged.
+    let mut truth = Mirror::default();
+    for path in ["/scim/v2/Users?count=1000", "/scim/v2/Groups?count=1000"] {
+        for r in app.get(path).await.body["Resources"]
+            .as_array()
+            .expect("Resources")
+        {
+            truth.put(r);
+        }
+    }
+    assert_eq!(mirror, truth);
+}
