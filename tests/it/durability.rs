@@ -35,6 +35,81 @@ fn acknowledged_creates_survive_sigkill() {
     }
 }
 
+/// Issue 22: under concurrent writes killed with SIGKILL, every acknowledged create has its
+/// event, every event its user (no event without its change, no change without its event), and
+/// the sequence has no gap.
+#[test]
+fn events_survive_sigkill_with_their_changes_and_no_gap() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = token(dir.path());
+    let out = crate::server::scimd(dir.path())
+        .args(["token", "create", "--name", "mirror", "--events"])
+        .output()
+        .expect("events token");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reader = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let mut server = start(dir.path(), free_port());
+    let (acked, workers) = create_load(&server.base, &token, "events.test");
+    wait_for_acks(&acked, 40);
+    server.child.kill().expect("SIGKILL");
+    server.child.wait().expect("wait");
+    for w in workers {
+        w.join().expect("worker");
+    }
+    let acked = acked.lock().expect("lock").clone();
+    let server = start(dir.path(), free_port());
+    let (mut after, mut created) = (0i64, Vec::new());
+    loop {
+        let page: serde_json::Value =
+            ureq::get(&format!("{}/events?after={after}&limit=1000", server.base))
+                .set("Authorization", &format!("Bearer {reader}"))
+                .call()
+                .expect("feed")
+                .into_string()
+                .ok()
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .expect("json");
+        for e in page["events"].as_array().expect("events") {
+            assert_eq!(e["seq"].as_i64(), Some(after + 1), "gap-free: {e}");
+            after += 1;
+            assert_eq!(e["type"], json!("user.created"));
+            created.push(e["resource"]["id"].as_str().expect("id").to_owned());
+        }
+        if page["has_more"] != json!(true) {
+            break;
+        }
+    }
+    for id in &acked {
+        assert!(created.contains(id), "acknowledged user {id} has no event");
+    }
+    for id in &created {
+        assert!(
+            user_exists(&server.base, &token, id),
+            "event for user {id}, who does not exist"
+        );
+    }
+    let listed: serde_json::Value = ureq::get(&format!("{}/scim/v2/Users?count=1", server.base))
+        .set("Authorization", &format!("Bearer {token}"))
+        .call()
+        .expect("list")
+        .into_string()
+        .ok()
+        .and_then(|s| serde_json::from_str(&s).ok())
+        .expect("json");
+    assert_eq!(
+        listed["totalResults"].as_u64(),
+        Some(created.len() as u64),
+        "one event per user"
+    );
+}
+
 #[rocket::async_test]
 async fn fifty_concurrent_creates_of_one_user_name_make_one_user() {
     let app = TestApp::new().await;
