@@ -88,12 +88,38 @@ pub enum Command {
     /// Read the SCIM request log: what each IdP request did, and why a failed one failed.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Read the events feed: what changed in the directory, in order, as applications see it.
+    #[command(subcommand)]
+    Events(EventsCommand),
     /// Print every user and group of a tenant as JSON lines (one SCIM resource a line, as GET
     /// returns it, no secrets), consistent as of one commit, for audits and migrations.
     Export {
         /// The tenant to export.
         #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
         tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// The newest events of a tenant, oldest first; with --follow, then each new one as it is
+    /// committed.
+    Tail {
+        /// The tenant whose events to show.
+        #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
+        tenant: String,
+        /// How many of the newest events to show first.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: u32,
+        /// Start after this cursor (an event's seq) instead of with the newest.
+        #[arg(long)]
+        after: Option<i64>,
+        /// Keep waiting for new events (Ctrl-C to stop).
+        #[arg(long, short = 'f')]
+        follow: bool,
+        /// Print each event's JSON as the feed serves it, one a line.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -267,6 +293,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
+        Command::Events(cmd) => open(&config).and_then(|store| events(&store, cmd)),
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
@@ -516,6 +543,45 @@ fn effective_toml(config: &Config) -> Result<String, String> {
     } else {
         format!("{}\n{text}", unset.join("\n"))
     })
+}
+
+/// How often `scimd events tail --follow` looks for new events (it runs beside the server, so
+/// it cannot be woken by the server's commits).
+const FOLLOW_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+
+fn events(store: &Store, cmd: EventsCommand) -> Result<(), String> {
+    let EventsCommand::Tail {
+        tenant,
+        lines,
+        after,
+        follow,
+        json,
+    } = cmd;
+    let mut cursor = after;
+    loop {
+        let batch = crate::service::events::tail(store, &tenant, cursor, lines.max(1))?;
+        for e in &batch {
+            let line = if json {
+                e.body.clone()
+            } else {
+                crate::service::events::describe(&e.body)
+            };
+            // A closed pipe (`| head`) ends the command quietly.
+            if write_line(format_args!("{line}")).is_err() {
+                return Ok(());
+            }
+            cursor = Some(e.seq);
+        }
+        if !follow {
+            return Ok(());
+        }
+        if cursor.is_none() {
+            cursor = Some(0);
+        }
+        if batch.len() < lines.max(1) as usize {
+            std::thread::sleep(FOLLOW_INTERVAL);
+        }
+    }
 }
 
 fn log(store: &Store, cmd: LogCommand) -> Result<(), String> {

@@ -463,3 +463,67 @@ pub async fn backlog(store: &Store) -> Result<Backlog> {
         oldest_age_secs,
     })
 }
+
+/// `scimd events tail`: the newest `n` events of a tenant, or those after `after`, oldest
+/// first. Reads the database directly (the CLI runs beside the server).
+pub fn tail(
+    store: &Store,
+    tenant_slug: &str,
+    after: Option<i64>,
+    n: u32,
+) -> std::result::Result<Vec<rows::StoredEvent>, super::OpError> {
+    let slug = tenant_slug.to_owned();
+    store
+        .read_blocking(|conn| {
+            let Some(tenant) = crate::store::tenants::by_slug(conn, &slug)? else {
+                return Ok(None);
+            };
+            Ok(Some(match after {
+                Some(after) => rows::after(conn, tenant.id, after, n, &[])?,
+                None => rows::newest(conn, tenant.id, n)?,
+            }))
+        })
+        .map_err(|e| super::OpError::Internal(format!("reading events failed: {e}")))?
+        .ok_or_else(|| {
+            super::OpError::NotFound(format!(
+                "there is no tenant \"{tenant_slug}\"; `scimd tenant list` shows them"
+            ))
+        })
+}
+
+/// One event as a line a person reads: sequence, time, type, resource, what changed, who.
+pub fn describe(body: &str) -> String {
+    let Ok(e) = serde_json::from_str::<Value>(body) else {
+        return body.to_owned();
+    };
+    let text = |v: &Value| v.as_str().unwrap_or("-").to_owned();
+    let r = &e["resource"];
+    let name = r
+        .get("userName")
+        .or_else(|| r.get("displayName"))
+        .map_or_else(|| "-".into(), text);
+    let mut line = format!(
+        "{:>7}  {}  {:<21} {} {} ({})",
+        e["seq"],
+        text(&e["occurred_at"]),
+        text(&e["type"]),
+        text(&r["type"]),
+        name,
+        text(&r["id"])
+    );
+    if let Some(m) = e.get("member") {
+        line.push_str(&format!("  member {} {}", text(&m["type"]), text(&m["id"])));
+    }
+    if let Some(changed) = e["changed"].as_array().filter(|c| !c.is_empty()) {
+        let names: Vec<String> = changed.iter().map(text).collect();
+        line.push_str(&format!("  changed {}", names.join(", ")));
+    }
+    if let Some(a) = e["actor"].as_object() {
+        line.push_str(&format!(
+            "  by {} ({})",
+            a.get("token_name").map_or_else(|| "-".into(), text),
+            a.get("idp").map_or_else(|| "-".into(), text)
+        ));
+    }
+    line
+}

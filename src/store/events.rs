@@ -162,3 +162,21 @@ pub fn prune(conn: &Connection, before: &str, max_bytes: i64, batch: u32) -> Res
     .execute(params![through, freed])?;
     Ok(gone)
 }
+
+/// The newest `n` events of a tenant, oldest first.
+pub fn newest(conn: &Connection, tenant_id: i64, n: u32) -> Result<Vec<StoredEvent>> {
+    let mut rows = conn
+        .prepare_cached(
+            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT ?2",
+        )?
+        .query_map(params![tenant_id, n], |r| {
+            Ok(StoredEvent {
+                seq: r.get(0)?,
+                event_type: r.get(1)?,
+                body: r.get(2)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    Ok(rows)
+}

@@ -566,3 +566,73 @@ fn the_first_admin_password_is_in_a_private_file_until_reset() {
         "reset-password removes the stale password file"
     );
 }
+
+/// `scimd events tail` shows what applications see: the newest events in words, or their JSON;
+/// with --follow, each new change as it commits.
+#[test]
+fn events_tail_shows_and_follows_the_feed() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = crate::server::token(dir.path());
+    let server = crate::server::start(dir.path(), free_port());
+    for name in ["ada@x.test", "bob@x.test", "cy@x.test"] {
+        crate::server::create_user(&server.base, &token, name).expect("created");
+    }
+    let tail = |args: &[&str]| {
+        let out = scimd(dir.path())
+            .args(["events", "tail"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    };
+    let words = tail(&["-n", "2"]);
+    let lines: Vec<&str> = words.lines().collect();
+    assert_eq!(lines.len(), 2, "{words}");
+    assert!(
+        lines[0].contains("user.created") && lines[0].contains("bob@x.test"),
+        "{words}"
+    );
+    assert!(
+        lines[1].contains("cy@x.test") && lines[1].contains("by load (other)"),
+        "{words}"
+    );
+    let json = tail(&["--json", "--after", "0"]);
+    let seqs: Vec<i64> = json
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).expect("json")["seq"]
+                .as_i64()
+                .expect("seq")
+        })
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let missing = scimd(dir.path())
+        .args(["events", "tail", "--tenant", "nope"])
+        .output()
+        .expect("run");
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("scimd tenant list"));
+
+    let mut follow = scimd(dir.path())
+        .args(["events", "tail", "--follow", "-n", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("follow");
+    let mut out = std::io::BufReader::new(follow.stdout.take().expect("stdout")).lines();
+    let first = out.next().expect("a line").expect("read");
+    assert!(first.contains("cy@x.test"), "{first}");
+    crate::server::create_user(&server.base, &token, "dee@x.test").expect("created");
+    let next = out.next().expect("a line").expect("read");
+    assert!(
+        next.contains("dee@x.test") && next.trim_start().starts_with('4'),
+        "{next}"
+    );
+    follow.kill().expect("kill");
+    follow.wait().expect("wait");
+}
