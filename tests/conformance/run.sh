@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SCIM conformance: starts a real scimd (fresh temporary database, free port, new token) and
 # runs scim2-tester (PyPI) against it through check.py, which fails on any failed check that
-# is not a documented known exception.
+# is not a documented known exception; then validates the events those changes produced
+# against docs/events.schema.json (validate_events.py, the reference jsonschema validator).
 # Usage: tests/conformance/run.sh [PATH_TO_SCIMD]   (default: the debug binary of `cargo build`)
 # Env: CONFORMANCE_VENV (default target/conformance-venv) is created and reused.
 set -euo pipefail
@@ -29,6 +30,7 @@ trap cleanup EXIT
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export SCIMD_DATABASE="$work/scimd.db" SCIMD_PORT="$port" SCIMD_ADDRESS=127.0.0.1
 token="$("$scimd" token create --name conformance 2>/dev/null)"
+reader="$("$scimd" token create --name conformance-events --events 2>/dev/null)"
 "$scimd" serve >"$work/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do
@@ -39,6 +41,8 @@ done
 
 status=0
 "$venv/bin/python" "$here/check.py" "http://127.0.0.1:$port/scim/v2" "$token" || status=$?
+# Every change the tester made is in the events feed: each event must match its schema.
+"$venv/bin/python" "$here/validate_events.py" "http://127.0.0.1:$port" "$reader" || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- scimd log ---" >&2
     tail -n 50 "$work/server.log" >&2
