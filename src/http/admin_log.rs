@@ -11,11 +11,18 @@ use super::App;
 use super::admin::{Admin, ApiError, TenantScope, blocking};
 use super::resources::Endpoint;
 use crate::service::OpError;
+use crate::service::events::{self, BrowsePage};
 use crate::service::history::{self, History};
 use crate::service::request_log::{self, FullEntry, Health, Page, RequestLog, SearchParams};
 
 pub(crate) fn routes() -> Vec<Route> {
-    routes![search_log, get_log_entry, resource_history, health]
+    routes![
+        search_log,
+        get_log_entry,
+        resource_history,
+        health,
+        browse_events
+    ]
 }
 
 fn number(name: &str, v: Option<&str>) -> Result<Option<u64>, ApiError> {
@@ -86,6 +93,39 @@ async fn resource_history(
     let store = app.store.clone();
     Ok(Json(
         blocking(move || history::of(&store, &t.0, endpoint.0, &id)).await?,
+    ))
+}
+
+/// The Events view: a tenant's events newest first (`before` pages back).
+#[get("/tenants/<_>/events?<before>&<type>&<resource>&<limit>")]
+async fn browse_events(
+    _admin: Admin,
+    t: TenantScope,
+    before: Option<&str>,
+    r#type: Option<String>,
+    resource: Option<String>,
+    limit: Option<&str>,
+    app: &State<App>,
+) -> Result<Json<BrowsePage>, ApiError> {
+    let before = number("before", before)?.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+    let limit = number("limit", limit)?.unwrap_or(50).clamp(1, 200) as u32;
+    let store = app.store.clone();
+    let (kind, resource) = (
+        r#type.filter(|s| !s.is_empty()),
+        resource.filter(|s| !s.is_empty()),
+    );
+    Ok(Json(
+        blocking(move || {
+            events::browse(
+                &store,
+                &t.0,
+                before,
+                kind.as_deref(),
+                resource.as_deref(),
+                limit,
+            )
+        })
+        .await?,
     ))
 }
 

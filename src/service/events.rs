@@ -527,3 +527,42 @@ pub fn describe(body: &str) -> String {
     }
     line
 }
+
+/// A page of the Events view of the web UI, newest first.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BrowsePage {
+    pub events: Vec<Value>,
+    /// `before` of the next (older) page; `None` when this page reached the oldest event.
+    pub next_before: Option<i64>,
+}
+
+/// The admin UI's Events view: a tenant's events newest first, filtered by type and resource.
+pub fn browse(
+    store: &Store,
+    scope: &Scope,
+    before: Option<i64>,
+    event_type: Option<&str>,
+    resource_id: Option<&str>,
+    limit: u32,
+) -> std::result::Result<BrowsePage, super::OpError> {
+    if let Some(t) = event_type.filter(|t| EventType::parse(t).is_none()) {
+        return Err(super::OpError::Invalid(format!(
+            "type: \"{t}\" is not an event type"
+        )));
+    }
+    let tenant_id = scope.tenant_id;
+    let rows = store
+        .read_blocking(|conn| rows::browse(conn, tenant_id, before, event_type, resource_id, limit))
+        .map_err(|e| super::OpError::Internal(format!("reading events failed: {e}")))?;
+    let next_before = (rows.len() == limit as usize)
+        .then(|| rows.last().map(|r| r.seq))
+        .flatten();
+    let events = rows
+        .into_iter()
+        .filter_map(|r| serde_json::from_str(&r.body).ok())
+        .collect();
+    Ok(BrowsePage {
+        events,
+        next_before,
+    })
+}

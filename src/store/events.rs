@@ -180,3 +180,41 @@ pub fn newest(conn: &Connection, tenant_id: i64, n: u32) -> Result<Vec<StoredEve
     rows.reverse();
     Ok(rows)
 }
+
+/// A page of a tenant's events for browsing, newest first: those before `before` (all when
+/// `None`), of one type, about one resource, if given.
+pub fn browse(
+    conn: &Connection,
+    tenant_id: i64,
+    before: Option<i64>,
+    event_type: Option<&str>,
+    resource_id: Option<&str>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>> {
+    // Naming both resource types lets the (tenant, type, id, seq) index serve a search by id.
+    let rows = conn
+        .prepare_cached(
+            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 AND seq < ?2 \
+             AND (?3 IS NULL OR type = ?3) \
+             AND (?4 IS NULL OR (resource_type IN ('User', 'Group') AND resource_id = ?4)) \
+             ORDER BY seq DESC LIMIT ?5",
+        )?
+        .query_map(
+            params![
+                tenant_id,
+                before.unwrap_or(i64::MAX),
+                event_type,
+                resource_id,
+                limit
+            ],
+            |r| {
+                Ok(StoredEvent {
+                    seq: r.get(0)?,
+                    event_type: r.get(1)?,
+                    body: r.get(2)?,
+                })
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

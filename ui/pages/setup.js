@@ -132,7 +132,7 @@ export function Setup({ slug, idp }) {
     <ol class="steps">
       <li><h2>Open the provisioning settings</h2><p>${g.where}</p></li>
       <li><h2>Create a token for ${known.name}</h2>
-        ${issued ? html`<${SecretPanel} issued=${issued} />` : suggested && html`<${CreateToken} key=${suggested} slug=${slug} defaultName=${suggested} idPrefix="setup-tok" onCreated=${setIssued} />`}
+        ${issued ? html`<${SecretPanel} issued=${issued} />` : suggested && html`<${CreateToken} key=${suggested} slug=${slug} defaultName=${suggested} idPrefix="setup-tok" forIdp=${true} onCreated=${setIssued} />`}
       </li>
       <li><h2>Paste these values</h2>
         <dl class="values" id="setup-values">${g.fields.map(([k, v, note]) => html`<div>

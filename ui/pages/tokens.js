@@ -3,6 +3,9 @@
 import { html, useState, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
 
 const EXPIRY = [['', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
+// What a token may do: an IdP writes over SCIM; an application reads (SCIM read-only) or
+// follows the events feed (docs/events.md).
+const ACCESS = [['scim', 'SCIM (an IdP)'], ['read-only', 'SCIM read-only'], ['events', 'Events feed (an application)']];
 const OVERLAP = [['1h', '1 hour'], ['24h', '24 hours'], ['7d', '7 days']];
 
 /** The one-time display of a new secret, with a copy button and the warning. */
@@ -16,18 +19,18 @@ export function SecretPanel({ issued, onDone }) {
   </div>`;
 }
 
-/** Create-token form, also used inside the setup guides. */
-export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok' }) {
+/** Create-token form, also used inside the setup guides (`forIdp`: a SCIM token, no choice). */
+export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok', forIdp = false }) {
   const [name, setName] = useState(defaultName);
   const [expires, setExpires] = useState('');
-  const [readOnly, setReadOnly] = useState(false);
+  const [access, setAccess] = useState('scim');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens`, { name: name.trim(), expires_in: expires || undefined, read_only: readOnly });
+      const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens`, { name: name.trim(), expires_in: expires || undefined, read_only: access === 'read-only', kind: access === 'events' ? 'events' : 'scim' });
       announce(`Token ${issued.token.name} created. Copy it now; it is shown only once.`);
       onCreated(issued);
     } catch (err) { setError(err); } finally { setBusy(false); }
@@ -37,7 +40,8 @@ export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok
       <input id=${`${idPrefix}-name`} required value=${name} placeholder="okta-production" onInput=${(e) => setName(e.target.value)} /></div>
     <div class="field"><label for=${`${idPrefix}-exp`}>Expires</label>
       <select id=${`${idPrefix}-exp`} value=${expires} onChange=${(e) => setExpires(e.target.value)}>${EXPIRY.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
-    <div class="field check"><input type="checkbox" id=${`${idPrefix}-ro`} checked=${readOnly} onChange=${(e) => setReadOnly(e.target.checked)} /><label for=${`${idPrefix}-ro`}>Read-only</label></div>
+    ${!forIdp && html`<div class="field"><label for=${`${idPrefix}-access`}>Access</label>
+      <select id=${`${idPrefix}-access`} value=${access} onChange=${(e) => setAccess(e.target.value)}>${ACCESS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>`}
     <div class="field actions"><button class="btn primary" type="submit" disabled=${busy}>${busy ? 'Creating…' : 'Create token'}</button></div>
     <${ErrorBox} error=${error} title="The token was not created" />
   </form>`;
@@ -70,7 +74,7 @@ function Row({ slug, t, onChanged, onIssued }) {
     onIssued(issued);
   });
   return html`<tr>
-    <th scope="row">${t.name}${t.read_only && html` <${Badge}>read-only<//>`}<div class="muted mono">${t.prefix}…</div></th>
+    <th scope="row">${t.name}${t.read_only && html` <${Badge}>read-only<//>`}${t.kind === 'events' && html` <${Badge}>events feed<//>`}<div class="muted mono">${t.prefix}…</div></th>
     <td data-label="Status">${statusBadge(t)}</td>
     <td data-label="Last used">${t.last_used ? html`<${Time} iso=${t.last_used} /><div class="muted small">${t.last_used_agent || ''}${t.last_used_ip ? ` · ${t.last_used_ip}` : ''}</div>` : html`<${Badge} kind="warn">never used<//>`}</td>
     <td data-label="Expires"><${Time} iso=${t.expires} empty="never" /></td>
