@@ -211,12 +211,55 @@ fn own_event(rt: &ResourceType, change: Change<'_>) -> Option<(EventType, Vec<St
     }
 }
 
-/// Attribute names that differ, as SCIM paths (`name.givenName`, `urn:…:User:department`).
+/// Attribute names that differ, as SCIM paths (`name.givenName`, `urn:…:User:department`):
+/// complex attributes and extension blocks are named by their leaves, also when they appear or
+/// disappear as a whole, so a consumer can tell which attributes to look at.
 fn changed_names(before: &Document, after: &Document) -> Vec<String> {
-    super::history::diff(before, after)
-        .into_iter()
-        .filter_map(|c| c["attribute"].as_str().map(str::to_owned))
-        .collect()
+    let mut out = Vec::new();
+    walk_names("", Some(before), Some(after), &mut out);
+    out
+}
+
+fn walk_names(
+    prefix: &str,
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+    out: &mut Vec<String>,
+) {
+    let empty = Map::new();
+    let (b, a) = (before.unwrap_or(&empty), after.unwrap_or(&empty));
+    for k in b.keys().chain(a.keys().filter(|k| !b.contains_key(*k))) {
+        let (bv, av) = (b.get(k), a.get(k));
+        if bv == av {
+            continue;
+        }
+        let name = match prefix {
+            "" => k.clone(),
+            // An extension block's attributes are written `urn:…:User:department` (RFC 7644
+            // §3.10); below them, sub-attributes take a dot (`urn:…:User:manager.value`).
+            p if p.starts_with("urn:") && is_extension_root(p) => format!("{p}:{k}"),
+            p => format!("{p}.{k}"),
+        };
+        match (as_object(bv), as_object(av)) {
+            (Some(bo), Some(ao)) if bo.is_some() || ao.is_some() => walk_names(&name, bo, ao, out),
+            _ => out.push(name),
+        }
+    }
+}
+
+/// Whether `prefix` names a whole extension block (`urn:…:2.0:User`), not an attribute in one
+/// (`urn:…:2.0:User:manager`): extension URNs end with the resource type's name.
+fn is_extension_root(prefix: &str) -> bool {
+    prefix.ends_with(":User") || prefix.ends_with(":Group")
+}
+
+/// `Some(None)` for an absent value, `Some(Some(map))` for an object, `None` for anything else.
+fn as_object(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
+    match v {
+        None => Some(None),
+        Some(Value::Object(o)) => Some(Some(o)),
+        Some(_) => None,
+    }
 }
 
 fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Option<&str>) -> Value {

@@ -576,3 +576,211 @@ async fn snapshot_then_follow_under_concurrent_writes() {
     }
     assert_eq!(mirror, truth);
 }
+
+/// Entra's live flow (idp-requirements.md §C: S46, S52, S53, S54, S56, S57, S61, S63, S64,
+/// S65, S60, S67) in Entra's own dialect gives exactly these events.
+#[rocket::async_test]
+async fn entra_flow_events() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    let entra = [("User-Agent", "Azure Active Directory SCIM Client/1.0")];
+    let auth = app.bearer();
+    let send = |method: &'static str, path: String, body: Option<Value>| {
+        let auth = auth.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .send_with(
+                    method,
+                    &path,
+                    body,
+                    &[("Authorization", auth.as_str()), entra[0]],
+                )
+                .await;
+            assert!(r.status < 300, "{method} {path}: {}", r.raw);
+            r
+        }
+    };
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let created = send("POST", "/scim/v2/Users".into(), Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ent],
+        "externalId": "a1", "userName": "Test_User_1@contoso.test", "active": true,
+        "displayName": "Test User", "emails": [{"primary": true, "type": "work", "value": "t1@contoso.test"}],
+        "name": {"formatted": "Test User", "familyName": "User", "givenName": "Test"}}))).await;
+    let u = created.body["id"].as_str().expect("id").to_owned();
+    let mgr = app.create_user("manager@contoso.test").await;
+    let user = format!("/scim/v2/Users/{u}");
+    let ops = |ops: Value| Some(json!({"schemas": [PATCH], "Operations": ops}));
+    send("PATCH", user.clone(), ops(json!([
+        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@contoso.test"},
+        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", format!("{ent}:employeeNumber"): "Aklq"}}]))).await;
+    send(
+        "PATCH",
+        user.clone(),
+        ops(json!([{"op": "Add", "path": "nickName", "value": "Babs"}])),
+    )
+    .await;
+    send(
+        "PATCH",
+        user.clone(),
+        ops(json!([{"op": "Replace", "path": "active", "value": "False"}])),
+    )
+    .await;
+    send(
+        "PATCH",
+        user.clone(),
+        ops(json!([{"op": "Replace", "path": "active", "value": "True"}])),
+    )
+    .await;
+    send(
+        "PATCH",
+        user.clone(),
+        ops(json!([{"op": "Add", "path": format!("{ent}:manager"), "value": mgr}])),
+    )
+    .await;
+    let g = send("POST", "/scim/v2/Groups".into(), Some(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Group1DisplayName",
+        "externalId": "g1", "members": []}))).await;
+    let gid = g.body["id"].as_str().expect("id").to_owned();
+    let group = format!("/scim/v2/Groups/{gid}");
+    send(
+        "PATCH",
+        group.clone(),
+        ops(json!([{"op": "Replace", "path": "displayName", "value": "renamed"}])),
+    )
+    .await;
+    send("PATCH", group.clone(), ops(json!([{"op": "Add", "path": "members", "value": [{"$ref": null, "value": u}, {"$ref": null, "value": mgr}]}]))).await;
+    send(
+        "PATCH",
+        group.clone(),
+        ops(json!([{"op": "Remove", "path": "members", "value": [{"value": mgr}]}])),
+    )
+    .await;
+    send("DELETE", user, None).await;
+    send("DELETE", group, None).await;
+
+    let events = all_events(&app, &reader, 0).await;
+    assert_eq!(
+        summary(&events),
+        vec![
+            format!("user.created {u}"),
+            format!("user.created {mgr}"),
+            format!("user.updated {u}"),
+            format!("user.updated {u}"),
+            format!("user.deactivated {u}"),
+            format!("user.reactivated {u}"),
+            format!("user.updated {u}"),
+            format!("group.created {gid}"),
+            format!("group.updated {gid}"),
+            format!("group.member_added {gid} {u}"),
+            format!("group.member_added {gid} {mgr}"),
+            format!("group.member_removed {gid} {mgr}"),
+            format!("user.deleted {u}"),
+            format!("group.deleted {gid}"),
+        ]
+    );
+    let mut changed: Vec<&str> = events[2]["changed"]
+        .as_array()
+        .expect("changed")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    changed.sort_unstable();
+    let employee_number = format!("{ent}:employeeNumber");
+    assert_eq!(
+        changed,
+        vec![
+            "displayName",
+            "emails",
+            "name.givenName",
+            employee_number.as_str()
+        ]
+    );
+    assert_eq!(events[3]["changed"], json!(["nickName"]));
+    assert_eq!(
+        events[4]["data"]["active"],
+        json!(false),
+        "a boolean, as stored"
+    );
+    assert_eq!(
+        events[6]["changed"],
+        json!([format!("{ent}:manager.value")])
+    );
+    assert_eq!(events[2]["actor"]["idp"], json!("entra"));
+}
+
+/// Okta's membership shapes (S19 rename with `id` in the value, S20 remove + add in one
+/// request, S21 full replace, S22 PUT) give member events for the actual differences only; and
+/// OneLogin's PUT updates (S73: one-object emails) and an AIW deactivation by PUT (S12).
+#[rocket::async_test]
+async fn okta_membership_shapes_and_updates_by_put() {
+    let app = TestApp::new().await;
+    let reader = app.issue_events_token("default", "app");
+    let (a, b, c) = (
+        app.create_user("a@okta.test").await,
+        app.create_user("b@okta.test").await,
+        app.create_user("c@okta.test").await,
+    );
+    let gid = app.create_group("Test SCIMv2").await;
+    let group = format!("/scim/v2/Groups/{gid}");
+    let ok = |r: crate::common::Reply| assert!(r.status < 300, "{}", r.raw);
+    ok(app
+        .patch(
+            &group,
+            patch(json!([{"op": "replace", "value": {"id": gid, "displayName": "Test SCIMv2"}}])),
+        )
+        .await);
+    ok(app
+        .patch(
+            &group,
+            patch(json!([{"op": "add", "path": "members", "value": [{"value": a}, {"value": b}]}])),
+        )
+        .await);
+    ok(app
+        .patch(
+            &group,
+            patch(json!([
+        {"op": "remove", "path": format!("members[value eq \"{b}\"]")},
+        {"op": "add", "path": "members", "value": [{"value": c, "display": "c@okta.test"}]}])),
+        )
+        .await);
+    ok(app.patch(&group, patch(json!([{"op": "replace", "path": "members", "value": [{"value": a}, {"value": b}]}]))).await);
+    ok(app
+        .put(
+            &group,
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "Test SCIMv2", "members": [{"value": b}]}),
+        )
+        .await);
+    // OneLogin: PUT with emails as one object; then an Okta AIW deactivation by PUT.
+    let put = |active: bool, title: &str| {
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "a@okta.test", "title": title, "active": active,
+        "emails": {"value": "a@okta.test", "type": "work", "primary": true}})
+    };
+    ok(app
+        .put(&format!("/scim/v2/Users/{a}"), put(true, "Engineer"))
+        .await);
+    ok(app
+        .put(&format!("/scim/v2/Users/{a}"), put(false, "Engineer"))
+        .await);
+
+    let events = all_events(&app, &reader, 3).await;
+    assert_eq!(
+        summary(&events),
+        vec![
+            format!("group.created {gid}"),
+            // S19 changed nothing: no event.
+            format!("group.member_added {gid} {a}"),
+            format!("group.member_added {gid} {b}"),
+            format!("group.member_removed {gid} {b}"),
+            format!("group.member_added {gid} {c}"),
+            format!("group.member_removed {gid} {c}"),
+            format!("group.member_added {gid} {b}"),
+            format!("group.member_removed {gid} {a}"),
+            format!("user.updated {a}"),
+            format!("user.deactivated {a}"),
+        ]
+    );
+    assert_eq!(events[9]["changed"], json!(["active"]));
+}
