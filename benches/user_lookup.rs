@@ -41,6 +41,7 @@ fn main() {
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        strict: false,
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()
