@@ -87,9 +87,11 @@ async fn list_resources(
     endpoint: Endpoint,
     auth: Authorized,
     q: Query,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
+    noticed.keep(&query.quirks);
     Ok(ScimResponse::ok(
         service::list(&app.store, endpoint.0, &auth.scope, query).await?,
     ))
@@ -100,9 +102,11 @@ async fn search_resources(
     endpoint: Endpoint,
     auth: Authorized,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
+    noticed.keep(&query.quirks);
     Ok(ScimResponse::ok(
         service::list(&app.store, endpoint.0, &auth.scope, query).await?,
     ))
@@ -112,9 +116,11 @@ async fn search_resources(
 async fn search_all(
     auth: Authorized,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
+    noticed.keep(&query.quirks);
     Ok(ScimResponse::ok(
         service::search_all(&app.store, &auth.scope, query).await?,
     ))

@@ -50,12 +50,15 @@ pub enum Quirk {
     IgnoredAttributes,
     /// A value outside an attribute's canonicalValues (e.g. an email `type` of "Work").
     NonCanonicalValue,
+    /// Entra's `emails[type eq "work"].value eq "x"` filter, read as
+    /// `emails[type eq "work" and value eq "x"]` (S44).
+    ValuePathComparison,
 }
 
 impl Quirk {
     /// Every quirk, in table order. The match in [`Quirk::id`] is exhaustive, and a test checks
     /// that this array lists each variant once, so a new quirk cannot be left out.
-    pub const ALL: [Self; 18] = [
+    pub const ALL: [Self; 19] = [
         Self::StringBoolean,
         Self::NumberAsString,
         Self::CapitalisedOp,
@@ -74,6 +77,7 @@ impl Quirk {
         Self::FilterCreatesElement,
         Self::IgnoredAttributes,
         Self::NonCanonicalValue,
+        Self::ValuePathComparison,
     ];
 
     /// The stable id stored in the request log and the per-token counts.
@@ -167,7 +171,7 @@ impl Quirk {
             Self::ForeignSchemaUrn => (
                 "foreign_schema_urn",
                 "schema URNs scimd does not serve",
-                "\"schemas\" lists a URN scimd does not serve but knows to be harmless (Microsoft's ADSCIM group schema); scimd ignores it.",
+                "\"schemas\" lists a URN scimd does not serve but knows to be harmless (Microsoft's ADSCIM group schema, OneLogin's SCIM 1.0 core schema); scimd ignores it.",
             ),
             Self::UnqualifiedExtensionAttribute => (
                 "unqualified_extension_attribute",
@@ -188,6 +192,11 @@ impl Quirk {
                 "non_canonical_value",
                 "values outside canonicalValues",
                 "A value such as an email type is not one of the attribute's canonicalValues in /Schemas; scimd stores it as sent.",
+            ),
+            Self::ValuePathComparison => (
+                "value_path_comparison",
+                "filters comparing after a [filter]",
+                "A filter such as emails[type eq \"work\"].value eq \"x\" compares a sub-attribute after the brackets, which RFC 7644 does not define; scimd reads it as emails[type eq \"work\" and value eq \"x\"].",
             ),
         }
     }
@@ -311,7 +320,7 @@ mod tests {
         }
         assert_eq!(
             Quirk::ALL.len(),
-            Quirk::NonCanonicalValue as usize + 1,
+            Quirk::ValuePathComparison as usize + 1,
             "the last variant"
         );
         assert!(

@@ -258,6 +258,14 @@ fn scenario(q: Quirk, f: &Fixture) -> (&'static str, String, Option<Value>) {
             &user,
             json!([{"op":"add","path":"emails","value":[{"value":"o@example.com","type":"Other"}]}]),
         ),
+        Quirk::ValuePathComparison => (
+            "POST",
+            "/scim/v2/Users/.search".to_owned(),
+            Some(
+                json!({"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                "filter":"emails[type eq \"work\"].value eq \"walker@example.com\""}),
+            ),
+        ),
     }
 }
 
