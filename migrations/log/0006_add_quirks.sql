@@ -8,6 +8,7 @@ ALTER TABLE request_log ADD COLUMN ignored_attributes TEXT;
 -- Written by the request log's writer with the entries of a batch; kept when entries are
 -- pruned, so a profile outlives the log's retention.
 CREATE TABLE token_quirks (
+    tenant_id  INTEGER NOT NULL,
     token_id   TEXT NOT NULL,
     quirk      TEXT NOT NULL,
     requests   INTEGER NOT NULL,
@@ -19,6 +20,7 @@ CREATE TABLE token_quirks (
 -- The undeclared attributes each token sent, likewise; at most a bounded number of names per
 -- token (see `store::request_log::MAX_IGNORED_NAMES_PER_TOKEN`).
 CREATE TABLE token_ignored_attributes (
+    tenant_id  INTEGER NOT NULL,
     token_id   TEXT NOT NULL,
     name       TEXT NOT NULL,
     requests   INTEGER NOT NULL,

@@ -662,10 +662,17 @@ fn insert_row(
         ignored_attributes: ignored.as_deref(),
     };
     inserter.insert(&row, tenant_id)?;
-    if let Some(token_id) = row.token_id
+    if let (Some(token_id), Some(tenant_id)) = (row.token_id, tenant_id)
         && !quirk_ids.is_empty()
     {
-        rows::count_quirks(conn, token_id, &time, &quirk_ids, c.quirks.ignored())?;
+        rows::count_quirks(
+            conn,
+            tenant_id,
+            token_id,
+            &time,
+            &quirk_ids,
+            c.quirks.ignored(),
+        )?;
     }
     Ok(())
 }

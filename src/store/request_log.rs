@@ -133,22 +133,24 @@ impl<'c> Inserter<'c> {
 /// token's list must not grow without bound; later names still count in the log entries.
 pub const MAX_IGNORED_NAMES_PER_TOKEN: i64 = 100;
 
-/// Counts a request of `token_id` at `time` that needed `quirks` (ids) and ignored `ignored`
-/// (names) in the token's profile. Runs in the log writer's batch transaction.
+/// Counts a request of `token_id` (of tenant `tenant_id`) at `time` that needed `quirks` (ids)
+/// and ignored `ignored` (names) in the token's profile. Runs in the log writer's batch
+/// transaction.
 pub fn count_quirks(
     conn: &Connection,
+    tenant_id: i64,
     token_id: &str,
     time: &str,
     quirks: &[&str],
     ignored: &[String],
 ) -> Result<()> {
     let mut upsert = conn.prepare_cached(
-        "INSERT INTO token_quirks (token_id, quirk, requests, first_seen, last_seen) \
-         VALUES (?1, ?2, 1, ?3, ?3) ON CONFLICT (token_id, quirk) DO UPDATE SET \
+        "INSERT INTO token_quirks (tenant_id, token_id, quirk, requests, first_seen, last_seen) \
+         VALUES (?4, ?1, ?2, 1, ?3, ?3) ON CONFLICT (token_id, quirk) DO UPDATE SET \
          requests = requests + 1, first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3)",
     )?;
     for q in quirks {
-        upsert.execute(params![token_id, q, time])?;
+        upsert.execute(params![token_id, q, time, tenant_id])?;
     }
     let mut update = conn.prepare_cached(
         "UPDATE token_ignored_attributes SET requests = requests + 1, \
@@ -156,13 +158,20 @@ pub fn count_quirks(
          WHERE token_id = ?1 AND name = ?2",
     )?;
     let mut insert = conn.prepare_cached(
-        "INSERT INTO token_ignored_attributes (token_id, name, requests, first_seen, last_seen) \
-         SELECT ?1, ?2, 1, ?3, ?3 WHERE (SELECT COUNT(*) FROM token_ignored_attributes \
+        "INSERT INTO token_ignored_attributes \
+         (tenant_id, token_id, name, requests, first_seen, last_seen) \
+         SELECT ?5, ?1, ?2, 1, ?3, ?3 WHERE (SELECT COUNT(*) FROM token_ignored_attributes \
          WHERE token_id = ?1) < ?4",
     )?;
     for name in ignored {
         if update.execute(params![token_id, name, time])? == 0 {
-            insert.execute(params![token_id, name, time, MAX_IGNORED_NAMES_PER_TOKEN])?;
+            insert.execute(params![
+                token_id,
+                name,
+                time,
+                MAX_IGNORED_NAMES_PER_TOKEN,
+                tenant_id
+            ])?;
         }
     }
     Ok(())
