@@ -61,9 +61,15 @@ fn main() {
             };
             let started = Instant::now();
             let query = params.parse(1000).expect("query");
-            let page = resources::list(&store, &USER, &scope, query)
-                .await
-                .expect("list");
+            let page = resources::list(
+                &store,
+                &USER,
+                &scope,
+                query,
+                &mut scimd::scim::quirks::Quirks::default(),
+            )
+            .await
+            .expect("list");
             samples.push(started.elapsed());
             assert_eq!(page["totalResults"], json!(1));
         }

@@ -91,10 +91,10 @@ async fn list_resources(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
-    noticed.keep(&query.quirks);
-    Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(listed?))
 }
 
 #[post("/<endpoint>/.search", data = "<body>", rank = 2)]
@@ -106,10 +106,10 @@ async fn search_resources(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
-    noticed.keep(&query.quirks);
-    Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(listed?))
 }
 
 #[post("/.search", data = "<body>")]
@@ -120,10 +120,10 @@ async fn search_all(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
-    noticed.keep(&query.quirks);
-    Ok(ScimResponse::ok(
-        service::search_all(&app.store, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let found = service::search_all(&app.store, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(found?))
 }
 
 #[get("/<endpoint>/<id>", rank = 2)]

@@ -1325,7 +1325,7 @@ fn apply_filtered(
     label: &str,
 ) -> Result<()> {
     let (def, filter, sub) = (f.def, f.filter, f.sub);
-    check_filter(def, filter)?;
+    check_filter(def, filter, cx.quirks)?;
     let mut list = take_list(map, def.name);
     // Positions of the selected elements, ascending; the work below is per selected element
     // (except where elements are removed), so an indexed operation does not walk the list.
@@ -1807,7 +1807,7 @@ fn member_ref(i: usize, o: &Map<String, Value>) -> Result<MemberRef> {
 
 /// Checks a value filter against the element schema once, so an unknown sub-attribute or an
 /// operator the type cannot support is an error even when the list is empty.
-fn check_filter(def: &AttrDef, filter: &Filter) -> Result<()> {
+fn check_filter(def: &AttrDef, filter: &Filter, quirks: &mut Quirks) -> Result<()> {
     let mut stack = vec![(filter, 1usize)];
     while let Some((f, depth)) = stack.pop() {
         if depth > MAX_FILTER_DEPTH {
@@ -1835,6 +1835,10 @@ fn check_filter(def: &AttrDef, filter: &Filter) -> Result<()> {
             Filter::Compare { attr, op, value } => {
                 let sub = element_sub(def, attr)?;
                 check_op(def, sub, *op, value)?;
+                // Entra compares booleans with "True"/"False" (S54).
+                if sub.ty == AttrType::Boolean && matches!(value, CompValue::String(_)) {
+                    quirks.note(Quirk::StringBoolean);
+                }
             }
         }
     }
@@ -2881,6 +2885,14 @@ mod tests {
 
     #[test]
     fn dialect_is_noted() {
+        let (_, q) = patch_noticing(
+            &ops(json!([{"op":"remove","path":"emails[primary eq \"True\"]"}])),
+            false,
+        );
+        assert!(
+            q.contains(Quirk::StringBoolean),
+            "a string boolean in a path filter"
+        );
         let body = json!({"Operations":[
             {"op":"Replace","path":"active","value":"False"},
             {"op":"replace","value":{"name.givenName":"G","id":"id-1"}},

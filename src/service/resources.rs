@@ -355,14 +355,17 @@ pub async fn delete(
         .map_err(|e| not_found_or_internal(e, rt, id))?
 }
 
-/// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3).
+/// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3). The IdP dialect the
+/// query was written in is noted in `quirks`.
 pub async fn list(
     store: &Store,
     rt: &'static ResourceType,
     scope: &Scope,
     query: ListQuery,
+    quirks: &mut Quirks,
 ) -> Result<Value> {
-    let prepared = prepare(rt, &query)?;
+    quirks.merge(&query.quirks);
+    let prepared = prepare(rt, &query, quirks)?;
     let (total, resources) =
         fetch(store, scope, prepared, query.start_index - 1, query.count).await?;
     Ok(list_response(total, query.start_index, resources))
@@ -371,11 +374,17 @@ pub async fn list(
 /// POST /.search at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, paged
 /// as one list. A type whose schema lacks an attribute the filter or projection names cannot
 /// match and is left out; only if no type can match is the request an error.
-pub async fn search_all(store: &Store, scope: &Scope, query: ListQuery) -> Result<Value> {
+pub async fn search_all(
+    store: &Store,
+    scope: &Scope,
+    query: ListQuery,
+    quirks: &mut Quirks,
+) -> Result<Value> {
+    quirks.merge(&query.quirks);
     let mut prepared = Vec::new();
     let mut first_error = None;
     for rt in crate::scim::schema::ALL_RESOURCE_TYPES {
-        match prepare(rt, &query) {
+        match prepare(rt, &query, quirks) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -405,10 +414,10 @@ struct Prepared {
     order: Option<String>,
 }
 
-fn prepare(rt: &'static ResourceType, query: &ListQuery) -> Result<Prepared> {
+fn prepare(rt: &'static ResourceType, query: &ListQuery, quirks: &mut Quirks) -> Result<Prepared> {
     let resolver = query.projection.resolve(rt)?;
     let filter = match &query.filter {
-        Some(f) => filter_sql::translate(rt, f)?,
+        Some(f) => filter_sql::translate_noting(rt, f, quirks)?,
         None => SqlWhere::all(),
     };
     let order = match &query.sort_by {
