@@ -117,7 +117,12 @@ pub fn parse_patch(
         )));
     };
     match get_ci(body, "schemas") {
-        Some(schemas) => check_patch_schemas(schemas)?,
+        Some(schemas) => {
+            if schemas.is_string() {
+                quirks.note(Quirk::SchemasAsString);
+            }
+            check_patch_schemas(schemas)?;
+        }
         None => quirks.note(Quirk::PatchWithoutSchemas),
     }
     let ops = match get_ci(body, "Operations") {

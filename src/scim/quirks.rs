@@ -53,12 +53,14 @@ pub enum Quirk {
     /// Entra's `emails[type eq "work"].value eq "x"` filter, read as
     /// `emails[type eq "work" and value eq "x"]` (S44).
     ValuePathComparison,
+    /// `"schemas": "urn:…"`, one string where RFC 7643 §3 wants an array.
+    SchemasAsString,
 }
 
 impl Quirk {
     /// Every quirk, in table order. The match in [`Quirk::id`] is exhaustive, and a test checks
     /// that this array lists each variant once, so a new quirk cannot be left out.
-    pub const ALL: [Self; 19] = [
+    pub const ALL: [Self; 20] = [
         Self::StringBoolean,
         Self::NumberAsString,
         Self::CapitalisedOp,
@@ -78,6 +80,7 @@ impl Quirk {
         Self::IgnoredAttributes,
         Self::NonCanonicalValue,
         Self::ValuePathComparison,
+        Self::SchemasAsString,
     ];
 
     /// The stable id stored in the request log and the per-token counts.
@@ -197,6 +200,11 @@ impl Quirk {
                 "value_path_comparison",
                 "filters comparing after a [filter]",
                 "A filter such as emails[type eq \"work\"].value eq \"x\" compares a sub-attribute after the brackets, which RFC 7644 does not define; scimd reads it as emails[type eq \"work\" and value eq \"x\"].",
+            ),
+            Self::SchemasAsString => (
+                "schemas_as_string",
+                "\"schemas\" as a single string",
+                "\"schemas\" arrives as one URN string instead of an array of URNs; scimd reads it as a list of one.",
             ),
         }
     }
@@ -320,7 +328,7 @@ mod tests {
         }
         assert_eq!(
             Quirk::ALL.len(),
-            Quirk::ValuePathComparison as usize + 1,
+            Quirk::SchemasAsString as usize + 1,
             "the last variant"
         );
         assert!(

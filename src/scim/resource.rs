@@ -348,7 +348,10 @@ fn validate_extension(
 fn check_schemas(rt: &ResourceType, value: &Value, quirks: &mut Quirks) -> Result<()> {
     let urns: Vec<&Value> = match value {
         Value::Array(a) => a.iter().collect(),
-        Value::String(_) => vec![value],
+        Value::String(_) => {
+            quirks.note(Quirk::SchemasAsString);
+            vec![value]
+        }
         other => return Err(wrong_type("schemas", "an array of schema URNs", other)),
     };
     for urn in urns {

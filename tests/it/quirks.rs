@@ -258,6 +258,13 @@ fn scenario(q: Quirk, f: &Fixture) -> (&'static str, String, Option<Value>) {
             &user,
             json!([{"op":"add","path":"emails","value":[{"value":"o@example.com","type":"Other"}]}]),
         ),
+        Quirk::SchemasAsString => (
+            "PATCH",
+            user,
+            Some(
+                json!({"schemas":PATCH_OP,"Operations":[{"op":"replace","path":"title","value":"T4"}]}),
+            ),
+        ),
         Quirk::ValuePathComparison => (
             "POST",
             "/scim/v2/Users/.search".to_owned(),
