@@ -586,6 +586,9 @@ mod tests {
                 Quirk::NonCanonicalValue
             ]
         );
+        let (_, one) =
+            noticed(json!({"schemas":"urn:ietf:params:scim:schemas:core:2.0:User","userName":"a"}));
+        assert_eq!(one.applied().collect::<Vec<_>>(), [Quirk::SchemasAsString]);
         let (_, plain) =
             noticed(json!({"userName":"a","active":true,"emails":[{"value":"a@x","type":"work"}]}));
         assert!(plain.is_empty(), "{plain:?}");
