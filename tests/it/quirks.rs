@@ -332,6 +332,21 @@ async fn every_quirk_is_recorded_on_the_log_entry_and_in_the_token_profile() {
             .expect("shown");
         assert_eq!(shown["label"], q.label());
         assert_eq!(shown["explanation"], q.explanation());
+        if q == Quirk::CapitalisedOp {
+            // The entry's diagnosis says in words what the integration sends.
+            assert_eq!(
+                entry["diagnosis"]["title"], "IdP dialect accepted",
+                "{entry}"
+            );
+            assert!(
+                entry["diagnosis"]["explanation"]
+                    .as_str()
+                    .is_some_and(|e| e.starts_with(
+                        "Microsoft Entra ID sends capitalised PATCH operation names (accepted)."
+                    )),
+                "{entry}"
+            );
+        }
     }
 
     let health = token_health(&app, "entra-prod").await;
