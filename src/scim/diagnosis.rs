@@ -420,7 +420,7 @@ fn dialect(o: &Observed<'_>) -> Diagnosis {
             labels.join(", "),
             explained.join(" ")
         ),
-        "Nothing to do: scimd reads this dialect as the IdP means it. The integration's quirk profile (Tokens page) lists what it sends.",
+        "Nothing to do: scimd reads this dialect as the IdP means it. The integration's quirk profile (Dashboard, integration health) lists what it sends.",
     )
 }
 
