@@ -44,6 +44,7 @@ fn main() {
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        strict: false,
     };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.
@@ -75,7 +76,15 @@ fn main() {
         let started = Instant::now();
         runtime
             .block_on(resources::patch(
-                &store, &GROUP, &scope, group, body, None, &none, &limits,
+                &store,
+                &GROUP,
+                &scope,
+                group,
+                body,
+                None,
+                &none,
+                &limits,
+                &mut scimd::scim::quirks::Quirks::default(),
             ))
             .expect("patch");
         started.elapsed()
@@ -85,7 +94,13 @@ fn main() {
         let body = json!({"displayName": name, "members": refs});
         let r = runtime
             .block_on(resources::create(
-                &store, &GROUP, &scope, body, &none, &limits,
+                &store,
+                &GROUP,
+                &scope,
+                body,
+                &none,
+                &limits,
+                &mut scimd::scim::quirks::Quirks::default(),
             ))
             .expect("create");
         r.body["id"].as_str().expect("id").to_owned()

@@ -40,7 +40,8 @@ fn main() {
         {"op":"Replace","path":"active","value":"False"},
         {"op":"replace","value":{"displayName":"B","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber":"7"}}]});
     let limits = WriteLimits::default();
-    let ops = parse_patch(&entra, &limits).expect("patch");
+    let ops =
+        parse_patch(&entra, &limits, &mut scimd::scim::quirks::Quirks::default()).expect("patch");
     println!(
         "parse filter (Okta pre-check)      {:>9.2?}",
         time(|| {
@@ -62,13 +63,30 @@ fn main() {
     println!(
         "parse PatchOp body (4 ops)         {:>9.2?}",
         time(|| {
-            black_box(parse_patch(black_box(&entra), &limits).expect("patch"));
+            black_box(
+                parse_patch(
+                    black_box(&entra),
+                    &limits,
+                    &mut scimd::scim::quirks::Quirks::default(),
+                )
+                .expect("patch"),
+            );
         })
     );
     println!(
         "apply PatchOp to a user (4 ops)    {:>9.2?}",
         time(|| {
-            black_box(apply_patch(&USER, "id", black_box(&doc), &ops, &limits).expect("apply"));
+            black_box(
+                apply_patch(
+                    &USER,
+                    "id",
+                    black_box(&doc),
+                    &ops,
+                    &limits,
+                    &mut scimd::scim::quirks::Quirks::default(),
+                )
+                .expect("apply"),
+            );
         })
     );
     // Review item 5: n `replace emails[value eq "eN"].type` on a user with n emails (6,000 took
@@ -91,10 +109,21 @@ fn main() {
                     "path": format!("emails[value eq \"e{i}@example.com\"].{sub}"), "value": value}))
                     .collect::<Vec<_>>()});
             let started = Instant::now();
-            let ops = parse_patch(&body, &limits).expect("patch");
+            let ops = parse_patch(&body, &limits, &mut scimd::scim::quirks::Quirks::default())
+                .expect("patch");
             let parsed = started.elapsed();
             let started = Instant::now();
-            black_box(apply_patch(&USER, "id", &doc, &ops, &limits).expect("apply"));
+            black_box(
+                apply_patch(
+                    &USER,
+                    "id",
+                    &doc,
+                    &ops,
+                    &limits,
+                    &mut scimd::scim::quirks::Quirks::default(),
+                )
+                .expect("apply"),
+            );
             let applied = started.elapsed();
             println!(
                 "review PATCH, {n:>6} × {sub:<7} on {n:>6} emails: parse {parsed:>9.2?}, apply {applied:>9.2?} ({:.2?} per op)",

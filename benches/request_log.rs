@@ -174,6 +174,7 @@ async fn pipeline_cpu_per_entry(entries: usize) -> f64 {
                 status: 200,
                 latency_ms: 0.4,
                 parts,
+                quirks: Default::default(),
             }
         })
         .collect();

@@ -41,6 +41,7 @@ fn main() {
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        strict: false,
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,9 +61,15 @@ fn main() {
             };
             let started = Instant::now();
             let query = params.parse(1000).expect("query");
-            let page = resources::list(&store, &USER, &scope, query)
-                .await
-                .expect("list");
+            let page = resources::list(
+                &store,
+                &USER,
+                &scope,
+                query,
+                &mut scimd::scim::quirks::Quirks::default(),
+            )
+            .await
+            .expect("list");
             samples.push(started.elapsed());
             assert_eq!(page["totalResults"], json!(1));
         }

@@ -26,6 +26,7 @@ fn scope(tenant_id: i64, slug: &str) -> Scope {
         base_url: format!("http://localhost/t/{slug}/scim/v2"),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        strict: false,
     }
 }
 
@@ -136,6 +137,7 @@ fn main() {
             json!({"userName": "bulky@example.com", "emails": emails}),
             &none,
             &limits,
+            &mut scimd::scim::quirks::Quirks::default(),
         ))
         .expect("user");
     let id = user.body["id"].as_str().expect("id").to_owned();
@@ -163,6 +165,7 @@ fn main() {
                     json!({"userName": format!("{tag}{i}@other.example")}),
                     &Projection::default(),
                     &WriteLimits::default(),
+                    &mut scimd::scim::quirks::Quirks::default(),
                 )
                 .await
                 .expect("create");
@@ -197,6 +200,7 @@ fn main() {
                             None,
                             &Projection::default(),
                             &limits,
+                            &mut scimd::scim::quirks::Quirks::default(),
                         )
                         .await
                         .expect("patch");

@@ -425,6 +425,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         tenant_slug: tenant.slug,
         actor: None,
         history_value_cap: config.history.max_value_bytes,
+        strict: false,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

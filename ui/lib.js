@@ -263,6 +263,12 @@ export function idpName(id) {
   return (IDPS.find((i) => i.id === id) || { name: id || 'other' }).name;
 }
 
+/** What an integration sends, for "this … integration sends string booleans (accepted)"; the
+ * ignored-attributes quirk's label says "(ignored)" itself. */
+export function quirkPhrase(q) {
+  return q.id === 'ignored_attributes' ? q.label : `${q.label} (accepted)`;
+}
+
 // ---------------------------------------------------------------- instance
 
 let instanceP = null;

@@ -243,6 +243,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 tenant_slug: t.slug,
                 actor: None,
                 history_value_cap: app.config.history.max_value_bytes,
+                strict: false,
             })),
             Ok(None) => fail(
                 req,

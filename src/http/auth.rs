@@ -137,6 +137,9 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
             idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
         }),
         history_value_cap: app.config.history.max_value_bytes,
+        // Comes from the tenant settings (`strict`) once they exist; until then every tenant
+        // ignores and reports undeclared attributes.
+        strict: false,
     };
     Outcome::Success(scope)
 }
@@ -205,6 +208,7 @@ impl<'r> FromRequest<'r> for Discovery {
                     base_url,
                     actor: None,
                     history_value_cap: app.config.history.max_value_bytes,
+                    strict: false,
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

@@ -9,6 +9,7 @@ use percent_encoding::percent_decode_str;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use crate::scim::list::RawListParams;
+use crate::scim::quirks::Quirk;
 
 /// Decoded `(name, value)` pairs of the query string.
 pub struct Query(Vec<(String, String)>);
@@ -52,7 +53,7 @@ impl<'r> FromRequest<'r> for Query {
     type Error = Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Infallible> {
-        let pairs = req
+        let pairs: Vec<(String, String)> = req
             .uri()
             .query()
             .map(|q| {
@@ -61,7 +62,11 @@ impl<'r> FromRequest<'r> for Query {
                     .filter(|s| !s.is_empty())
                     .map(|pair| {
                         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                        (decode(k), decode(v))
+                        let key = decode(k);
+                        if v.contains('+') && key.eq_ignore_ascii_case("filter") {
+                            super::request_log::Noticed::of(req).note(Quirk::PlusInFilter);
+                        }
+                        (key, decode(v))
                     })
                     .collect()
             })

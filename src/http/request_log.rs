@@ -16,6 +16,7 @@ use super::auth::LoggedToken;
 use super::metrics::Metrics;
 use super::{App, tenant_slug};
 use crate::scim::diagnosis::{idp_from_user_agent, kept_user_agent};
+use crate::scim::quirks::{Quirk, Quirks};
 use crate::service::request_log::{Capture, CaptureBuffer, Field, RequestLog};
 
 /// Room in a new capture buffer for the tenant, the token's id and name, a User-Agent and a
@@ -41,6 +42,48 @@ struct Arrival(Mutex<Option<Arriving>>);
 impl Arrival {
     fn take(&self) -> Option<Arriving> {
         self.0.lock().ok().and_then(|mut a| a.take())
+    }
+}
+
+/// What parsing a SCIM request noticed (IdP dialect, undeclared attributes), for its log
+/// entry: handlers and guards add to it, the response fairing takes it.
+#[derive(Default)]
+pub struct Noticed(Mutex<Quirks>);
+
+impl Noticed {
+    /// The request's collector.
+    pub fn of<'r>(req: &'r Request<'_>) -> &'r Self {
+        req.local_cache(Self::default)
+    }
+
+    /// Adds what a service call noticed.
+    pub fn keep(&self, quirks: &Quirks) {
+        if let Ok(mut q) = self.0.lock() {
+            q.merge(quirks);
+        }
+    }
+
+    /// Notes one quirk.
+    pub fn note(&self, quirk: Quirk) {
+        if let Ok(mut q) = self.0.lock() {
+            q.note(quirk);
+        }
+    }
+
+    fn take(&self) -> Quirks {
+        self.0
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> rocket::request::FromRequest<'r> for &'r Noticed {
+    type Error = std::convert::Infallible;
+
+    async fn from_request(req: &'r Request<'_>) -> rocket::request::Outcome<Self, Self::Error> {
+        rocket::request::Outcome::Success(Noticed::of(req))
     }
 }
 
@@ -218,6 +261,7 @@ impl Fairing for RequestLogFairing {
             parts.set_body(Field::RequestBody, body, cap);
         }
         capture_response(req, res, &mut parts, cap).await;
+        let quirks = Noticed::of(req).take();
         let field_cap = log.field_cap();
         parts.set_capped(Field::Tenant, tenant, field_cap);
         if let Some((id, name)) = &seen.token {
@@ -234,6 +278,7 @@ impl Fairing for RequestLogFairing {
             status,
             latency_ms: latency.as_secs_f64() * 1000.0,
             parts,
+            quirks,
         });
     }
 }

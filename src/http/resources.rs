@@ -8,10 +8,12 @@ use super::App;
 use super::auth::Authorized;
 use super::body::ScimJson;
 use super::query::Query;
+use super::request_log::Noticed;
 use super::respond::ScimResponse;
 use crate::scim::ScimError;
 use crate::scim::list::RawListParams;
 use crate::scim::projection::Projection;
+use crate::scim::quirks::Quirks;
 use crate::scim::resource::WriteLimits;
 use crate::scim::schema::{self, ResourceType};
 use crate::service::resources::{self as service, Precondition};
@@ -85,12 +87,14 @@ async fn list_resources(
     endpoint: Endpoint,
     auth: Authorized,
     q: Query,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
-    Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(listed?))
 }
 
 #[post("/<endpoint>/.search", data = "<body>", rank = 2)]
@@ -98,24 +102,28 @@ async fn search_resources(
     endpoint: Endpoint,
     auth: Authorized,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
-    Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(listed?))
 }
 
 #[post("/.search", data = "<body>")]
 async fn search_all(
     auth: Authorized,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
-    Ok(ScimResponse::ok(
-        service::search_all(&app.store, &auth.scope, query).await?,
-    ))
+    let mut quirks = Quirks::default();
+    let found = service::search_all(&app.store, &auth.scope, query, &mut quirks).await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::ok(found?))
 }
 
 #[get("/<endpoint>/<id>", rank = 2)]
@@ -144,8 +152,10 @@ async fn create_resource(
     auth: Authorized,
     q: Query,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
+    let mut quirks = Quirks::new(auth.scope.strict);
     let created = service::create(
         &app.store,
         endpoint.0,
@@ -153,12 +163,16 @@ async fn create_resource(
         body.0,
         &projection(&q)?,
         &write_limits(app),
+        &mut quirks,
     )
-    .await?;
-    Ok(ScimResponse::created(created))
+    .await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::created(created?))
 }
 
 #[put("/<endpoint>/<id>", data = "<body>", rank = 2)]
+// Each argument is a request guard Rocket resolves; none is a value a caller passes.
+#[allow(clippy::too_many_arguments)]
 async fn replace_resource(
     endpoint: Endpoint,
     id: &str,
@@ -166,8 +180,10 @@ async fn replace_resource(
     q: Query,
     pre: Preconditions,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
+    let mut quirks = Quirks::new(auth.scope.strict);
     let replaced = service::replace(
         &app.store,
         endpoint.0,
@@ -177,12 +193,16 @@ async fn replace_resource(
         pre.if_match,
         &projection(&q)?,
         &write_limits(app),
+        &mut quirks,
     )
-    .await?;
-    Ok(ScimResponse::resource(replaced))
+    .await;
+    noticed.keep(&quirks);
+    Ok(ScimResponse::resource(replaced?))
 }
 
 #[patch("/<endpoint>/<id>", data = "<body>", rank = 2)]
+// Each argument is a request guard Rocket resolves; none is a value a caller passes.
+#[allow(clippy::too_many_arguments)]
 async fn patch_resource(
     endpoint: Endpoint,
     id: &str,
@@ -190,8 +210,10 @@ async fn patch_resource(
     q: Query,
     pre: Preconditions,
     body: ScimJson,
+    noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
+    let mut quirks = Quirks::new(auth.scope.strict);
     let patched = service::patch(
         &app.store,
         endpoint.0,
@@ -201,9 +223,11 @@ async fn patch_resource(
         pre.if_match,
         &projection(&q)?,
         &write_limits(app),
+        &mut quirks,
     )
-    .await?;
-    Ok(patched.map_or_else(ScimResponse::no_content, ScimResponse::resource))
+    .await;
+    noticed.keep(&quirks);
+    Ok(patched?.map_or_else(ScimResponse::no_content, ScimResponse::resource))
 }
 
 #[delete("/<endpoint>/<id>", rank = 2)]

@@ -10,6 +10,8 @@
 
 use serde::Serialize;
 
+use super::quirks::Quirk;
+
 /// An explanation and a fix.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnosis {
@@ -42,6 +44,12 @@ pub struct Observed<'a> {
     pub request_body: Option<&'a str>,
     /// Set by the caller for a 404 on a resource the history saw deleted.
     pub deleted: Option<Deletion<'a>>,
+    /// The token's name, to name the sender when the User-Agent does not.
+    pub token_name: Option<&'a str>,
+    /// The dialect normalisations scimd applied (issue 21).
+    pub quirks: &'a [Quirk],
+    /// Attributes no schema defines that scimd ignored.
+    pub ignored: &'a [String],
 }
 
 fn d(title: &str, explanation: impl Into<String>, fix: impl Into<String>) -> Diagnosis {
@@ -310,20 +318,22 @@ fn bad_request(o: &Observed<'_>, detail: &str) -> Diagnosis {
                 idp_name(o.idp)
             ),
         ),
+        _ if detail.contains("tenant setting strict") => d(
+            "Undeclared attribute refused (strict tenant)",
+            format!(
+                "{} sent an attribute or schema that no schema of this tenant defines, and the tenant is strict, so scimd refused the whole request. {detail}",
+                sender(o)
+            ),
+            format!(
+                "Fix the attribute mapping in {}, or declare an extension that defines the attribute; or turn the tenant's strict setting off so that scimd ignores such attributes and reports them here instead.",
+                idp_name(o.idp)
+            ),
+        ),
         _ if detail.contains("is not an attribute") || detail.contains("has no attribute") => d(
             "Unknown attribute",
             format!("The request names an attribute the schema does not define. {detail}"),
             "Fix the attribute mapping in the IdP: map to an attribute listed in /Schemas (custom attributes belong in the enterprise extension or must be removed).",
         ),
-        _ if detail.contains("does not support")
-            || detail.contains("does not start with a schema URN") =>
-        {
-            d(
-                "Unknown schema",
-                format!("The request uses a schema URN scimd does not serve. {detail}"),
-                "Remove the custom schema from the IdP's attribute mapping, or map those attributes to the core User / enterprise extension attributes.",
-            )
-        }
         Some("invalidSyntax") => d(
             "Body is not valid SCIM JSON",
             detail.to_owned(),
@@ -342,8 +352,46 @@ fn bad_request(o: &Observed<'_>, detail: &str) -> Diagnosis {
     }
 }
 
+/// Who sent a request, for sentences: the IdP's name from the User-Agent, else the token's.
+fn sender(o: &Observed<'_>) -> String {
+    match (idp_name(o.idp), o.token_name) {
+        ("the IdP", Some(token)) => format!("The integration \"{token}\""),
+        ("the IdP", None) => "The IdP".to_owned(),
+        (name, _) => name.to_owned(),
+    }
+}
+
+/// `a`, `b` and `c` for a sentence.
+fn listed(names: &[String]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    match quoted.as_slice() {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
 /// Notes on successes where the IdP deviated from the RFC and scimd tolerated it.
 fn quirk(o: &Observed<'_>) -> Option<Diagnosis> {
+    if !o.ignored.is_empty() {
+        return Some(d(
+            "Undeclared attributes ignored",
+            format!(
+                "{} sent {}, which no schema of this tenant defines: scimd accepted the request without {} (not stored) and answered with the resource as stored.",
+                sender(o),
+                listed(o.ignored),
+                if o.ignored.len() == 1 { "it" } else { "them" }
+            ),
+            format!(
+                "Fix the attribute mapping in {} or declare an extension that defines {}. A tenant set to strict refuses such requests instead.",
+                idp_name(o.idp),
+                if o.ignored.len() == 1 { "it" } else { "them" }
+            ),
+        ));
+    }
+    if !o.quirks.is_empty() && o.request_body.is_none() {
+        return Some(dialect(o));
+    }
     let body = o.request_body?;
     if o.idp == "entra"
         && o.method == "PATCH"
@@ -357,7 +405,23 @@ fn quirk(o: &Observed<'_>) -> Option<Diagnosis> {
             "Nothing to do. To make Entra send real booleans, add the feature flag ?aadOptscim062020 to the tenant URL in Entra.",
         ));
     }
-    None
+    (!o.quirks.is_empty()).then(|| dialect(o))
+}
+
+/// The note for a success that needed the IdP's dialect normalised.
+fn dialect(o: &Observed<'_>) -> Diagnosis {
+    let labels: Vec<&str> = o.quirks.iter().map(|q| q.label()).collect();
+    let explained: Vec<&str> = o.quirks.iter().map(|q| q.explanation()).collect();
+    d(
+        "IdP dialect accepted",
+        format!(
+            "{} sends {} (accepted). {}",
+            sender(o),
+            labels.join(", "),
+            explained.join(" ")
+        ),
+        "Nothing to do: scimd reads this dialect as the IdP means it. The integration's quirk profile (Dashboard, integration health) lists what it sends.",
+    )
 }
 
 /// The IdP's product name for sentences.
@@ -455,6 +519,74 @@ mod tests {
             ..Observed::default()
         };
         assert_eq!(diagnose(&plain), None);
+    }
+
+    #[test]
+    fn ignored_attributes_name_the_sender_and_the_fix() {
+        let ignored = ["costCentre".to_owned()];
+        let o = Observed {
+            status: 201,
+            method: "POST",
+            idp: "okta",
+            ignored: &ignored,
+            quirks: &[Quirk::IgnoredAttributes],
+            ..Observed::default()
+        };
+        let got = diagnose(&o).expect("noted");
+        assert!(
+            got.explanation
+                .starts_with("Okta sent `costCentre`, which no schema of this tenant defines"),
+            "{got:?}"
+        );
+        assert!(
+            got.fix
+                .starts_with("Fix the attribute mapping in Okta or declare an extension"),
+            "{got:?}"
+        );
+        let two = ["a".to_owned(), "b".to_owned()];
+        let by_token = Observed {
+            idp: "other",
+            token_name: Some("hr-sync"),
+            ignored: &two,
+            ..o
+        };
+        let got = diagnose(&by_token).expect("noted");
+        assert!(
+            got.explanation
+                .starts_with("The integration \"hr-sync\" sent `a` and `b`, which"),
+            "{got:?}"
+        );
+    }
+
+    #[test]
+    fn strict_refusals_and_dialects_are_explained() {
+        let refused = Observed {
+            status: 400,
+            scim_type: Some("invalidSyntax"),
+            detail: Some(
+                "\"costCentre\" is not an attribute of the User schema (…); this tenant refuses attributes no schema defines (tenant setting strict). Fix …",
+            ),
+            method: "POST",
+            idp: "entra",
+            ..Observed::default()
+        };
+        let got = diagnose(&refused).expect("diagnosed");
+        assert_eq!(got.title, "Undeclared attribute refused (strict tenant)");
+        assert!(got.fix.contains("Microsoft Entra ID"), "{got:?}");
+        let dialect = Observed {
+            status: 200,
+            method: "PATCH",
+            idp: "entra",
+            quirks: &[Quirk::StringBoolean, Quirk::CapitalisedOp],
+            ..Observed::default()
+        };
+        let got = diagnose(&dialect).expect("noted");
+        assert!(
+            got.explanation.starts_with(
+                "Microsoft Entra ID sends string booleans, capitalised PATCH operation names (accepted)."
+            ),
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! (RFC 7644 §3.5.2, see `super::path`), so both grammars report errors the same way.
 //! Matching attribute names against a schema is the caller's job: names keep their case.
 
+use super::quirks::{Quirk, Quirks};
 use std::fmt;
 
 /// An attribute reference as written: optional schema URN, attribute name, optional sub-attribute.
@@ -144,6 +145,12 @@ impl CompareOp {
 /// Strings are strict JSON (raw control characters must be escaped). Inputs over
 /// 10,000 characters or nesting `(`, `not (` and `[` more than 64 deep are rejected.
 pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
+    parse_filter_noting(input, &mut Quirks::default())
+}
+
+/// [`parse_filter`], noting in `quirks` the IdP dialect it read (Entra's
+/// `emails[type eq "work"].value eq "x"`).
+pub fn parse_filter_noting(input: &str, quirks: &mut Quirks) -> Result<Filter, FilterError> {
     let mut p = Parser::new(input, "filter")?;
     p.skip_ws();
     if p.at_end() {
@@ -151,6 +158,9 @@ pub fn parse_filter(input: &str) -> Result<Filter, FilterError> {
     }
     let filter = p.parse_or()?;
     p.expect_close(Close::End)?;
+    if p.folded_value_path {
+        quirks.note(Quirk::ValuePathComparison);
+    }
     Ok(filter)
 }
 
@@ -293,6 +303,8 @@ pub(crate) struct Parser {
     in_brackets: bool,
     /// "filter" or "path", for messages about the whole input.
     what: &'static str,
+    /// Entra's `attr[filter].sub op value` was folded into one value filter.
+    folded_value_path: bool,
 }
 
 impl Parser {
@@ -319,6 +331,7 @@ impl Parser {
             terms: 0,
             in_brackets: false,
             what,
+            folded_value_path: false,
         })
     }
 
@@ -549,6 +562,7 @@ impl Parser {
                 sub_attr: None,
             };
             let tail = self.parse_operator_tail(sub)?;
+            self.folded_value_path = true;
             return Ok(Filter::ValuePath {
                 attr,
                 filter: Box::new(Filter::And(Box::new(inner), Box::new(tail))),
@@ -1257,6 +1271,19 @@ pub(crate) mod tests {
         check("a PR", pr("a"));
         check("a pr AND b Pr Or c pR", or(and(pr("a"), pr("b")), pr("c")));
         check("Not (a pr)", not(pr("a")));
+    }
+
+    #[test]
+    fn entra_comparison_after_brackets_is_noted() {
+        let mut q = Quirks::default();
+        let folded =
+            parse_filter_noting("emails[type eq \"work\"].value eq \"x\"", &mut q).expect("parses");
+        assert!(q.contains(Quirk::ValuePathComparison));
+        let mut plain = Quirks::default();
+        let rfc = parse_filter_noting("emails[type eq \"work\" and value eq \"x\"]", &mut plain)
+            .expect("parses");
+        assert!(plain.is_empty());
+        assert_eq!(folded, rfc, "one shape for callers");
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! produce. Paging numbers are parsed leniently (startIndex < 1 is 1, count < 0 is 0) but a
 //! value that is not a number at all is a 400 naming the parameter.
 
+use super::quirks::Quirks;
 use serde_json::{Value, json};
 
 use super::error::{Result, ScimError};
-use super::filter::{AttrPath, Filter, parse_filter};
+use super::filter::{AttrPath, Filter, parse_filter_noting};
 use super::projection::Projection;
 
 /// The raw parameters as they arrived (query string or SearchRequest body).
@@ -31,15 +32,19 @@ pub struct ListQuery {
     pub sort_by: Option<AttrPath>,
     pub ascending: bool,
     pub projection: Projection,
+    /// The IdP dialect the parameters were read in (issue 21).
+    pub quirks: Quirks,
 }
 
 impl RawListParams {
     /// Validates the parameters; `max_results` caps `count` (advertised as filter.maxResults).
     pub fn parse(&self, max_results: u32) -> Result<ListQuery> {
+        let mut quirks = Quirks::default();
         let filter = match self.filter.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(f) => Some(
-                parse_filter(f).map_err(|e| ScimError::invalid_filter(format!("filter: {e}")))?,
+                parse_filter_noting(f, &mut quirks)
+                    .map_err(|e| ScimError::invalid_filter(format!("filter: {e}")))?,
             ),
         };
         let start_index = parse_int("startIndex", self.start_index.as_deref())?
@@ -69,6 +74,7 @@ impl RawListParams {
             self.excluded_attributes.as_deref(),
         )?;
         Ok(ListQuery {
+            quirks,
             filter,
             start_index,
             count,

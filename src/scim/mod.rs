@@ -9,6 +9,7 @@ pub mod list;
 pub mod patch;
 pub mod path;
 pub mod projection;
+pub mod quirks;
 pub mod redact;
 pub mod resource;
 pub mod schema;

@@ -13,6 +13,7 @@ use time::format_description::well_known::Rfc3339;
 use super::error::{Result, ScimError};
 use super::filter::{AttrPath, CompValue, CompareOp, Filter};
 use super::path::{PatchPath, parse_path};
+use super::quirks::{Quirk, Quirks, STRICT_FIX};
 use super::resource::{
     Document, WriteLimits, check_multi_values, json_kind, too_many_values, validate_value,
 };
@@ -103,15 +104,26 @@ pub struct PatchOutcome {
 /// position message; add/replace without value → 400 invalidValue; remove without path → 400
 /// noTarget; more operations than `limits.max_patch_operations` → 413, checked before any
 /// operation is parsed.
-pub fn parse_patch(body: &Value, limits: &WriteLimits) -> Result<Vec<PatchOperation>> {
+/// The IdP dialects it reads are noted in `quirks`.
+pub fn parse_patch(
+    body: &Value,
+    limits: &WriteLimits,
+    quirks: &mut Quirks,
+) -> Result<Vec<PatchOperation>> {
     let Value::Object(body) = body else {
         return Err(ScimError::invalid_syntax(format!(
             "the PATCH body must be a JSON object with \"schemas\": [\"{PATCH_OP_URN}\"] and \"Operations\", not {}",
             json_kind(body)
         )));
     };
-    if let Some(schemas) = get_ci(body, "schemas") {
-        check_patch_schemas(schemas)?;
+    match get_ci(body, "schemas") {
+        Some(schemas) => {
+            if schemas.is_string() {
+                quirks.note(Quirk::SchemasAsString);
+            }
+            check_patch_schemas(schemas)?;
+        }
+        None => quirks.note(Quirk::PatchWithoutSchemas),
     }
     let ops = match get_ci(body, "Operations") {
         Some(Value::Array(ops)) => ops,
@@ -147,7 +159,7 @@ pub fn parse_patch(body: &Value, limits: &WriteLimits) -> Result<Vec<PatchOperat
     }
     ops.iter()
         .enumerate()
-        .map(|(i, op)| parse_operation(i, op))
+        .map(|(i, op)| parse_operation(i, op, quirks))
         .collect()
 }
 
@@ -188,7 +200,7 @@ fn check_patch_schemas(schemas: &Value) -> Result<()> {
     Ok(())
 }
 
-fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
+fn parse_operation(i: usize, op: &Value, quirks: &mut Quirks) -> Result<PatchOperation> {
     let Value::Object(op) = op else {
         return Err(ScimError::invalid_syntax(format!(
             "Operations[{i}] must be an object with \"op\", \"path\" and \"value\", but the request sent {}",
@@ -217,6 +229,9 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
             )));
         }
     };
+    if get_ci(op, "op").and_then(Value::as_str) != Some(kind.as_str()) {
+        quirks.note(Quirk::CapitalisedOp);
+    }
     let path = match get_ci(op, "path") {
         // Some clients send `"path": null` or `""` for a path-less operation.
         None | Some(Value::Null) => None,
@@ -243,11 +258,16 @@ fn parse_operation(i: usize, op: &Value) -> Result<PatchOperation> {
         OpKind::Remove if path.is_none() => Err(ScimError::no_target(format!(
             "Operations[{i}] (remove) has no \"path\"; say which attribute to remove, e.g. \"path\": \"members[value eq \\\"<id>\\\"]\""
         ))),
-        _ => Ok(PatchOperation {
-            op: kind,
-            path,
-            value,
-        }),
+        _ => {
+            if path.is_none() {
+                quirks.note(Quirk::PathlessPatch);
+            }
+            Ok(PatchOperation {
+                op: kind,
+                path,
+                value,
+            })
+        }
     }
 }
 
@@ -305,8 +325,8 @@ pub fn classify_target(target: &str) -> Writes {
             {
                 return Writes::Secret;
             }
+            Ok(Target::Undeclared { .. }) | Err(_) => {}
             Ok(_) => verdict = Writes::Shown,
-            Err(_) => {}
         }
     }
     verdict
@@ -321,12 +341,16 @@ pub fn classify_target(target: &str) -> Writes {
 /// The cost is linear in the operations and the document: no operation copies the document,
 /// `attr[sub eq "x"]` finds its elements through an index kept across operations, and a
 /// multi-valued attribute never grows past `limits.max_multi_values`.
+///
+/// An operation whose path names an attribute no schema defines is skipped and the name noted
+/// in `quirks`, or refused when `quirks` is strict; so is such a key of a path-less value.
 pub fn apply_patch(
     rt: &ResourceType,
     resource_id: &str,
     doc: &Document,
     ops: &[PatchOperation],
     limits: &WriteLimits,
+    quirks: &mut Quirks,
 ) -> Result<PatchOutcome> {
     let mut st = State {
         rt,
@@ -336,6 +360,7 @@ pub fn apply_patch(
         member_changes: Vec::new(),
         limits: *limits,
         index: IndexSlot::default(),
+        quirks: Quirks::new(quirks.is_strict()),
     };
     for (i, op) in ops.iter().enumerate() {
         // Only an operation that writes `primary` can make a second element primary, so only
@@ -373,6 +398,7 @@ pub fn apply_patch(
             )));
         }
     }
+    quirks.merge(&st.quirks);
     Ok(PatchOutcome {
         doc: st.doc,
         password: st.password,
@@ -388,6 +414,8 @@ struct State<'a> {
     member_changes: Vec<MemberChange>,
     limits: WriteLimits,
     index: IndexSlot,
+    /// What this PATCH's operations noticed; handed to the caller's collector on success.
+    quirks: Quirks,
 }
 
 /// Positions of the elements of one multi-valued attribute by the (folded) string value of one
@@ -459,6 +487,12 @@ enum Target<'p> {
         has_sub: bool,
     },
     Attr(AttrTarget<'p>),
+    /// A name no schema of the resource type defines: skipped and noted, or refused with
+    /// `refusal` when strict.
+    Undeclared {
+        name: String,
+        refusal: String,
+    },
 }
 
 struct AttrTarget<'p> {
@@ -492,6 +526,7 @@ impl State<'_> {
         match &op.path {
             Some(path) => {
                 let target = resolve(self.rt, path)?;
+                self.note_unqualified(path, &target);
                 self.apply_target(op.op, &target, op.value.as_ref())
             }
             None => self.apply_pathless(op.op, op.value.as_ref()),
@@ -516,6 +551,7 @@ impl State<'_> {
                 // Okta's group rename repeats the group's own id (S19); anything else would be
                 // an attempt to change a readOnly attribute.
                 if v.as_str() == Some(self.resource_id) {
+                    self.quirks.note(Quirk::OwnIdInPatchValue);
                     continue;
                 }
                 return Err(ScimError::mutability(
@@ -532,10 +568,28 @@ impl State<'_> {
                     snippet(key)
                 ))
             })?;
+            if path.filter.is_some()
+                || path.sub_attr.is_some()
+                || path.attr.sub_attr.is_some()
+                || path.attr.urn.is_some()
+            {
+                self.quirks.note(Quirk::PathKeysInValue);
+            }
             let target = resolve(self.rt, &path)?;
+            self.note_unqualified(&path, &target);
             self.apply_target(kind, &target, Some(v))?;
         }
         Ok(())
+    }
+
+    /// Entra's older manager form uses the bare name "manager" (S57).
+    fn note_unqualified(&mut self, path: &PatchPath, target: &Target<'_>) {
+        if path.attr.urn.is_none()
+            && let Target::Attr(t) = target
+            && t.ext.is_some()
+        {
+            self.quirks.note(Quirk::UnqualifiedExtensionAttribute);
+        }
     }
 
     fn apply_target(
@@ -550,6 +604,9 @@ impl State<'_> {
                 self.apply_members(kind, *filter, *has_sub, value)
             }
             Target::Attr(t) => self.apply_attr(kind, t, value),
+            Target::Undeclared { name, refusal } => {
+                self.quirks.undeclared(name, || refusal.clone())
+            }
         }
     }
 
@@ -589,12 +646,15 @@ impl State<'_> {
                 continue;
             }
             let Some(def) = ext.attr(key) else {
-                return Err(ScimError::invalid_path(format!(
-                    "{} has no attribute \"{}\"; it defines {}",
-                    ext.id,
-                    snippet(key),
-                    names(ext.attributes)
-                )));
+                self.quirks.undeclared(&format!("{}:{key}", ext.id), || {
+                    format!(
+                        "{} has no attribute \"{}\"; it defines {}; {STRICT_FIX}",
+                        ext.id,
+                        snippet(key),
+                        names(ext.attributes)
+                    )
+                })?;
+                continue;
             };
             let t = AttrTarget {
                 ext: Some(ext),
@@ -634,6 +694,7 @@ impl State<'_> {
         let mut cx = Cx {
             limits: &self.limits,
             index: &mut self.index,
+            quirks: &mut self.quirks,
         };
         match t.ext {
             None => apply_in(&mut self.doc, &mut cx, kind, t, value, &label),
@@ -669,7 +730,7 @@ impl State<'_> {
             ));
         }
         let v = value.unwrap_or(&Value::Null);
-        match validate_value(t.def, v, "password")? {
+        match validate_value(t.def, v, "password", &mut self.quirks)? {
             Some(Value::String(s)) => {
                 self.password = Some(s);
                 Ok(())
@@ -714,6 +775,7 @@ impl State<'_> {
             (OpKind::Remove, None) => match value {
                 None | Some(Value::Null) => MemberChange::RemoveAll,
                 Some(v) => {
+                    self.quirks.note(Quirk::RemoveMembersByValue);
                     let ids: Vec<String> = member_refs(v)?.into_iter().map(|m| m.value).collect();
                     if ids.is_empty() {
                         return Ok(());
@@ -750,12 +812,15 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                     schema.attr(&attr.name)
                 };
                 let Some(def) = def else {
-                    return Err(ScimError::invalid_path(format!(
-                        "\"{}\" is not an attribute of {}; it defines {}",
-                        snippet(&attr.name),
-                        schema.id,
-                        names(schema.attributes)
-                    )));
+                    return Ok(Target::Undeclared {
+                        name: format!("{urn}:{}", attr.name),
+                        refusal: format!(
+                            "\"{}\" is not an attribute of {}; it defines {}; {STRICT_FIX}",
+                            snippet(&attr.name),
+                            schema.id,
+                            names(schema.attributes)
+                        ),
+                    });
                 };
                 ((!is_core).then_some(schema), def)
             } else if let Some(ext) = rt.extension(&format!("{urn}:{}", attr.name)) {
@@ -768,7 +833,9 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                 }
                 return Ok(Target::Extension(ext));
             } else {
-                return Err(unknown_urn(rt, &format!("{urn}:{}", attr.name)));
+                let name = format!("{urn}:{}", attr.name);
+                let refusal = unknown_urn(rt, &name);
+                return Ok(Target::Undeclared { name, refusal });
             }
         }
         None => match core_attr(rt, &attr.name) {
@@ -782,13 +849,16 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
             {
                 Some((e, d)) => (Some(e), d),
                 None => {
-                    return Err(ScimError::invalid_path(format!(
-                        "\"{}\" is not an attribute of {}; it defines {}{}",
-                        snippet(&attr.name),
-                        rt.name,
-                        names(rt.schema.attributes),
-                        ext_hint(rt)
-                    )));
+                    return Ok(Target::Undeclared {
+                        name: attr.name.clone(),
+                        refusal: format!(
+                            "\"{}\" is not an attribute of {}; it defines {}{}; {STRICT_FIX}",
+                            snippet(&attr.name),
+                            rt.name,
+                            names(rt.schema.attributes),
+                            ext_hint(rt)
+                        ),
+                    });
                 }
             },
         },
@@ -821,12 +891,15 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
             match def.sub(name) {
                 Some(s) => Some(s),
                 None => {
-                    return Err(ScimError::invalid_path(format!(
-                        "{} has no sub-attribute \"{}\"; it takes {}",
-                        def.name,
-                        snippet(name),
-                        names(def.sub_attributes)
-                    )));
+                    return Ok(Target::Undeclared {
+                        name: format!("{}.{name}", def.name),
+                        refusal: format!(
+                            "{} has no sub-attribute \"{}\"; it takes {}; {STRICT_FIX}",
+                            def.name,
+                            snippet(name),
+                            names(def.sub_attributes)
+                        ),
+                    });
                 }
             }
         }
@@ -869,21 +942,22 @@ fn ext_hint(rt: &ResourceType) -> String {
 }
 
 /// `path` is the URN-qualified text as written, e.g. `urn:example:custom:1.0:User:badge`.
-fn unknown_urn(rt: &ResourceType, path: &str) -> ScimError {
+fn unknown_urn(rt: &ResourceType, path: &str) -> String {
     let mut known = vec![rt.schema.id];
     known.extend(rt.extensions.iter().map(|e| e.id));
-    ScimError::invalid_path(format!(
-        "\"{}\" does not start with a schema URN this server supports for {}; the schemas and extensions it supports are {}",
+    format!(
+        "\"{}\" does not start with a schema URN this server supports for {}; the schemas and extensions it supports are {}; {STRICT_FIX}",
         snippet(path),
         rt.name,
         known.join(", ")
-    ))
+    )
 }
 
 /// What applying one operation needs beside the map it changes.
 struct Cx<'a> {
     limits: &'a WriteLimits,
     index: &'a mut IndexSlot,
+    quirks: &'a mut Quirks,
 }
 
 /// Applies one operation to the map that holds the attribute (the doc, or an extension block).
@@ -909,11 +983,11 @@ fn apply_in(
         (None, sub) => {
             cx.index.dirty = true;
             match sub {
-                None => apply_whole(map, cx.limits, kind, t.def, value, label),
+                None => apply_whole(map, cx, kind, t.def, value, label),
                 Some(sub) if !t.def.multi_valued => {
-                    apply_single_sub(map, kind, t.def, sub, value, label)
+                    apply_single_sub(map, cx.quirks, kind, t.def, sub, value, label)
                 }
-                Some(sub) => apply_each_sub(map, kind, t.def, sub, value, label),
+                Some(sub) => apply_each_sub(map, cx.quirks, kind, t.def, sub, value, label),
             }
         }
     }
@@ -922,7 +996,7 @@ fn apply_in(
 /// An operation on a whole attribute (no filter, no sub-attribute).
 fn apply_whole(
     map: &mut Map<String, Value>,
-    limits: &WriteLimits,
+    cx: &mut Cx<'_>,
     kind: OpKind,
     def: &'static AttrDef,
     value: Option<&Value>,
@@ -935,7 +1009,8 @@ fn apply_whole(
         {
             // Entra (S65) and JumpCloud (S75) name the elements to remove in `value` instead of
             // a filter; only those go.
-            let Some(Value::Array(listed)) = validate_value(def, listed, label)? else {
+            cx.quirks.note(Quirk::RemoveMembersByValue);
+            let Some(Value::Array(listed)) = validate_value(def, listed, label, cx.quirks)? else {
                 return Ok(());
             };
             if let Some(Value::Array(items)) = map.get_mut(name) {
@@ -950,8 +1025,8 @@ fn apply_whole(
         map.shift_remove(name);
         return Ok(());
     }
-    let value = single_from_array(def, value.unwrap_or(&Value::Null), label)?;
-    let Some(new) = validate_value(def, value, label)? else {
+    let value = single_from_array(def, value.unwrap_or(&Value::Null), label, cx.quirks)?;
+    let Some(new) = validate_value(def, value, label, cx.quirks)? else {
         // Adding nothing to a list changes nothing; otherwise an unassigned value clears the
         // attribute (Entra clears the manager with "", S57).
         if !(def.multi_valued && kind == OpKind::Add) {
@@ -971,7 +1046,7 @@ fn apply_whole(
                 Some(Value::Array(existing)) => existing.clone(),
                 _ => Vec::new(),
             };
-            add_elements(def, &mut list, items, limits, label)?;
+            add_elements(def, &mut list, items, cx.limits, label)?;
             Value::Array(list)
         }
         (false, _, Value::Object(new)) => merge_single(def, map.get(name), new),
@@ -984,11 +1059,19 @@ fn apply_whole(
 
 /// Entra's older manager form wraps a single-valued complex value in a one-element array (S57:
 /// `"value":[{"$ref":…,"value":"<mgr>"}]`); its meaning is unambiguous, so unwrap it.
-fn single_from_array<'v>(def: &AttrDef, value: &'v Value, label: &str) -> Result<&'v Value> {
+fn single_from_array<'v>(
+    def: &AttrDef,
+    value: &'v Value,
+    label: &str,
+    quirks: &mut Quirks,
+) -> Result<&'v Value> {
     match value {
         Value::Array(items) if !def.multi_valued => match items.as_slice() {
             [] => Ok(&Value::Null),
-            [one] => Ok(one),
+            [one] => {
+                quirks.note(Quirk::ArrayForSingleValue);
+                Ok(one)
+            }
             _ => Err(ScimError::invalid_value(format!(
                 "{label} is single-valued, but the request sent {} values",
                 items.len()
@@ -999,9 +1082,14 @@ fn single_from_array<'v>(def: &AttrDef, value: &'v Value, label: &str) -> Result
 }
 
 /// The validated value for a sub-attribute target; `None` means unassigned.
-fn sub_value(sub: &AttrDef, value: Option<&Value>, label: &str) -> Result<Option<Value>> {
-    let v = single_from_array(sub, value.unwrap_or(&Value::Null), label)?;
-    validate_value(sub, v, label)
+fn sub_value(
+    sub: &AttrDef,
+    value: Option<&Value>,
+    label: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>> {
+    let v = single_from_array(sub, value.unwrap_or(&Value::Null), label, quirks)?;
+    validate_value(sub, v, label, quirks)
 }
 
 /// RFC 7644 §3.5.2.3: a complex value replaces the sub-attributes it names and keeps the rest.
@@ -1155,6 +1243,7 @@ fn check_immutable(
 /// A sub-attribute of a single-valued complex attribute (`name.givenName`, `manager.value`).
 fn apply_single_sub(
     map: &mut Map<String, Value>,
+    quirks: &mut Quirks,
     kind: OpKind,
     def: &'static AttrDef,
     sub: &'static AttrDef,
@@ -1163,7 +1252,7 @@ fn apply_single_sub(
 ) -> Result<()> {
     let new = match kind {
         OpKind::Remove => None,
-        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label, quirks)?,
     };
     let old = map.get(def.name).and_then(|o| o.get(sub.name));
     check_immutable(sub, old, new.as_ref(), label)?;
@@ -1193,6 +1282,7 @@ fn apply_single_sub(
 /// A sub-attribute of every element of a multi-valued attribute (`emails.type`).
 fn apply_each_sub(
     map: &mut Map<String, Value>,
+    quirks: &mut Quirks,
     kind: OpKind,
     def: &'static AttrDef,
     sub: &'static AttrDef,
@@ -1201,7 +1291,7 @@ fn apply_each_sub(
 ) -> Result<()> {
     let new = match kind {
         OpKind::Remove => None,
-        OpKind::Add | OpKind::Replace => sub_value(sub, value, label)?,
+        OpKind::Add | OpKind::Replace => sub_value(sub, value, label, quirks)?,
     };
     if new.is_none() && kind == OpKind::Add {
         // Adding nothing must not strip a sub-attribute from every element.
@@ -1240,7 +1330,7 @@ fn apply_filtered(
     label: &str,
 ) -> Result<()> {
     let (def, filter, sub) = (f.def, f.filter, f.sub);
-    check_filter(def, filter)?;
+    check_filter(def, filter, cx.quirks)?;
     let mut list = take_list(map, def.name);
     // Positions of the selected elements, ascending; the work below is per selected element
     // (except where elements are removed), so an indexed operation does not walk the list.
@@ -1262,7 +1352,7 @@ fn apply_filtered(
             }
         }
         (OpKind::Add | OpKind::Replace, Some(sub)) => {
-            let new = sub_value(sub, value, label)?;
+            let new = sub_value(sub, value, label, cx.quirks)?;
             keep = keeps_index(new.as_ref());
             if any {
                 for item in at(&mut list, &hits) {
@@ -1274,7 +1364,7 @@ fn apply_filtered(
             } else if let Some(v) = new {
                 let mut elem = element_from_filter(def, filter, label)?;
                 elem.insert(sub.name.to_owned(), v);
-                push_created(def, &mut list, elem, label)?;
+                push_created(def, &mut list, elem, label, cx.quirks)?;
                 if cx.index.fast_primary
                     && list.last().is_some_and(is_primary)
                     && let Some(old) = cx.index.index.as_ref().and_then(|i| i.primaries.first())
@@ -1288,7 +1378,17 @@ fn apply_filtered(
             }
         }
         (OpKind::Add | OpKind::Replace, None) => {
-            let new = match validate_value(def, value.unwrap_or(&Value::Null), label)? {
+            // One element is the value of a filtered target, not a lone value where a list
+            // belongs: it is validated as a list of one.
+            let one;
+            let value = match value {
+                Some(v @ (Value::Object(_) | Value::String(_))) => {
+                    one = Value::Array(vec![v.clone()]);
+                    &one
+                }
+                other => other.unwrap_or(&Value::Null),
+            };
+            let new = match validate_value(def, value, label, cx.quirks)? {
                 None => None,
                 Some(Value::Array(mut items)) if items.len() == 1 => items.pop(),
                 Some(Value::Array(items)) => {
@@ -1319,7 +1419,7 @@ fn apply_filtered(
                 (false, Some(Value::Object(new))) => {
                     let mut elem = element_from_filter(def, filter, label)?;
                     elem.extend(new);
-                    push_created(def, &mut list, elem, label)?;
+                    push_created(def, &mut list, elem, label, cx.quirks)?;
                 }
                 (false, Some(_)) => return Err(no_match(label)),
             }
@@ -1546,8 +1646,11 @@ fn push_created(
     list: &mut Vec<Value>,
     elem: Map<String, Value>,
     label: &str,
+    quirks: &mut Quirks,
 ) -> Result<()> {
-    if let Some(Value::Array(items)) = validate_value(def, &Value::Object(elem), label)? {
+    quirks.note(Quirk::FilterCreatesElement);
+    let one = Value::Array(vec![Value::Object(elem)]);
+    if let Some(Value::Array(items)) = validate_value(def, &one, label, quirks)? {
         for item in items {
             add_element(def, list, item);
         }
@@ -1709,7 +1812,7 @@ fn member_ref(i: usize, o: &Map<String, Value>) -> Result<MemberRef> {
 
 /// Checks a value filter against the element schema once, so an unknown sub-attribute or an
 /// operator the type cannot support is an error even when the list is empty.
-fn check_filter(def: &AttrDef, filter: &Filter) -> Result<()> {
+fn check_filter(def: &AttrDef, filter: &Filter, quirks: &mut Quirks) -> Result<()> {
     let mut stack = vec![(filter, 1usize)];
     while let Some((f, depth)) = stack.pop() {
         if depth > MAX_FILTER_DEPTH {
@@ -1737,6 +1840,10 @@ fn check_filter(def: &AttrDef, filter: &Filter) -> Result<()> {
             Filter::Compare { attr, op, value } => {
                 let sub = element_sub(def, attr)?;
                 check_op(def, sub, *op, value)?;
+                // Entra compares booleans with "True"/"False" (S54).
+                if sub.ty == AttrType::Boolean && matches!(value, CompValue::String(_)) {
+                    quirks.note(Quirk::StringBoolean);
+                }
             }
         }
     }
@@ -2035,12 +2142,35 @@ mod tests {
     }
 
     fn patch(rt: &ResourceType, base: &Document, body: Value) -> Result<PatchOutcome> {
-        let ops = parse_patch(&body, &WriteLimits::default())?;
-        apply_patch(rt, "id-1", base, &ops, &WriteLimits::default())
+        let ops = parse_patch(&body, &WriteLimits::default(), &mut Quirks::default())?;
+        apply_patch(
+            rt,
+            "id-1",
+            base,
+            &ops,
+            &WriteLimits::default(),
+            &mut Quirks::default(),
+        )
     }
 
     fn patch_user(body: Value) -> Result<PatchOutcome> {
         patch(&USER, &user(), body)
+    }
+
+    /// A user PATCH with the tenant's policy `strict`, and what it noticed.
+    fn patch_noticing(body: &Value, strict: bool) -> (Result<PatchOutcome>, Quirks) {
+        let mut q = Quirks::new(strict);
+        let out = parse_patch(body, &WriteLimits::default(), &mut q).and_then(|ops| {
+            apply_patch(
+                &USER,
+                "id-1",
+                &user(),
+                &ops,
+                &WriteLimits::default(),
+                &mut q,
+            )
+        });
+        (out, q)
     }
 
     fn patch_group(body: Value) -> Result<PatchOutcome> {
@@ -2607,7 +2737,7 @@ mod tests {
         assert!(d.starts_with("Operations[1] (replace)"), "{d}");
         let members_then_fail = patch_group(ops(json!([
             {"op":"add","path":"members","value":[{"value":"u"}]},
-            {"op":"add","path":"bogus","value":"x"}
+            {"op":"add","path":"displayName[value eq \"x\"]","value":"x"}
         ])));
         assert_eq!(err_type(members_then_fail).0, Some(ScimType::InvalidPath));
     }
@@ -2673,33 +2803,131 @@ mod tests {
         assert!(patch_user(ops(json!([{"op":"replace","path":"userName","value":""}]))).is_err());
     }
 
+    /// Issue 21: a path to an attribute no schema defines used to be 400 invalidPath; the
+    /// operation is now skipped and the name noted, and only a strict tenant refuses it, with
+    /// invalidSyntax naming the attribute and the fix.
     #[test]
-    fn unknown_attributes_and_schemas_are_invalid_path() {
-        let (t, d) = err_type(patch_user(ops(
-            json!([{"op":"replace","path":"badge","value":"x"}]),
-        )));
-        assert_eq!(t, Some(ScimType::InvalidPath));
-        assert!(d.contains("\"badge\"") && d.contains("userName"), "{d}");
-        let (t, d) = err_type(patch_user(ops(json!([{"op":"replace",
-            "path":"urn:example:custom:1.0:User:badge","value":"x"}]))));
-        assert_eq!(t, Some(ScimType::InvalidPath));
-        assert!(d.contains(ENT), "{d}");
-        let (t, d) = err_type(patch_user(ops(
-            json!([{"op":"replace","path":"name.nick","value":"x"}]),
-        )));
-        assert_eq!(t, Some(ScimType::InvalidPath));
-        assert!(d.contains("givenName"), "{d}");
-        let (t, _) = err_type(patch_user(ops(json!([{"op":"replace",
-            "path":"userName[value eq \"x\"].foo","value":"x"}]))));
-        assert_eq!(t, Some(ScimType::InvalidPath));
-        let (t, _) = err_type(patch_user(ops(
-            json!([{"op":"replace","path":"userName.foo","value":"x"}]),
-        )));
-        assert_eq!(t, Some(ScimType::InvalidPath));
-        let (t, _) = err_type(patch_user(ops(
-            json!([{"op":"add","value":{ENT:{"badge":"1"}}}]),
-        )));
-        assert_eq!(t, Some(ScimType::InvalidPath));
+    fn undeclared_paths_are_skipped_and_noted_or_refused_when_strict() {
+        for (op, name, named) in [
+            (
+                json!({"op":"replace","path":"badge","value":"x"}),
+                "badge",
+                "userName",
+            ),
+            (
+                json!({"op":"replace","path":"urn:example:custom:1.0:User:badge","value":"x"}),
+                "urn:example:custom:1.0:User:badge",
+                ENT,
+            ),
+            (
+                json!({"op":"replace","path":"name.nick","value":"x"}),
+                "name.nick",
+                "givenName",
+            ),
+            (
+                json!({"op":"replace","path":format!("{ENT}:badge"),"value":"x"}),
+                &format!("{ENT}:badge"),
+                "employeeNumber",
+            ),
+            (
+                json!({"op":"add","value":{ENT:{"badge":"1"}}}),
+                &format!("{ENT}:badge"),
+                "employeeNumber",
+            ),
+            (
+                json!({"op":"add","value":{"costCentre":"1","displayName":"D"}}),
+                "costCentre",
+                "userName",
+            ),
+            (
+                json!({"op":"remove","path":"costCentre"}),
+                "costCentre",
+                "userName",
+            ),
+        ] {
+            let body = ops(json!([op, {"op":"replace","path":"title","value":"T"}]));
+            let (out, q) = patch_noticing(&body, false);
+            let out = out.expect("skipped, not refused");
+            assert_eq!(out.doc["title"], "T", "the other operations apply: {op}");
+            assert_eq!(q.ignored(), [name], "{op}");
+            let mut expected = user();
+            expected.insert("title".into(), json!("T"));
+            if op["value"]["displayName"] == "D" {
+                expected.insert("displayName".into(), json!("D"));
+            }
+            assert_eq!(out.doc, expected, "nothing undeclared is stored: {op}");
+
+            let (out, q) = patch_noticing(&body, true);
+            let e = out.expect_err("strict");
+            assert_eq!(
+                (e.status, e.scim_type),
+                (400, Some(ScimType::InvalidSyntax)),
+                "{op}"
+            );
+            assert!(
+                e.detail.contains(named) && e.detail.contains("strict"),
+                "{}",
+                e.detail
+            );
+            assert!(q.ignored().is_empty());
+        }
+        // Declared attributes used wrongly keep their errors, strict or not.
+        for strict in [false, true] {
+            for bad in [
+                json!({"op":"replace","path":"userName[value eq \"x\"].foo","value":"x"}),
+                json!({"op":"replace","path":"userName.foo","value":"x"}),
+            ] {
+                let (out, _) = patch_noticing(&ops(json!([bad])), strict);
+                assert_eq!(err_type(out).0, Some(ScimType::InvalidPath));
+            }
+            let (out, _) = patch_noticing(
+                &ops(json!([{"op":"replace","path":"active","value":"yes"}])),
+                strict,
+            );
+            assert_eq!(err_type(out).0, Some(ScimType::InvalidValue));
+        }
+    }
+
+    #[test]
+    fn dialect_is_noted() {
+        let (_, q) = patch_noticing(
+            &ops(json!([{"op":"remove","path":"emails[primary eq \"True\"]"}])),
+            false,
+        );
+        assert!(
+            q.contains(Quirk::StringBoolean),
+            "a string boolean in a path filter"
+        );
+        let body = json!({"Operations":[
+            {"op":"Replace","path":"active","value":"False"},
+            {"op":"replace","value":{"name.givenName":"G","id":"id-1"}},
+            {"op":"Add","path":"manager","value":[{"value":"m2"}]},
+            {"op":"replace","path":"emails[type eq \"other\"].value","value":"o@x"},
+            {"op":"remove","path":"emails","value":[{"value":"bj@home.example"}]}
+        ]});
+        let (out, q) = patch_noticing(&body, false);
+        out.expect("applies");
+        let seen: Vec<Quirk> = q.applied().collect();
+        assert_eq!(
+            seen,
+            [
+                Quirk::StringBoolean,
+                Quirk::CapitalisedOp,
+                Quirk::PathlessPatch,
+                Quirk::PathKeysInValue,
+                Quirk::ArrayForSingleValue,
+                Quirk::RemoveMembersByValue,
+                Quirk::OwnIdInPatchValue,
+                Quirk::PatchWithoutSchemas,
+                Quirk::UnqualifiedExtensionAttribute,
+                Quirk::FilterCreatesElement,
+            ]
+        );
+        let (_, plain) = patch_noticing(
+            &ops(json!([{"op":"replace","path":"active","value":false}])),
+            false,
+        );
+        assert!(plain.is_empty(), "{plain:?}");
     }
 
     #[test]
@@ -2717,11 +2945,13 @@ mod tests {
         ));
         assert_eq!(d[ENT]["division"], "R&D");
         assert!(d[ENT].get("schemas").is_none(), "{:?}", d[ENT]);
-        // …but any other `schemas` value is still an unknown attribute.
-        let (t, _) = err_type(patch_user(ops(
-            json!([{"op":"add","path":ENT,"value":{"schemas":["urn:x"],"division":"R&D"}}]),
-        )));
-        assert_eq!(t, Some(ScimType::InvalidPath));
+        // …but any other `schemas` value is still an undeclared attribute.
+        let (out, q) = patch_noticing(
+            &ops(json!([{"op":"add","path":ENT,"value":{"schemas":["urn:x"],"division":"R&D"}}])),
+            false,
+        );
+        assert_eq!(out.expect("skipped").doc[ENT]["division"], "R&D");
+        assert_eq!(q.ignored(), [format!("{ENT}:schemas")]);
     }
 
     #[test]
@@ -2816,10 +3046,14 @@ mod tests {
             ..WriteLimits::default()
         };
         let op = json!({"op":"replace","path":"nickName","value":"x"});
-        assert!(parse_patch(&ops(json!([op, op, op])), &limits).is_ok());
+        assert!(parse_patch(&ops(json!([op, op, op])), &limits, &mut Quirks::default()).is_ok());
         // The fourth operation is not even valid: the count is checked first.
-        let e = parse_patch(&ops(json!([op, op, op, {"op":"bogus"}])), &limits)
-            .expect_err("over the limit");
+        let e = parse_patch(
+            &ops(json!([op, op, op, {"op":"bogus"}])),
+            &limits,
+            &mut Quirks::default(),
+        )
+        .expect_err("over the limit");
         assert_eq!(e.status, 413);
         assert_eq!(e.scim_type, None);
         assert!(
@@ -2837,8 +3071,15 @@ mod tests {
             ..WriteLimits::default()
         };
         let run = |body: Value| {
-            let parsed = parse_patch(&body, &limits)?;
-            apply_patch(&USER, "id-1", &user(), &parsed, &limits)
+            let parsed = parse_patch(&body, &limits, &mut Quirks::default())?;
+            apply_patch(
+                &USER,
+                "id-1",
+                &user(),
+                &parsed,
+                &limits,
+                &mut Quirks::default(),
+            )
         };
         let emails = |n: usize| -> Vec<Value> {
             (0..n)
@@ -2869,8 +3110,15 @@ mod tests {
         let mut big = user();
         big.insert("emails".into(), Value::Array(emails(7)));
         let on_big = |body: Value| {
-            let parsed = parse_patch(&body, &limits)?;
-            apply_patch(&USER, "id-1", &big, &parsed, &limits)
+            let parsed = parse_patch(&body, &limits, &mut Quirks::default())?;
+            apply_patch(
+                &USER,
+                "id-1",
+                &big,
+                &parsed,
+                &limits,
+                &mut Quirks::default(),
+            )
         };
         assert!(on_big(ops(json!([{"op":"replace","path":"active","value":false}]))).is_ok());
         assert!(
@@ -2916,17 +3164,26 @@ mod tests {
             &USER,
             "id-1",
             &base,
-            &parse_patch(&ops(list.clone()), &limits).expect("parse"),
+            &parse_patch(&ops(list.clone()), &limits, &mut Quirks::default()).expect("parse"),
             &limits,
+            &mut Quirks::default(),
         )
         .expect("applies")
         .doc;
         let mut one_by_one = base;
         for op in list.as_array().expect("array") {
-            let parsed = parse_patch(&ops(json!([op])), &limits).expect("parse");
-            one_by_one = apply_patch(&USER, "id-1", &one_by_one, &parsed, &limits)
-                .expect("applies")
-                .doc;
+            let parsed =
+                parse_patch(&ops(json!([op])), &limits, &mut Quirks::default()).expect("parse");
+            one_by_one = apply_patch(
+                &USER,
+                "id-1",
+                &one_by_one,
+                &parsed,
+                &limits,
+                &mut Quirks::default(),
+            )
+            .expect("applies")
+            .doc;
         }
         assert_eq!(all, one_by_one);
         let emails = all["emails"].as_array().expect("emails");
@@ -3136,14 +3393,14 @@ mod tests {
                     .collect();
                 let base = doc(json!({"userName": "u", "emails": emails}));
                 let limits = WriteLimits::default();
-                let together = parse_patch(&ops(Value::Array(list.clone())), &limits)
-                    .and_then(|o| apply_patch(&USER, "id-1", &base, &o, &limits))
+                let together = parse_patch(&ops(Value::Array(list.clone())), &limits, &mut Quirks::default())
+                    .and_then(|o| apply_patch(&USER, "id-1", &base, &o, &limits, &mut Quirks::default()))
                     .map(|out| out.doc);
                 let mut alone = Ok(base);
                 for op in &list {
                     alone = alone.and_then(|d| {
-                        let o = parse_patch(&ops(json!([op])), &limits)?;
-                        apply_patch(&USER, "id-1", &d, &o, &limits).map(|out| out.doc)
+                        let o = parse_patch(&ops(json!([op])), &limits, &mut Quirks::default())?;
+                        apply_patch(&USER, "id-1", &d, &o, &limits, &mut Quirks::default()).map(|out| out.doc)
                     });
                 }
                 match (together, alone) {
@@ -3161,10 +3418,10 @@ mod tests {
                 let body = if schemas { ops(Value::Array(list)) } else { json!({"Operations": list}) };
                 let group = doc(json!({"displayName":"g"}));
                 for (rt, base) in [(&USER, user()), (&GROUP, group)] {
-                    match parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default())) {
+                    match parse_patch(&body, &WriteLimits::default(), &mut Quirks::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default(), &mut Quirks::default())) {
                         Ok(out) => {
                             // A patched document is itself a valid, canonical resource.
-                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()), &mut Quirks::default());
                             prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
                             if let Ok(again) = again {
                                 prop_assert_eq!(&again.doc, &out.doc);
@@ -3190,9 +3447,9 @@ mod tests {
                 let body = ops(Value::Array(list));
                 let group = doc(json!({"displayName":"g"}));
                 for (rt, base) in [(&USER, user()), (&GROUP, group)] {
-                    match parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default())) {
+                    match parse_patch(&body, &WriteLimits::default(), &mut Quirks::default()).and_then(|o| apply_patch(rt, "id-1", &base, &o, &WriteLimits::default(), &mut Quirks::default())) {
                         Ok(out) => {
-                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()));
+                            let again = crate::scim::resource::validate(rt, &Value::Object(out.doc.clone()), &mut Quirks::default());
                             prop_assert!(again.is_ok(), "{:?} -> {:?}", out.doc, again);
                             if let Ok(again) = again {
                                 prop_assert_eq!(&again.doc, &out.doc);
@@ -3205,7 +3462,7 @@ mod tests {
 
             #[test]
             fn arbitrary_json_bodies_never_panic(body in json_value()) {
-                if let Err(e) = parse_patch(&body, &WriteLimits::default()).and_then(|o| apply_patch(&USER, "id-1", &user(), &o, &WriteLimits::default())) {
+                if let Err(e) = parse_patch(&body, &WriteLimits::default(), &mut Quirks::default()).and_then(|o| apply_patch(&USER, "id-1", &user(), &o, &WriteLimits::default(), &mut Quirks::default())) {
                     prop_assert_eq!(e.status, 400);
                 }
             }

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::{Result, ScimError};
+use super::quirks::{Quirk, Quirks, STRICT_FIX};
 use super::schema::{AttrDef, AttrType, Mutability, ResourceType, SchemaDef};
 
 /// A resource body as stored: canonical attribute names, no `id`, `meta`, `schemas` or
@@ -97,8 +98,10 @@ pub fn too_many_values(label: &str, count: usize, limits: &WriteLimits) -> ScimE
     ))
 }
 
-/// Validates a full resource body (POST, PUT) against the resource type's schemas.
-pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
+/// Validates a full resource body (POST, PUT) against the resource type's schemas. Names no
+/// schema defines are skipped and recorded in `quirks`, or refused when it is strict; so are
+/// the other dialect normalisations applied.
+pub fn validate(rt: &ResourceType, body: &Value, quirks: &mut Quirks) -> Result<Validated> {
     let Value::Object(input) = body else {
         return Err(ScimError::invalid_syntax(format!(
             "the request body must be a JSON object holding a {} resource, not {}",
@@ -110,24 +113,24 @@ pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
     let mut password = None;
     for (key, value) in input {
         if key.eq_ignore_ascii_case("schemas") {
-            check_schemas(rt, value)?;
+            check_schemas(rt, value, quirks)?;
         } else if let Some(ext) = rt.extension(key) {
-            if let Some(block) = validate_extension(ext, value)? {
+            if let Some(block) = validate_extension(ext, value, quirks)? {
                 doc.insert(ext.id.to_owned(), Value::Object(block));
             }
         } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
             if def.name == "password" {
-                password = validate_value(def, value, def.name)?
+                password = validate_value(def, value, def.name, quirks)?
                     .and_then(|v| v.as_str().map(str::to_owned));
             } else if !def.is_read_only()
-                && let Some(v) = validate_value(def, value, def.name)?
+                && let Some(v) = validate_value(def, value, def.name, quirks)?
             {
                 doc.insert(def.name.to_owned(), v);
             }
         } else if is_read_only_common(key) {
             // RFC 7644 §3.3: readOnly attributes in a request "SHALL be ignored".
         } else {
-            return Err(unknown_attribute(rt, key));
+            quirks.undeclared(key, || unknown_attribute(rt, key))?;
         }
     }
     check_required(rt.schema, &doc)?;
@@ -137,23 +140,36 @@ pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
 /// Checks a value for one attribute and returns it in canonical form, or `None` when the value
 /// means "unassigned" (RFC 7643 §2.5: null and empty arrays; IdPs also send `""`, S57, S73).
 /// `path` names the attribute in error details, e.g. `emails[0].primary`.
-pub fn validate_value(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+pub fn validate_value(
+    def: &AttrDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>> {
     if def.multi_valued {
-        return validate_multi(def, value, path);
+        return validate_multi(def, value, path, quirks);
     }
-    validate_single(def, value, path)
+    validate_single(def, value, path, quirks)
 }
 
-fn validate_multi(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+fn validate_multi(
+    def: &AttrDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>> {
     let items: Vec<&Value> = match value {
         Value::Null => return Ok(None),
         Value::Array(items) => items.iter().collect(),
         // OneLogin sends a lone object where an array belongs (S73); its meaning is unambiguous.
-        single => vec![single],
+        single => {
+            quirks.note(Quirk::SingleValueForMultiValued);
+            vec![single]
+        }
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
-        if let Some(v) = validate_single(def, item, &format!("{path}[{i}]"))? {
+        if let Some(v) = validate_single(def, item, &format!("{path}[{i}]"), quirks)? {
             out.push(v);
         }
     }
@@ -179,24 +195,46 @@ fn check_single_primary(items: &[Value], path: &str) -> Result<()> {
     Ok(())
 }
 
-fn validate_single(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+fn validate_single(
+    def: &AttrDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>> {
     if value.is_null() {
         return Ok(None);
     }
     match def.ty {
-        AttrType::Complex => validate_complex(def, value, path),
+        AttrType::Complex => validate_complex(def, value, path, quirks),
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
-            Value::String(s) if s.is_empty() => Ok(None),
-            Value::String(_) => Ok(Some(value.clone())),
+            Value::String(s) if s.is_empty() => {
+                quirks.note(Quirk::EmptyStringAsUnassigned);
+                Ok(None)
+            }
+            Value::String(s) => {
+                if !def.canonical_values.is_empty() && !def.canonical_values.contains(&s.as_str()) {
+                    quirks.note(Quirk::NonCanonicalValue);
+                }
+                Ok(Some(value.clone()))
+            }
             // A number where a string belongs has one obvious meaning (employeeNumber 701984).
-            Value::Number(n) => Ok(Some(Value::String(n.to_string()))),
+            Value::Number(n) => {
+                quirks.note(Quirk::NumberAsString);
+                Ok(Some(Value::String(n.to_string())))
+            }
             other => Err(wrong_type(path, "a string", other)),
         },
         AttrType::Boolean => match value {
             Value::Bool(_) => Ok(Some(value.clone())),
             // Entra sends "True"/"False" strings by default (S54, S56).
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(Value::Bool(true))),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(Value::Bool(false))),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => {
+                quirks.note(Quirk::StringBoolean);
+                Ok(Some(Value::Bool(true)))
+            }
+            Value::String(s) if s.eq_ignore_ascii_case("false") => {
+                quirks.note(Quirk::StringBoolean);
+                Ok(Some(Value::Bool(false)))
+            }
             other => Err(wrong_type(path, "a boolean (true or false)", other)),
         },
         AttrType::Integer => match value {
@@ -208,7 +246,10 @@ fn validate_single(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Va
             other => Err(wrong_type(path, "a number", other)),
         },
         AttrType::DateTime => match value {
-            Value::String(s) if s.is_empty() => Ok(None),
+            Value::String(s) if s.is_empty() => {
+                quirks.note(Quirk::EmptyStringAsUnassigned);
+                Ok(None)
+            }
             Value::String(s) if OffsetDateTime::parse(s, &Rfc3339).is_ok() => {
                 Ok(Some(value.clone()))
             }
@@ -221,12 +262,22 @@ fn validate_single(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Va
     }
 }
 
-fn validate_complex(def: &AttrDef, value: &Value, path: &str) -> Result<Option<Value>> {
+fn validate_complex(
+    def: &AttrDef,
+    value: &Value,
+    path: &str,
+    quirks: &mut Quirks,
+) -> Result<Option<Value>> {
     let object = match value {
         Value::Object(o) => o,
         // A bare id where a {"value": id} object belongs: Entra's manager (S57), plain lists of
         // emails. Only for complex attributes that have a `value` sub-attribute.
         Value::String(s) if def.sub("value").is_some() => {
+            quirks.note(if s.is_empty() {
+                Quirk::EmptyStringAsUnassigned
+            } else {
+                Quirk::BareValueForComplex
+            });
             return Ok((!s.is_empty()).then(|| serde_json::json!({ "value": s })));
         }
         other => return Err(wrong_type(path, "an object", other)),
@@ -234,24 +285,32 @@ fn validate_complex(def: &AttrDef, value: &Value, path: &str) -> Result<Option<V
     let mut out = Map::new();
     for (key, v) in object {
         let Some(sub) = def.sub(key) else {
-            let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
-            return Err(ScimError::invalid_value(format!(
-                "{path} has no sub-attribute \"{key}\"; {} takes {}",
-                def.name,
-                known.join(", ")
-            )));
+            let name = format!("{}.{key}", def.name);
+            quirks.undeclared(&name, || {
+                let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
+                format!(
+                    "{path} has no sub-attribute \"{key}\"; {} takes {}; {STRICT_FIX}",
+                    def.name,
+                    known.join(", ")
+                )
+            })?;
+            continue;
         };
         if sub.is_read_only() {
             continue;
         }
-        if let Some(v) = validate_single(sub, v, &format!("{path}.{}", sub.name))? {
+        if let Some(v) = validate_single(sub, v, &format!("{path}.{}", sub.name), quirks)? {
             out.insert(sub.name.to_owned(), v);
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
 }
 
-fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>> {
+fn validate_extension(
+    ext: &SchemaDef,
+    value: &Value,
+    quirks: &mut Quirks,
+) -> Result<Option<Document>> {
     let Value::Object(input) = value else {
         if value.is_null() {
             return Ok(None);
@@ -265,42 +324,52 @@ fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>
     let mut block = Document::new();
     for (key, v) in input {
         let Some(def) = ext.attr(key) else {
-            let known: Vec<&str> = ext.attributes.iter().map(|a| a.name).collect();
-            return Err(ScimError::invalid_value(format!(
-                "{} has no attribute \"{key}\"; it defines {}",
-                ext.id,
-                known.join(", ")
-            )));
+            quirks.undeclared(&format!("{}:{key}", ext.id), || {
+                let known: Vec<&str> = ext.attributes.iter().map(|a| a.name).collect();
+                format!(
+                    "{} has no attribute \"{key}\"; it defines {}; {STRICT_FIX}",
+                    ext.id,
+                    known.join(", ")
+                )
+            })?;
+            continue;
         };
         if def.is_read_only() {
             continue;
         }
         let path = format!("{}:{}", ext.id, def.name);
-        if let Some(v) = validate_value(def, v, &path)? {
+        if let Some(v) = validate_value(def, v, &path, quirks)? {
             block.insert(def.name.to_owned(), v);
         }
     }
     Ok((!block.is_empty()).then_some(block))
 }
 
-fn check_schemas(rt: &ResourceType, value: &Value) -> Result<()> {
+fn check_schemas(rt: &ResourceType, value: &Value, quirks: &mut Quirks) -> Result<()> {
     let urns: Vec<&Value> = match value {
         Value::Array(a) => a.iter().collect(),
-        Value::String(_) => vec![value],
+        Value::String(_) => {
+            quirks.note(Quirk::SchemasAsString);
+            vec![value]
+        }
         other => return Err(wrong_type("schemas", "an array of schema URNs", other)),
     };
     for urn in urns {
         let Some(urn) = urn.as_str() else {
             return Err(wrong_type("schemas", "an array of schema URN strings", urn));
         };
-        if rt.schema_by_urn(urn).is_none() && !rt.tolerates_schema(urn) {
-            let mut supported = vec![rt.schema.id];
-            supported.extend(rt.extensions.iter().map(|s| s.id));
-            return Err(ScimError::invalid_value(format!(
-                "schemas lists \"{urn}\", which this server does not support for {}; use {}",
-                rt.name,
-                supported.join(" and/or ")
-            )));
+        if rt.tolerates_schema(urn) {
+            quirks.note(Quirk::ForeignSchemaUrn);
+        } else if rt.schema_by_urn(urn).is_none() {
+            quirks.undeclared(urn, || {
+                let mut supported = vec![rt.schema.id];
+                supported.extend(rt.extensions.iter().map(|s| s.id));
+                format!(
+                    "schemas lists \"{urn}\", which this server does not support for {}; use {}; {STRICT_FIX}",
+                    rt.name,
+                    supported.join(" and/or ")
+                )
+            })?;
         }
     }
     Ok(())
@@ -328,7 +397,8 @@ fn is_read_only_common(key: &str) -> bool {
     super::schema::find(&super::schema::COMMON_ATTRIBUTES, key).is_some_and(AttrDef::is_read_only)
 }
 
-fn unknown_attribute(rt: &ResourceType, key: &str) -> ScimError {
+/// The detail refusing an undeclared top-level name (strict tenants).
+fn unknown_attribute(rt: &ResourceType, key: &str) -> String {
     if key.to_ascii_lowercase().starts_with("urn:") {
         let ext: Vec<&str> = rt.extensions.iter().map(|s| s.id).collect();
         let hint = if ext.is_empty() {
@@ -336,15 +406,15 @@ fn unknown_attribute(rt: &ResourceType, key: &str) -> ScimError {
         } else {
             ext.join(", ")
         };
-        return ScimError::invalid_value(format!(
-            "\"{key}\" is not a schema extension this server supports for {}; supported extensions: {hint}",
+        return format!(
+            "\"{key}\" is not a schema extension this server supports for {}; supported extensions: {hint}; {STRICT_FIX}",
             rt.name
-        ));
+        );
     }
-    ScimError::invalid_value(format!(
-        "\"{key}\" is not an attribute of the {} schema ({}); remove it or map it to a defined attribute (see /Schemas)",
+    format!(
+        "\"{key}\" is not an attribute of the {} schema ({}) or of an extension (see /Schemas); {STRICT_FIX}",
         rt.name, rt.schema.id
-    ))
+    )
 }
 
 fn wrong_type(path: &str, expected: &str, got: &Value) -> ScimError {
@@ -373,11 +443,22 @@ mod tests {
     use serde_json::json;
 
     fn ok(body: Value) -> Validated {
-        validate(&USER, &body).expect("valid")
+        validate(&USER, &body, &mut Quirks::new(false)).expect("valid")
     }
 
     fn err(body: Value) -> ScimError {
-        validate(&USER, &body).expect_err("invalid")
+        validate(&USER, &body, &mut Quirks::new(false)).expect_err("invalid")
+    }
+
+    /// The body validated leniently, and what was noticed.
+    fn noticed(body: Value) -> (Validated, Quirks) {
+        let mut q = Quirks::new(false);
+        let v = validate(&USER, &body, &mut q).expect("valid");
+        (v, q)
+    }
+
+    fn strict_err(body: Value) -> ScimError {
+        validate(&USER, &body, &mut Quirks::new(true)).expect_err("refused when strict")
     }
 
     #[test]
@@ -418,19 +499,99 @@ mod tests {
         );
     }
 
+    /// Issue 21: an undeclared attribute used to be a 400; by default it is now skipped and
+    /// recorded, and only a strict tenant refuses it (invalidSyntax, naming it and the fix).
     #[test]
-    fn unknown_attribute_is_named() {
-        let e = err(json!({"userName":"a","user_name":"b"}));
-        assert_eq!(e.status, 400);
+    fn undeclared_attributes_are_ignored_and_recorded_or_refused_when_strict() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let body = json!({"userName":"a","user_name":"b","costCentre":"1",
+            "name":{"givenName":"G","nick":"n"}, ent: {"department":"D","badge":"7"}});
+        let (v, q) = noticed(body.clone());
+        assert_eq!(
+            Value::Object(v.doc),
+            json!({"userName":"a","name":{"givenName":"G"}, ent: {"department":"D"}})
+        );
+        assert_eq!(
+            q.ignored(),
+            [
+                "user_name",
+                "costCentre",
+                "name.nick",
+                &format!("{ent}:badge")
+            ]
+        );
+        assert!(q.contains(Quirk::IgnoredAttributes));
+
+        let e = strict_err(body);
+        assert_eq!(
+            (e.status, e.scim_type.map(|t| t.as_str())),
+            (400, Some("invalidSyntax"))
+        );
         assert!(e.detail.contains("\"user_name\""), "{}", e.detail);
+        assert!(e.detail.contains("declare an extension"), "{}", e.detail);
+        for body in [
+            json!({"userName":"a","name":{"nick":"n"}}),
+            json!({"userName":"a", ent: {"badge":"7"}}),
+        ] {
+            let e = strict_err(body);
+            assert_eq!(e.scim_type.map(|t| t.as_str()), Some("invalidSyntax"));
+            assert!(e.detail.contains("strict"), "{}", e.detail);
+        }
+    }
+
+    /// Declared attributes keep their errors whatever the policy: only names no schema
+    /// defines are ignored.
+    #[test]
+    fn declared_attributes_keep_their_errors() {
+        for strict in [false, true] {
+            let e = validate(
+                &USER,
+                &json!({"userName":"a","active":"yes"}),
+                &mut Quirks::new(strict),
+            )
+            .expect_err("wrong type");
+            assert_eq!(e.scim_type.map(|t| t.as_str()), Some("invalidValue"));
+        }
+        let (v, q) = noticed(json!({"userName":"a","id":"x","meta":{}}));
+        assert_eq!(v.doc.len(), 1);
+        assert!(q.is_empty(), "readOnly attributes are declared: {q:?}");
     }
 
     #[test]
-    fn unknown_schema_is_named() {
-        let e = err(json!({"schemas":["urn:example:custom"],"userName":"a"}));
+    fn unknown_schema_is_ignored_or_refused_when_strict() {
+        let (_, q) = noticed(json!({"schemas":["urn:example:custom"],"userName":"a"}));
+        assert_eq!(q.ignored(), ["urn:example:custom"]);
+        let e = strict_err(json!({"schemas":["urn:example:custom"],"userName":"a"}));
         assert!(e.detail.contains("urn:example:custom"), "{}", e.detail);
+        let mut q = Quirks::new(true);
         assert!(validate(&GROUP, &json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group",
-            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"g"})).is_ok());
+            "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"],"displayName":"g"}), &mut q).is_ok());
+        assert!(q.contains(Quirk::ForeignSchemaUrn));
+    }
+
+    #[test]
+    fn normalisations_are_noted() {
+        let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+        let (_, q) = noticed(json!({"userName":"a","active":"True","title":"",
+            "emails":{"value":"a@x","type":"Work"}, ent: {"employeeNumber": 7, "manager": "m"}}));
+        let seen: Vec<Quirk> = q.applied().collect();
+        assert_eq!(
+            seen,
+            [
+                Quirk::StringBoolean,
+                Quirk::NumberAsString,
+                Quirk::SingleValueForMultiValued,
+                Quirk::BareValueForComplex,
+                Quirk::EmptyStringAsUnassigned,
+                Quirk::NonCanonicalValue
+            ]
+        );
+        let (_, one) =
+            noticed(json!({"schemas":"urn:ietf:params:scim:schemas:core:2.0:User","userName":"a"}));
+        assert_eq!(one.applied().collect::<Vec<_>>(), [Quirk::SchemasAsString]);
+        let (_, plain) =
+            noticed(json!({"userName":"a","active":true,"emails":[{"value":"a@x","type":"work"}]}));
+        assert!(plain.is_empty(), "{plain:?}");
     }
 
     #[test]
@@ -456,7 +617,7 @@ mod tests {
             json!({"employeeNumber":"701984","manager":{"value":"m1"}})
         );
         assert!(
-            err(json!({"userName":"a", ent: {"badge":"1"}}))
+            strict_err(json!({"userName":"a", ent: {"badge":"1"}}))
                 .detail
                 .contains("\"badge\"")
         );

@@ -10,6 +10,7 @@ use crate::scim::error::{Result, ScimError};
 use crate::scim::filter::{Filter, parse_filter};
 use crate::scim::list::{RawListParams, list_response};
 use crate::scim::projection::Projection;
+use crate::scim::quirks::Quirks;
 use crate::scim::schema::{GROUP, ResourceType, USER};
 use crate::store::{Store, StoreError, browse};
 
@@ -84,7 +85,7 @@ pub async fn list(
     };
     let mut query = raw.parse(max_results)?;
     query.filter = combined_filter(rt, params)?;
-    resources::list(store, rt, scope, query).await
+    resources::list(store, rt, scope, query, &mut Quirks::default()).await
 }
 
 /// One user with the groups it belongs to (direct and inherited, as SCIM renders `groups`).

@@ -27,6 +27,9 @@ pub struct Scope {
     /// Most bytes of JSON the history keeps of each before/after value
     /// (`history.max_value_bytes`).
     pub history_value_cap: usize,
+    /// The tenant refuses attributes no schema defines (400 invalidSyntax) instead of
+    /// ignoring and reporting them (tenant setting `strict`, issue 21).
+    pub strict: bool,
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -22,6 +22,7 @@ use super::OpError;
 use crate::clock;
 use crate::config::RequestLogConfig;
 use crate::scim::diagnosis::{self, Deletion, Diagnosis, Observed};
+use crate::scim::quirks::{Quirk, Quirks};
 use crate::scim::redact::redact_body;
 use crate::store::request_log::{self as rows, LogFilter, LogRow};
 use crate::store::{Store, StoreError};
@@ -52,6 +53,8 @@ pub struct Capture {
     pub status: u16,
     pub latency_ms: f64,
     pub parts: CaptureBuffer,
+    /// The IdP dialect scimd normalised and the undeclared attributes it ignored.
+    pub quirks: Quirks,
 }
 
 /// The text fields and bodies of a capture.
@@ -441,7 +444,7 @@ impl RequestLog {
                         for capture in &batch {
                             let tenant = capture.parts.get(Field::Tenant).unwrap_or_default();
                             let tenant_id = ids.get(tenant).copied();
-                            insert_row(&mut inserter, capture, caps, tenant_id)?;
+                            insert_row(c, &mut inserter, capture, caps, tenant_id)?;
                         }
                         Ok(batch)
                     })
@@ -586,6 +589,7 @@ struct ResponseFields {
 /// Inserts the row of a capture: redacted bodies, IdP, error fields, resource. Its text is
 /// bound from the capture itself wherever it can be, since SQLite copies what it binds.
 fn insert_row(
+    conn: &crate::store::Conn,
     inserter: &mut rows::Inserter<'_>,
     c: &Capture,
     (cap, field_cap): (usize, usize),
@@ -625,6 +629,11 @@ fn insert_row(
     let user_agent = text(Field::UserAgent);
     let time = clock::timestamp(c.time.unwrap_or_else(clock::now));
     let client_ip = c.client_ip.map(|ip| ip.to_string());
+    // The usual request needed no normalisation: no allocation then.
+    let quirk_ids: Vec<&str> = c.quirks.applied().map(Quirk::id).collect();
+    let quirks = (!quirk_ids.is_empty()).then(|| quirk_ids.join(","));
+    let ignored = (!c.quirks.ignored().is_empty())
+        .then(|| serde_json::to_string(c.quirks.ignored()).unwrap_or_default());
     let row = LogRow {
         id: 0,
         time: time.as_str(),
@@ -649,8 +658,23 @@ fn insert_row(
         response_truncated,
         truncated_fields: truncated_fields.as_deref(),
         request_id: text(Field::RequestId),
+        quirks: quirks.as_deref(),
+        ignored_attributes: ignored.as_deref(),
     };
-    inserter.insert(&row, tenant_id)
+    inserter.insert(&row, tenant_id)?;
+    if let (Some(token_id), Some(tenant_id)) = (row.token_id, tenant_id)
+        && !quirk_ids.is_empty()
+    {
+        rows::count_quirks(
+            conn,
+            tenant_id,
+            token_id,
+            &time,
+            &quirk_ids,
+            c.quirks.ignored(),
+        )?;
+    }
+    Ok(())
 }
 
 /// The text fields of a capture cut to their cap, as `truncated_fields` stores them; `None`
@@ -702,7 +726,42 @@ pub struct Entry {
     pub detail: Option<String>,
     /// Text fields stored cut to `request_log.max_field_bytes` (`path`, `query`, `detail`, …).
     pub truncated_fields: Vec<String>,
+    /// The IdP dialect scimd normalised for this request (issue 21).
+    pub quirks: Vec<QuirkNote>,
+    /// Attributes no schema of the tenant defines that scimd ignored, as sent.
+    pub ignored_attributes: Vec<String>,
     pub diagnosis: Option<Diagnosis>,
+}
+
+/// A quirk as the UI shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuirkNote {
+    pub id: &'static str,
+    /// "string booleans": what the integration sends, for "this integration sends …".
+    pub label: &'static str,
+    pub explanation: &'static str,
+}
+
+impl From<Quirk> for QuirkNote {
+    fn from(q: Quirk) -> Self {
+        Self {
+            id: q.id(),
+            label: q.label(),
+            explanation: q.explanation(),
+        }
+    }
+}
+
+/// The quirks of a stored `quirks` column, in table order; unknown ids (a newer scimd wrote
+/// them) are skipped.
+fn stored_quirks(column: Option<&str>) -> Vec<Quirk> {
+    let mut out: Vec<Quirk> = column
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(Quirk::from_id)
+        .collect();
+    out.sort();
+    out
 }
 
 /// One entry with its bodies.
@@ -857,6 +916,12 @@ fn entry_with_body(
         (404, Some(rt), Some(id)) => rows::deletion(c, &r.tenant, rt, id)?,
         _ => None,
     };
+    let quirks = stored_quirks(r.quirks.as_deref());
+    let ignored: Vec<String> = r
+        .ignored_attributes
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
     let diagnosis = diagnosis::diagnose(&Observed {
         status: r.status,
         scim_type: r.scim_type.as_deref(),
@@ -872,6 +937,9 @@ fn entry_with_body(
             token_name: h.token_name.as_deref(),
             idp: h.idp.as_deref(),
         }),
+        token_name: r.token_name.as_deref(),
+        quirks: &quirks,
+        ignored: &ignored,
     });
     Ok(Entry {
         id: r.id,
@@ -899,6 +967,8 @@ fn entry_with_body(
             .as_deref()
             .map(|f| f.split(',').map(str::to_owned).collect())
             .unwrap_or_default(),
+        quirks: quirks.into_iter().map(QuirkNote::from).collect(),
+        ignored_attributes: ignored,
         diagnosis,
     })
 }
@@ -925,6 +995,74 @@ pub struct TokenHealth {
     /// The User-Agent of the newest request, from the log (a token's `last_used_agent` is
     /// written at most once a minute).
     pub user_agent: Option<String>,
+    /// The integration's quirk profile: each normalisation its requests needed, in table
+    /// order (issue 21).
+    pub quirks: Vec<ProfileLine>,
+    /// Attributes no schema defines that it sent (ignored), most recent first.
+    pub ignored_attributes: Vec<IgnoredLine>,
+    /// Requests that carried undeclared attributes, since the first.
+    pub ignored_requests: u64,
+}
+
+/// One quirk of an integration's profile.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileLine {
+    #[serde(flatten)]
+    pub quirk: QuirkNote,
+    pub requests: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// One undeclared attribute an integration sent.
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoredLine {
+    pub name: String,
+    pub requests: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// A token's profile as the health view shows it.
+fn profile(
+    c: &crate::store::Conn,
+    token_id: &str,
+) -> crate::store::Result<(Vec<ProfileLine>, Vec<IgnoredLine>, u64)> {
+    let (seen, ignored) = rows::token_profile(c, token_id)?;
+    let mut lines: Vec<(Quirk, ProfileLine)> = seen
+        .into_iter()
+        .filter_map(|s| {
+            let q = Quirk::from_id(&s.what)?;
+            Some((
+                q,
+                ProfileLine {
+                    quirk: q.into(),
+                    requests: s.requests,
+                    first_seen: s.first_seen,
+                    last_seen: s.last_seen,
+                },
+            ))
+        })
+        .collect();
+    lines.sort_by_key(|(q, _)| *q);
+    let ignored_requests = lines
+        .iter()
+        .find(|(q, _)| *q == Quirk::IgnoredAttributes)
+        .map_or(0, |(_, l)| l.requests);
+    let ignored = ignored
+        .into_iter()
+        .map(|s| IgnoredLine {
+            name: s.what,
+            requests: s.requests,
+            first_seen: s.first_seen,
+            last_seen: s.last_seen,
+        })
+        .collect();
+    Ok((
+        lines.into_iter().map(|(_, l)| l).collect(),
+        ignored,
+        ignored_requests,
+    ))
 }
 
 /// The log's own state.
@@ -953,7 +1091,11 @@ pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Heal
             let mut out = Vec::new();
             for t in crate::store::tokens::list(c, Some(tenant.id))? {
                 let f = rows::token_figures(c, &t.id, &since)?;
+                let (quirks, ignored_attributes, ignored_requests) = profile(c, &t.id)?;
                 out.push(TokenHealth {
+                    quirks,
+                    ignored_attributes,
+                    ignored_requests,
                     last_success: f.last_success,
                     last_error: f.last_error.map(|(time, status, detail)| LastError {
                         time,

@@ -17,6 +17,7 @@ use crate::scim::error::{Result, ScimError};
 use crate::scim::list::{ListQuery, list_response};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
+use crate::scim::quirks::Quirks;
 use crate::scim::resource::{self, Document, WriteLimits};
 use crate::scim::schema::{GROUP, ResourceType};
 use crate::store::filter_sql::{self, SqlWhere};
@@ -112,7 +113,9 @@ struct Precomputed {
     cheap: bool,
 }
 
-/// POST: creates a resource and returns it (RFC 7644 §3.3).
+/// POST: creates a resource and returns it (RFC 7644 §3.3). What the body's dialect needed,
+/// and the names no schema defines, are noted in `quirks` (whose strictness refuses them).
+#[allow(clippy::too_many_arguments)]
 pub async fn create(
     store: &Store,
     rt: &'static ResourceType,
@@ -120,9 +123,10 @@ pub async fn create(
     body: Value,
     projection: &Projection,
     limits: &WriteLimits,
+    quirks: &mut Quirks,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
-    let validated = resource::validate(rt, &body)?;
+    let validated = resource::validate(rt, &body, quirks)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -227,7 +231,7 @@ pub async fn current_etag(
 
 /// PUT: replaces every client-writable attribute (RFC 7644 §3.5.1). Omitted attributes are
 /// cleared; `password` is kept unless a new one is sent, since it is never returned and a
-/// read-modify-write client (Okta S10) cannot send it back.
+/// read-modify-write client (Okta S10) cannot send it back. Quirks as for [`create`].
 #[allow(clippy::too_many_arguments)]
 pub async fn replace(
     store: &Store,
@@ -238,9 +242,10 @@ pub async fn replace(
     if_match: Option<Precondition>,
     projection: &Projection,
     limits: &WriteLimits,
+    quirks: &mut Quirks,
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
-    let validated = resource::validate(rt, &body)?;
+    let validated = resource::validate(rt, &body, quirks)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -248,14 +253,16 @@ pub async fn replace(
         doc,
         password_hash: password_hash.map(PendingPassword::Hashed),
         members: new_members.map(MemberChange::Replace).into_iter().collect(),
+        quirks: Quirks::default(),
     };
-    let row = update(store, rt, scope, id, if_match, move |_| Ok(change.clone())).await?;
+    let (row, _) = update(store, rt, scope, id, if_match, move |_| Ok(change.clone())).await?;
     render_one(store, rt, scope, row, &resolver).await
 }
 
 /// PATCH (RFC 7644 §3.5.2): operations applied in order, all or nothing. Returns `None` when
 /// the answer is 204 without a body: groups answer so unless `attributes` was asked for, which
 /// Entra prefers (S63) and which spares loading 50,000 members for a one-member change.
+/// Quirks as for [`create`]: an operation on an undeclared attribute is skipped and noted.
 #[allow(clippy::too_many_arguments)]
 pub async fn patch(
     store: &Store,
@@ -266,21 +273,28 @@ pub async fn patch(
     if_match: Option<Precondition>,
     projection: &Projection,
     limits: &WriteLimits,
+    quirks: &mut Quirks,
 ) -> Result<Option<Rendered>> {
     let resolver = projection.resolve(rt)?;
-    let ops = patch::parse_patch(&body, limits)?;
+    let ops = patch::parse_patch(&body, limits, quirks)?;
     drop(body);
-    let (id_owned, limits) = (id.to_owned(), *limits);
-    let row = update(store, rt, scope, id, if_match, move |current| {
-        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits)?;
-        let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
+    let (id_owned, limits, strict) = (id.to_owned(), *limits, quirks.is_strict());
+    let (row, applied) = update(store, rt, scope, id, if_match, move |current| {
+        let mut noticed = Quirks::new(strict);
+        let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits, &mut noticed)?;
+        // The patched document is validated again as a whole; it holds only what the
+        // operations already checked, so what this notices is not the request's.
+        let whole = Value::Object(with_schemas(rt, outcome.doc));
+        let checked = resource::validate(rt, &whole, &mut Quirks::default())?;
         Ok(Change {
             doc: checked.doc,
             password_hash: outcome.password.map(PendingPassword::Clear),
             members: outcome.member_changes,
+            quirks: noticed,
         })
     })
     .await?;
+    quirks.merge(&applied);
     if has_members(rt) && projection.attributes.is_empty() {
         return Ok(None);
     }
@@ -341,14 +355,17 @@ pub async fn delete(
         .map_err(|e| not_found_or_internal(e, rt, id))?
 }
 
-/// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3).
+/// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3). The IdP dialect the
+/// query was written in is noted in `quirks`.
 pub async fn list(
     store: &Store,
     rt: &'static ResourceType,
     scope: &Scope,
     query: ListQuery,
+    quirks: &mut Quirks,
 ) -> Result<Value> {
-    let prepared = prepare(rt, &query)?;
+    quirks.merge(&query.quirks);
+    let prepared = prepare(rt, &query, quirks)?;
     let (total, resources) =
         fetch(store, scope, prepared, query.start_index - 1, query.count).await?;
     Ok(list_response(total, query.start_index, resources))
@@ -357,11 +374,17 @@ pub async fn list(
 /// POST /.search at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, paged
 /// as one list. A type whose schema lacks an attribute the filter or projection names cannot
 /// match and is left out; only if no type can match is the request an error.
-pub async fn search_all(store: &Store, scope: &Scope, query: ListQuery) -> Result<Value> {
+pub async fn search_all(
+    store: &Store,
+    scope: &Scope,
+    query: ListQuery,
+    quirks: &mut Quirks,
+) -> Result<Value> {
+    quirks.merge(&query.quirks);
     let mut prepared = Vec::new();
     let mut first_error = None;
     for rt in crate::scim::schema::ALL_RESOURCE_TYPES {
-        match prepare(rt, &query) {
+        match prepare(rt, &query, quirks) {
             Ok(p) => prepared.push(p),
             Err(e) => {
                 first_error.get_or_insert(e);
@@ -391,10 +414,10 @@ struct Prepared {
     order: Option<String>,
 }
 
-fn prepare(rt: &'static ResourceType, query: &ListQuery) -> Result<Prepared> {
+fn prepare(rt: &'static ResourceType, query: &ListQuery, quirks: &mut Quirks) -> Result<Prepared> {
     let resolver = query.projection.resolve(rt)?;
     let filter = match &query.filter {
-        Some(f) => filter_sql::translate(rt, f)?,
+        Some(f) => filter_sql::translate_noting(rt, f, quirks)?,
         None => SqlWhere::all(),
     };
     let order = match &query.sort_by {
@@ -469,6 +492,8 @@ struct Change {
     doc: Document,
     password_hash: Option<PendingPassword>,
     members: Vec<MemberChange>,
+    /// What computing the change noticed (a PATCH's operations).
+    quirks: Quirks,
 }
 
 /// A password that is hashed (slowly) outside the write lock, or already hashed.
@@ -499,7 +524,7 @@ enum Interrupted {
 /// and after `OPTIMISTIC` such races inside the writer, where writes to one resource queue and
 /// none can race.
 /// A change computed there with a password not hashed yet stops the attempt; the next hashes
-/// it outside and recomputes.
+/// it outside and recomputes. Returns the row and the quirks of the change written.
 async fn update<F>(
     store: &Store,
     rt: &'static ResourceType,
@@ -507,7 +532,7 @@ async fn update<F>(
     id: &str,
     if_match: Option<Precondition>,
     compute: F,
-) -> Result<ResourceRow>
+) -> Result<(ResourceRow, Quirks)>
 where
     F: Fn(&ResourceRow) -> Result<Change> + Send + Sync + Clone + 'static,
 {
@@ -559,7 +584,7 @@ where
                     && matches!(password, PasswordChange::Keep)
                     && change.members.is_empty()
                 {
-                    return Ok(Ok(current));
+                    return Ok(Ok((current, change.quirks)));
                 }
                 let stamp = clock::timestamp(clock::now());
                 let updated = rows::update(
@@ -611,7 +636,7 @@ where
                     Some(&change.doc),
                     extra,
                 )?;
-                Ok(Ok(row))
+                Ok(Ok((row, change.quirks)))
             })
             .await;
         match result {
@@ -950,5 +975,135 @@ fn describe_members(m: &MemberChange) -> Value {
         MemberChange::Remove(gone) => json!({"remove": gone}),
         MemberChange::RemoveAll => json!({"remove": "all"}),
         MemberChange::Replace(refs) => json!({"replace": ids(refs)}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::quirks::Quirk;
+    use crate::scim::schema::USER;
+
+    fn scope(strict: bool) -> Scope {
+        Scope {
+            tenant_id: 1,
+            tenant_slug: "default".into(),
+            base_url: "http://localhost/scim/v2".into(),
+            actor: None,
+            history_value_cap: 4096,
+            strict,
+        }
+    }
+
+    fn store(dir: &std::path::Path) -> Store {
+        let store = Store::open(&dir.join("s.db")).expect("open");
+        store
+            .write_blocking(|tx| crate::store::tenants::ensure_default(tx, "2026-01-01T00:00:00Z"))
+            .expect("tenant");
+        store
+    }
+
+    fn stored_docs(store: &Store) -> Vec<String> {
+        store
+            .read_blocking(|c| {
+                let mut stmt = c.prepare("SELECT doc FROM resources ORDER BY seq")?;
+                let docs = stmt.query_map([], |r| r.get(0))?;
+                Ok(docs.collect::<rusqlite::Result<Vec<String>>>()?)
+            })
+            .expect("docs")
+    }
+
+    /// Issue 21 at the service: the scope's `strict` decides whether a name no schema defines
+    /// refuses the write (nothing stored) or is skipped and reported (stored without it).
+    #[rocket::async_test]
+    async fn strict_scopes_refuse_undeclared_attributes_others_store_without_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        let body = serde_json::json!({"userName":"a@x","costCentre":"42","title":"T"});
+        let none = Projection::default();
+        let limits = WriteLimits::default();
+
+        let mut refused = Quirks::new(true);
+        let e = create(
+            &store,
+            &USER,
+            &scope(true),
+            body.clone(),
+            &none,
+            &limits,
+            &mut refused,
+        )
+        .await
+        .expect_err("strict");
+        assert_eq!(
+            (e.status, e.scim_type.map(|t| t.as_str())),
+            (400, Some("invalidSyntax"))
+        );
+        assert!(
+            e.detail.contains("costCentre") && e.detail.contains("strict"),
+            "{}",
+            e.detail
+        );
+        assert!(
+            stored_docs(&store).is_empty(),
+            "a refused request stores nothing"
+        );
+
+        let mut noticed = Quirks::new(false);
+        let made = create(
+            &store,
+            &USER,
+            &scope(false),
+            body,
+            &none,
+            &limits,
+            &mut noticed,
+        )
+        .await
+        .expect("lenient");
+        assert_eq!(noticed.ignored(), ["costCentre"]);
+        assert!(made.body.get("costCentre").is_none(), "{}", made.body);
+        assert_eq!(made.body["title"], "T");
+        let docs = stored_docs(&store);
+        assert_eq!(docs.len(), 1);
+        assert!(!docs[0].contains("costCentre"), "{}", docs[0]);
+
+        let id = made.body["id"].as_str().expect("id").to_owned();
+        let ops = |path: &str| {
+            serde_json::json!({"schemas":[crate::scim::patch::PATCH_OP_URN],
+                "Operations":[{"op":"Replace","path":path,"value":"x"}]})
+        };
+        let mut refused = Quirks::new(true);
+        let e = patch(
+            &store,
+            &USER,
+            &scope(true),
+            &id,
+            ops("costCentre"),
+            None,
+            &none,
+            &limits,
+            &mut refused,
+        )
+        .await
+        .expect_err("strict");
+        assert_eq!(e.scim_type.map(|t| t.as_str()), Some("invalidSyntax"));
+        let mut noticed = Quirks::new(false);
+        patch(
+            &store,
+            &USER,
+            &scope(false),
+            &id,
+            ops("costCentre"),
+            None,
+            &none,
+            &limits,
+            &mut noticed,
+        )
+        .await
+        .expect("skipped");
+        assert_eq!(noticed.ignored(), ["costCentre"]);
+        assert!(noticed.contains(Quirk::CapitalisedOp));
+        assert_eq!(stored_docs(&store), docs, "nothing changed");
     }
 }

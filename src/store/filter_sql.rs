@@ -16,6 +16,7 @@ use crate::scim::attribute::{self, Resolved};
 use crate::scim::error::ScimError;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::fold;
+use crate::scim::quirks::{Quirk, Quirks};
 use crate::scim::schema::{AttrDef, AttrType, ResourceType};
 
 /// An SQL boolean expression and its parameters (numbered from `?3`).
@@ -40,11 +41,24 @@ const FIRST_PARAM: usize = 3;
 /// Translates `filter` for resources of type `rt`; unknown attributes and impossible
 /// comparisons are 400 `invalidFilter` naming the attribute.
 pub fn translate(rt: &ResourceType, filter: &Filter) -> Result<SqlWhere, ScimError> {
+    translate_noting(rt, filter, &mut Quirks::default())
+}
+
+/// [`translate`], noting in `quirks` the IdP dialect it read (string booleans, S54).
+pub fn translate_noting(
+    rt: &ResourceType,
+    filter: &Filter,
+    quirks: &mut Quirks,
+) -> Result<SqlWhere, ScimError> {
     let mut b = Builder {
         rt,
         params: Vec::new(),
+        string_boolean: std::cell::Cell::new(false),
     };
     let sql = b.node(filter)?;
+    if b.string_boolean.get() {
+        quirks.note(Quirk::StringBoolean);
+    }
     Ok(SqlWhere {
         sql,
         params: b.params,
@@ -178,6 +192,8 @@ fn is_textual(def: &AttrDef) -> bool {
 struct Builder<'a> {
     rt: &'a ResourceType,
     params: Vec<SqlValue>,
+    /// A boolean was compared with "True"/"False".
+    string_boolean: std::cell::Cell<bool>,
 }
 
 impl Builder<'_> {
@@ -495,8 +511,14 @@ impl Builder<'_> {
                 match value {
                     CompValue::Bool(b) => Ok(SqlValue::Integer(i64::from(*b))),
                     // Entra's string booleans (S54) are accepted in filters as in bodies.
-                    CompValue::String(s) if s.eq_ignore_ascii_case("true") => Ok(SqlValue::Integer(1)),
-                    CompValue::String(s) if s.eq_ignore_ascii_case("false") => Ok(SqlValue::Integer(0)),
+                    CompValue::String(s) if s.eq_ignore_ascii_case("true") => {
+                        self.string_boolean.set(true);
+                        Ok(SqlValue::Integer(1))
+                    }
+                    CompValue::String(s) if s.eq_ignore_ascii_case("false") => {
+                        self.string_boolean.set(true);
+                        Ok(SqlValue::Integer(0))
+                    }
                     _ => Err(ScimError::invalid_filter(format!("filter: {name} is a boolean; compare it with true or false"))),
                 }
             }
@@ -607,6 +629,27 @@ mod tests {
 
     fn sql(rt: &ResourceType, f: &str) -> Result<SqlWhere, ScimError> {
         translate(rt, &parse_filter(f).expect("parse"))
+    }
+
+    #[test]
+    fn string_booleans_in_filters_are_noted() {
+        let mut q = Quirks::default();
+        let w = translate_noting(
+            &USER,
+            &parse_filter("active eq \"False\"").expect("parse"),
+            &mut q,
+        )
+        .expect("ok");
+        assert_eq!(w.params, vec![SqlValue::Integer(0)]);
+        assert!(q.contains(Quirk::StringBoolean));
+        let mut plain = Quirks::default();
+        translate_noting(
+            &USER,
+            &parse_filter("active eq false").expect("parse"),
+            &mut plain,
+        )
+        .expect("ok");
+        assert!(plain.is_empty());
     }
 
     #[test]

@@ -74,6 +74,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         "0005_add_request_id",
         include_str!("../../migrations/log/0005_add_request_id.sql"),
     ),
+    (
+        6,
+        "0006_add_quirks",
+        include_str!("../../migrations/log/0006_add_quirks.sql"),
+    ),
 ];
 
 /// Version of the main schema from which the request log is in its own file.

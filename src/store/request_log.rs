@@ -37,11 +37,15 @@ pub struct LogRow<S = String> {
     pub truncated_fields: Option<S>,
     /// The `X-Request-Id` of the request and its response.
     pub request_id: Option<S>,
+    /// Ids of the quirks scimd applied, comma-separated; `None` when none.
+    pub quirks: Option<S>,
+    /// The undeclared attributes ignored, a JSON array; `None` when none.
+    pub ignored_attributes: Option<S>,
 }
 
 const COLUMNS: &str = "id, time, tenant, token_id, token_name, client_ip, user_agent, idp, method, \
     path, query, status, latency_ms, resource_type, resource_id, scim_type, detail, \
-    truncated_fields, request_id";
+    truncated_fields, request_id, quirks, ignored_attributes";
 
 fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
     Ok(LogRow {
@@ -64,10 +68,12 @@ fn from_row(r: &Row<'_>, with_bodies: bool) -> rusqlite::Result<LogRow> {
         detail: r.get(16)?,
         truncated_fields: r.get(17)?,
         request_id: r.get(18)?,
-        request_body: if with_bodies { r.get(19)? } else { None },
-        response_body: if with_bodies { r.get(20)? } else { None },
-        request_truncated: if with_bodies { r.get(21)? } else { false },
-        response_truncated: if with_bodies { r.get(22)? } else { false },
+        quirks: r.get(19)?,
+        ignored_attributes: r.get(20)?,
+        request_body: if with_bodies { r.get(21)? } else { None },
+        response_body: if with_bodies { r.get(22)? } else { None },
+        request_truncated: if with_bodies { r.get(23)? } else { false },
+        response_truncated: if with_bodies { r.get(24)? } else { false },
     })
 }
 
@@ -83,9 +89,9 @@ impl<'c> Inserter<'c> {
             "INSERT INTO request_log (time, tenant_id, tenant, token_id, token_name, client_ip, \
              user_agent, idp, method, path, query, status, latency_ms, resource_type, resource_id, \
              scim_type, detail, request_body, response_body, request_truncated, response_truncated, \
-             truncated_fields, request_id)
+             truncated_fields, request_id, quirks, ignored_attributes)
              VALUES (?1, ?21, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, \
-             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?22, ?23)",
+             ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?22, ?23, ?24, ?25)",
         )?;
         Ok(Self { stmt })
     }
@@ -116,9 +122,96 @@ impl<'c> Inserter<'c> {
             tenant_id,
             r.truncated_fields,
             r.request_id,
+            r.quirks,
+            r.ignored_attributes,
         ])?;
         Ok(())
     }
+}
+
+/// Most undeclared attribute names kept per token: the names are the client's choice, so a
+/// token's list must not grow without bound; later names still count in the log entries.
+pub const MAX_IGNORED_NAMES_PER_TOKEN: i64 = 100;
+
+/// Counts a request of `token_id` (of tenant `tenant_id`) at `time` that needed `quirks` (ids)
+/// and ignored `ignored` (names) in the token's profile. Runs in the log writer's batch
+/// transaction.
+pub fn count_quirks(
+    conn: &Connection,
+    tenant_id: i64,
+    token_id: &str,
+    time: &str,
+    quirks: &[&str],
+    ignored: &[String],
+) -> Result<()> {
+    let mut upsert = conn.prepare_cached(
+        "INSERT INTO token_quirks (tenant_id, token_id, quirk, requests, first_seen, last_seen) \
+         VALUES (?4, ?1, ?2, 1, ?3, ?3) ON CONFLICT (token_id, quirk) DO UPDATE SET \
+         requests = requests + 1, first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3)",
+    )?;
+    for q in quirks {
+        upsert.execute(params![token_id, q, time, tenant_id])?;
+    }
+    let mut update = conn.prepare_cached(
+        "UPDATE token_ignored_attributes SET requests = requests + 1, \
+         first_seen = MIN(first_seen, ?3), last_seen = MAX(last_seen, ?3) \
+         WHERE token_id = ?1 AND name = ?2",
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO token_ignored_attributes \
+         (tenant_id, token_id, name, requests, first_seen, last_seen) \
+         SELECT ?5, ?1, ?2, 1, ?3, ?3 WHERE (SELECT COUNT(*) FROM token_ignored_attributes \
+         WHERE token_id = ?1) < ?4",
+    )?;
+    for name in ignored {
+        if update.execute(params![token_id, name, time])? == 0 {
+            insert.execute(params![
+                token_id,
+                name,
+                time,
+                MAX_IGNORED_NAMES_PER_TOKEN,
+                tenant_id
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// One line of a token's quirk profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    /// A quirk id or an attribute name.
+    pub what: String,
+    pub requests: u64,
+    pub first_seen: String,
+    pub last_seen: String,
+}
+
+/// A token's quirk profile (in table order of the ids is the caller's concern) and its ignored
+/// attributes, most recent first.
+pub fn token_profile(conn: &Connection, token_id: &str) -> Result<(Vec<Seen>, Vec<Seen>)> {
+    let read = |sql: &str| -> Result<Vec<Seen>> {
+        let mut stmt = conn.prepare_cached(sql)?;
+        let rows = stmt.query_map([token_id], |r| {
+            Ok(Seen {
+                what: r.get(0)?,
+                requests: r.get::<_, i64>(1)?.try_into().unwrap_or(0),
+                first_seen: r.get(2)?,
+                last_seen: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    };
+    Ok((
+        read(
+            "SELECT quirk, requests, first_seen, last_seen FROM token_quirks \
+             WHERE token_id = ?1 ORDER BY last_seen DESC",
+        )?,
+        read(
+            "SELECT name, requests, first_seen, last_seen FROM token_ignored_attributes \
+             WHERE token_id = ?1 ORDER BY last_seen DESC, name",
+        )?,
+    ))
 }
 
 /// Deletes entries older than `before` and all but the newest `max_rows`; returns how many.
@@ -495,6 +588,8 @@ mod tests {
                 tenant: &r.tenant,
                 token_id: text(&r.token_id),
                 token_name: text(&r.token_name),
+                quirks: text(&r.quirks),
+                ignored_attributes: text(&r.ignored_attributes),
                 client_ip: text(&r.client_ip),
                 user_agent: text(&r.user_agent),
                 idp: &r.idp,

@@ -704,11 +704,21 @@ async fn entra_s69_errors_are_scim_errors_with_detail() {
     let r = patch(
         &app,
         &user_path(&id),
-        json!([{"op":"Replace","path":"favouriteColour","value":"red"}]),
+        json!([{"op":"Replace","path":"emails[type eq \"work\"","value":"red"}]),
     )
     .await;
     let detail = r.assert_error(400, Some("invalidPath"));
-    assert!(detail.contains("favouriteColour"), "{detail}");
+    assert!(detail.contains("emails[type eq"), "{detail}");
+    // A target no schema defines is no longer an error (issue 21): the operation is skipped,
+    // nothing changes, and the request log reports it (tests/it/quirks.rs).
+    let r = patch(
+        &app,
+        &user_path(&id),
+        json!([{"op":"Replace","path":"favouriteColour","value":"red"}]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(r.body.get("favouriteColour").is_none(), "{}", r.raw);
     // A wrong value type.
     let r = patch(
         &app,

@@ -22,6 +22,7 @@ mod okta;
 mod others;
 mod packaging;
 mod query;
+mod quirks;
 mod replay;
 mod request_log;
 mod secrets;

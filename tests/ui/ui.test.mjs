@@ -548,6 +548,51 @@ async function main() {
       await both('events', '/ui/t/acme/events');
     });
 
+    await step('issue 21: an Entra integration\'s quirk profile and ignored attributes, as a person reads them', async () => {
+      await page.goto('/ui/t/acme/tokens');
+      await page.fill('#tok-name', 'entra-prod');
+      await page.click('button:text("Create token")');
+      const secret = (await page.textContent('#token-secret')).trim();
+      await page.click('button:text("I have stored it")');
+      const entra = { 'User-Agent': 'Microsoft.AAD.Provisioning' };
+      const patched = await scim(base, secret, 'PATCH', `/t/acme/scim/v2/Users/${state.adaId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'Replace', path: 'active', value: 'True' }],
+      }, entra);
+      eq(patched.status, 200, 'Entra PATCH with a string boolean is accepted');
+      const created = await scim(base, secret, 'POST', '/t/acme/scim/v2/Users', {
+        schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'grace@acme.test', costCentre: 'CC-7',
+      }, entra);
+      eq(created.status, 201, 'an undeclared attribute does not fail the create');
+      assert(!('costCentre' in created.body), 'the answer is the user as stored, without it');
+      // The log is written in the background (batches within a quarter second).
+      const card = page.locator('section.tenantcard:has(h2:has-text("Acme Corp")) .health li:has-text("entra-prod")');
+      let text = '';
+      for (let i = 0; i < 20 && !text.includes('string booleans'); i += 1) {
+        await page.goto('/ui/dashboard');
+        await page.locator('section.tenantcard:has(h2:has-text("Acme Corp")) h3:text("Recent failures")').waitFor();
+        await page.waitForLoadState('networkidle').catch(() => {});
+        text = (await card.count()) ? await card.textContent() : '';
+        if (!text.includes('string booleans')) await page.waitForTimeout(250);
+      }
+      assert(text.includes('This Microsoft Entra ID integration sends string booleans (accepted)'), `quirk line: ${text}`);
+      assert(text.includes('This Microsoft Entra ID integration sends capitalised PATCH operation names (accepted)'), `quirk line: ${text}`);
+      assert(/string booleans \(accepted\) · 1 request · first seen .+ · last seen /.test(text), `first and last seen: ${text}`);
+      assert(text.includes('1 ignored attribute in 1 request: costCentre.'), `ignored count: ${text}`);
+      assert(text.includes('fix the attribute mapping in Microsoft Entra ID or declare an extension'), `the fix: ${text}`);
+      await inspect(page, 'dashboard-quirks');
+      await page.goto('/ui/t/acme/activity');
+      const row = page.locator('tbody tr:has(a:has-text("POST /t/acme/scim/v2/Users"))').first();
+      await row.locator('text=Undeclared attributes ignored').waitFor();
+      await row.locator('a').click();
+      await page.waitForSelector('.notice.diag h3:text("Undeclared attributes ignored")');
+      const detail = await page.textContent('.detail');
+      assert(detail.includes('Microsoft Entra ID sent `costCentre`, which no schema of this tenant defines'), `diagnosis: ${detail}`);
+      assert(detail.includes('Ignored attributescostCentre (no schema of this tenant defines it; not stored)'), `ignored on the entry: ${detail}`);
+      assert(detail.includes('attributes no schema defines (ignored)'), `the quirk on the entry: ${detail}`);
+      await inspect(page, 'activity-ignored');
+    });
+
+
     await step('keyboard: skip link and main navigation are reachable with Tab', async () => {
       await page.goto('/ui/t/acme/users');
       await page.waitForSelector('main h1');

@@ -1,6 +1,6 @@
 // Activity: the request log with filters, a request/response viewer, the diagnosis, and links
 // to the resource's page (with its history). Explains itself while the log API is absent.
-import { html, useState, useEffect, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, logApiAvailable, IDPS, idpName } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, logApiAvailable, IDPS, idpName, quirkPhrase } from '../lib.js';
 
 const PER_PAGE = 50;
 
@@ -35,6 +35,8 @@ function Detail({ slug, id, onClose }) {
       ${x.request_id && html`<div><dt>Request id</dt><dd class="mono">${x.request_id}</dd></div>`}
       ${x.scim_type && html`<div><dt>scimType</dt><dd class="mono">${x.scim_type}</dd></div>`}
       ${x.detail && html`<div><dt>Detail</dt><dd>${x.detail}</dd></div>`}
+      ${(x.ignored_attributes || []).length > 0 && html`<div><dt>Ignored attributes</dt><dd>${x.ignored_attributes.join(', ')} (no schema of this tenant defines ${x.ignored_attributes.length === 1 ? 'it' : 'them'}; not stored)</dd></div>`}
+      ${(x.quirks || []).length > 0 && html`<div><dt>Dialect</dt><dd><ul class="plain quirks">${x.quirks.map((q) => html`<li key=${q.id}><strong>${quirkPhrase(q)}</strong>: ${q.explanation}</li>`)}</ul></dd></div>`}
       ${(x.truncated_fields || []).length > 0 && html`<div><dt>Truncated</dt><dd>${x.truncated_fields.join(', ')} (stored cut to request_log.max_field_bytes)</dd></div>`}
       ${x.resource_id && html`<div><dt>Resource</dt><dd><a href=${tenantPath(slug, `${type}/${enc(x.resource_id)}`)}>${x.resource_type} ${x.resource_id} — page and history</a></dd></div>`}
     </dl>

@@ -1,6 +1,6 @@
 // Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
 // and recent failures with their diagnosis (the last two from the request log when present).
-import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil, Reachability } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
 
 /** Tokens by what they have done. A refused request is an attempt too: a token whose only
  * requests were refused is "only refused", not "never used". */
@@ -34,6 +34,21 @@ function clientName(idp, agent) {
   if (idp !== 'other') return idpName(idp);
   const product = (agent || '').split(/[/\s]/)[0];
   return product ? `client ${product}` : 'another client';
+}
+
+/** An integration's quirk profile (issue 21): the attributes no schema defines that it sends,
+ * counted, and each normalisation of its dialect with first and last time seen. */
+function QuirkProfile({ i }) {
+  const ignored = i.ignored || [];
+  const quirks = i.quirks || [];
+  if (quirks.length === 0 && ignored.length === 0) return null;
+  const who = clientName(i.idp, i.agent);
+  return html`<div class="profile small">
+    ${i.ignoredRequests > 0 && html`<p><${Badge} kind="warn">${ignored.length} ignored attribute${ignored.length === 1 ? '' : 's'}<//> in ${i.ignoredRequests} request${i.ignoredRequests === 1 ? '' : 's'}: ${ignored.map((a) => a.name).join(', ')}. No schema of this tenant defines ${ignored.length === 1 ? 'it' : 'them'}, so scimd did not store ${ignored.length === 1 ? 'it' : 'them'}: fix the attribute mapping in ${who} or declare an extension.</p>`}
+    <ul class="plain quirks" aria-label=${`What ${who} sends`}>${quirks.map((q) => html`<li key=${q.id} title=${q.explanation}>
+      This ${who} integration sends <strong>${quirkPhrase(q)}</strong> · ${q.requests} request${q.requests === 1 ? '' : 's'} · first seen <${Time} iso=${q.first_seen} /> · last seen <${Time} iso=${q.last_seen} />
+    </li>`)}</ul>
+  </div>`;
 }
 
 function TenantCard({ t, origin, logApi }) {
@@ -71,6 +86,9 @@ function TenantCard({ t, origin, logApi }) {
       last: h.last_success,
       err: h.last_error,
       rate: h.error_rate_24h,
+      quirks: h.quirks,
+      ignored: h.ignored_attributes,
+      ignoredRequests: h.ignored_requests,
     }));
   } else if (s) {
     // Without the log only successful authentication is known: say "connected", not "healthy".
@@ -100,6 +118,7 @@ function TenantCard({ t, origin, logApi }) {
             ${i.last && html` · ${i.connectedOnly ? 'last request' : 'last success'} <${Time} iso=${i.last} />`}
             ${i.err && html`<div class="small">last error ${i.err.status}: ${i.err.detail} (<${Time} iso=${i.err.time} />)</div>`}
             ${typeof i.rate === 'number' && html`<span class="muted small"> · ${(i.rate * 100).toFixed(1)}% errors in 24 h</span>`}
+            <${QuirkProfile} i=${i} />
           </li>`)}</ul>`}
       <h3>Recent failures</h3>
       ${!logApi ? html`<p class="muted">Failures and their diagnosis come from the request log, which this scimd build does not have yet.</p>`
