@@ -29,9 +29,11 @@ async fn read_events(
     types: Option<&str>,
     wait: Option<u64>,
     app: &State<App>,
+    shutdown: rocket::Shutdown,
 ) -> Result<(ContentType, String), ScimError> {
+    let after = after.unwrap_or(0);
     let query = FeedQuery {
-        after: after.unwrap_or(0),
+        after,
         limit: limit.unwrap_or(100.min(app.config.events.max_page)),
         types: types.map_or_else(Vec::new, |t| {
             t.split(',').map(|s| s.trim().to_owned()).collect()
@@ -42,7 +44,12 @@ async fn read_events(
         max_limit: app.config.events.max_page,
         max_wait: std::time::Duration::from_secs(app.config.events.max_wait_secs),
     };
-    let page = events::read(&app.store, &reader.scope, query, &limits).await?;
+    // A long poll must not hold up a shutdown: it ends with no events, and the consumer asks
+    // again (of this server once it is back).
+    let page = rocket::tokio::select! {
+        page = events::read(&app.store, &reader.scope, query, &limits) => page?,
+        () = shutdown => events::FeedPage { events: Vec::new(), next_after: after, has_more: false },
+    };
     Ok((ContentType::JSON, page.to_json()))
 }
 

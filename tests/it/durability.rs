@@ -163,3 +163,41 @@ async fn concurrent_member_additions_to_one_group_all_land() {
     let version = app.get(&path).await.ok().pointer("/meta/version").cloned();
     assert_eq!(version, Some(json!("W/\"33\"")), "one version per change");
 }
+
+/// A long poll of the events feed does not hold up a shutdown: on SIGTERM it returns at once
+/// with no events and its own cursor, and scimd exits cleanly.
+#[test]
+fn a_long_poll_ends_when_the_server_stops() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = crate::server::scimd(dir.path())
+        .args(["token", "create", "--name", "app", "--events"])
+        .output()
+        .expect("events token");
+    let reader = String::from_utf8(out.stdout)
+        .expect("utf8")
+        .trim()
+        .to_owned();
+    let mut server = start(dir.path(), free_port());
+    let url = format!("{}/events?after=0&wait=30", server.base);
+    let poll = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        let body = ureq::get(&url)
+            .set("Authorization", &format!("Bearer {reader}"))
+            .call()
+            .ok()
+            .and_then(|r| r.into_string().ok());
+        (body, started.elapsed())
+    });
+    // The poll is waiting once the server has answered something after it was sent.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let status = server.terminate();
+    assert!(status.success(), "{status}");
+    let (body, waited) = poll.join().expect("poll");
+    assert!(
+        waited < std::time::Duration::from_secs(25),
+        "the poll ran its full wait ({waited:?}) instead of ending with the server"
+    );
+    if let Some(body) = body {
+        assert_eq!(body, r#"{"events":[],"next_after":0,"has_more":false}"#);
+    }
+}
