@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use scimd::scim::projection::Projection;
 use scimd::scim::resource::WriteLimits;
-use scimd::scim::schema::GROUP;
+use scimd::scim::schema::{GROUP, TypeRef};
 use scimd::service::Scope;
 use scimd::service::resources;
 use scimd::store::Store;
@@ -44,6 +44,7 @@ fn main() {
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        schemas: scimd::scim::schema::Registry::core(),
     };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.
@@ -75,7 +76,14 @@ fn main() {
         let started = Instant::now();
         runtime
             .block_on(resources::patch(
-                &store, &GROUP, &scope, group, body, None, &none, &limits,
+                &store,
+                &TypeRef::Core(&GROUP),
+                &scope,
+                group,
+                body,
+                None,
+                &none,
+                &limits,
             ))
             .expect("patch");
         started.elapsed()
@@ -85,7 +93,12 @@ fn main() {
         let body = json!({"displayName": name, "members": refs});
         let r = runtime
             .block_on(resources::create(
-                &store, &GROUP, &scope, body, &none, &limits,
+                &store,
+                &TypeRef::Core(&GROUP),
+                &scope,
+                body,
+                &none,
+                &limits,
             ))
             .expect("create");
         r.body["id"].as_str().expect("id").to_owned()
@@ -117,7 +130,13 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 runtime
-                    .block_on(resources::get(&store, &GROUP, &scope, &big, &excluded))
+                    .block_on(resources::get(
+                        &store,
+                        &TypeRef::Core(&GROUP),
+                        &scope,
+                        &big,
+                        &excluded,
+                    ))
                     .expect("get");
                 t.elapsed()
             })
@@ -130,7 +149,13 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 let r = runtime
-                    .block_on(resources::get(&store, &GROUP, &scope, &big, &none))
+                    .block_on(resources::get(
+                        &store,
+                        &TypeRef::Core(&GROUP),
+                        &scope,
+                        &big,
+                        &none,
+                    ))
                     .expect("get");
                 full_len = serde_json::to_vec(&r.body).expect("json").len();
                 t.elapsed()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use scimd::scim::list::RawListParams;
-use scimd::scim::schema::USER;
+use scimd::scim::schema::{TypeRef, USER};
 use scimd::service::Scope;
 use scimd::service::resources;
 use scimd::store::Store;
@@ -41,6 +41,7 @@ fn main() {
         base_url: "http://localhost/scim/v2".into(),
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
+        schemas: scimd::scim::schema::Registry::core(),
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -60,7 +61,7 @@ fn main() {
             };
             let started = Instant::now();
             let query = params.parse(1000).expect("query");
-            let page = resources::list(&store, &USER, &scope, query)
+            let page = resources::list(&store, &TypeRef::Core(&USER), &scope, query)
                 .await
                 .expect("list");
             samples.push(started.elapsed());

@@ -363,6 +363,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         tenant_slug: tenant.slug,
         actor: None,
         history_value_cap: config.history.max_value_bytes,
+        schemas: crate::scim::schema::Registry::core(),
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

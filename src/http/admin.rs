@@ -241,6 +241,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 tenant_slug: t.slug,
                 actor: None,
                 history_value_cap: app.config.history.max_value_bytes,
+                schemas: crate::scim::schema::Registry::core(),
             })),
             Ok(None) => fail(
                 req,

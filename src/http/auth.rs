@@ -104,6 +104,7 @@ impl<'r> FromRequest<'r> for Authorized {
                 idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
             }),
             history_value_cap: app.config.history.max_value_bytes,
+            schemas: crate::scim::schema::Registry::core(),
         };
         Outcome::Success(Self { scope })
     }
@@ -157,6 +158,7 @@ impl<'r> FromRequest<'r> for Discovery {
                     base_url,
                     actor: None,
                     history_value_cap: app.config.history.max_value_bytes,
+                    schemas: crate::scim::schema::Registry::core(),
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

@@ -44,6 +44,13 @@ impl<'a> FromParam<'a> for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// This resource type as the caller's tenant serves it (with its extensions).
+    fn of<'s>(&self, scope: &'s crate::service::Scope) -> &'s schema::TypeRef {
+        scope.schemas.get(self.0)
+    }
+}
+
 /// `If-Match` / `If-None-Match` request headers.
 pub struct Preconditions {
     if_match: Option<Precondition>,
@@ -89,7 +96,7 @@ async fn list_resources(
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
     Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
+        service::list(&app.store, endpoint.of(&auth.scope), &auth.scope, query).await?,
     ))
 }
 
@@ -102,7 +109,7 @@ async fn search_resources(
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
     Ok(ScimResponse::ok(
-        service::list(&app.store, endpoint.0, &auth.scope, query).await?,
+        service::list(&app.store, endpoint.of(&auth.scope), &auth.scope, query).await?,
     ))
 }
 
@@ -128,13 +135,21 @@ async fn get_resource(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     if let Some(p) = &pre.if_none_match {
-        let version = service::version(&app.store, endpoint.0, &auth.scope, id).await?;
+        let version =
+            service::version(&app.store, endpoint.of(&auth.scope), &auth.scope, id).await?;
         if p.matches(version) {
             return Ok(ScimResponse::not_modified(version));
         }
     }
     Ok(ScimResponse::resource(
-        service::get(&app.store, endpoint.0, &auth.scope, id, &projection(&q)?).await?,
+        service::get(
+            &app.store,
+            endpoint.of(&auth.scope),
+            &auth.scope,
+            id,
+            &projection(&q)?,
+        )
+        .await?,
     ))
 }
 
@@ -148,7 +163,7 @@ async fn create_resource(
 ) -> Result<ScimResponse, ScimError> {
     let created = service::create(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         body.0,
         &projection(&q)?,
@@ -170,7 +185,7 @@ async fn replace_resource(
 ) -> Result<ScimResponse, ScimError> {
     let replaced = service::replace(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         id,
         body.0,
@@ -194,7 +209,7 @@ async fn patch_resource(
 ) -> Result<ScimResponse, ScimError> {
     let patched = service::patch(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         id,
         body.0,
@@ -214,7 +229,14 @@ async fn delete_resource(
     pre: Preconditions,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
-    service::delete(&app.store, endpoint.0, &auth.scope, id, pre.if_match).await?;
+    service::delete(
+        &app.store,
+        endpoint.of(&auth.scope),
+        &auth.scope,
+        id,
+        pre.if_match,
+    )
+    .await?;
     Ok(ScimResponse::no_content())
 }
 

@@ -55,7 +55,7 @@ pub fn check_multi_values(
     before: Option<&Document>,
     limits: &WriteLimits,
 ) -> Result<()> {
-    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(*e)));
+    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(&**e)));
     for ext in blocks {
         let Some(block) = block_of(doc, ext) else {
             continue;
@@ -85,7 +85,7 @@ pub fn check_multi_values(
 fn block_of<'d>(doc: &'d Document, ext: Option<&SchemaDef>) -> Option<&'d Map<String, Value>> {
     match ext {
         None => Some(doc),
-        Some(e) => doc.get(e.id).and_then(Value::as_object),
+        Some(e) => doc.get(&*e.id).and_then(Value::as_object),
     }
 }
 
@@ -113,16 +113,16 @@ pub fn validate(rt: &ResourceType, body: &Value) -> Result<Validated> {
             check_schemas(rt, value)?;
         } else if let Some(ext) = rt.extension(key) {
             if let Some(block) = validate_extension(ext, value)? {
-                doc.insert(ext.id.to_owned(), Value::Object(block));
+                doc.insert(ext.id.to_string(), Value::Object(block));
             }
         } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
             if def.name == "password" {
-                password = validate_value(def, value, def.name)?
+                password = validate_value(def, value, &def.name)?
                     .and_then(|v| v.as_str().map(str::to_owned));
             } else if !def.is_read_only()
-                && let Some(v) = validate_value(def, value, def.name)?
+                && let Some(v) = validate_value(def, value, &def.name)?
             {
-                doc.insert(def.name.to_owned(), v);
+                doc.insert(def.name.to_string(), v);
             }
         } else if is_read_only_common(key) {
             // RFC 7644 §3.3: readOnly attributes in a request "SHALL be ignored".
@@ -234,7 +234,7 @@ fn validate_complex(def: &AttrDef, value: &Value, path: &str) -> Result<Option<V
     let mut out = Map::new();
     for (key, v) in object {
         let Some(sub) = def.sub(key) else {
-            let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
+            let known: Vec<&str> = def.sub_attributes.iter().map(|s| &*s.name).collect();
             return Err(ScimError::invalid_value(format!(
                 "{path} has no sub-attribute \"{key}\"; {} takes {}",
                 def.name,
@@ -245,7 +245,7 @@ fn validate_complex(def: &AttrDef, value: &Value, path: &str) -> Result<Option<V
             continue;
         }
         if let Some(v) = validate_single(sub, v, &format!("{path}.{}", sub.name))? {
-            out.insert(sub.name.to_owned(), v);
+            out.insert(sub.name.to_string(), v);
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
@@ -257,7 +257,7 @@ fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>
             return Ok(None);
         }
         return Err(wrong_type(
-            ext.id,
+            &ext.id,
             "an object of the extension's attributes",
             value,
         ));
@@ -265,7 +265,7 @@ fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>
     let mut block = Document::new();
     for (key, v) in input {
         let Some(def) = ext.attr(key) else {
-            let known: Vec<&str> = ext.attributes.iter().map(|a| a.name).collect();
+            let known: Vec<&str> = ext.attributes.iter().map(|a| &*a.name).collect();
             return Err(ScimError::invalid_value(format!(
                 "{} has no attribute \"{key}\"; it defines {}",
                 ext.id,
@@ -277,7 +277,7 @@ fn validate_extension(ext: &SchemaDef, value: &Value) -> Result<Option<Document>
         }
         let path = format!("{}:{}", ext.id, def.name);
         if let Some(v) = validate_value(def, v, &path)? {
-            block.insert(def.name.to_owned(), v);
+            block.insert(def.name.to_string(), v);
         }
     }
     Ok((!block.is_empty()).then_some(block))
@@ -294,8 +294,8 @@ fn check_schemas(rt: &ResourceType, value: &Value) -> Result<()> {
             return Err(wrong_type("schemas", "an array of schema URN strings", urn));
         };
         if rt.schema_by_urn(urn).is_none() && !rt.tolerates_schema(urn) {
-            let mut supported = vec![rt.schema.id];
-            supported.extend(rt.extensions.iter().map(|s| s.id));
+            let mut supported = vec![&*rt.schema.id];
+            supported.extend(rt.extensions.iter().map(|s| &*s.id));
             return Err(ScimError::invalid_value(format!(
                 "schemas lists \"{urn}\", which this server does not support for {}; use {}",
                 rt.name,
@@ -308,7 +308,7 @@ fn check_schemas(rt: &ResourceType, value: &Value) -> Result<()> {
 
 fn check_required(schema: &SchemaDef, doc: &Document) -> Result<()> {
     for def in schema.attributes.iter().filter(|a| a.required) {
-        if !doc.contains_key(def.name) {
+        if !doc.contains_key(&*def.name) {
             return Err(ScimError::invalid_value(format!(
                 "{} is required for a {} and is missing or empty; send a non-empty \"{}\"",
                 def.name, schema.name, def.name
@@ -330,7 +330,7 @@ fn is_read_only_common(key: &str) -> bool {
 
 fn unknown_attribute(rt: &ResourceType, key: &str) -> ScimError {
     if key.to_ascii_lowercase().starts_with("urn:") {
-        let ext: Vec<&str> = rt.extensions.iter().map(|s| s.id).collect();
+        let ext: Vec<&str> = rt.extensions.iter().map(|s| &*s.id).collect();
         let hint = if ext.is_empty() {
             "none".to_owned()
         } else {

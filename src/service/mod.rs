@@ -26,6 +26,8 @@ pub struct Scope {
     /// Most bytes of JSON the history keeps of each before/after value
     /// (`history.max_value_bytes`).
     pub history_value_cap: usize,
+    /// The schemas this tenant serves: the built-in ones and its declared extensions.
+    pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -17,7 +17,7 @@ use crate::scim::list::{ListQuery, list_response};
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
 use crate::scim::resource::{self, Document, WriteLimits};
-use crate::scim::schema::{GROUP, ResourceType};
+use crate::scim::schema::{GROUP, ResourceType, TypeRef};
 use crate::store::filter_sql::{self, SqlWhere};
 use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
 use crate::store::{Store, StoreError};
@@ -95,7 +95,7 @@ struct Precomputed {
 /// POST: creates a resource and returns it (RFC 7644 §3.3).
 pub async fn create(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     body: Value,
     projection: &Projection,
@@ -110,8 +110,10 @@ pub async fn create(
     let tenant_id = scope.tenant_id;
     let name = unique_name(rt, &doc);
     let actor_scope = scope.clone();
+    let rt_shared = rt.clone();
     let result = store
         .write_or_rollback(move |tx| {
+            let rt = &rt_shared;
             let now = clock::timestamp(clock::now());
             let row = rows::insert(
                 tx,
@@ -156,7 +158,7 @@ pub async fn create(
 /// GET by id (RFC 7644 §3.4.1).
 pub async fn get(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     projection: &Projection,
@@ -166,11 +168,12 @@ pub async fn get(
     let with_related = resolver.includes(rt, relation);
     let (tenant_id, id_owned, base) = (scope.tenant_id, id.to_owned(), scope.base_url.clone());
     // Row and membership in one read: one trip to the blocking pool per GET.
+    let kind = rt.name;
     let (row, related) = store
         .read(move |conn| {
-            let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
+            let row = rows::get(conn, tenant_id, kind, &id_owned)?;
             let related = with_related
-                .then(|| members::related(conn, rt.name, row.seq, &base))
+                .then(|| members::related(conn, kind, row.seq, &base))
                 .transpose()?;
             Ok((row, related))
         })
@@ -186,12 +189,7 @@ pub async fn get(
 }
 
 /// Current version of a resource, for `If-None-Match` on GET.
-pub async fn version(
-    store: &Store,
-    rt: &'static ResourceType,
-    scope: &Scope,
-    id: &str,
-) -> Result<i64> {
+pub async fn version(store: &Store, rt: &TypeRef, scope: &Scope, id: &str) -> Result<i64> {
     Ok(load(store, rt, scope, id).await?.version)
 }
 
@@ -201,7 +199,7 @@ pub async fn version(
 #[allow(clippy::too_many_arguments)]
 pub async fn replace(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     body: Value,
@@ -229,7 +227,7 @@ pub async fn replace(
 #[allow(clippy::too_many_arguments)]
 pub async fn patch(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     body: Value,
@@ -241,7 +239,9 @@ pub async fn patch(
     let ops = patch::parse_patch(&body, limits)?;
     drop(body);
     let (id_owned, limits) = (id.to_owned(), *limits);
+    let rt_shared = rt.clone();
     let row = update(store, rt, scope, id, if_match, move |current| {
+        let rt = &rt_shared;
         let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits)?;
         let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
         Ok(Change {
@@ -260,7 +260,7 @@ pub async fn patch(
 /// DELETE (RFC 7644 §3.6); memberships go in the same transaction.
 pub async fn delete(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: Option<Precondition>,
@@ -268,8 +268,10 @@ pub async fn delete(
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
     let actor_scope = scope.clone();
+    let rt_shared = rt.clone();
     store
         .write_or_rollback(move |tx| {
+            let rt = &rt_shared;
             let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
             if let Some(p) = &if_match
                 && !p.matches(current.version)
@@ -310,12 +312,7 @@ pub async fn delete(
 }
 
 /// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3).
-pub async fn list(
-    store: &Store,
-    rt: &'static ResourceType,
-    scope: &Scope,
-    query: ListQuery,
-) -> Result<Value> {
+pub async fn list(store: &Store, rt: &TypeRef, scope: &Scope, query: ListQuery) -> Result<Value> {
     let prepared = prepare(rt, &query)?;
     let (total, resources) =
         fetch(store, scope, prepared, query.start_index - 1, query.count).await?;
@@ -328,7 +325,7 @@ pub async fn list(
 pub async fn search_all(store: &Store, scope: &Scope, query: ListQuery) -> Result<Value> {
     let mut prepared = Vec::new();
     let mut first_error = None;
-    for rt in crate::scim::schema::ALL_RESOURCE_TYPES {
+    for rt in scope.schemas.types() {
         match prepare(rt, &query) {
             Ok(p) => prepared.push(p),
             Err(e) => {
@@ -352,14 +349,14 @@ pub async fn search_all(store: &Store, scope: &Scope, query: ListQuery) -> Resul
 }
 
 /// A list query resolved against one resource type.
-struct Prepared {
-    rt: &'static ResourceType,
-    resolver: Resolver,
+struct Prepared<'a> {
+    rt: &'a ResourceType,
+    resolver: Resolver<'a>,
     filter: SqlWhere,
     order: Option<String>,
 }
 
-fn prepare(rt: &'static ResourceType, query: &ListQuery) -> Result<Prepared> {
+fn prepare<'a>(rt: &'a ResourceType, query: &ListQuery) -> Result<Prepared<'a>> {
     let resolver = query.projection.resolve(rt)?;
     let filter = match &query.filter {
         Some(f) => filter_sql::translate(rt, f)?,
@@ -381,7 +378,7 @@ fn prepare(rt: &'static ResourceType, query: &ListQuery) -> Result<Prepared> {
 async fn fetch(
     store: &Store,
     scope: &Scope,
-    p: Prepared,
+    p: Prepared<'_>,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<Value>)> {
@@ -395,12 +392,13 @@ async fn fetch(
     let relation = members::relation_name(rt.name);
     let with_related = resolver.includes(rt, relation);
     let base = scope.base_url.clone();
+    let kind = rt.name;
     let (page, related) = store
         .read(move |conn| {
             let page = rows::list(
                 conn,
                 tenant_id,
-                rt.name,
+                kind,
                 &filter,
                 order.as_deref(),
                 offset,
@@ -409,7 +407,7 @@ async fn fetch(
             let related = if with_related {
                 page.rows
                     .iter()
-                    .map(|r| members::related(conn, rt.name, r.seq, &base))
+                    .map(|r| members::related(conn, kind, r.seq, &base))
                     .collect::<crate::store::Result<Vec<_>>>()?
             } else {
                 Vec::new()
@@ -470,7 +468,7 @@ enum Interrupted {
 /// it outside and recomputes.
 async fn update<F>(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: Option<Precondition>,
@@ -489,8 +487,10 @@ where
         let prepared_now = prepared.take();
         let id_owned = id.to_owned();
         let actor_scope = scope.clone();
+        let rt_shared = rt.clone();
         let result = store
             .write_or_rollback(move |tx| {
+                let rt = &rt_shared;
                 let (current, precomputed) = match prepared_now {
                     Some(p) => {
                         let now = rows::version_of(tx, tenant_id, rt.name, &id_owned)?;
@@ -600,7 +600,7 @@ where
 #[allow(clippy::too_many_arguments)]
 async fn precompute<F>(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: &Option<Precondition>,
@@ -651,32 +651,29 @@ where
     }
 }
 
-async fn load(
-    store: &Store,
-    rt: &'static ResourceType,
-    scope: &Scope,
-    id: &str,
-) -> Result<ResourceRow> {
+async fn load(store: &Store, rt: &TypeRef, scope: &Scope, id: &str) -> Result<ResourceRow> {
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
+    let kind = rt.name;
     store
-        .read(move |conn| rows::get(conn, tenant_id, rt.name, &id_owned))
+        .read(move |conn| rows::get(conn, tenant_id, kind, &id_owned))
         .await
         .map_err(|e| not_found_or_internal(e, rt, id))
 }
 
 async fn render_one(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     row: ResourceRow,
-    resolver: &Resolver,
+    resolver: &Resolver<'_>,
 ) -> Result<Rendered> {
     let relation = members::relation_name(rt.name);
     let extra = if resolver.includes(rt, relation) {
         let (seq, base) = (row.seq, scope.base_url.clone());
+        let kind = rt.name;
         let list = store
-            .read(move |conn| members::related(conn, rt.name, seq, &base))
+            .read(move |conn| members::related(conn, kind, seq, &base))
             .await
             .map_err(internal)?;
         Some((relation, list))
@@ -691,7 +688,7 @@ fn rendered(
     scope: &Scope,
     row: &ResourceRow,
     related: Option<(&str, Vec<Value>)>,
-    resolver: &Resolver,
+    resolver: &Resolver<'_>,
 ) -> Rendered {
     let mut body = render(rt, scope, row, related);
     resolver.apply(rt, &mut body);
@@ -717,7 +714,7 @@ pub(super) fn render(
     schemas.extend(
         rt.extensions
             .iter()
-            .filter(|e| row.doc.contains_key(e.id))
+            .filter(|e| row.doc.contains_key(&*e.id))
             .map(|e| json!(e.id)),
     );
     let mut out = Map::new();
@@ -840,7 +837,7 @@ fn internal(e: StoreError) -> ScimError {
 async fn conflict_or(
     e: StoreError,
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     name: &str,
 ) -> ScimError {
@@ -853,8 +850,9 @@ async fn conflict_or(
             };
             let tenant_id = scope.tenant_id;
             let lookup = name.to_owned();
+            let kind = rt.name;
             let existing = store
-                .read(move |c| rows::id_by_name(c, tenant_id, rt.name, &lookup))
+                .read(move |c| rows::id_by_name(c, tenant_id, kind, &lookup))
                 .await
                 .ok()
                 .flatten();

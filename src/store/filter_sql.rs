@@ -105,8 +105,8 @@ fn column(rt: &ResourceType, r: &Resolved) -> Option<Column> {
     if r.extension.is_some() {
         return None;
     }
-    let name = r.attr.name;
-    let sub = r.sub.map(|s| s.name);
+    let name = &*r.attr.name;
+    let sub = r.sub.map(|s| &*s.name);
     let unique_name = if rt.name == "Group" {
         "displayName"
     } else {
@@ -180,7 +180,7 @@ struct Builder<'a> {
     params: Vec<SqlValue>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn bind(&mut self, v: SqlValue) -> String {
         self.params.push(v);
         format!("?{}", self.params.len() + FIRST_PARAM - 1)
@@ -198,7 +198,7 @@ impl Builder<'_> {
         })
     }
 
-    fn resolve(&self, path: &AttrPath) -> Result<Resolved, ScimError> {
+    fn resolve(&self, path: &AttrPath) -> Result<Resolved<'a>, ScimError> {
         attribute::resolve(self.rt, path)
             .map_err(|e| ScimError::invalid_filter(format!("filter: {e}")))
     }
@@ -299,7 +299,7 @@ impl Builder<'_> {
                 r.canonical()
             )));
         }
-        if matches!(r.attr.name, "members" | "groups") && r.extension.is_none() {
+        if matches!(&*r.attr.name, "members" | "groups") && r.extension.is_none() {
             let ids = member_ids(filter).ok_or_else(|| {
                 ScimError::invalid_filter(format!(
                     "filter: {}[…] supports only value eq \"<id>\" (joined by or)",
@@ -321,12 +321,7 @@ impl Builder<'_> {
     }
 
     /// A filter evaluated against one element whose JSON is the SQL expression `base`.
-    fn element(
-        &mut self,
-        parent: &'static AttrDef,
-        base: &str,
-        f: &Filter,
-    ) -> Result<String, ScimError> {
+    fn element(&mut self, parent: &AttrDef, base: &str, f: &Filter) -> Result<String, ScimError> {
         Ok(match f {
             Filter::And(a, b) => format!(
                 "({} AND {})",
@@ -366,13 +361,13 @@ impl Builder<'_> {
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<Option<String>, ScimError> {
         let relation = matches!(
-            (self.rt.name, r.attr.name),
+            (self.rt.name, &*r.attr.name),
             ("Group", "members") | ("User", "groups")
         );
         if !relation || r.extension.is_some() {
             return Ok(None);
         }
-        let sub = r.sub.map_or("value", |s| s.name);
+        let sub = r.sub.map_or("value", |s| &*s.name);
         match (sub, cmp) {
             ("value", Some((CompareOp::Eq, CompValue::String(id)))) => {
                 self.membership_in(r, std::slice::from_ref(id)).map(Some)
@@ -435,7 +430,7 @@ impl Builder<'_> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<String, ScimError> {
-        let name = def.name;
+        let name = &*def.name;
         if let CompValue::Null = value {
             return match op {
                 CompareOp::Eq => Ok(format!("({expr} IS NULL)")),
@@ -478,7 +473,7 @@ impl Builder<'_> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<SqlValue, ScimError> {
-        let name = def.name;
+        let name = &*def.name;
         let ordering = matches!(
             op,
             CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
@@ -542,7 +537,7 @@ fn present(expr: &str) -> String {
 }
 
 fn complex_compare(r: &Resolved) -> ScimError {
-    let subs: Vec<&str> = r.attr.sub_attributes.iter().map(|s| s.name).collect();
+    let subs: Vec<&str> = r.attr.sub_attributes.iter().map(|s| &*s.name).collect();
     ScimError::invalid_filter(format!(
         "filter: {} is complex; compare one of its sub-attributes ({})",
         r.canonical(),
@@ -550,7 +545,7 @@ fn complex_compare(r: &Resolved) -> ScimError {
     ))
 }
 
-fn element_sub(parent: &'static AttrDef, path: &AttrPath) -> Result<&'static AttrDef, ScimError> {
+fn element_sub<'a>(parent: &'a AttrDef, path: &AttrPath) -> Result<&'a AttrDef, ScimError> {
     if path.urn.is_some() || path.sub_attr.is_some() {
         return Err(ScimError::invalid_filter(format!(
             "filter: inside {}[…] name a sub-attribute of {} directly, e.g. type or value",
@@ -558,7 +553,7 @@ fn element_sub(parent: &'static AttrDef, path: &AttrPath) -> Result<&'static Att
         )));
     }
     parent.sub(&path.name).ok_or_else(|| {
-        let subs: Vec<&str> = parent.sub_attributes.iter().map(|s| s.name).collect();
+        let subs: Vec<&str> = parent.sub_attributes.iter().map(|s| &*s.name).collect();
         ScimError::invalid_filter(format!(
             "filter: {} has no sub-attribute \"{}\"; it has {}",
             parent.name,
