@@ -236,12 +236,12 @@ impl<'r> FromRequest<'r> for TenantScope {
             .await
         {
             Ok(Some(t)) => Outcome::Success(Self(Scope {
+                schemas: crate::service::settings::registry_of(&t),
                 tenant_id: t.id,
                 base_url: tokens::scim_base(&origin(req), &t.slug),
                 tenant_slug: t.slug,
                 actor: None,
                 history_value_cap: app.config.history.max_value_bytes,
-                schemas: crate::scim::schema::Registry::core(),
             })),
             Ok(None) => fail(
                 req,
@@ -306,7 +306,7 @@ impl<'r, T: serde::de::DeserializeOwned> FromData<'r> for Body<'r, T> {
     }
 }
 
-fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
+pub(super) fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
     b.0
 }
 

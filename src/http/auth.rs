@@ -104,7 +104,7 @@ impl<'r> FromRequest<'r> for Authorized {
                 idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
             }),
             history_value_cap: app.config.history.max_value_bytes,
-            schemas: crate::scim::schema::Registry::core(),
+            schemas: caller.schemas,
         };
         Outcome::Success(Self { scope })
     }
@@ -152,13 +152,14 @@ impl<'r> FromRequest<'r> for Discovery {
                     tenant_known: true,
                 });
                 let base_url = tokens::scim_base(&origin(req), &t.slug);
+                let schemas = crate::service::settings::registry_of(&t);
                 Outcome::Success(Self(Scope {
                     tenant_id: t.id,
                     tenant_slug: t.slug,
                     base_url,
                     actor: None,
                     history_value_cap: app.config.history.max_value_bytes,
-                    schemas: crate::scim::schema::Registry::core(),
+                    schemas,
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_browse;
 mod admin_log;
+mod admin_settings;
 mod auth;
 #[cfg(feature = "bench-hello")]
 pub mod bench;
@@ -69,6 +70,7 @@ pub fn mount(rocket: Rocket<Build>) -> Rocket<Build> {
         .mount("/", health::routes())
         .mount("/api", admin::routes())
         .mount("/api", admin_browse::routes())
+        .mount("/api", admin_settings::routes())
         .mount("/api", admin_log::routes())
         .mount("/", metrics::routes())
         .mount("/", crate::ui::routes())

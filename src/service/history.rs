@@ -48,8 +48,9 @@ pub fn diff(before: &Document, after: &Document) -> Vec<Value> {
 fn join(prefix: &str, key: &str) -> String {
     match prefix {
         "" => key.to_owned(),
-        // An extension block: its attributes are written `urn:…:User:department` (RFC 7644 §3.10).
-        p if crate::scim::schema::ALL_SCHEMAS.iter().any(|s| s.id == p) => format!("{p}:{key}"),
+        // An extension block (see `walk`): its attributes are written `urn:…:User:department`
+        // (RFC 7644 §3.10).
+        p if p.ends_with(':') => format!("{p}{key}"),
         p => format!("{p}.{key}"),
     }
 }
@@ -70,7 +71,12 @@ fn walk(
         }
         let name = join(prefix, k);
         if let (Some(Value::Object(bo)), Some(Value::Object(ao))) = (b, a) {
-            walk(&name, bo, ao, out);
+            // Top-level keys with a colon are extension URNs, built-in or a tenant's own.
+            if prefix.is_empty() && k.contains(':') {
+                walk(&format!("{k}:"), bo, ao, out);
+            } else {
+                walk(&name, bo, ao, out);
+            }
             continue;
         }
         let shown = |v: Option<&Value>| {

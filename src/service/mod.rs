@@ -4,12 +4,14 @@
 pub mod admins;
 pub mod browse;
 pub mod export;
+pub mod extensions;
 pub mod history;
 pub mod members;
 pub mod passwords;
 pub mod rate_limit;
 pub mod request_log;
 pub mod resources;
+pub mod settings;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;

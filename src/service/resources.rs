@@ -8,6 +8,7 @@
 use serde_json::{Map, Value, json};
 
 use super::Scope;
+use super::extensions;
 use super::history::{self, Action};
 use super::members;
 use super::passwords::HashError;
@@ -103,6 +104,7 @@ pub async fn create(
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
+    extensions::check(rt, &validated.doc)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -124,6 +126,9 @@ pub async fn create(
                 password_hash.as_deref(),
                 &now,
             )?;
+            if let Err(e) = extensions::index_unique(tx, rt, tenant_id, row.seq, &doc)? {
+                return Ok(Err(e));
+            }
             let mut extra = Vec::new();
             if password_hash.is_some() {
                 extra.push(history::password_change());
@@ -209,6 +214,7 @@ pub async fn replace(
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body)?;
+    extensions::check(rt, &validated.doc)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -244,6 +250,7 @@ pub async fn patch(
         let rt = &rt_shared;
         let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits)?;
         let checked = resource::validate(rt, &Value::Object(with_schemas(rt, outcome.doc)))?;
+        extensions::check(rt, &checked.doc)?;
         Ok(Change {
             doc: checked.doc,
             password_hash: outcome.password.map(PendingPassword::Clear),
@@ -545,6 +552,9 @@ where
                     }
                     other => other?,
                 };
+                if let Err(e) = extensions::index_unique(tx, rt, tenant_id, row.seq, &change.doc)? {
+                    return Ok(Err(Interrupted::Refused(e)));
+                }
                 let mut extra = Vec::new();
                 if matches!(password, PasswordChange::Set(_)) {
                     extra.push(history::password_change());

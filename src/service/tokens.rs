@@ -312,6 +312,9 @@ fn internal(e: &StoreError) -> OpError {
 pub struct Caller {
     pub tenant: Tenant,
     pub token: TokenRow,
+    /// The tenant's schemas, built once per cached lookup (a settings change is a change to the
+    /// tenant's row, which makes the lookup stale).
+    pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
 }
 
 /// A refused `Authorization` header: the error to answer, and the token it named when the
@@ -372,6 +375,7 @@ pub async fn authenticate(
         tenant,
         token_tenant,
         replacement,
+        schemas,
     } = cache.lookup(store, slug, &hash).await?;
     // The row was found by its hash; the constant-time comparison keeps the check itself free
     // of timing differences should the lookup ever become a prefix scan.
@@ -412,7 +416,11 @@ pub async fn authenticate(
             tenant_known: true,
         });
     }
-    Ok(Caller { tenant, token })
+    Ok(Caller {
+        tenant,
+        token,
+        schemas,
+    })
 }
 
 /// Registered HTTP authentication schemes (IANA) other than Bearer, which a detail may name:
@@ -464,6 +472,7 @@ struct Lookup {
     tenant: Option<Tenant>,
     token_tenant: Option<Tenant>,
     replacement: Option<TokenRow>,
+    schemas: std::sync::Arc<crate::scim::schema::Registry>,
 }
 
 /// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
@@ -511,11 +520,16 @@ impl TokenCache {
                     Some(id) => rows::by_id(conn, id)?,
                     None => None,
                 };
+                let schemas = tenant.as_ref().map_or_else(
+                    crate::scim::schema::Registry::core,
+                    super::settings::registry_of,
+                );
                 Ok(Lookup {
                     token,
                     tenant,
                     token_tenant,
                     replacement,
+                    schemas,
                 })
             })
             .await

@@ -14,9 +14,10 @@ use rusqlite::types::Value as SqlValue;
 
 use crate::scim::attribute::{self, Resolved};
 use crate::scim::error::ScimError;
+use crate::scim::extension;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::fold;
-use crate::scim::schema::{AttrDef, AttrType, ResourceType};
+use crate::scim::schema::{AttrDef, AttrType, ResourceType, Uniqueness};
 
 /// An SQL boolean expression and its parameters (numbered from `?3`).
 #[derive(Debug, Clone, PartialEq)]
@@ -222,6 +223,9 @@ impl<'a> Builder<'a> {
         if let Some(sql) = self.indexed_email(&r, cmp)? {
             return Ok(sql);
         }
+        if let Some(sql) = self.indexed_unique(&r, cmp) {
+            return Ok(sql);
+        }
         if let Some(col) = column(self.rt, &r) {
             return match cmp {
                 None => Ok(format!("({} IS NOT NULL)", col.key)),
@@ -418,6 +422,33 @@ impl<'a> Builder<'a> {
             }
             _ => Ok(None),
         }
+    }
+
+    /// `eq` on an extension attribute declared unique: a lookup in the index of its values
+    /// (`extension_values`) rather than a scan of every document.
+    fn indexed_unique(
+        &mut self,
+        r: &Resolved,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Option<String> {
+        let ext = r.extension?;
+        if r.sub.is_some() || r.attr.uniqueness == Uniqueness::None {
+            return None;
+        }
+        let value = match cmp? {
+            (CompareOp::Eq, CompValue::String(s)) => serde_json::Value::String(s.clone()),
+            (CompareOp::Eq, CompValue::Number(n)) => serde_json::Value::Number(n.clone()),
+            _ => return None,
+        };
+        let key = extension::value_key(r.attr, &value)?;
+        let a = self.bind(SqlValue::Text(extension::attribute_key(
+            &ext.id,
+            &r.attr.name,
+        )));
+        let k = self.bind(SqlValue::Text(key));
+        Some(format!(
+            "r.seq IN (SELECT v.resource_seq FROM extension_values v WHERE v.tenant_id = ?1 AND v.attribute = {a} AND v.value_key = {k})"
+        ))
     }
 
     /// `expr op value` for an attribute of definition `def`. `folded` says `expr` is already

@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0006_create_credentials_version",
         include_str!("../../migrations/0006_create_credentials_version.sql"),
     ),
+    (
+        7,
+        "0007_add_tenant_settings",
+        include_str!("../../migrations/0007_add_tenant_settings.sql"),
+    ),
 ];
 
 /// The request log's own database file.

@@ -5,6 +5,7 @@
 
 pub mod admins;
 pub mod browse;
+pub mod extensions;
 pub mod files;
 pub mod filter_sql;
 mod hold;
