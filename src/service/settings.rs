@@ -161,6 +161,13 @@ pub fn set(
             )));
         }
     }
+    // Each key alone first, so an error names the key it is about.
+    for (key, value) in &changes {
+        let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(e) = serde_json::from_value::<TenantSettings>(alone) {
+            return Err(OpError::Invalid(format!("setting {key}: {e}")));
+        }
+    }
     let owned_slug = slug.to_owned();
     store
         .write_blocking(move |tx| {

@@ -216,6 +216,13 @@ impl<'a> Builder<'a> {
         {
             return self.schemas(cmp);
         }
+        // `<extension URN> pr`: the resource holds any attribute of the extension.
+        if let (Some(ext), None) = (attribute::whole_extension(self.rt, path), cmp) {
+            return Ok(format!(
+                "(json_type(r.doc, '$.\"{}\"') IS NOT NULL)",
+                ext.id
+            ));
+        }
         let r = self.resolve(path)?;
         if let Some(sql) = self.membership(&r, cmp)? {
             return Ok(sql);
@@ -633,6 +640,27 @@ mod tests {
 
     fn sql(rt: &ResourceType, f: &str) -> Result<SqlWhere, ScimError> {
         translate(rt, &parse_filter(f).expect("parse"))
+    }
+
+    #[test]
+    fn eq_on_a_unique_extension_attribute_is_an_index_lookup() {
+        let decl = serde_json::json!({"id": "urn:x:ext:User", "attributes": [
+            {"name": "badge", "type": "string", "uniqueness": "server"},
+            {"name": "note", "type": "string"}]});
+        let ext = crate::scim::extension::parse(&USER, &decl, &Default::default()).expect("decl");
+        let registry = crate::scim::schema::Registry::with_extensions(vec![("User", ext)]);
+        let rt = registry.get(&USER);
+        let w = sql(rt, "urn:x:ext:User:badge eq \"AB\"").expect("ok");
+        assert!(w.sql.contains("extension_values"), "{}", w.sql);
+        assert!(
+            w.params.contains(&SqlValue::Text("ab".into())),
+            "{:?}",
+            w.params
+        );
+        let w = sql(rt, "urn:x:ext:User:note eq \"AB\"").expect("ok");
+        assert!(!w.sql.contains("extension_values"), "{}", w.sql);
+        let w = sql(rt, "urn:x:ext:User pr").expect("ok");
+        assert!(w.sql.contains("json_type"), "{}", w.sql);
     }
 
     #[test]

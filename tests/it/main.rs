@@ -12,6 +12,7 @@ mod discovery;
 mod durability;
 mod entra;
 mod errors;
+mod extensions;
 mod filter_roundtrip;
 mod fuzz;
 mod groups;
