@@ -10,9 +10,10 @@ import { Tokens } from './pages/tokens.js';
 import { Users, UserDetail, Groups, GroupDetail } from './pages/browse.js';
 import { Setup } from './pages/setup.js';
 import { Activity } from './pages/activity.js';
+import { Settings } from './pages/settings.js';
 
 const TENANT_PAGES = [
-  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'],
+  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['settings', 'Settings'],
 ];
 
 function parse(loc) {
@@ -72,6 +73,7 @@ function App() {
   else if (inTenant && page === 'tokens') body = html`<${Tokens} slug=${slug} />`;
   else if (inTenant && page === 'setup') body = html`<${Setup} slug=${slug} idp=${parts[3] || 'okta'} />`;
   else if (inTenant && page === 'activity') body = html`<${Activity} slug=${slug} search=${search} />`;
+  else if (inTenant && page === 'settings') body = html`<${Settings} slug=${slug} />`;
   else body = html`<${ErrorBox} title="Page not found" error=${new Error('This address is not a page of the scimd UI. Use the navigation above.')} />`;
 
   const signOut = async () => {

@@ -138,9 +138,10 @@ fn fits_stored(
         .collect();
     if let Some((id, why)) = misfits.first() {
         return Ok(Err(OpError::Conflict(format!(
-            "{} {} hold values of {} that this declaration would make invalid; {} {id}, for one, {why}. Keep the declaration compatible, or clear those values first (PATCH each with {{\"op\":\"remove\",\"path\":\"{}\"}}; find them with the filter `{} pr`)",
+            "{} {} {} values of {} that this declaration would make invalid; {} {id}, for one, {why}. Keep the declaration compatible, or clear those values first (PATCH each with {{\"op\":\"remove\",\"path\":\"{}\"}}; find them with the filter `{} pr`)",
             misfits.len(),
             plural(rt.name, misfits.len()),
+            if misfits.len() == 1 { "holds" } else { "hold" },
             def.id,
             rt.name,
             def.id,
@@ -228,8 +229,9 @@ pub fn remove(store: &Store, slug: &str, urn: &str) -> std::result::Result<Liste
 
 fn held(n: i64, resource_type: &str, urn: &str, doing: &str) -> OpError {
     OpError::Conflict(format!(
-        "{n} {} hold values of {urn}, which {doing} would strand; clear them first: find them with the filter `{urn} pr` (e.g. GET /{}s?filter=…) and PATCH each with {{\"op\":\"remove\",\"path\":\"{urn}\"}}, then try again",
+        "{n} {} {} values of {urn}, which {doing} would strand; clear them first: find them with the filter `{urn} pr` (e.g. GET /{}s?filter=…) and PATCH each with {{\"op\":\"remove\",\"path\":\"{urn}\"}}, then try again",
         plural(resource_type, usize::try_from(n).unwrap_or(2)),
+        if n == 1 { "holds" } else { "hold" },
         resource_type
     ))
 }
