@@ -315,6 +315,8 @@ pub struct Caller {
     /// The tenant's schemas, built once per cached lookup (a settings change is a change to the
     /// tenant's row, which makes the lookup stale).
     pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
+    /// The tenant's `strict` setting, read with the schemas.
+    pub strict: bool,
 }
 
 /// A refused `Authorization` header: the error to answer, and the token it named when the
@@ -376,6 +378,7 @@ pub async fn authenticate(
         token_tenant,
         replacement,
         schemas,
+        strict,
     } = cache.lookup(store, slug, &hash).await?;
     // The row was found by its hash; the constant-time comparison keeps the check itself free
     // of timing differences should the lookup ever become a prefix scan.
@@ -420,6 +423,7 @@ pub async fn authenticate(
         tenant,
         token,
         schemas,
+        strict,
     })
 }
 
@@ -473,6 +477,7 @@ struct Lookup {
     token_tenant: Option<Tenant>,
     replacement: Option<TokenRow>,
     schemas: std::sync::Arc<crate::scim::schema::Registry>,
+    strict: bool,
 }
 
 /// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
@@ -524,12 +529,14 @@ impl TokenCache {
                     crate::scim::schema::Registry::core,
                     super::settings::registry_of,
                 );
+                let strict = tenant.as_ref().is_some_and(super::settings::strict_of);
                 Ok(Lookup {
                     token,
                     tenant,
                     token_tenant,
                     replacement,
                     schemas,
+                    strict,
                 })
             })
             .await

@@ -493,6 +493,55 @@ async fn removing_or_changing_an_extension_never_drops_stored_values() {
 }
 
 #[rocket::async_test]
+async fn a_group_extension_is_served_on_groups() {
+    let app = TestApp::new().await;
+    let urn = "urn:example:scim:groups:1.0:Group";
+    let decl =
+        json!({"id": urn, "attributes": [{"name": "owner", "type": "string", "caseExact": true}]});
+    scimd::service::extensions::declare(
+        &app.app().store,
+        "default",
+        "group",
+        decl,
+        scimd::scim::extension::ExtensionLimits::default(),
+    )
+    .expect("declared");
+    let rt = app.get("/scim/v2/ResourceTypes/Group").await;
+    assert_eq!(rt.body["schemaExtensions"][0]["schema"], urn, "{}", rt.raw);
+    let r = app
+        .post(
+            "/scim/v2/Groups",
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group", urn],
+                "displayName": "ops", urn: {"owner": "Ann"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.raw);
+    let found = app
+        .get(&format!(
+            "/scim/v2/Groups?{}",
+            filter(&format!("{urn}:owner eq \"Ann\""))
+        ))
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.raw);
+    // caseExact: "ann" is another value.
+    let found = app
+        .get(&format!(
+            "/scim/v2/Groups?{}",
+            filter(&format!("{urn}:owner eq \"ann\""))
+        ))
+        .await;
+    assert_eq!(found.body["totalResults"], 0, "{}", found.raw);
+    // Users do not have it.
+    let r = app
+        .post(
+            "/scim/v2/Users",
+            json!({"userName": "u@x.test", urn: {"owner": "x"}}),
+        )
+        .await;
+    r.assert_error(400, Some("invalidValue"));
+}
+
+#[rocket::async_test]
 async fn settings_are_shown_and_changed_through_the_admin_api() {
     let app = TestApp::new().await;
     let s = sign_in(&app).await;
