@@ -360,7 +360,7 @@ fn optional_str<'o>(
 
 /// Why a stored extension block does not fit `ext` (a changed declaration), or `None` when it
 /// does: a value of the wrong type, an attribute the new declaration drops, a required one
-/// missing.
+/// missing, a value outside a new list of canonical values.
 pub fn misfit(ext: &SchemaDef, block: &Map<String, Value>) -> Option<String> {
     for (key, value) in block {
         let Some(def) = ext.attr(key) else {
@@ -371,15 +371,17 @@ pub fn misfit(ext: &SchemaDef, block: &Map<String, Value>) -> Option<String> {
             return Some(e.detail);
         }
     }
-    ext.attributes
+    if let Some(a) = ext
+        .attributes
         .iter()
         .find(|a| a.required && !block.contains_key(&*a.name))
-        .map(|a| {
-            format!(
-                "lacks \"{}\", which the new declaration makes required",
-                a.name
-            )
-        })
+    {
+        return Some(format!(
+            "lacks \"{}\", which the new declaration makes required",
+            a.name
+        ));
+    }
+    check_canonical(ext, block).err()
 }
 
 /// Values outside an attribute's `canonicalValues`, for the extension attributes a tenant
@@ -587,6 +589,14 @@ mod tests {
             misfit(&changed, block)
                 .expect("misfit")
                 .contains("badgeNumber")
+        );
+        let mut narrowed = entra();
+        narrowed["attributes"][0]["canonicalValues"] = json!(["a", "b"]);
+        let narrowed = parse_user(&narrowed).expect("valid");
+        assert!(
+            misfit(&narrowed, block)
+                .expect("misfit")
+                .contains("canonical")
         );
         let canon = json!({"level": "principal"});
         let e = check_canonical(&s, canon.as_object().expect("object")).expect_err("not canonical");
