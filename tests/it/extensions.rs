@@ -294,6 +294,15 @@ async fn entra_custom_extension_is_written_filtered_sorted_and_projected() {
         names(&app, &filter(&format!("{URN}:projects[role eq \"dev\"]"))).await,
         ["ann@x.test"]
     );
+    // Without the URN (only this extension defines badgeNumber), and a sub-attribute with it.
+    assert_eq!(
+        names(&app, &filter("badgeNumber ge 9")).await,
+        ["ann@x.test"]
+    );
+    assert_eq!(
+        names(&app, &filter(&format!("{URN}:projects.role eq \"dev\""))).await,
+        ["ann@x.test"]
+    );
     assert_eq!(
         names(&app, &filter(&format!("{URN} pr"))).await,
         ["ann@x.test", "bob@x.test", "cid@x.test"]
