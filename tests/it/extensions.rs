@@ -550,6 +550,60 @@ async fn a_group_extension_is_served_on_groups() {
     r.assert_error(400, Some("invalidValue"));
 }
 
+/// An extension attribute declared `returned: never` is neither returned nor kept in history.
+#[rocket::async_test]
+async fn a_never_returned_extension_attribute_stays_out_of_responses_and_history() {
+    let app = TestApp::new().await;
+    let decl = json!({"id": URN, "attributes": [
+        {"name": "pin", "type": "string", "returned": "never", "mutability": "writeOnly"},
+        {"name": "badgeNumber", "type": "integer"}]});
+    scimd::service::extensions::declare(
+        &app.app().store,
+        "default",
+        "User",
+        decl,
+        scimd::scim::extension::ExtensionLimits::default(),
+    )
+    .expect("declared");
+    let id = create(
+        &app,
+        "ann@x.test",
+        json!({"pin": "4711-secret", "badgeNumber": 1}),
+    )
+    .await;
+    let r = app
+        .patch(
+            &format!("/scim/v2/Users/{id}"),
+            json!({"Operations": [{"op": "replace", "value": {format!("{URN}:pin"): "0815-secret"}}]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(!r.raw.contains("secret"), "{}", r.raw);
+    let got = app.get(&format!("/scim/v2/Users/{id}")).await;
+    assert!(
+        !got.raw.contains("secret") && got.body[URN]["badgeNumber"] == 1,
+        "{}",
+        got.raw
+    );
+    sign_in(&app).await;
+    let h = api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/Users/{id}/history"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(h.status, 200, "{}", h.raw);
+    assert!(
+        h.raw.contains(&format!("{URN}:pin")),
+        "the change is listed: {}",
+        h.raw
+    );
+    assert!(!h.raw.contains("secret"), "{}", h.raw);
+}
+
 #[rocket::async_test]
 async fn settings_are_shown_and_changed_through_the_admin_api() {
     let app = TestApp::new().await;
