@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use scimd::scim::projection::Projection;
 use scimd::scim::resource::WriteLimits;
-use scimd::scim::schema::GROUP;
+use scimd::scim::schema::{GROUP, TypeRef};
 use scimd::service::Scope;
 use scimd::service::resources;
 use scimd::store::Store;
@@ -45,6 +45,7 @@ fn main() {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        schemas: scimd::scim::schema::Registry::core(),
     };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.
@@ -77,7 +78,7 @@ fn main() {
         runtime
             .block_on(resources::patch(
                 &store,
-                &GROUP,
+                &TypeRef::Core(&GROUP),
                 &scope,
                 group,
                 body,
@@ -95,7 +96,7 @@ fn main() {
         let r = runtime
             .block_on(resources::create(
                 &store,
-                &GROUP,
+                &TypeRef::Core(&GROUP),
                 &scope,
                 body,
                 &none,
@@ -132,7 +133,13 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 runtime
-                    .block_on(resources::get(&store, &GROUP, &scope, &big, &excluded))
+                    .block_on(resources::get(
+                        &store,
+                        &TypeRef::Core(&GROUP),
+                        &scope,
+                        &big,
+                        &excluded,
+                    ))
                     .expect("get");
                 t.elapsed()
             })
@@ -145,7 +152,13 @@ fn main() {
             .map(|_| {
                 let t = Instant::now();
                 let r = runtime
-                    .block_on(resources::get(&store, &GROUP, &scope, &big, &none))
+                    .block_on(resources::get(
+                        &store,
+                        &TypeRef::Core(&GROUP),
+                        &scope,
+                        &big,
+                        &none,
+                    ))
                     .expect("get");
                 full_len = serde_json::to_vec(&r.body).expect("json").len();
                 t.elapsed()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use scimd::scim::list::RawListParams;
-use scimd::scim::schema::USER;
+use scimd::scim::schema::{TypeRef, USER};
 use scimd::service::Scope;
 use scimd::service::resources;
 use scimd::store::Store;
@@ -42,6 +42,7 @@ fn main() {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        schemas: scimd::scim::schema::Registry::core(),
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -63,7 +64,7 @@ fn main() {
             let query = params.parse(1000).expect("query");
             let page = resources::list(
                 &store,
-                &USER,
+                &TypeRef::Core(&USER),
                 &scope,
                 query,
                 &mut scimd::scim::quirks::Quirks::default(),

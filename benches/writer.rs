@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use scimd::scim::projection::Projection;
 use scimd::scim::resource::WriteLimits;
-use scimd::scim::schema::USER;
+use scimd::scim::schema::{TypeRef, USER};
 use scimd::service::resources;
 use scimd::service::{Scope, tenants};
 use scimd::store::{HOLD_BUCKETS, HoldSnapshot, Store};
@@ -27,6 +27,7 @@ fn scope(tenant_id: i64, slug: &str) -> Scope {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        schemas: scimd::scim::schema::Registry::core(),
     }
 }
 
@@ -132,7 +133,7 @@ fn main() {
     let user = runtime
         .block_on(resources::create(
             &store,
-            &USER,
+            &TypeRef::Core(&USER),
             &busy,
             json!({"userName": "bulky@example.com", "emails": emails}),
             &none,
@@ -160,7 +161,7 @@ fn main() {
                 let t = Instant::now();
                 resources::create(
                     &store,
-                    &USER,
+                    &TypeRef::Core(&USER),
                     &quiet,
                     json!({"userName": format!("{tag}{i}@other.example")}),
                     &Projection::default(),
@@ -193,7 +194,7 @@ fn main() {
                         let t = Instant::now();
                         resources::patch(
                             &store,
-                            &USER,
+                            &TypeRef::Core(&USER),
                             &busy,
                             &id,
                             body,

@@ -225,6 +225,108 @@ pub enum TenantCommand {
     },
     /// List tenants and their SCIM base paths.
     List,
+    /// Show a tenant's settings (strict mode, declared schema extensions).
+    Show {
+        slug: String,
+        /// Print the settings as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change settings: `scimd tenant set acme strict=true`.
+    Set {
+        slug: String,
+        /// KEY=VALUE pairs; values are JSON when they read as JSON (true, 3), text otherwise.
+        #[arg(required = true, value_name = "KEY=VALUE")]
+        assignments: Vec<String>,
+    },
+    /// Declare, list and remove a tenant's custom schema extensions.
+    #[command(subcommand)]
+    Extension(ExtensionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExtensionCommand {
+    /// Declare an extension (RFC 7643 §7 schema JSON), or change the one with the same id.
+    Add {
+        slug: String,
+        /// The resource type it extends: User or Group.
+        #[arg(long, value_name = "TYPE")]
+        resource_type: String,
+        /// The schema JSON (`-` reads standard input).
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// List the extensions a tenant declares.
+    List {
+        slug: String,
+        /// Print the declarations as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an extension; refused while resources hold values for it.
+    Remove { slug: String, urn: String },
+}
+
+fn extension(store: &Store, config: &Config, cmd: ExtensionCommand) -> Result<(), String> {
+    use crate::service::extensions;
+    match cmd {
+        ExtensionCommand::Add {
+            slug,
+            resource_type,
+            file,
+        } => {
+            let text = if file.as_os_str() == "-" {
+                let mut t = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut t)
+                    .map_err(|e| format!("cannot read the schema from standard input: {e}"))?;
+                t
+            } else {
+                std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?
+            };
+            let schema: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| format!("{} is not JSON: {e}", file.display()))?;
+            let e = extensions::declare(
+                store,
+                &slug,
+                &resource_type,
+                schema,
+                config.limits.extensions(),
+            )?;
+            out!("{}", e.id)?;
+            eprintln!(
+                "tenant \"{slug}\" declares {} for {} ({}); it is in /Schemas and /ResourceTypes now",
+                e.id,
+                e.resource_type,
+                e.attributes.join(", ")
+            );
+            Ok(())
+        }
+        ExtensionCommand::List { slug, json } => {
+            let all = extensions::list(store, &slug)?;
+            if json {
+                let schemas: Vec<&serde_json::Value> = all.iter().map(|e| &e.schema).collect();
+                return out!(
+                    "{}",
+                    serde_json::to_string_pretty(&schemas).unwrap_or_default()
+                );
+            }
+            for e in all {
+                out!(
+                    "{}  ({})  {}",
+                    e.id,
+                    e.resource_type,
+                    e.attributes.join(", ")
+                )?;
+            }
+            Ok(())
+        }
+        ExtensionCommand::Remove { slug, urn } => {
+            let e = extensions::remove(store, &slug, &urn)?;
+            eprintln!("tenant \"{slug}\" no longer declares {}", e.id);
+            Ok(())
+        }
+    }
 }
 
 /// Logs to stderr; `RUST_LOG` sets the filter (default: scimd at `info`, Rocket at `warn`).
@@ -291,7 +393,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Backup { file } => backup(&config, &file),
         Command::Health => health(&config),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
-        Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, cmd)),
+        Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, &config, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
         Command::Events(cmd) => open(&config).and_then(|store| events(&store, cmd)),
         Command::Export { tenant } => {
@@ -420,6 +522,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("there is no tenant \"{slug}\"; `scimd tenant list` shows them"))?;
     let scope = crate::service::Scope {
+        schemas: crate::service::settings::registry_of(&tenant),
         tenant_id: tenant.id,
         base_url: crate::service::tokens::scim_base(&served_base(config), &tenant.slug),
         tenant_slug: tenant.slug,
@@ -808,8 +911,37 @@ fn reset_password(store: &Store, database: &Path, username: &str) -> Result<(), 
     Ok(())
 }
 
-fn tenant(store: &Store, cmd: TenantCommand) -> Result<(), String> {
+fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), String> {
     match cmd {
+        TenantCommand::Show { slug, json } => {
+            let s = crate::service::settings::show(store, &slug)?;
+            if json {
+                return out!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
+            }
+            out!("tenant {slug}")?;
+            out!("  strict      {}", s.strict)?;
+            out!("  extensions  {}", s.extensions.len())?;
+            for e in crate::service::extensions::list(store, &slug)? {
+                out!(
+                    "    {}  ({})  {}",
+                    e.id,
+                    e.resource_type,
+                    e.attributes.join(", ")
+                )?;
+            }
+            Ok(())
+        }
+        TenantCommand::Set { slug, assignments } => {
+            let mut changes = serde_json::Map::new();
+            for a in &assignments {
+                let (k, v) = crate::service::settings::parse_assignment(a)?;
+                changes.insert(k, v);
+            }
+            let s = crate::service::settings::set(store, &slug, changes)?;
+            eprintln!("tenant \"{slug}\" now has strict = {}", s.strict);
+            Ok(())
+        }
+        TenantCommand::Extension(cmd) => extension(store, config, cmd),
         TenantCommand::Create { slug, display_name } => {
             let t = tenants_service::create(store, &slug, display_name.as_deref())?;
             out!("{}", t.slug)?;

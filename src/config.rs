@@ -160,11 +160,28 @@ pub struct Limits {
     /// Most values one multi-valued attribute of a resource may hold (`emails`, `phoneNumbers`,
     /// …); more get 400 invalidValue. Group members are not counted (their own table).
     pub max_multi_values: usize,
+    /// Schema extensions one tenant may declare (`scimd tenant extension add`).
+    pub max_extensions: usize,
+    /// Attributes and sub-attributes one declared extension may define.
+    pub max_extension_attributes: usize,
+    /// Largest declaration of one extension, in bytes of JSON.
+    pub max_extension_bytes: usize,
 }
 
 /// Longest request target hyper 1 parses (`MAX_URI_LEN` in hyper's `proto/h1/role.rs`,
 /// `u16::MAX - 1`): past it hyper answers 414 with an empty body before scimd sees the request.
 pub const HYPER_MAX_URI_BYTES: usize = 65_534;
+
+impl Limits {
+    /// The bounds on a tenant's extension declarations.
+    pub fn extensions(&self) -> crate::scim::extension::ExtensionLimits {
+        crate::scim::extension::ExtensionLimits {
+            max_extensions: self.max_extensions,
+            max_attributes: self.max_extension_attributes,
+            max_bytes: self.max_extension_bytes,
+        }
+    }
+}
 
 impl Default for Limits {
     fn default() -> Self {
@@ -182,6 +199,9 @@ impl Default for Limits {
             max_url_bytes: 16_384,
             max_patch_operations: 1_000,
             max_multi_values: 1_000,
+            max_extensions: 20,
+            max_extension_attributes: 100,
+            max_extension_bytes: 65_536,
         }
     }
 }
@@ -422,6 +442,14 @@ impl Config {
         if self.limits.max_results == 0 {
             return Err(ConfigError::Invalid(
                 "limits.max_results must be at least 1".into(),
+            ));
+        }
+        if self.limits.max_extensions == 0
+            || self.limits.max_extension_attributes == 0
+            || self.limits.max_extension_bytes < 1024
+        {
+            return Err(ConfigError::Invalid(
+                "limits.max_extensions and limits.max_extension_attributes must be at least 1, limits.max_extension_bytes at least 1024".into(),
             ));
         }
         if self.limits.max_patch_operations == 0 || self.limits.max_multi_values == 0 {

@@ -238,6 +238,7 @@ impl<'r> FromRequest<'r> for TenantScope {
             .await
         {
             Ok(Some(t)) => Outcome::Success(Self(Scope {
+                schemas: crate::service::settings::registry_of(&t),
                 tenant_id: t.id,
                 base_url: tokens::scim_base(&origin(req), &t.slug),
                 tenant_slug: t.slug,
@@ -308,7 +309,7 @@ impl<'r, T: serde::de::DeserializeOwned> FromData<'r> for Body<'r, T> {
     }
 }
 
-fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
+pub(super) fn body<T>(b: Body<'_, T>) -> Result<T, ApiError> {
     b.0
 }
 

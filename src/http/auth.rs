@@ -137,9 +137,8 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
             idp: idp_from_user_agent(req.headers().get_one("User-Agent")).to_owned(),
         }),
         history_value_cap: app.config.history.max_value_bytes,
-        // Comes from the tenant settings (`strict`) once they exist; until then every tenant
-        // ignores and reports undeclared attributes.
-        strict: false,
+        strict: caller.strict,
+        schemas: caller.schemas,
     };
     Outcome::Success(scope)
 }
@@ -202,13 +201,16 @@ impl<'r> FromRequest<'r> for Discovery {
                     tenant_known: true,
                 });
                 let base_url = tokens::scim_base(&origin(req), &t.slug);
+                let schemas = crate::service::settings::registry_of(&t);
                 Outcome::Success(Self(Scope {
                     tenant_id: t.id,
                     tenant_slug: t.slug,
                     base_url,
                     actor: None,
                     history_value_cap: app.config.history.max_value_bytes,
+                    // Discovery writes nothing: strictness does not apply.
                     strict: false,
+                    schemas,
                 }))
             }
             Ok(None) => fail(req, tokens::unknown_tenant(&slug)),

@@ -49,16 +49,19 @@ fn resource_type_json(base: &str, rt: &schema::ResourceType) -> Value {
 
 #[get("/ResourceTypes")]
 fn list_resource_types(d: Discovery) -> ScimResponse {
-    let all: Vec<Value> = schema::ALL_RESOURCE_TYPES
-        .iter()
-        .map(|rt| resource_type_json(&d.0.base_url, rt))
-        .collect();
+    let all: Vec<Value> =
+        d.0.schemas
+            .types()
+            .iter()
+            .map(|rt| resource_type_json(&d.0.base_url, rt))
+            .collect();
     ScimResponse::ok(list_response(all.len() as u64, 1, all))
 }
 
 #[get("/ResourceTypes/<name>")]
 fn get_resource_type(d: Discovery, name: &str) -> Result<ScimResponse, ScimError> {
-    schema::ALL_RESOURCE_TYPES
+    d.0.schemas
+        .types()
         .iter()
         .find(|rt| rt.name == name)
         .map(|rt| ScimResponse::ok(resource_type_json(&d.0.base_url, rt)))
@@ -75,18 +78,18 @@ fn schema_json(base: &str, s: &schema::SchemaDef) -> Value {
 
 #[get("/Schemas")]
 fn list_schemas(d: Discovery) -> ScimResponse {
-    let all: Vec<Value> = schema::ALL_SCHEMAS
-        .iter()
-        .map(|s| schema_json(&d.0.base_url, s))
-        .collect();
+    let all: Vec<Value> =
+        d.0.schemas
+            .schemas()
+            .map(|s| schema_json(&d.0.base_url, s))
+            .collect();
     ScimResponse::ok(list_response(all.len() as u64, 1, all))
 }
 
 #[get("/Schemas/<id>")]
 fn get_schema(d: Discovery, id: &str) -> Result<ScimResponse, ScimError> {
-    schema::ALL_SCHEMAS
-        .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(id))
+    d.0.schemas
+        .schema(id)
         .map(|s| ScimResponse::ok(schema_json(&d.0.base_url, s)))
         .ok_or_else(|| {
             ScimError::not_found(format!(

@@ -4,6 +4,7 @@
 mod admin;
 mod admin_browse;
 mod admin_log;
+mod admin_settings;
 mod auth;
 #[cfg(feature = "bench-hello")]
 pub mod bench;
@@ -76,6 +77,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Public, "/", events::routes),
     (Side::Admin, "/api", admin::routes),
     (Side::Admin, "/api", admin_browse::routes),
+    (Side::Admin, "/api", admin_settings::routes),
     (Side::Admin, "/api", admin_log::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),

@@ -46,6 +46,13 @@ impl<'a> FromParam<'a> for Endpoint {
     }
 }
 
+impl Endpoint {
+    /// This resource type as the caller's tenant serves it (with its extensions).
+    fn of<'s>(&self, scope: &'s crate::service::Scope) -> &'s schema::TypeRef {
+        scope.schemas.get(self.0)
+    }
+}
+
 /// `If-Match` / `If-None-Match` request headers.
 pub struct Preconditions {
     if_match: Option<Precondition>,
@@ -92,7 +99,14 @@ async fn list_resources(
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
     let mut quirks = Quirks::default();
-    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    let listed = service::list(
+        &app.store,
+        endpoint.of(&auth.scope),
+        &auth.scope,
+        query,
+        &mut quirks,
+    )
+    .await;
     noticed.keep(&quirks);
     Ok(ScimResponse::ok(listed?))
 }
@@ -107,7 +121,14 @@ async fn search_resources(
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
     let mut quirks = Quirks::default();
-    let listed = service::list(&app.store, endpoint.0, &auth.scope, query, &mut quirks).await;
+    let listed = service::list(
+        &app.store,
+        endpoint.of(&auth.scope),
+        &auth.scope,
+        query,
+        &mut quirks,
+    )
+    .await;
     noticed.keep(&quirks);
     Ok(ScimResponse::ok(listed?))
 }
@@ -136,13 +157,21 @@ async fn get_resource(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     if let Some(p) = &pre.if_none_match {
-        let current = service::current_etag(&app.store, endpoint.0, &auth.scope, id).await?;
+        let current =
+            service::current_etag(&app.store, endpoint.of(&auth.scope), &auth.scope, id).await?;
         if p.matches(&current) {
             return Ok(ScimResponse::not_modified(current));
         }
     }
     Ok(ScimResponse::resource(
-        service::get(&app.store, endpoint.0, &auth.scope, id, &projection(&q)?).await?,
+        service::get(
+            &app.store,
+            endpoint.of(&auth.scope),
+            &auth.scope,
+            id,
+            &projection(&q)?,
+        )
+        .await?,
     ))
 }
 
@@ -158,7 +187,7 @@ async fn create_resource(
     let mut quirks = Quirks::new(auth.scope.strict);
     let created = service::create(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         body.0,
         &projection(&q)?,
@@ -186,7 +215,7 @@ async fn replace_resource(
     let mut quirks = Quirks::new(auth.scope.strict);
     let replaced = service::replace(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         id,
         body.0,
@@ -216,7 +245,7 @@ async fn patch_resource(
     let mut quirks = Quirks::new(auth.scope.strict);
     let patched = service::patch(
         &app.store,
-        endpoint.0,
+        endpoint.of(&auth.scope),
         &auth.scope,
         id,
         body.0,
@@ -238,7 +267,14 @@ async fn delete_resource(
     pre: Preconditions,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
-    service::delete(&app.store, endpoint.0, &auth.scope, id, pre.if_match).await?;
+    service::delete(
+        &app.store,
+        endpoint.of(&auth.scope),
+        &auth.scope,
+        id,
+        pre.if_match,
+    )
+    .await?;
     Ok(ScimResponse::no_content())
 }
 

@@ -7,16 +7,16 @@ use super::schema::{self, AttrDef, ResourceType, SchemaDef};
 
 /// An attribute reference resolved against a resource type's schemas.
 #[derive(Debug, Clone, Copy)]
-pub struct Resolved {
+pub struct Resolved<'a> {
     /// The extension schema holding the attribute, or `None` for core and common attributes.
-    pub extension: Option<&'static SchemaDef>,
-    pub attr: &'static AttrDef,
-    pub sub: Option<&'static AttrDef>,
+    pub extension: Option<&'a SchemaDef>,
+    pub attr: &'a AttrDef,
+    pub sub: Option<&'a AttrDef>,
 }
 
-impl Resolved {
+impl<'a> Resolved<'a> {
     /// The definition the reference finally points at.
-    pub fn leaf(&self) -> &'static AttrDef {
+    pub fn leaf(&self) -> &'a AttrDef {
         self.sub.unwrap_or(self.attr)
     }
 
@@ -32,13 +32,13 @@ impl Resolved {
     pub fn canonical(&self) -> String {
         let mut out = String::new();
         if let Some(ext) = self.extension {
-            out.push_str(ext.id);
+            out.push_str(&ext.id);
             out.push(':');
         }
-        out.push_str(self.attr.name);
+        out.push_str(&self.attr.name);
         if let Some(sub) = self.sub {
             out.push('.');
-            out.push_str(sub.name);
+            out.push_str(&sub.name);
         }
         out
     }
@@ -46,7 +46,7 @@ impl Resolved {
 
 /// Resolves `path` for resource type `rt`. The error is a sentence naming the attribute and
 /// what exists instead; callers wrap it in the `scimType` that fits (invalidFilter, invalidPath…).
-pub fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, String> {
+pub fn resolve<'a>(rt: &'a ResourceType, path: &AttrPath) -> Result<Resolved<'a>, String> {
     let (extension, attr) = match &path.urn {
         Some(urn) => {
             let Some(schema) = rt.schema_by_urn(urn) else {
@@ -70,7 +70,7 @@ pub fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, String> {
             } else if let Some((ext, a)) = rt
                 .extensions
                 .iter()
-                .find_map(|s| s.attr(&path.name).map(|a| (*s, a)))
+                .find_map(|s| s.attr(&path.name).map(|a| (&**s, a)))
             {
                 // Tolerated: clients that drop the URN of an unambiguous extension attribute.
                 (Some(ext), a)
@@ -88,7 +88,7 @@ pub fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, String> {
                     attr.name, attr.name
                 )
             } else {
-                let known: Vec<&str> = attr.sub_attributes.iter().map(|s| s.name).collect();
+                let known: Vec<&str> = attr.sub_attributes.iter().map(|s| &*s.name).collect();
                 format!(
                     "\"{}\" has no sub-attribute \"{name}\"; it has {}",
                     attr.name,
@@ -107,7 +107,7 @@ pub fn resolve(rt: &ResourceType, path: &AttrPath) -> Result<Resolved, String> {
 /// The extension a path names as a whole: a bare URN such as
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`, which the path grammar splits
 /// at its last colon into `urn:…:2.0` and `User`.
-pub fn whole_extension(rt: &ResourceType, path: &AttrPath) -> Option<&'static SchemaDef> {
+pub fn whole_extension<'a>(rt: &'a ResourceType, path: &AttrPath) -> Option<&'a SchemaDef> {
     match (&path.urn, &path.sub_attr) {
         (Some(urn), None) => rt.extension(&format!("{urn}:{}", path.name)),
         _ => None,
@@ -122,8 +122,8 @@ fn unknown_in(schema: &SchemaDef, name: &str) -> String {
 }
 
 fn schema_list(rt: &ResourceType) -> String {
-    let mut ids = vec![rt.schema.id];
-    ids.extend(rt.extensions.iter().map(|s| s.id));
+    let mut ids = vec![&*rt.schema.id];
+    ids.extend(rt.extensions.iter().map(|s| &*s.id));
     ids.join(" or ")
 }
 

@@ -4,6 +4,7 @@
 pub mod attribute;
 pub mod diagnosis;
 pub mod error;
+pub mod extension;
 pub mod filter;
 pub mod list;
 pub mod patch;

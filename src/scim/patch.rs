@@ -391,7 +391,7 @@ pub fn apply_patch(
     }
     check_multi_values(rt, &st.doc, Some(doc), limits)?;
     for def in rt.schema.attributes.iter().filter(|a| a.required) {
-        if doc.contains_key(def.name) && !st.doc.contains_key(def.name) {
+        if doc.contains_key(&*def.name) && !st.doc.contains_key(&*def.name) {
             return Err(ScimError::invalid_value(format!(
                 "{} is required for a {} and cannot be removed or set to an empty value",
                 def.name, rt.name
@@ -422,9 +422,9 @@ struct State<'a> {
 /// sub-attribute, so that `emails[value eq "x"]` repeated over many operations finds its
 /// element without scanning the list each time.
 struct EqIndex {
-    ext: Option<&'static str>,
-    attr: &'static str,
-    sub: &'static str,
+    ext: Option<String>,
+    attr: String,
+    sub: String,
     positions: HashMap<String, Vec<usize>>,
     /// Positions of the elements marked primary, kept by operations that move the flag
     /// through this index (see `move_primary`).
@@ -434,7 +434,7 @@ struct EqIndex {
 impl EqIndex {
     /// Whether this indexes the list an `attr[sub eq "…"]` path on `def` selects from.
     fn serves(&self, ext: Option<&str>, def: &AttrDef, sub: &AttrDef) -> bool {
-        self.ext == ext && self.attr == def.name && self.sub == sub.name
+        self.ext.as_deref() == ext && self.attr == def.name && self.sub == sub.name
     }
 }
 
@@ -451,11 +451,11 @@ struct IndexSlot {
 
 /// The list an index was built on, as it is in `doc` now.
 fn indexed_list<'d>(doc: &'d Document, index: &EqIndex) -> Option<&'d Vec<Value>> {
-    let block = match index.ext {
+    let block = match &index.ext {
         None => doc,
         Some(ext) => doc.get(ext)?.as_object()?,
     };
-    block.get(index.attr)?.as_array()
+    block.get(&index.attr)?.as_array()
 }
 
 /// Whether `op` is `replace attr[sub eq "…"].primary` on the list the kept index serves, with
@@ -474,13 +474,13 @@ fn primary_through_index(rt: &ResourceType, op: &PatchOperation, slot: &IndexSlo
     sub.name == "primary"
         && index.primaries.len() <= 1
         && eq_key(t.def, filter)
-            .is_some_and(|(key_sub, _)| index.serves(t.ext.map(|e| e.id), t.def, key_sub))
+            .is_some_and(|(key_sub, _)| index.serves(t.ext.map(|e| &*e.id), t.def, key_sub))
 }
 
 /// What a path resolves to in the resource type's schemas.
 enum Target<'p> {
     /// A bare extension URN: the whole extension block.
-    Extension(&'static SchemaDef),
+    Extension(&'p SchemaDef),
     /// A Group's `members`, which live outside the document.
     Members {
         filter: Option<&'p Filter>,
@@ -497,10 +497,10 @@ enum Target<'p> {
 
 struct AttrTarget<'p> {
     /// The extension holding the attribute, `None` for core and common attributes.
-    ext: Option<&'static SchemaDef>,
-    def: &'static AttrDef,
+    ext: Option<&'p SchemaDef>,
+    def: &'p AttrDef,
     filter: Option<&'p Filter>,
-    sub: Option<&'static AttrDef>,
+    sub: Option<&'p AttrDef>,
 }
 
 impl AttrTarget<'_> {
@@ -508,14 +508,14 @@ impl AttrTarget<'_> {
     fn label(&self) -> String {
         let mut s = match self.ext {
             Some(e) => format!("{}:{}", e.id, self.def.name),
-            None => self.def.name.to_owned(),
+            None => self.def.name.to_string(),
         };
         if self.filter.is_some() {
             s.push_str("[…]");
         }
         if let Some(sub) = self.sub {
             s.push('.');
-            s.push_str(sub.name);
+            s.push_str(&sub.name);
         }
         s
     }
@@ -613,12 +613,12 @@ impl State<'_> {
     fn apply_extension(
         &mut self,
         kind: OpKind,
-        ext: &'static SchemaDef,
+        ext: &SchemaDef,
         value: Option<&Value>,
     ) -> Result<()> {
         if kind == OpKind::Remove {
             self.index.dirty = true;
-            self.doc.shift_remove(ext.id);
+            self.doc.shift_remove(&*ext.id);
             return Ok(());
         }
         let entries = match value {
@@ -626,7 +626,7 @@ impl State<'_> {
             None | Some(Value::Null) => {
                 if kind == OpKind::Replace {
                     self.index.dirty = true;
-                    self.doc.shift_remove(ext.id);
+                    self.doc.shift_remove(&*ext.id);
                 }
                 return Ok(());
             }
@@ -642,7 +642,7 @@ impl State<'_> {
             // A client that serialises the extension with its own resource model sends
             // `{"schemas":["<urn>"], …}` as the value (scim2-tester does): that member only
             // restates the path, so it is skipped rather than refused as an unknown attribute.
-            if key == "schemas" && restates_urn(v, ext.id) {
+            if key == "schemas" && restates_urn(v, &ext.id) {
                 continue;
             }
             let Some(def) = ext.attr(key) else {
@@ -651,7 +651,7 @@ impl State<'_> {
                         "{} has no attribute \"{}\"; it defines {}; {STRICT_FIX}",
                         ext.id,
                         snippet(key),
-                        names(ext.attributes)
+                        names(&ext.attributes)
                     )
                 })?;
                 continue;
@@ -699,13 +699,13 @@ impl State<'_> {
         match t.ext {
             None => apply_in(&mut self.doc, &mut cx, kind, t, value, &label),
             Some(ext) => {
-                let mut block = match self.doc.shift_remove(ext.id) {
+                let mut block = match self.doc.shift_remove(&*ext.id) {
                     Some(Value::Object(m)) => m,
                     _ => Map::new(),
                 };
                 let result = apply_in(&mut block, &mut cx, kind, t, value, &label);
                 if !block.is_empty() {
-                    self.doc.insert(ext.id.to_owned(), Value::Object(block));
+                    self.doc.insert(ext.id.to_string(), Value::Object(block));
                 }
                 result
             }
@@ -800,7 +800,7 @@ impl State<'_> {
 }
 
 /// Maps a parsed path onto the resource type's schemas.
-fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
+fn resolve<'p>(rt: &'p ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
     let attr = &path.attr;
     let (ext, def) = match &attr.urn {
         Some(urn) => {
@@ -818,7 +818,7 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                             "\"{}\" is not an attribute of {}; it defines {}; {STRICT_FIX}",
                             snippet(&attr.name),
                             schema.id,
-                            names(schema.attributes)
+                            names(&schema.attributes)
                         ),
                     });
                 };
@@ -845,7 +845,7 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
             None => match rt
                 .extensions
                 .iter()
-                .find_map(|e| e.attr(&attr.name).map(|d| (*e, d)))
+                .find_map(|e| e.attr(&attr.name).map(|d| (&**e, d)))
             {
                 Some((e, d)) => (Some(e), d),
                 None => {
@@ -855,7 +855,7 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                             "\"{}\" is not an attribute of {}; it defines {}{}; {STRICT_FIX}",
                             snippet(&attr.name),
                             rt.name,
-                            names(rt.schema.attributes),
+                            names(&rt.schema.attributes),
                             ext_hint(rt)
                         ),
                     });
@@ -897,7 +897,7 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
                             "{} has no sub-attribute \"{}\"; it takes {}; {STRICT_FIX}",
                             def.name,
                             snippet(name),
-                            names(def.sub_attributes)
+                            names(&def.sub_attributes)
                         ),
                     });
                 }
@@ -919,21 +919,25 @@ fn resolve<'p>(rt: &ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
 }
 
 /// A core-schema attribute or a common one (`id`, `externalId`, `meta`).
-fn core_attr(rt: &ResourceType, name: &str) -> Option<&'static AttrDef> {
+fn core_attr<'a>(rt: &'a ResourceType, name: &str) -> Option<&'a AttrDef> {
     rt.schema
         .attr(name)
         .or_else(|| schema::find(&schema::COMMON_ATTRIBUTES, name))
 }
 
 fn names(attrs: &[AttrDef]) -> String {
-    attrs.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
+    attrs
+        .iter()
+        .map(|a| &*a.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn ext_hint(rt: &ResourceType) -> String {
     if rt.extensions.is_empty() {
         String::new()
     } else {
-        let ids: Vec<&str> = rt.extensions.iter().map(|e| e.id).collect();
+        let ids: Vec<&str> = rt.extensions.iter().map(|e| &*e.id).collect();
         format!(
             " (extension attributes are written as <urn>:<attribute> for {})",
             ids.join(", ")
@@ -943,8 +947,8 @@ fn ext_hint(rt: &ResourceType) -> String {
 
 /// `path` is the URN-qualified text as written, e.g. `urn:example:custom:1.0:User:badge`.
 fn unknown_urn(rt: &ResourceType, path: &str) -> String {
-    let mut known = vec![rt.schema.id];
-    known.extend(rt.extensions.iter().map(|e| e.id));
+    let mut known = vec![&*rt.schema.id];
+    known.extend(rt.extensions.iter().map(|e| &*e.id));
     format!(
         "\"{}\" does not start with a schema URN this server supports for {}; the schemas and extensions it supports are {}; {STRICT_FIX}",
         snippet(path),
@@ -969,7 +973,7 @@ fn apply_in(
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
-    let ext = t.ext.map(|e| e.id);
+    let ext = t.ext.map(|e| &*e.id);
     match (t.filter, t.sub) {
         (Some(filter), sub) => {
             let f = Filtered {
@@ -998,11 +1002,11 @@ fn apply_whole(
     map: &mut Map<String, Value>,
     cx: &mut Cx<'_>,
     kind: OpKind,
-    def: &'static AttrDef,
+    def: &AttrDef,
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
-    let name = def.name;
+    let name = &*def.name;
     if kind == OpKind::Remove {
         if def.multi_valued
             && let Some(listed) = value.filter(|v| !v.is_null())
@@ -1245,8 +1249,8 @@ fn apply_single_sub(
     map: &mut Map<String, Value>,
     quirks: &mut Quirks,
     kind: OpKind,
-    def: &'static AttrDef,
-    sub: &'static AttrDef,
+    def: &AttrDef,
+    sub: &AttrDef,
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
@@ -1254,25 +1258,25 @@ fn apply_single_sub(
         OpKind::Remove => None,
         OpKind::Add | OpKind::Replace => sub_value(sub, value, label, quirks)?,
     };
-    let old = map.get(def.name).and_then(|o| o.get(sub.name));
+    let old = map.get(&*def.name).and_then(|o| o.get(&*sub.name));
     check_immutable(sub, old, new.as_ref(), label)?;
     match new {
         None => {
-            if let Some(Value::Object(o)) = map.get_mut(def.name) {
-                o.shift_remove(sub.name);
+            if let Some(Value::Object(o)) = map.get_mut(&*def.name) {
+                o.shift_remove(&*sub.name);
                 if o.is_empty() {
-                    map.shift_remove(def.name);
+                    map.shift_remove(&*def.name);
                 }
             }
         }
         Some(v) => {
             let slot = map
-                .entry(def.name.to_owned())
+                .entry(def.name.to_string())
                 .or_insert_with(|| Value::Object(Map::new()));
             if let Value::Object(o) = slot {
-                o.insert(sub.name.to_owned(), v);
+                o.insert(sub.name.to_string(), v);
             } else {
-                *slot = Value::Object(Map::from_iter([(sub.name.to_owned(), v)]));
+                *slot = Value::Object(Map::from_iter([(sub.name.to_string(), v)]));
             }
         }
     }
@@ -1284,8 +1288,8 @@ fn apply_each_sub(
     map: &mut Map<String, Value>,
     quirks: &mut Quirks,
     kind: OpKind,
-    def: &'static AttrDef,
-    sub: &'static AttrDef,
+    def: &AttrDef,
+    sub: &AttrDef,
     value: Option<&Value>,
     label: &str,
 ) -> Result<()> {
@@ -1297,10 +1301,10 @@ fn apply_each_sub(
         // Adding nothing must not strip a sub-attribute from every element.
         return Ok(());
     }
-    let mut list = take_list(map, def.name);
+    let mut list = take_list(map, &def.name);
     if list.is_empty() {
         if let Some(v) = new {
-            list.push(Value::Object(Map::from_iter([(sub.name.to_owned(), v)])));
+            list.push(Value::Object(Map::from_iter([(sub.name.to_string(), v)])));
         }
     } else {
         for item in &mut list {
@@ -1313,10 +1317,10 @@ fn apply_each_sub(
 
 /// A filtered target: `attr[filter]` or `attr[filter].sub`, in the core schema or an extension.
 struct Filtered<'f> {
-    ext: Option<&'static str>,
-    def: &'static AttrDef,
+    ext: Option<&'f str>,
+    def: &'f AttrDef,
     filter: &'f Filter,
-    sub: Option<&'static AttrDef>,
+    sub: Option<&'f AttrDef>,
 }
 
 /// An operation on the elements of a multi-valued attribute a value filter selects
@@ -1331,7 +1335,7 @@ fn apply_filtered(
 ) -> Result<()> {
     let (def, filter, sub) = (f.def, f.filter, f.sub);
     check_filter(def, filter, cx.quirks)?;
-    let mut list = take_list(map, def.name);
+    let mut list = take_list(map, &def.name);
     // Positions of the selected elements, ascending; the work below is per selected element
     // (except where elements are removed), so an indexed operation does not walk the list.
     let hits = select(cx.index, f, &list);
@@ -1363,7 +1367,7 @@ fn apply_filtered(
                 }
             } else if let Some(v) = new {
                 let mut elem = element_from_filter(def, filter, label)?;
-                elem.insert(sub.name.to_owned(), v);
+                elem.insert(sub.name.to_string(), v);
                 push_created(def, &mut list, elem, label, cx.quirks)?;
                 if cx.index.fast_primary
                     && list.last().is_some_and(is_primary)
@@ -1427,12 +1431,12 @@ fn apply_filtered(
     }
     if keep {
         // Only sub-attributes of existing elements were set: nothing to sweep, nothing moved.
-        map.insert(def.name.to_owned(), Value::Array(list));
+        map.insert(def.name.to_string(), Value::Array(list));
     } else {
         put_list(map, def, list);
     }
     let now = map
-        .get(def.name)
+        .get(&*def.name)
         .and_then(Value::as_array)
         .map_or(0, Vec::len);
     if !keep || now != len {
@@ -1529,7 +1533,7 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> 
         .is_some_and(|i| i.serves(f.ext, f.def, sub));
     if !fits {
         let mut positions: HashMap<String, Vec<usize>> = HashMap::new();
-        let path = plain(sub.name);
+        let path = plain(&sub.name);
         for (i, e) in list.iter().enumerate() {
             if let Some((_, Value::String(v))) = element_value(f.def, &path, e) {
                 positions.entry(fold_key(sub, v)).or_default().push(i);
@@ -1539,9 +1543,9 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> 
             .filter(|i| list.get(*i).is_some_and(is_primary))
             .collect();
         slot.index = Some(EqIndex {
-            ext: f.ext,
-            attr: f.def.name,
-            sub: sub.name,
+            ext: f.ext.map(str::to_owned),
+            attr: f.def.name.to_string(),
+            sub: sub.name.to_string(),
             positions,
             primaries,
         });
@@ -1557,7 +1561,7 @@ fn select(slot: &mut IndexSlot, f: &Filtered<'_>, list: &[Value]) -> Vec<usize> 
 
 /// `sub eq "text"` on a textual sub-attribute (the shape the index answers), with the key its
 /// elements are indexed under. Dates compare as instants, so they are left to `matches`.
-fn eq_key(def: &AttrDef, filter: &Filter) -> Option<(&'static AttrDef, String)> {
+fn eq_key<'d>(def: &'d AttrDef, filter: &Filter) -> Option<(&'d AttrDef, String)> {
     let Filter::Compare {
         attr,
         op: CompareOp::Eq,
@@ -1632,7 +1636,7 @@ fn element_from_filter(def: &AttrDef, filter: &Filter, label: &str) -> Result<Ma
                 let (Some(sub), Some(v)) = (def.sub(&attr.name), comp_json(value)) else {
                     return Err(no_match(label));
                 };
-                out.insert(sub.name.to_owned(), v);
+                out.insert(sub.name.to_string(), v);
             }
             _ => return Err(no_match(label)),
         }
@@ -1683,7 +1687,7 @@ fn put_list(map: &mut Map<String, Value>, def: &AttrDef, mut list: Vec<Value>) {
         _ => true,
     });
     if !list.is_empty() {
-        map.insert(def.name.to_owned(), Value::Array(list));
+        map.insert(def.name.to_string(), Value::Array(list));
     }
 }
 
@@ -1694,10 +1698,10 @@ fn set_sub(item: &mut Value, sub: &AttrDef, v: Option<Value>) {
     if let Value::Object(o) = item {
         match v {
             Some(v) => {
-                o.insert(sub.name.to_owned(), v);
+                o.insert(sub.name.to_string(), v);
             }
             None => {
-                if o.shift_remove(sub.name).is_some() && sub.name == "value" {
+                if o.shift_remove(&*sub.name).is_some() && sub.name == "value" {
                     *item = Value::Null;
                 }
             }
@@ -1850,7 +1854,7 @@ fn check_filter(def: &AttrDef, filter: &Filter, quirks: &mut Quirks) -> Result<(
     Ok(())
 }
 
-fn element_sub(def: &AttrDef, attr: &AttrPath) -> Result<&'static AttrDef> {
+fn element_sub<'d>(def: &'d AttrDef, attr: &AttrPath) -> Result<&'d AttrDef> {
     let found = if attr.urn.is_none() && attr.sub_attr.is_none() {
         def.sub(&attr.name)
     } else {
@@ -1862,7 +1866,7 @@ fn element_sub(def: &AttrDef, attr: &AttrPath) -> Result<&'static AttrDef> {
             snippet(&attr.to_string()),
             def.name,
             def.name,
-            names(def.sub_attributes)
+            names(&def.sub_attributes)
         ))
     })
 }
@@ -1924,16 +1928,16 @@ fn matches(def: &AttrDef, f: &Filter, elem: &Value, depth: usize) -> bool {
     }
 }
 
-fn element_value<'e>(
-    def: &AttrDef,
+fn element_value<'d, 'e>(
+    def: &'d AttrDef,
     attr: &AttrPath,
     elem: &'e Value,
-) -> Option<(&'static AttrDef, &'e Value)> {
+) -> Option<(&'d AttrDef, &'e Value)> {
     let sub = def.sub(&attr.name)?;
     let Value::Object(o) = elem else {
         return None;
     };
-    get_ci(o, sub.name)
+    get_ci(o, &sub.name)
         .filter(|v| !v.is_null())
         .map(|v| (sub, v))
 }
@@ -2006,22 +2010,22 @@ fn normalise_primary(rt: &ResourceType, doc: &mut Document, before: &Document) {
     let ext = rt
         .extensions
         .iter()
-        .flat_map(|e| e.attributes.iter().map(move |d| (Some(e.id), d)));
+        .flat_map(|e| e.attributes.iter().map(move |d| (Some(&*e.id), d)));
     for (ext_id, def) in core.chain(ext) {
         if !def.multi_valued || def.sub("primary").is_none() {
             continue;
         }
         let old_list = match ext_id {
-            None => before.get(def.name),
-            Some(id) => before.get(id).and_then(|b| b.get(def.name)),
+            None => before.get(&*def.name),
+            Some(id) => before.get(id).and_then(|b| b.get(&*def.name)),
         };
         let old_primaries: Vec<&Value> = match old_list {
             Some(Value::Array(items)) => items.iter().filter(|v| is_primary(v)).collect(),
             _ => Vec::new(),
         };
         let list = match ext_id {
-            None => doc.get_mut(def.name),
-            Some(id) => doc.get_mut(id).and_then(|b| b.get_mut(def.name)),
+            None => doc.get_mut(&*def.name),
+            Some(id) => doc.get_mut(id).and_then(|b| b.get_mut(&*def.name)),
         };
         let Some(Value::Array(items)) = list else {
             continue;
@@ -2075,25 +2079,25 @@ fn may_set_primary(op: &PatchOperation) -> bool {
 /// that has `primary`, holding only its primary elements (usually none or one), so an operation
 /// that may set `primary` costs a scan of those lists, not a copy of the document.
 fn primaries(rt: &ResourceType, doc: &Document) -> Document {
-    let primary_lists = |defs: &'static [AttrDef], block: &Map<String, Value>| {
+    let primary_lists = |defs: &[AttrDef], block: &Map<String, Value>| {
         let mut out = Map::new();
         for def in defs
             .iter()
             .filter(|d| d.multi_valued && d.sub("primary").is_some())
         {
-            if let Some(Value::Array(items)) = block.get(def.name) {
+            if let Some(Value::Array(items)) = block.get(&*def.name) {
                 let kept: Vec<Value> = items.iter().filter(|v| is_primary(v)).cloned().collect();
-                out.insert(def.name.to_owned(), Value::Array(kept));
+                out.insert(def.name.to_string(), Value::Array(kept));
             }
         }
         out
     };
-    let mut out = primary_lists(rt.schema.attributes, doc);
-    for ext in rt.extensions {
-        if let Some(Value::Object(block)) = doc.get(ext.id) {
+    let mut out = primary_lists(&rt.schema.attributes, doc);
+    for ext in rt.extensions.iter() {
+        if let Some(Value::Object(block)) = doc.get(&*ext.id) {
             out.insert(
-                ext.id.to_owned(),
-                Value::Object(primary_lists(ext.attributes, block)),
+                ext.id.to_string(),
+                Value::Object(primary_lists(&ext.attributes, block)),
             );
         }
     }
@@ -2774,7 +2778,7 @@ mod tests {
         // The shipped schemas have no immutable attribute outside Group members, so this
         // exercises the check directly.
         let def = &AttrDef {
-            name: "title",
+            name: "title".into(),
             ty: AttrType::String,
             multi_valued: false,
             required: false,
@@ -2782,10 +2786,10 @@ mod tests {
             mutability: Mutability::Immutable,
             returned: schema::Returned::Default,
             uniqueness: schema::Uniqueness::None,
-            description: "",
-            canonical_values: &[],
-            reference_types: &[],
-            sub_attributes: &[],
+            description: "".into(),
+            canonical_values: Default::default(),
+            reference_types: Default::default(),
+            sub_attributes: Default::default(),
         };
         assert!(check_immutable(def, None, Some(&json!("a")), "title").is_ok());
         assert!(check_immutable(def, Some(&json!("a")), Some(&json!("a")), "title").is_ok());

@@ -19,12 +19,12 @@ pub struct Projection {
 
 /// A projection resolved against a resource type, ready to apply.
 #[derive(Debug, Clone)]
-pub struct Resolver {
-    only: Option<Vec<Resolved>>,
-    excluded: Vec<Resolved>,
+pub struct Resolver<'a> {
+    only: Option<Vec<Resolved<'a>>>,
+    excluded: Vec<Resolved<'a>>,
     /// Extensions named as a whole by their URN.
-    only_extensions: Vec<&'static str>,
-    excluded_extensions: Vec<&'static str>,
+    only_extensions: Vec<&'a str>,
+    excluded_extensions: Vec<&'a str>,
 }
 
 impl Projection {
@@ -37,23 +37,22 @@ impl Projection {
     }
 
     /// Resolves every listed attribute; an unknown one is 400 `invalidValue` naming it.
-    pub fn resolve(&self, rt: &ResourceType) -> Result<Resolver> {
-        let split =
-            |param: &str, list: &[AttrPath]| -> Result<(Vec<Resolved>, Vec<&'static str>)> {
-                let mut attrs = Vec::new();
-                let mut extensions = Vec::new();
-                for p in list {
-                    if let Some(ext) = attribute::whole_extension(rt, p) {
-                        extensions.push(ext.id);
-                    } else {
-                        attrs.push(
-                            attribute::resolve(rt, p)
-                                .map_err(|e| ScimError::invalid_value(format!("{param}: {e}")))?,
-                        );
-                    }
+    pub fn resolve<'a>(&self, rt: &'a ResourceType) -> Result<Resolver<'a>> {
+        let split = |param: &str, list: &[AttrPath]| -> Result<(Vec<Resolved<'a>>, Vec<&'a str>)> {
+            let mut attrs = Vec::new();
+            let mut extensions = Vec::new();
+            for p in list {
+                if let Some(ext) = attribute::whole_extension(rt, p) {
+                    extensions.push(&*ext.id);
+                } else {
+                    attrs.push(
+                        attribute::resolve(rt, p)
+                            .map_err(|e| ScimError::invalid_value(format!("{param}: {e}")))?,
+                    );
                 }
-                Ok((attrs, extensions))
-            };
+            }
+            Ok((attrs, extensions))
+        };
         let (only, only_extensions) = split("attributes", &self.attributes)?;
         let (excluded, excluded_extensions) = split("excludedAttributes", &self.excluded)?;
         let only = (!self.attributes.is_empty()).then_some(only);
@@ -66,7 +65,7 @@ impl Projection {
     }
 }
 
-impl Resolver {
+impl Resolver<'_> {
     /// Whether the response will contain the top-level core attribute `name` (lets callers
     /// skip loading data nobody will see, e.g. a 50,000-member list under excludedAttributes).
     pub fn includes(&self, rt: &ResourceType, name: &str) -> bool {
@@ -90,7 +89,7 @@ impl Resolver {
         for key in keys {
             let (extension, defs): (Option<&str>, &[AttrDef]) =
                 if let Some(ext) = rt.extension(&key) {
-                    (Some(ext.id), ext.attributes)
+                    (Some(&*ext.id), &ext.attributes)
                 } else {
                     (None, &[])
                 };
@@ -136,21 +135,16 @@ impl Resolver {
             .any(|r| r.extension.is_some_and(|s| s.id == ext))
     }
 
-    fn project_attr(
-        &self,
-        ext: Option<&str>,
-        def: &'static AttrDef,
-        container: &mut Map<String, Value>,
-    ) {
+    fn project_attr(&self, ext: Option<&str>, def: &AttrDef, container: &mut Map<String, Value>) {
         if def.returned == Returned::Never {
-            container.remove(def.name);
+            container.remove(&*def.name);
             return;
         }
         if def.returned == Returned::Always {
             return;
         }
-        let same = |r: &&Resolved| r.extension.map(|s| s.id) == ext && std::ptr::eq(r.attr, def);
-        let keep_subs: Option<Vec<&'static str>> = match &self.only {
+        let same = |r: &&Resolved| r.extension.map(|s| &*s.id) == ext && std::ptr::eq(r.attr, def);
+        let keep_subs: Option<Vec<&str>> = match &self.only {
             Some(only) => {
                 let hits: Vec<&Resolved> = only.iter().filter(same).collect();
                 if hits.is_empty() {
@@ -158,34 +152,38 @@ impl Resolver {
                     if def.name == "meta" && ext.is_none() {
                         Some(vec!["resourceType"])
                     } else {
-                        container.remove(def.name);
+                        container.remove(&*def.name);
                         return;
                     }
                 } else if hits.iter().any(|r| r.sub.is_none()) {
                     None
                 } else {
-                    Some(hits.iter().filter_map(|r| r.sub.map(|s| s.name)).collect())
+                    Some(
+                        hits.iter()
+                            .filter_map(|r| r.sub.map(|s| &*s.name))
+                            .collect(),
+                    )
                 }
             }
             None => {
                 if def.returned == Returned::Request {
-                    container.remove(def.name);
+                    container.remove(&*def.name);
                     return;
                 }
                 None
             }
         };
-        let excluded_subs: Vec<&'static str> = self
+        let excluded_subs: Vec<&str> = self
             .excluded
             .iter()
             .filter(same)
-            .filter_map(|r| r.sub.map(|s| s.name))
+            .filter_map(|r| r.sub.map(|s| &*s.name))
             .collect();
         if self.excluded.iter().filter(same).any(|r| r.sub.is_none()) && def.name != "meta" {
-            container.remove(def.name);
+            container.remove(&*def.name);
             return;
         }
-        let Some(value) = container.get_mut(def.name) else {
+        let Some(value) = container.get_mut(&*def.name) else {
             return;
         };
         // Only what the projection emptied is dropped: a group's `"members": []` stays (S17, S61).
@@ -214,7 +212,7 @@ impl Resolver {
             && (matches!(value, Value::Object(o) if o.is_empty())
                 || matches!(value, Value::Array(a) if a.is_empty()))
         {
-            container.remove(def.name);
+            container.remove(&*def.name);
         }
     }
 }

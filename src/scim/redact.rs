@@ -24,12 +24,12 @@ static NEVER: LazyLock<Vec<String>> = LazyLock::new(|| {
             if a.returned == Returned::Never {
                 out.push(a.name.to_ascii_lowercase());
             }
-            walk(a.sub_attributes, out);
+            walk(&a.sub_attributes, out);
         }
     }
     let mut out = Vec::new();
     for s in ALL_SCHEMAS {
-        walk(s.attributes, &mut out);
+        walk(&s.attributes, &mut out);
     }
     out.sort();
     out.dedup();

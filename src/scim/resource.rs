@@ -56,7 +56,7 @@ pub fn check_multi_values(
     before: Option<&Document>,
     limits: &WriteLimits,
 ) -> Result<()> {
-    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(*e)));
+    let blocks = std::iter::once(None).chain(rt.extensions.iter().map(|e| Some(&**e)));
     for ext in blocks {
         let Some(block) = block_of(doc, ext) else {
             continue;
@@ -86,7 +86,7 @@ pub fn check_multi_values(
 fn block_of<'d>(doc: &'d Document, ext: Option<&SchemaDef>) -> Option<&'d Map<String, Value>> {
     match ext {
         None => Some(doc),
-        Some(e) => doc.get(e.id).and_then(Value::as_object),
+        Some(e) => doc.get(&*e.id).and_then(Value::as_object),
     }
 }
 
@@ -116,16 +116,16 @@ pub fn validate(rt: &ResourceType, body: &Value, quirks: &mut Quirks) -> Result<
             check_schemas(rt, value, quirks)?;
         } else if let Some(ext) = rt.extension(key) {
             if let Some(block) = validate_extension(ext, value, quirks)? {
-                doc.insert(ext.id.to_owned(), Value::Object(block));
+                doc.insert(ext.id.to_string(), Value::Object(block));
             }
         } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
             if def.name == "password" {
-                password = validate_value(def, value, def.name, quirks)?
+                password = validate_value(def, value, &def.name, quirks)?
                     .and_then(|v| v.as_str().map(str::to_owned));
             } else if !def.is_read_only()
-                && let Some(v) = validate_value(def, value, def.name, quirks)?
+                && let Some(v) = validate_value(def, value, &def.name, quirks)?
             {
-                doc.insert(def.name.to_owned(), v);
+                doc.insert(def.name.to_string(), v);
             }
         } else if is_read_only_common(key) {
             // RFC 7644 §3.3: readOnly attributes in a request "SHALL be ignored".
@@ -212,7 +212,8 @@ fn validate_single(
                 Ok(None)
             }
             Value::String(s) => {
-                if !def.canonical_values.is_empty() && !def.canonical_values.contains(&s.as_str()) {
+                if !def.canonical_values.is_empty() && !def.canonical_values.iter().any(|c| c == s)
+                {
                     quirks.note(Quirk::NonCanonicalValue);
                 }
                 Ok(Some(value.clone()))
@@ -287,7 +288,7 @@ fn validate_complex(
         let Some(sub) = def.sub(key) else {
             let name = format!("{}.{key}", def.name);
             quirks.undeclared(&name, || {
-                let known: Vec<&str> = def.sub_attributes.iter().map(|s| s.name).collect();
+                let known: Vec<&str> = def.sub_attributes.iter().map(|s| &*s.name).collect();
                 format!(
                     "{path} has no sub-attribute \"{key}\"; {} takes {}; {STRICT_FIX}",
                     def.name,
@@ -300,7 +301,7 @@ fn validate_complex(
             continue;
         }
         if let Some(v) = validate_single(sub, v, &format!("{path}.{}", sub.name), quirks)? {
-            out.insert(sub.name.to_owned(), v);
+            out.insert(sub.name.to_string(), v);
         }
     }
     Ok((!out.is_empty()).then_some(Value::Object(out)))
@@ -316,7 +317,7 @@ fn validate_extension(
             return Ok(None);
         }
         return Err(wrong_type(
-            ext.id,
+            &ext.id,
             "an object of the extension's attributes",
             value,
         ));
@@ -325,7 +326,7 @@ fn validate_extension(
     for (key, v) in input {
         let Some(def) = ext.attr(key) else {
             quirks.undeclared(&format!("{}:{key}", ext.id), || {
-                let known: Vec<&str> = ext.attributes.iter().map(|a| a.name).collect();
+                let known: Vec<&str> = ext.attributes.iter().map(|a| &*a.name).collect();
                 format!(
                     "{} has no attribute \"{key}\"; it defines {}; {STRICT_FIX}",
                     ext.id,
@@ -339,7 +340,7 @@ fn validate_extension(
         }
         let path = format!("{}:{}", ext.id, def.name);
         if let Some(v) = validate_value(def, v, &path, quirks)? {
-            block.insert(def.name.to_owned(), v);
+            block.insert(def.name.to_string(), v);
         }
     }
     Ok((!block.is_empty()).then_some(block))
@@ -362,8 +363,8 @@ fn check_schemas(rt: &ResourceType, value: &Value, quirks: &mut Quirks) -> Resul
             quirks.note(Quirk::ForeignSchemaUrn);
         } else if rt.schema_by_urn(urn).is_none() {
             quirks.undeclared(urn, || {
-                let mut supported = vec![rt.schema.id];
-                supported.extend(rt.extensions.iter().map(|s| s.id));
+                let mut supported = vec![&*rt.schema.id];
+                supported.extend(rt.extensions.iter().map(|s| &*s.id));
                 format!(
                     "schemas lists \"{urn}\", which this server does not support for {}; use {}; {STRICT_FIX}",
                     rt.name,
@@ -377,7 +378,7 @@ fn check_schemas(rt: &ResourceType, value: &Value, quirks: &mut Quirks) -> Resul
 
 fn check_required(schema: &SchemaDef, doc: &Document) -> Result<()> {
     for def in schema.attributes.iter().filter(|a| a.required) {
-        if !doc.contains_key(def.name) {
+        if !doc.contains_key(&*def.name) {
             return Err(ScimError::invalid_value(format!(
                 "{} is required for a {} and is missing or empty; send a non-empty \"{}\"",
                 def.name, schema.name, def.name
@@ -400,7 +401,7 @@ fn is_read_only_common(key: &str) -> bool {
 /// The detail refusing an undeclared top-level name (strict tenants).
 fn unknown_attribute(rt: &ResourceType, key: &str) -> String {
     if key.to_ascii_lowercase().starts_with("urn:") {
-        let ext: Vec<&str> = rt.extensions.iter().map(|s| s.id).collect();
+        let ext: Vec<&str> = rt.extensions.iter().map(|s| &*s.id).collect();
         let hint = if ext.is_empty() {
             "none".to_owned()
         } else {

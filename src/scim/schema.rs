@@ -3,6 +3,10 @@
 //! or projects a resource looks attributes up here, so the characteristics advertised on
 //! `/Schemas` are the ones actually enforced.
 
+use std::borrow::Cow;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 /// RFC 7643 §2.3 attribute data types.
@@ -92,10 +96,16 @@ impl Uniqueness {
     }
 }
 
-/// One attribute definition (RFC 7643 §7), possibly with sub-attributes.
-#[derive(Debug)]
+/// Text of a definition: borrowed for the built-in schemas (no allocation, `static`), owned
+/// for the extensions a tenant declares.
+pub type Text = Cow<'static, str>;
+
+/// One attribute definition (RFC 7643 §7), possibly with sub-attributes. The built-in ones are
+/// `static`; a tenant's extension attributes are owned, so every field that holds text or a
+/// list is a `Cow`.
+#[derive(Debug, Clone)]
 pub struct AttrDef {
-    pub name: &'static str,
+    pub name: Text,
     pub ty: AttrType,
     pub multi_valued: bool,
     pub required: bool,
@@ -103,16 +113,16 @@ pub struct AttrDef {
     pub mutability: Mutability,
     pub returned: Returned,
     pub uniqueness: Uniqueness,
-    pub description: &'static str,
-    pub canonical_values: &'static [&'static str],
-    pub reference_types: &'static [&'static str],
-    pub sub_attributes: &'static [AttrDef],
+    pub description: Text,
+    pub canonical_values: Cow<'static, [Text]>,
+    pub reference_types: Cow<'static, [Text]>,
+    pub sub_attributes: Cow<'static, [AttrDef]>,
 }
 
 impl AttrDef {
     /// Finds a sub-attribute by name, case-insensitively (RFC 7643 §2.1).
-    pub fn sub(&self, name: &str) -> Option<&'static AttrDef> {
-        find(self.sub_attributes, name)
+    pub fn sub(&self, name: &str) -> Option<&AttrDef> {
+        find(&self.sub_attributes, name)
     }
 
     /// Whether a client may write this attribute at all.
@@ -120,7 +130,7 @@ impl AttrDef {
         self.mutability == Mutability::ReadOnly
     }
 
-    fn to_json(&self) -> Value {
+    pub(crate) fn to_json(&self) -> Value {
         let mut out = Map::new();
         out.insert("name".into(), json!(self.name));
         out.insert("type".into(), json!(self.ty.as_str()));
@@ -150,27 +160,72 @@ impl AttrDef {
         }
         Value::Object(out)
     }
+
+    // Const setters for the `static` definitions below. A struct update (`..base`) would drop
+    // the base's `Cow` fields, which const evaluation refuses; these overwrite in place and
+    // forget the replaced value, which is always a borrowed `Cow` (nothing to free).
+
+    const fn description(mut self, text: &'static str) -> Self {
+        std::mem::forget(std::mem::replace(
+            &mut self.description,
+            Cow::Borrowed(text),
+        ));
+        self
+    }
+
+    const fn canonical(mut self, values: &'static [Text]) -> Self {
+        std::mem::forget(std::mem::replace(
+            &mut self.canonical_values,
+            Cow::Borrowed(values),
+        ));
+        self
+    }
+
+    const fn exact(mut self) -> Self {
+        self.case_exact = true;
+        self
+    }
+
+    const fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    const fn mutability(mut self, m: Mutability) -> Self {
+        self.mutability = m;
+        self
+    }
+
+    const fn returned(mut self, r: Returned) -> Self {
+        self.returned = r;
+        self
+    }
+
+    const fn unique(mut self) -> Self {
+        self.uniqueness = Uniqueness::Server;
+        self
+    }
 }
 
 /// Finds an attribute by name, case-insensitively (RFC 7643 §2.1: attribute names are
 /// case-insensitive).
-pub fn find(attrs: &'static [AttrDef], name: &str) -> Option<&'static AttrDef> {
+pub fn find<'a>(attrs: &'a [AttrDef], name: &str) -> Option<&'a AttrDef> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
 /// A schema (RFC 7643 §7): an id URN and its attributes.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SchemaDef {
-    pub id: &'static str,
-    pub name: &'static str,
-    pub description: &'static str,
-    pub attributes: &'static [AttrDef],
+    pub id: Text,
+    pub name: Text,
+    pub description: Text,
+    pub attributes: Cow<'static, [AttrDef]>,
 }
 
 impl SchemaDef {
     /// Finds a top-level attribute of this schema by name, case-insensitively.
-    pub fn attr(&self, name: &str) -> Option<&'static AttrDef> {
-        find(self.attributes, name)
+    pub fn attr(&self, name: &str) -> Option<&AttrDef> {
+        find(&self.attributes, name)
     }
 
     /// The `Schema` resource served on `/Schemas/{id}` (RFC 7643 §7). `location` is the
@@ -188,14 +243,15 @@ impl SchemaDef {
     }
 }
 
-/// A resource type (RFC 7643 §6): endpoint, core schema and extensions.
-#[derive(Debug)]
+/// A resource type (RFC 7643 §6): endpoint, core schema and extensions. The built-in ones
+/// are `static`; a tenant that declares extensions gets an owned copy with them appended.
+#[derive(Debug, Clone)]
 pub struct ResourceType {
     pub name: &'static str,
     pub endpoint: &'static str,
     pub description: &'static str,
     pub schema: &'static SchemaDef,
-    pub extensions: &'static [&'static SchemaDef],
+    pub extensions: Cow<'static, [Cow<'static, SchemaDef>]>,
     /// Schema URNs some IdPs put in `schemas` that carry no attributes of their own; accepted
     /// and dropped rather than rejected (see idp-requirements.md S61, S73).
     pub tolerated_schemas: &'static [&'static str],
@@ -203,15 +259,15 @@ pub struct ResourceType {
 
 impl ResourceType {
     /// The extension schema whose URN is `urn`, case-insensitively.
-    pub fn extension(&self, urn: &str) -> Option<&'static SchemaDef> {
+    pub fn extension(&self, urn: &str) -> Option<&SchemaDef> {
         self.extensions
             .iter()
-            .copied()
+            .map(|s| &**s)
             .find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// The core or extension schema whose URN is `urn`, case-insensitively.
-    pub fn schema_by_urn(&self, urn: &str) -> Option<&'static SchemaDef> {
+    pub fn schema_by_urn(&self, urn: &str) -> Option<&SchemaDef> {
         if self.schema.id.eq_ignore_ascii_case(urn) {
             Some(self.schema)
         } else {
@@ -246,13 +302,119 @@ impl ResourceType {
     }
 }
 
+/// A resource type as one tenant sees it: the `static` built-in one (a tenant without
+/// extensions of its own: no allocation), or a shared copy carrying the tenant's extensions.
+/// Cheap to clone into the closures that run on the writer or the blocking pool.
+#[derive(Debug, Clone)]
+pub enum TypeRef {
+    Core(&'static ResourceType),
+    Tenant(Arc<ResourceType>),
+}
+
+impl Deref for TypeRef {
+    type Target = ResourceType;
+
+    fn deref(&self) -> &ResourceType {
+        match self {
+            Self::Core(rt) => rt,
+            Self::Tenant(rt) => rt,
+        }
+    }
+}
+
+impl From<&'static ResourceType> for TypeRef {
+    fn from(rt: &'static ResourceType) -> Self {
+        Self::Core(rt)
+    }
+}
+
+/// The schemas and resource types one tenant serves: the built-in ones plus the extensions it
+/// declared (see `scim::extension`).
+#[derive(Debug, Clone)]
+pub struct Registry {
+    types: [TypeRef; 2],
+}
+
+impl Registry {
+    /// The built-in schemas only, shared by every tenant that declares no extension.
+    pub fn core() -> Arc<Registry> {
+        static CORE: std::sync::LazyLock<Arc<Registry>> = std::sync::LazyLock::new(|| {
+            Arc::new(Registry {
+                types: [TypeRef::Core(&USER), TypeRef::Core(&GROUP)],
+            })
+        });
+        Arc::clone(&CORE)
+    }
+
+    /// The built-in types with `extra` extension schemas appended to the type each names.
+    pub fn with_extensions(extra: Vec<(&str, SchemaDef)>) -> Registry {
+        let types = [&USER, &GROUP].map(|core| {
+            let mine: Vec<Cow<'static, SchemaDef>> = extra
+                .iter()
+                .filter(|(t, _)| t.eq_ignore_ascii_case(core.name))
+                .map(|(_, s)| Cow::Owned(s.clone()))
+                .collect();
+            if mine.is_empty() {
+                TypeRef::Core(core)
+            } else {
+                let mut extensions = core.extensions.to_vec();
+                extensions.extend(mine);
+                TypeRef::Tenant(Arc::new(ResourceType {
+                    extensions: Cow::Owned(extensions),
+                    ..core.clone()
+                }))
+            }
+        });
+        Registry { types }
+    }
+
+    /// Every resource type, `User` first.
+    pub fn types(&self) -> &[TypeRef] {
+        &self.types
+    }
+
+    /// The resource type of a kind (`USER` or `GROUP`) as this tenant sees it.
+    pub fn get(&self, core: &ResourceType) -> &TypeRef {
+        self.types
+            .iter()
+            .find(|t| t.name == core.name)
+            .unwrap_or(&self.types[0])
+    }
+
+    /// The resource type served at `endpoint` (`Users`, `Groups`), without the slash.
+    pub fn by_endpoint(&self, endpoint: &str) -> Option<&TypeRef> {
+        self.types
+            .iter()
+            .find(|rt| rt.endpoint.trim_start_matches('/') == endpoint)
+    }
+
+    /// Every schema served on `/Schemas`: each type's core schema, then its extensions.
+    pub fn schemas(&self) -> impl Iterator<Item = &SchemaDef> {
+        self.types
+            .iter()
+            .flat_map(|t| std::iter::once(t.schema).chain(t.extensions.iter().map(|s| &**s)))
+    }
+
+    /// The schema whose URN is `id`, case-insensitively.
+    pub fn schema(&self, id: &str) -> Option<&SchemaDef> {
+        self.schemas().find(|s| s.id.eq_ignore_ascii_case(id))
+    }
+}
+
 // --- Attribute builders -------------------------------------------------------------------
 // Written as const fns so every definition below is a `static`, checked at compile time, with
 // only the characteristics that differ from RFC 7643's defaults spelled out.
 
+/// A `&'static [Text]` of borrowed strings, for canonical values and reference types.
+macro_rules! texts {
+    ($($s:literal),* $(,)?) => {
+        &[$(Cow::Borrowed($s)),*]
+    };
+}
+
 const fn attr(name: &'static str, ty: AttrType) -> AttrDef {
     AttrDef {
-        name,
+        name: Cow::Borrowed(name),
         ty,
         multi_valued: false,
         required: false,
@@ -260,37 +422,32 @@ const fn attr(name: &'static str, ty: AttrType) -> AttrDef {
         mutability: Mutability::ReadWrite,
         returned: Returned::Default,
         uniqueness: Uniqueness::None,
-        description: "",
-        canonical_values: &[],
-        reference_types: &[],
-        sub_attributes: &[],
+        description: Cow::Borrowed(""),
+        canonical_values: Cow::Borrowed(&[]),
+        reference_types: Cow::Borrowed(&[]),
+        sub_attributes: Cow::Borrowed(&[]),
     }
 }
 
 const fn string(name: &'static str, description: &'static str) -> AttrDef {
-    AttrDef {
-        description,
-        ..attr(name, AttrType::String)
-    }
+    attr(name, AttrType::String).description(description)
 }
 
 const fn boolean(name: &'static str, description: &'static str) -> AttrDef {
-    AttrDef {
-        description,
-        ..attr(name, AttrType::Boolean)
-    }
+    attr(name, AttrType::Boolean).description(description)
 }
 
 const fn reference(
     name: &'static str,
-    types: &'static [&'static str],
+    types: &'static [Text],
     description: &'static str,
 ) -> AttrDef {
-    AttrDef {
-        description,
-        reference_types: types,
-        ..attr(name, AttrType::Reference)
-    }
+    let mut a = attr(name, AttrType::Reference).description(description);
+    std::mem::forget(std::mem::replace(
+        &mut a.reference_types,
+        Cow::Borrowed(types),
+    ));
+    a
 }
 
 const fn complex(
@@ -298,96 +455,81 @@ const fn complex(
     subs: &'static [AttrDef],
     description: &'static str,
 ) -> AttrDef {
-    AttrDef {
-        description,
-        sub_attributes: subs,
-        ..attr(name, AttrType::Complex)
-    }
+    let mut a = attr(name, AttrType::Complex).description(description);
+    std::mem::forget(std::mem::replace(
+        &mut a.sub_attributes,
+        Cow::Borrowed(subs),
+    ));
+    a
 }
 
 const fn multi(name: &'static str, subs: &'static [AttrDef], description: &'static str) -> AttrDef {
-    AttrDef {
-        multi_valued: true,
-        ..complex(name, subs, description)
-    }
+    let mut a = complex(name, subs, description);
+    a.multi_valued = true;
+    a
 }
 
-const fn type_of(canonical: &'static [&'static str]) -> AttrDef {
-    AttrDef {
-        canonical_values: canonical,
-        ..string("type", "A label indicating the attribute's function.")
-    }
+const fn type_of(canonical: &'static [Text]) -> AttrDef {
+    string("type", "A label indicating the attribute's function.").canonical(canonical)
 }
 
-const PRIMARY: AttrDef = boolean(
-    "primary",
-    "A Boolean value indicating the 'primary' or preferred attribute value for this attribute.",
-);
-const DISPLAY: AttrDef = string(
-    "display",
-    "A human-readable name, primarily used for display purposes.",
-);
+const fn primary() -> AttrDef {
+    boolean(
+        "primary",
+        "A Boolean value indicating the 'primary' or preferred attribute value for this attribute.",
+    )
+}
+
+const fn display() -> AttrDef {
+    string(
+        "display",
+        "A human-readable name, primarily used for display purposes.",
+    )
+}
 
 // --- Common attributes (RFC 7643 §3.1) ------------------------------------------------------
 
 static META_SUBS: [AttrDef; 5] = [
-    AttrDef {
-        case_exact: true,
-        mutability: Mutability::ReadOnly,
-        ..string(
-            "resourceType",
-            "The name of the resource type of the resource.",
-        )
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        description: "The DateTime that the resource was added to the service provider.",
-        ..attr("created", AttrType::DateTime)
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        description: "The most recent DateTime that the details of this resource were updated.",
-        ..attr("lastModified", AttrType::DateTime)
-    },
-    AttrDef {
-        case_exact: true,
-        mutability: Mutability::ReadOnly,
-        ..reference(
-            "location",
-            &["uri"],
-            "The URI of the resource being returned.",
-        )
-    },
-    AttrDef {
-        case_exact: true,
-        mutability: Mutability::ReadOnly,
-        ..string("version", "The version of the resource being returned.")
-    },
+    string(
+        "resourceType",
+        "The name of the resource type of the resource.",
+    )
+    .exact()
+    .mutability(Mutability::ReadOnly),
+    attr("created", AttrType::DateTime)
+        .mutability(Mutability::ReadOnly)
+        .description("The DateTime that the resource was added to the service provider."),
+    attr("lastModified", AttrType::DateTime)
+        .mutability(Mutability::ReadOnly)
+        .description("The most recent DateTime that the details of this resource were updated."),
+    reference(
+        "location",
+        texts!["uri"],
+        "The URI of the resource being returned.",
+    )
+    .exact()
+    .mutability(Mutability::ReadOnly),
+    string("version", "The version of the resource being returned.")
+        .exact()
+        .mutability(Mutability::ReadOnly),
 ];
 
 /// Attributes every resource carries regardless of schema (RFC 7643 §3.1).
 pub static COMMON_ATTRIBUTES: [AttrDef; 3] = [
-    AttrDef {
-        case_exact: true,
-        mutability: Mutability::ReadOnly,
-        returned: Returned::Always,
-        uniqueness: Uniqueness::Server,
-        ..string(
-            "id",
-            "Unique identifier for the SCIM resource as defined by the service provider.",
-        )
-    },
-    AttrDef {
-        case_exact: true,
-        ..string(
-            "externalId",
-            "An identifier for the resource as defined by the provisioning client.",
-        )
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..complex("meta", &META_SUBS, "Resource metadata.")
-    },
+    string(
+        "id",
+        "Unique identifier for the SCIM resource as defined by the service provider.",
+    )
+    .exact()
+    .mutability(Mutability::ReadOnly)
+    .returned(Returned::Always)
+    .unique(),
+    string(
+        "externalId",
+        "An identifier for the resource as defined by the provisioning client.",
+    )
+    .exact(),
+    complex("meta", &META_SUBS, "Resource metadata.").mutability(Mutability::ReadOnly),
 ];
 
 // --- User (RFC 7643 §4.1, §8.7.1) -------------------------------------------------------------
@@ -418,33 +560,32 @@ static NAME_SUBS: [AttrDef; 6] = [
 
 static EMAIL_SUBS: [AttrDef; 4] = [
     string("value", "Email addresses for the user."),
-    DISPLAY,
-    type_of(&["work", "home", "other"]),
-    PRIMARY,
+    display(),
+    type_of(texts!["work", "home", "other"]),
+    primary(),
 ];
 
 static PHONE_SUBS: [AttrDef; 4] = [
     string("value", "Phone number of the User."),
-    DISPLAY,
-    type_of(&["work", "home", "mobile", "fax", "pager", "other"]),
-    PRIMARY,
+    display(),
+    type_of(texts!["work", "home", "mobile", "fax", "pager", "other"]),
+    primary(),
 ];
 
 static IM_SUBS: [AttrDef; 4] = [
     string("value", "Instant messaging address for the User."),
-    DISPLAY,
-    type_of(&["aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"]),
-    PRIMARY,
+    display(),
+    type_of(texts![
+        "aim", "gtalk", "icq", "xmpp", "msn", "skype", "qq", "yahoo"
+    ]),
+    primary(),
 ];
 
 static PHOTO_SUBS: [AttrDef; 4] = [
-    AttrDef {
-        case_exact: true,
-        ..reference("value", &["external"], "URL of a photo of the User.")
-    },
-    DISPLAY,
-    type_of(&["photo", "thumbnail"]),
-    PRIMARY,
+    reference("value", texts!["external"], "URL of a photo of the User.").exact(),
+    display(),
+    type_of(texts!["photo", "thumbnail"]),
+    primary(),
 ];
 
 static ADDRESS_SUBS: [AttrDef; 8] = [
@@ -457,63 +598,48 @@ static ADDRESS_SUBS: [AttrDef; 8] = [
     string("region", "The state or region component."),
     string("postalCode", "The zip code or postal code component."),
     string("country", "The country name component."),
-    type_of(&["work", "home", "other"]),
-    PRIMARY,
+    type_of(texts!["work", "home", "other"]),
+    primary(),
 ];
 
 static USER_GROUP_SUBS: [AttrDef; 4] = [
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..string("value", "The identifier of the User's group.")
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..reference(
-            "$ref",
-            &["User", "Group"],
-            "The URI of the corresponding 'Group' resource.",
-        )
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..DISPLAY
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        canonical_values: &["direct", "indirect"],
-        ..string(
-            "type",
-            "Whether the membership is direct or through a nested group.",
-        )
-    },
+    string("value", "The identifier of the User's group.").mutability(Mutability::ReadOnly),
+    reference(
+        "$ref",
+        texts!["User", "Group"],
+        "The URI of the corresponding 'Group' resource.",
+    )
+    .mutability(Mutability::ReadOnly),
+    display().mutability(Mutability::ReadOnly),
+    string(
+        "type",
+        "Whether the membership is direct or through a nested group.",
+    )
+    .mutability(Mutability::ReadOnly)
+    .canonical(texts!["direct", "indirect"]),
 ];
 
 static GENERIC_MULTI_SUBS: [AttrDef; 4] = [
     string("value", "The value of the attribute."),
-    DISPLAY,
+    display(),
     type_of(&[]),
-    PRIMARY,
+    primary(),
 ];
 
 static CERT_SUBS: [AttrDef; 4] = [
-    AttrDef {
-        description: "The value of an X.509 certificate (base64 DER).",
-        ..attr("value", AttrType::Binary)
-    },
-    DISPLAY,
+    attr("value", AttrType::Binary).description("The value of an X.509 certificate (base64 DER)."),
+    display(),
     type_of(&[]),
-    PRIMARY,
+    primary(),
 ];
 
 static USER_ATTRIBUTES: [AttrDef; 21] = [
-    AttrDef {
-        required: true,
-        uniqueness: Uniqueness::Server,
-        ..string(
-            "userName",
-            "Unique identifier for the User, typically used by the user to directly authenticate.",
-        )
-    },
+    string(
+        "userName",
+        "Unique identifier for the User, typically used by the user to directly authenticate.",
+    )
+    .required()
+    .unique(),
     complex(
         "name",
         &NAME_SUBS,
@@ -529,7 +655,7 @@ static USER_ATTRIBUTES: [AttrDef; 21] = [
     ),
     reference(
         "profileUrl",
-        &["external"],
+        texts!["external"],
         "A fully qualified URL pointing to a page representing the User's online profile.",
     ),
     string("title", "The user's title, such as \"Vice President\"."),
@@ -553,15 +679,13 @@ static USER_ATTRIBUTES: [AttrDef; 21] = [
         "active",
         "A Boolean value indicating the User's administrative status.",
     ),
-    AttrDef {
-        mutability: Mutability::WriteOnly,
-        returned: Returned::Never,
-        case_exact: true,
-        ..string(
-            "password",
-            "The User's cleartext password, stored only as an argon2 hash and never returned.",
-        )
-    },
+    string(
+        "password",
+        "The User's cleartext password, stored only as an argon2 hash and never returned.",
+    )
+    .mutability(Mutability::WriteOnly)
+    .returned(Returned::Never)
+    .exact(),
     multi("emails", &EMAIL_SUBS, "Email addresses for the user."),
     multi("phoneNumbers", &PHONE_SUBS, "Phone numbers for the User."),
     multi("ims", &IM_SUBS, "Instant messaging addresses for the User."),
@@ -571,14 +695,12 @@ static USER_ATTRIBUTES: [AttrDef; 21] = [
         &ADDRESS_SUBS,
         "A physical mailing address for this User.",
     ),
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..multi(
-            "groups",
-            &USER_GROUP_SUBS,
-            "A list of groups to which the user belongs.",
-        )
-    },
+    multi(
+        "groups",
+        &USER_GROUP_SUBS,
+        "A list of groups to which the user belongs.",
+    )
+    .mutability(Mutability::ReadOnly),
     multi(
         "entitlements",
         &GENERIC_MULTI_SUBS,
@@ -598,32 +720,26 @@ static USER_ATTRIBUTES: [AttrDef; 21] = [
 
 /// `urn:ietf:params:scim:schemas:core:2.0:User`.
 pub static USER_SCHEMA: SchemaDef = SchemaDef {
-    id: "urn:ietf:params:scim:schemas:core:2.0:User",
-    name: "User",
-    description: "User Account",
-    attributes: &USER_ATTRIBUTES,
+    id: Cow::Borrowed("urn:ietf:params:scim:schemas:core:2.0:User"),
+    name: Cow::Borrowed("User"),
+    description: Cow::Borrowed("User Account"),
+    attributes: Cow::Borrowed(&USER_ATTRIBUTES),
 };
 
 static MANAGER_SUBS: [AttrDef; 3] = [
-    AttrDef {
-        case_exact: true,
-        ..string(
-            "value",
-            "The id of the SCIM resource representing the User's manager.",
-        )
-    },
-    AttrDef {
-        case_exact: true,
-        ..reference(
-            "$ref",
-            &["User"],
-            "The URI of the SCIM resource representing the User's manager.",
-        )
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..string("displayName", "The displayName of the User's manager.")
-    },
+    string(
+        "value",
+        "The id of the SCIM resource representing the User's manager.",
+    )
+    .exact(),
+    reference(
+        "$ref",
+        texts!["User"],
+        "The URI of the SCIM resource representing the User's manager.",
+    )
+    .exact(),
+    string("displayName", "The displayName of the User's manager.")
+        .mutability(Mutability::ReadOnly),
 ];
 
 static ENTERPRISE_ATTRIBUTES: [AttrDef; 6] = [
@@ -640,55 +756,46 @@ static ENTERPRISE_ATTRIBUTES: [AttrDef; 6] = [
 
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User` (RFC 7643 §4.3).
 pub static ENTERPRISE_USER_SCHEMA: SchemaDef = SchemaDef {
-    id: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
-    name: "EnterpriseUser",
-    description: "Enterprise User",
-    attributes: &ENTERPRISE_ATTRIBUTES,
+    id: Cow::Borrowed("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"),
+    name: Cow::Borrowed("EnterpriseUser"),
+    description: Cow::Borrowed("Enterprise User"),
+    attributes: Cow::Borrowed(&ENTERPRISE_ATTRIBUTES),
 };
 
 // --- Group (RFC 7643 §4.2) --------------------------------------------------------------------
 
 static MEMBER_SUBS: [AttrDef; 4] = [
-    AttrDef {
-        case_exact: true,
-        mutability: Mutability::Immutable,
-        ..string("value", "Identifier of the member of this Group.")
-    },
-    AttrDef {
-        mutability: Mutability::Immutable,
-        ..reference(
-            "$ref",
-            &["User", "Group"],
-            "The URI of the member resource.",
-        )
-    },
-    AttrDef {
-        mutability: Mutability::Immutable,
-        canonical_values: &["User", "Group"],
-        ..string("type", "The type of the member: User or Group.")
-    },
-    AttrDef {
-        mutability: Mutability::ReadOnly,
-        ..DISPLAY
-    },
+    string("value", "Identifier of the member of this Group.")
+        .exact()
+        .mutability(Mutability::Immutable),
+    reference(
+        "$ref",
+        texts!["User", "Group"],
+        "The URI of the member resource.",
+    )
+    .mutability(Mutability::Immutable),
+    string("type", "The type of the member: User or Group.")
+        .mutability(Mutability::Immutable)
+        .canonical(texts!["User", "Group"]),
+    display().mutability(Mutability::ReadOnly),
 ];
 
 static GROUP_ATTRIBUTES: [AttrDef; 2] = [
-    AttrDef {
-        required: true,
-        uniqueness: Uniqueness::Server,
-        ..string("displayName", "A human-readable name for the Group.")
-    },
+    string("displayName", "A human-readable name for the Group.")
+        .required()
+        .unique(),
     multi("members", &MEMBER_SUBS, "A list of members of the Group."),
 ];
 
 /// `urn:ietf:params:scim:schemas:core:2.0:Group`.
 pub static GROUP_SCHEMA: SchemaDef = SchemaDef {
-    id: "urn:ietf:params:scim:schemas:core:2.0:Group",
-    name: "Group",
-    description: "Group",
-    attributes: &GROUP_ATTRIBUTES,
+    id: Cow::Borrowed("urn:ietf:params:scim:schemas:core:2.0:Group"),
+    name: Cow::Borrowed("Group"),
+    description: Cow::Borrowed("Group"),
+    attributes: Cow::Borrowed(&GROUP_ATTRIBUTES),
 };
+
+static USER_EXTENSIONS: [Cow<'static, SchemaDef>; 1] = [Cow::Borrowed(&ENTERPRISE_USER_SCHEMA)];
 
 /// The `User` resource type.
 pub static USER: ResourceType = ResourceType {
@@ -696,7 +803,7 @@ pub static USER: ResourceType = ResourceType {
     endpoint: "/Users",
     description: "User Account",
     schema: &USER_SCHEMA,
-    extensions: &[&ENTERPRISE_USER_SCHEMA],
+    extensions: Cow::Borrowed(&USER_EXTENSIONS),
     // OneLogin's default "Core Schema" template sends the SCIM 1.0 URN (S73).
     tolerated_schemas: &["urn:scim:schemas:core:1.0"],
 };
@@ -707,14 +814,14 @@ pub static GROUP: ResourceType = ResourceType {
     endpoint: "/Groups",
     description: "Group",
     schema: &GROUP_SCHEMA,
-    extensions: &[],
+    extensions: Cow::Borrowed(&[]),
     // Entra adds its own group schema URI to every group create (S61).
     tolerated_schemas: &[
         "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group",
     ],
 };
 
-/// Every schema served on `/Schemas`.
+/// Every built-in schema (a tenant's own extensions come from its [`Registry`]).
 pub static ALL_SCHEMAS: [&SchemaDef; 3] = [&USER_SCHEMA, &ENTERPRISE_USER_SCHEMA, &GROUP_SCHEMA];
 
 /// Every resource type served on `/ResourceTypes`.
@@ -727,18 +834,18 @@ mod tests {
     fn walk(attrs: &'static [AttrDef], out: &mut Vec<&'static AttrDef>) {
         for a in attrs {
             out.push(a);
-            walk(a.sub_attributes, out);
+            walk(&a.sub_attributes, out);
         }
     }
 
     #[test]
     fn lookups_are_case_insensitive() {
         assert_eq!(
-            USER_SCHEMA.attr("USERNAME").map(|a| a.name),
+            USER_SCHEMA.attr("USERNAME").map(|a| &*a.name),
             Some("userName")
         );
         let emails = USER_SCHEMA.attr("emails").expect("emails");
-        assert_eq!(emails.sub("Primary").map(|a| a.name), Some("primary"));
+        assert_eq!(emails.sub("Primary").map(|a| &*a.name), Some("primary"));
         assert!(
             USER.schema_by_urn("URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER")
                 .is_some()
@@ -749,7 +856,7 @@ mod tests {
     fn complex_attributes_have_sub_attributes_and_simple_ones_do_not() {
         let mut all = Vec::new();
         for s in ALL_SCHEMAS {
-            walk(s.attributes, &mut all);
+            walk(&s.attributes, &mut all);
         }
         walk(&COMMON_ATTRIBUTES, &mut all);
         for a in all {

@@ -85,16 +85,27 @@ pub async fn list(
     };
     let mut query = raw.parse(max_results)?;
     query.filter = combined_filter(rt, params)?;
-    resources::list(store, rt, scope, query, &mut Quirks::default()).await
+    resources::list(
+        store,
+        scope.schemas.get(rt),
+        scope,
+        query,
+        &mut Quirks::default(),
+    )
+    .await
 }
 
 /// One user with the groups it belongs to (direct and inherited, as SCIM renders `groups`).
 pub async fn user(store: &Store, scope: &Scope, id: &str) -> Result<Value> {
-    Ok(
-        resources::get(store, &USER, scope, id, &Projection::default())
-            .await?
-            .body,
+    Ok(resources::get(
+        store,
+        scope.schemas.get(&USER),
+        scope,
+        id,
+        &Projection::default(),
     )
+    .await?
+    .body)
 }
 
 /// One group without its member list, plus one page of members.
@@ -107,7 +118,14 @@ pub async fn group(
     max_results: u32,
 ) -> Result<Value> {
     let without_members = Projection::parse(None, Some("members"))?;
-    let group = resources::get(store, &GROUP, scope, id, &without_members).await?;
+    let group = resources::get(
+        store,
+        scope.schemas.get(&GROUP),
+        scope,
+        id,
+        &without_members,
+    )
+    .await?;
     let paging = RawListParams {
         start_index: start_index.map(str::to_owned),
         count: count.map(str::to_owned),

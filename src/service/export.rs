@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::members;
 use super::resources::render;
 use super::{OpError, Scope};
-use crate::scim::schema::{GROUP, USER};
+use crate::scim::schema::USER;
 use crate::store::{self, Store, StoreError};
 
 /// How many resources an export wrote.
@@ -70,7 +70,7 @@ fn resources(
     line: &mut impl FnMut(&Value) -> std::io::Result<()>,
 ) -> store::Result<Exported> {
     let mut count = Exported::default();
-    for rt in [&USER, &GROUP] {
+    for rt in scope.schemas.types() {
         let relation = members::relation_name(rt.name);
         store::resources::for_each(conn, scope.tenant_id, rt.name, |row| {
             let related = members::related(conn, rt.name, row.seq, &scope.base_url)?;

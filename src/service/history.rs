@@ -15,7 +15,7 @@ use super::{OpError, Scope};
 use crate::clock;
 use crate::scim::redact::{REDACTED, is_secret, redact_json};
 use crate::scim::resource::Document;
-use crate::scim::schema::ResourceType;
+use crate::scim::schema::{ResourceType, Returned};
 use crate::store::request_log::{self as rows, HistoryRow};
 use crate::store::{Conn, Store};
 
@@ -48,8 +48,9 @@ pub fn diff(before: &Document, after: &Document) -> Vec<Value> {
 fn join(prefix: &str, key: &str) -> String {
     match prefix {
         "" => key.to_owned(),
-        // An extension block: its attributes are written `urn:…:User:department` (RFC 7644 §3.10).
-        p if crate::scim::schema::ALL_SCHEMAS.iter().any(|s| s.id == p) => format!("{p}:{key}"),
+        // An extension block (see `walk`): its attributes are written `urn:…:User:department`
+        // (RFC 7644 §3.10).
+        p if p.ends_with(':') => format!("{p}{key}"),
         p => format!("{p}.{key}"),
     }
 }
@@ -70,7 +71,12 @@ fn walk(
         }
         let name = join(prefix, k);
         if let (Some(Value::Object(bo)), Some(Value::Object(ao))) = (b, a) {
-            walk(&name, bo, ao, out);
+            // Top-level keys with a colon are extension URNs, built-in or a tenant's own.
+            if prefix.is_empty() && k.contains(':') {
+                walk(&format!("{k}:"), bo, ao, out);
+            } else {
+                walk(&name, bo, ao, out);
+            }
             continue;
         }
         let shown = |v: Option<&Value>| {
@@ -101,6 +107,7 @@ pub fn record(
     let mut changes = diff(before.unwrap_or(&empty), after.unwrap_or(&empty));
     changes.extend(extra);
     for change in &mut changes {
+        redact_never_returned(rt, change);
         cap_values(change, scope.history_value_cap);
     }
     let actor = scope.actor.as_ref();
@@ -118,6 +125,52 @@ pub fn record(
             changes: Value::Array(changes).to_string(),
         },
     )
+}
+
+/// Withholds the values of a tenant's extension attributes declared `returned: never` (the
+/// built-in ones, `password`, are withheld by name in `diff`): history is shown in the UI.
+fn redact_never_returned(rt: &ResourceType, change: &mut Value) {
+    let Value::Object(c) = change else {
+        return;
+    };
+    let Some(attribute) = c
+        .get("attribute")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
+        return;
+    };
+    for ext in rt.extensions.iter() {
+        let secret = |name: &str| {
+            ext.attributes
+                .iter()
+                .any(|a| a.returned == Returned::Never && a.name.eq_ignore_ascii_case(name))
+        };
+        if attribute.eq_ignore_ascii_case(&ext.id) {
+            // The whole block was added or removed: withhold its secret members.
+            for side in ["before", "after"] {
+                if let Some(Value::Object(block)) = c.get_mut(side) {
+                    for (k, v) in block.iter_mut() {
+                        if secret(k) {
+                            *v = json!(REDACTED);
+                        }
+                    }
+                }
+            }
+        } else if let Some(name) = attribute
+            .get(..ext.id.len())
+            .filter(|p| p.eq_ignore_ascii_case(&ext.id))
+            .and_then(|_| attribute.get(ext.id.len()..))
+            .and_then(|rest| rest.strip_prefix(':'))
+            && secret(name.split('.').next().unwrap_or(name))
+        {
+            for side in ["before", "after"] {
+                if c.get(side).is_some_and(|v| !v.is_null()) {
+                    c.insert(side.to_owned(), json!(REDACTED));
+                }
+            }
+        }
+    }
 }
 
 /// Cuts each of a change's before/after values whose JSON is longer than `cap` bytes to a

@@ -5,12 +5,14 @@ pub mod admins;
 pub mod browse;
 pub mod events;
 pub mod export;
+pub mod extensions;
 pub mod history;
 pub mod members;
 pub mod passwords;
 pub mod rate_limit;
 pub mod request_log;
 pub mod resources;
+pub mod settings;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
@@ -30,6 +32,8 @@ pub struct Scope {
     /// The tenant refuses attributes no schema defines (400 invalidSyntax) instead of
     /// ignoring and reporting them (tenant setting `strict`, issue 21).
     pub strict: bool,
+    /// The schemas this tenant serves: the built-in ones and its declared extensions.
+    pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 
 use super::Scope;
 use super::events;
+use super::extensions;
 use super::history::{self, Action};
 use super::members;
 use super::passwords::HashError;
@@ -19,7 +20,7 @@ use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
 use crate::scim::quirks::Quirks;
 use crate::scim::resource::{self, Document, WriteLimits};
-use crate::scim::schema::{GROUP, ResourceType};
+use crate::scim::schema::{GROUP, ResourceType, TypeRef};
 use crate::store::filter_sql::{self, SqlWhere};
 use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
 use crate::store::{Store, StoreError};
@@ -118,7 +119,7 @@ struct Precomputed {
 #[allow(clippy::too_many_arguments)]
 pub async fn create(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     body: Value,
     projection: &Projection,
@@ -127,6 +128,7 @@ pub async fn create(
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body, quirks)?;
+    extensions::check(rt, &validated.doc)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -134,8 +136,10 @@ pub async fn create(
     let tenant_id = scope.tenant_id;
     let name = unique_name(rt, &doc);
     let actor_scope = scope.clone();
+    let rt_shared = rt.clone();
     let result = store
         .write_or_rollback(move |tx| {
+            let rt = &rt_shared;
             let now = clock::timestamp(clock::now());
             let row = rows::insert(
                 tx,
@@ -146,6 +150,9 @@ pub async fn create(
                 password_hash.as_deref(),
                 &now,
             )?;
+            if let Err(e) = extensions::index_unique(tx, rt, tenant_id, row.seq, &doc)? {
+                return Ok(Err(e));
+            }
             let mut extra = Vec::new();
             if password_hash.is_some() {
                 extra.push(history::password_change());
@@ -183,7 +190,7 @@ pub async fn create(
 /// GET by id (RFC 7644 §3.4.1).
 pub async fn get(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     projection: &Projection,
@@ -193,11 +200,12 @@ pub async fn get(
     let with_related = needs_related(rt, &resolver);
     let (tenant_id, id_owned, base) = (scope.tenant_id, id.to_owned(), scope.base_url.clone());
     // Row and membership in one read: one trip to the blocking pool per GET.
+    let kind = rt.name;
     let (row, related) = store
         .read(move |conn| {
-            let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
+            let row = rows::get(conn, tenant_id, kind, &id_owned)?;
             let related = with_related
-                .then(|| members::related(conn, rt.name, row.seq, &base))
+                .then(|| members::related(conn, kind, row.seq, &base))
                 .transpose()?;
             Ok((row, related))
         })
@@ -213,17 +221,15 @@ pub async fn get(
 }
 
 /// Current ETag of a resource, for `If-None-Match` on GET.
-pub async fn current_etag(
-    store: &Store,
-    rt: &'static ResourceType,
-    scope: &Scope,
-    id: &str,
-) -> Result<String> {
+pub async fn current_etag(store: &Store, rt: &TypeRef, scope: &Scope, id: &str) -> Result<String> {
     let (tenant_id, id_owned) = (scope.tenant_id, id.to_owned());
     store
-        .read(move |conn| {
-            let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
-            tag_of(conn, rt, &row)
+        .read({
+            let rt = rt.clone();
+            move |conn| {
+                let row = rows::get(conn, tenant_id, rt.name, &id_owned)?;
+                tag_of(conn, &rt, &row)
+            }
         })
         .await
         .map_err(|e| not_found_or_internal(e, rt, id))
@@ -235,7 +241,7 @@ pub async fn current_etag(
 #[allow(clippy::too_many_arguments)]
 pub async fn replace(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     body: Value,
@@ -246,6 +252,7 @@ pub async fn replace(
 ) -> Result<Rendered> {
     let resolver = projection.resolve(rt)?;
     let validated = resource::validate(rt, &body, quirks)?;
+    extensions::check(rt, &validated.doc)?;
     let (doc, new_members) = split_members(rt, validated.doc)?;
     resource::check_multi_values(rt, &doc, None, limits)?;
     let password_hash = hash_password(validated.password).await?;
@@ -266,7 +273,7 @@ pub async fn replace(
 #[allow(clippy::too_many_arguments)]
 pub async fn patch(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     body: Value,
@@ -279,13 +286,16 @@ pub async fn patch(
     let ops = patch::parse_patch(&body, limits, quirks)?;
     drop(body);
     let (id_owned, limits, strict) = (id.to_owned(), *limits, quirks.is_strict());
+    let rt_shared = rt.clone();
     let (row, applied) = update(store, rt, scope, id, if_match, move |current| {
+        let rt = &rt_shared;
         let mut noticed = Quirks::new(strict);
         let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits, &mut noticed)?;
         // The patched document is validated again as a whole; it holds only what the
         // operations already checked, so what this notices is not the request's.
         let whole = Value::Object(with_schemas(rt, outcome.doc));
         let checked = resource::validate(rt, &whole, &mut Quirks::default())?;
+        extensions::check(rt, &checked.doc)?;
         Ok(Change {
             doc: checked.doc,
             password_hash: outcome.password.map(PendingPassword::Clear),
@@ -304,7 +314,7 @@ pub async fn patch(
 /// DELETE (RFC 7644 §3.6); memberships go in the same transaction.
 pub async fn delete(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: Option<Precondition>,
@@ -312,8 +322,10 @@ pub async fn delete(
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
     let actor_scope = scope.clone();
+    let rt_shared = rt.clone();
     store
         .write_or_rollback(move |tx| {
+            let rt = &rt_shared;
             let current = rows::get(tx, tenant_id, rt.name, &id_owned)?;
             if let Some(p) = &if_match {
                 let tag = tag_of(tx, rt, &current)?;
@@ -359,7 +371,7 @@ pub async fn delete(
 /// query was written in is noted in `quirks`.
 pub async fn list(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     query: ListQuery,
     quirks: &mut Quirks,
@@ -383,7 +395,7 @@ pub async fn search_all(
     quirks.merge(&query.quirks);
     let mut prepared = Vec::new();
     let mut first_error = None;
-    for rt in crate::scim::schema::ALL_RESOURCE_TYPES {
+    for rt in scope.schemas.types() {
         match prepare(rt, &query, quirks) {
             Ok(p) => prepared.push(p),
             Err(e) => {
@@ -407,14 +419,18 @@ pub async fn search_all(
 }
 
 /// A list query resolved against one resource type.
-struct Prepared {
-    rt: &'static ResourceType,
-    resolver: Resolver,
+struct Prepared<'a> {
+    rt: &'a ResourceType,
+    resolver: Resolver<'a>,
     filter: SqlWhere,
     order: Option<String>,
 }
 
-fn prepare(rt: &'static ResourceType, query: &ListQuery, quirks: &mut Quirks) -> Result<Prepared> {
+fn prepare<'a>(
+    rt: &'a ResourceType,
+    query: &ListQuery,
+    quirks: &mut Quirks,
+) -> Result<Prepared<'a>> {
     let resolver = query.projection.resolve(rt)?;
     let filter = match &query.filter {
         Some(f) => filter_sql::translate_noting(rt, f, quirks)?,
@@ -436,7 +452,7 @@ fn prepare(rt: &'static ResourceType, query: &ListQuery, quirks: &mut Quirks) ->
 async fn fetch(
     store: &Store,
     scope: &Scope,
-    p: Prepared,
+    p: Prepared<'_>,
     offset: u64,
     limit: u64,
 ) -> Result<(u64, Vec<Value>)> {
@@ -450,12 +466,13 @@ async fn fetch(
     let relation = members::relation_name(rt.name);
     let with_related = needs_related(rt, &resolver);
     let base = scope.base_url.clone();
+    let kind = rt.name;
     let (page, related) = store
         .read(move |conn| {
             let page = rows::list(
                 conn,
                 tenant_id,
-                rt.name,
+                kind,
                 &filter,
                 order.as_deref(),
                 offset,
@@ -464,7 +481,7 @@ async fn fetch(
             let related = if with_related {
                 page.rows
                     .iter()
-                    .map(|r| members::related(conn, rt.name, r.seq, &base))
+                    .map(|r| members::related(conn, kind, r.seq, &base))
                     .collect::<crate::store::Result<Vec<_>>>()?
             } else {
                 Vec::new()
@@ -527,7 +544,7 @@ enum Interrupted {
 /// it outside and recomputes. Returns the row and the quirks of the change written.
 async fn update<F>(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: Option<Precondition>,
@@ -546,8 +563,10 @@ where
         let prepared_now = prepared.take();
         let id_owned = id.to_owned();
         let actor_scope = scope.clone();
+        let rt_shared = rt.clone();
         let result = store
             .write_or_rollback(move |tx| {
+                let rt = &rt_shared;
                 let (current, precomputed) = match prepared_now {
                     Some(p) => {
                         let now = rows::version_of(tx, tenant_id, rt.name, &id_owned)?;
@@ -607,6 +626,9 @@ where
                 // representation, so their ETag (one row per group the member is directly in).
                 if display_name(&change.doc) != display_name(&current.doc) {
                     rows::touch_groups_of(tx, row.seq, &stamp)?;
+                }
+                if let Err(e) = extensions::index_unique(tx, rt, tenant_id, row.seq, &change.doc)? {
+                    return Ok(Err(Interrupted::Refused(e)));
                 }
                 let mut extra = Vec::new();
                 if matches!(password, PasswordChange::Set(_)) {
@@ -671,7 +693,7 @@ where
 #[allow(clippy::too_many_arguments)]
 async fn precompute<F>(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     id: &str,
     if_match: &Option<Precondition>,
@@ -717,32 +739,29 @@ where
     }
 }
 
-async fn load(
-    store: &Store,
-    rt: &'static ResourceType,
-    scope: &Scope,
-    id: &str,
-) -> Result<ResourceRow> {
+async fn load(store: &Store, rt: &TypeRef, scope: &Scope, id: &str) -> Result<ResourceRow> {
     let tenant_id = scope.tenant_id;
     let id_owned = id.to_owned();
+    let kind = rt.name;
     store
-        .read(move |conn| rows::get(conn, tenant_id, rt.name, &id_owned))
+        .read(move |conn| rows::get(conn, tenant_id, kind, &id_owned))
         .await
         .map_err(|e| not_found_or_internal(e, rt, id))
 }
 
 async fn render_one(
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     row: ResourceRow,
-    resolver: &Resolver,
+    resolver: &Resolver<'_>,
 ) -> Result<Rendered> {
     let relation = members::relation_name(rt.name);
     let extra = if needs_related(rt, resolver) {
         let (seq, base) = (row.seq, scope.base_url.clone());
+        let kind = rt.name;
         let list = store
-            .read(move |conn| members::related(conn, rt.name, seq, &base))
+            .read(move |conn| members::related(conn, kind, seq, &base))
             .await
             .map_err(internal)?;
         Some((relation, list))
@@ -757,7 +776,7 @@ fn rendered(
     scope: &Scope,
     row: &ResourceRow,
     related: Option<(&str, Vec<Value>)>,
-    resolver: &Resolver,
+    resolver: &Resolver<'_>,
 ) -> Rendered {
     let mut body = render(rt, scope, row, related);
     // Taken before projecting: the ETag is the resource's, whichever attributes were asked for.
@@ -787,7 +806,7 @@ pub(super) fn render(
     schemas.extend(
         rt.extensions
             .iter()
-            .filter(|e| row.doc.contains_key(e.id))
+            .filter(|e| row.doc.contains_key(&*e.id))
             .map(|e| json!(e.id)),
     );
     let mut out = Map::new();
@@ -937,7 +956,7 @@ fn internal(e: StoreError) -> ScimError {
 async fn conflict_or(
     e: StoreError,
     store: &Store,
-    rt: &'static ResourceType,
+    rt: &TypeRef,
     scope: &Scope,
     name: &str,
 ) -> ScimError {
@@ -950,8 +969,9 @@ async fn conflict_or(
             };
             let tenant_id = scope.tenant_id;
             let lookup = name.to_owned();
+            let kind = rt.name;
             let existing = store
-                .read(move |c| rows::id_by_name(c, tenant_id, rt.name, &lookup))
+                .read(move |c| rows::id_by_name(c, tenant_id, kind, &lookup))
                 .await
                 .ok()
                 .flatten();
@@ -992,6 +1012,7 @@ mod tests {
             actor: None,
             history_value_cap: 4096,
             strict,
+            schemas: crate::scim::schema::Registry::core(),
         }
     }
 
@@ -1026,7 +1047,7 @@ mod tests {
         let mut refused = Quirks::new(true);
         let e = create(
             &store,
-            &USER,
+            &TypeRef::Core(&USER),
             &scope(true),
             body.clone(),
             &none,
@@ -1052,7 +1073,7 @@ mod tests {
         let mut noticed = Quirks::new(false);
         let made = create(
             &store,
-            &USER,
+            &TypeRef::Core(&USER),
             &scope(false),
             body,
             &none,
@@ -1076,7 +1097,7 @@ mod tests {
         let mut refused = Quirks::new(true);
         let e = patch(
             &store,
-            &USER,
+            &TypeRef::Core(&USER),
             &scope(true),
             &id,
             ops("costCentre"),
@@ -1091,7 +1112,7 @@ mod tests {
         let mut noticed = Quirks::new(false);
         patch(
             &store,
-            &USER,
+            &TypeRef::Core(&USER),
             &scope(false),
             &id,
             ops("costCentre"),

@@ -323,6 +323,11 @@ fn internal(e: &StoreError) -> OpError {
 pub struct Caller {
     pub tenant: Tenant,
     pub token: TokenRow,
+    /// The tenant's schemas, built once per cached lookup (a settings change is a change to the
+    /// tenant's row, which makes the lookup stale).
+    pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
+    /// The tenant's `strict` setting, read with the schemas.
+    pub strict: bool,
 }
 
 /// A refused `Authorization` header: the error to answer, and the token it named when the
@@ -383,6 +388,8 @@ pub async fn authenticate(
         tenant,
         token_tenant,
         replacement,
+        schemas,
+        strict,
     } = cache.lookup(store, slug, &hash).await?;
     // The row was found by its hash; the constant-time comparison keeps the check itself free
     // of timing differences should the lookup ever become a prefix scan.
@@ -423,7 +430,12 @@ pub async fn authenticate(
             tenant_known: true,
         });
     }
-    Ok(Caller { tenant, token })
+    Ok(Caller {
+        tenant,
+        token,
+        schemas,
+        strict,
+    })
 }
 
 /// Registered HTTP authentication schemes (IANA) other than Bearer, which a detail may name:
@@ -475,6 +487,8 @@ struct Lookup {
     tenant: Option<Tenant>,
     token_tenant: Option<Tenant>,
     replacement: Option<TokenRow>,
+    schemas: std::sync::Arc<crate::scim::schema::Registry>,
+    strict: bool,
 }
 
 /// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
@@ -522,11 +536,18 @@ impl TokenCache {
                     Some(id) => rows::by_id(conn, id)?,
                     None => None,
                 };
+                let schemas = tenant.as_ref().map_or_else(
+                    crate::scim::schema::Registry::core,
+                    super::settings::registry_of,
+                );
+                let strict = tenant.as_ref().is_some_and(super::settings::strict_of);
                 Ok(Lookup {
                     token,
                     tenant,
                     token_tenant,
                     replacement,
+                    schemas,
+                    strict,
                 })
             })
             .await

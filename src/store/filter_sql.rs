@@ -14,10 +14,11 @@ use rusqlite::types::Value as SqlValue;
 
 use crate::scim::attribute::{self, Resolved};
 use crate::scim::error::ScimError;
+use crate::scim::extension;
 use crate::scim::filter::{AttrPath, CompValue, CompareOp, Filter};
 use crate::scim::fold;
 use crate::scim::quirks::{Quirk, Quirks};
-use crate::scim::schema::{AttrDef, AttrType, ResourceType};
+use crate::scim::schema::{AttrDef, AttrType, ResourceType, Uniqueness};
 
 /// An SQL boolean expression and its parameters (numbered from `?3`).
 #[derive(Debug, Clone, PartialEq)]
@@ -119,8 +120,8 @@ fn column(rt: &ResourceType, r: &Resolved) -> Option<Column> {
     if r.extension.is_some() {
         return None;
     }
-    let name = r.attr.name;
-    let sub = r.sub.map(|s| s.name);
+    let name = &*r.attr.name;
+    let sub = r.sub.map(|s| &*s.name);
     let unique_name = if rt.name == "Group" {
         "displayName"
     } else {
@@ -196,7 +197,7 @@ struct Builder<'a> {
     string_boolean: std::cell::Cell<bool>,
 }
 
-impl Builder<'_> {
+impl<'a> Builder<'a> {
     fn bind(&mut self, v: SqlValue) -> String {
         self.params.push(v);
         format!("?{}", self.params.len() + FIRST_PARAM - 1)
@@ -214,7 +215,7 @@ impl Builder<'_> {
         })
     }
 
-    fn resolve(&self, path: &AttrPath) -> Result<Resolved, ScimError> {
+    fn resolve(&self, path: &AttrPath) -> Result<Resolved<'a>, ScimError> {
         attribute::resolve(self.rt, path)
             .map_err(|e| ScimError::invalid_filter(format!("filter: {e}")))
     }
@@ -231,11 +232,21 @@ impl Builder<'_> {
         {
             return self.schemas(cmp);
         }
+        // `<extension URN> pr`: the resource holds any attribute of the extension.
+        if let (Some(ext), None) = (attribute::whole_extension(self.rt, path), cmp) {
+            return Ok(format!(
+                "(json_type(r.doc, '$.\"{}\"') IS NOT NULL)",
+                ext.id
+            ));
+        }
         let r = self.resolve(path)?;
         if let Some(sql) = self.membership(&r, cmp)? {
             return Ok(sql);
         }
         if let Some(sql) = self.indexed_email(&r, cmp)? {
+            return Ok(sql);
+        }
+        if let Some(sql) = self.indexed_unique(&r, cmp) {
             return Ok(sql);
         }
         if let Some(col) = column(self.rt, &r) {
@@ -315,7 +326,7 @@ impl Builder<'_> {
                 r.canonical()
             )));
         }
-        if matches!(r.attr.name, "members" | "groups") && r.extension.is_none() {
+        if matches!(&*r.attr.name, "members" | "groups") && r.extension.is_none() {
             let ids = member_ids(filter).ok_or_else(|| {
                 ScimError::invalid_filter(format!(
                     "filter: {}[…] supports only value eq \"<id>\" (joined by or)",
@@ -337,12 +348,7 @@ impl Builder<'_> {
     }
 
     /// A filter evaluated against one element whose JSON is the SQL expression `base`.
-    fn element(
-        &mut self,
-        parent: &'static AttrDef,
-        base: &str,
-        f: &Filter,
-    ) -> Result<String, ScimError> {
+    fn element(&mut self, parent: &AttrDef, base: &str, f: &Filter) -> Result<String, ScimError> {
         Ok(match f {
             Filter::And(a, b) => format!(
                 "({} AND {})",
@@ -382,13 +388,13 @@ impl Builder<'_> {
         cmp: Option<(CompareOp, &CompValue)>,
     ) -> Result<Option<String>, ScimError> {
         let relation = matches!(
-            (self.rt.name, r.attr.name),
+            (self.rt.name, &*r.attr.name),
             ("Group", "members") | ("User", "groups")
         );
         if !relation || r.extension.is_some() {
             return Ok(None);
         }
-        let sub = r.sub.map_or("value", |s| s.name);
+        let sub = r.sub.map_or("value", |s| &*s.name);
         match (sub, cmp) {
             ("value", Some((CompareOp::Eq, CompValue::String(id)))) => {
                 self.membership_in(r, std::slice::from_ref(id)).map(Some)
@@ -441,6 +447,33 @@ impl Builder<'_> {
         }
     }
 
+    /// `eq` on an extension attribute declared unique: a lookup in the index of its values
+    /// (`extension_values`) rather than a scan of every document.
+    fn indexed_unique(
+        &mut self,
+        r: &Resolved,
+        cmp: Option<(CompareOp, &CompValue)>,
+    ) -> Option<String> {
+        let ext = r.extension?;
+        if r.sub.is_some() || r.attr.uniqueness == Uniqueness::None {
+            return None;
+        }
+        let value = match cmp? {
+            (CompareOp::Eq, CompValue::String(s)) => serde_json::Value::String(s.clone()),
+            (CompareOp::Eq, CompValue::Number(n)) => serde_json::Value::Number(n.clone()),
+            _ => return None,
+        };
+        let key = extension::value_key(r.attr, &value)?;
+        let a = self.bind(SqlValue::Text(extension::attribute_key(
+            &ext.id,
+            &r.attr.name,
+        )));
+        let k = self.bind(SqlValue::Text(key));
+        Some(format!(
+            "r.seq IN (SELECT v.resource_seq FROM extension_values v WHERE v.tenant_id = ?1 AND v.attribute = {a} AND v.value_key = {k})"
+        ))
+    }
+
     /// `expr op value` for an attribute of definition `def`. `folded` says `expr` is already
     /// case-folded (an indexed key column).
     fn compare(
@@ -451,7 +484,7 @@ impl Builder<'_> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<String, ScimError> {
-        let name = def.name;
+        let name = &*def.name;
         if let CompValue::Null = value {
             return match op {
                 CompareOp::Eq => Ok(format!("({expr} IS NULL)")),
@@ -494,7 +527,7 @@ impl Builder<'_> {
         op: CompareOp,
         value: &CompValue,
     ) -> Result<SqlValue, ScimError> {
-        let name = def.name;
+        let name = &*def.name;
         let ordering = matches!(
             op,
             CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
@@ -564,7 +597,7 @@ fn present(expr: &str) -> String {
 }
 
 fn complex_compare(r: &Resolved) -> ScimError {
-    let subs: Vec<&str> = r.attr.sub_attributes.iter().map(|s| s.name).collect();
+    let subs: Vec<&str> = r.attr.sub_attributes.iter().map(|s| &*s.name).collect();
     ScimError::invalid_filter(format!(
         "filter: {} is complex; compare one of its sub-attributes ({})",
         r.canonical(),
@@ -572,7 +605,7 @@ fn complex_compare(r: &Resolved) -> ScimError {
     ))
 }
 
-fn element_sub(parent: &'static AttrDef, path: &AttrPath) -> Result<&'static AttrDef, ScimError> {
+fn element_sub<'a>(parent: &'a AttrDef, path: &AttrPath) -> Result<&'a AttrDef, ScimError> {
     if path.urn.is_some() || path.sub_attr.is_some() {
         return Err(ScimError::invalid_filter(format!(
             "filter: inside {}[…] name a sub-attribute of {} directly, e.g. type or value",
@@ -580,7 +613,7 @@ fn element_sub(parent: &'static AttrDef, path: &AttrPath) -> Result<&'static Att
         )));
     }
     parent.sub(&path.name).ok_or_else(|| {
-        let subs: Vec<&str> = parent.sub_attributes.iter().map(|s| s.name).collect();
+        let subs: Vec<&str> = parent.sub_attributes.iter().map(|s| &*s.name).collect();
         ScimError::invalid_filter(format!(
             "filter: {} has no sub-attribute \"{}\"; it has {}",
             parent.name,
@@ -650,6 +683,27 @@ mod tests {
         )
         .expect("ok");
         assert!(plain.is_empty());
+    }
+
+    #[test]
+    fn eq_on_a_unique_extension_attribute_is_an_index_lookup() {
+        let decl = serde_json::json!({"id": "urn:x:ext:User", "attributes": [
+            {"name": "badge", "type": "string", "uniqueness": "server"},
+            {"name": "note", "type": "string"}]});
+        let ext = crate::scim::extension::parse(&USER, &decl, &Default::default()).expect("decl");
+        let registry = crate::scim::schema::Registry::with_extensions(vec![("User", ext)]);
+        let rt = registry.get(&USER);
+        let w = sql(rt, "urn:x:ext:User:badge eq \"AB\"").expect("ok");
+        assert!(w.sql.contains("extension_values"), "{}", w.sql);
+        assert!(
+            w.params.contains(&SqlValue::Text("ab".into())),
+            "{:?}",
+            w.params
+        );
+        let w = sql(rt, "urn:x:ext:User:note eq \"AB\"").expect("ok");
+        assert!(!w.sql.contains("extension_values"), "{}", w.sql);
+        let w = sql(rt, "urn:x:ext:User pr").expect("ok");
+        assert!(w.sql.contains("json_type"), "{}", w.sql);
     }
 
     #[test]

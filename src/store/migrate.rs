@@ -41,6 +41,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0006_create_credentials_version.sql"),
     ),
     (
+        7,
+        "0007_add_tenant_settings",
+        include_str!("../../migrations/0007_add_tenant_settings.sql"),
+    ),
+    (
         8,
         "0008_create_events",
         include_str!("../../migrations/0008_create_events.sql"),

@@ -6,6 +6,7 @@
 pub mod admins;
 pub mod browse;
 pub mod events;
+pub mod extensions;
 pub mod files;
 pub mod filter_sql;
 mod hold;

@@ -14,6 +14,9 @@ pub struct Tenant {
     pub slug: String,
     pub display_name: String,
     pub created: String,
+    /// The settings as stored: a JSON object (`service::settings` reads it).
+    #[serde(skip)]
+    pub settings: String,
 }
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
@@ -22,23 +25,28 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Tenant> {
         slug: r.get(1)?,
         display_name: r.get(2)?,
         created: r.get(3)?,
+        settings: r.get(4)?,
     })
 }
 
 /// Finds a tenant by slug.
 pub fn by_slug(conn: &Connection, slug: &str) -> Result<Option<Tenant>> {
     Ok(conn
-        .prepare_cached("SELECT id, slug, display_name, created FROM tenants WHERE slug = ?1")?
+        .prepare_cached(
+            "SELECT id, slug, display_name, created, settings FROM tenants WHERE slug = ?1",
+        )?
         .query_row([slug], from_row)
         .optional()?)
 }
 
 /// Finds a tenant by id.
 pub fn by_id(conn: &Connection, id: i64) -> Result<Tenant> {
-    conn.prepare_cached("SELECT id, slug, display_name, created FROM tenants WHERE id = ?1")?
-        .query_row([id], from_row)
-        .optional()?
-        .ok_or(StoreError::NotFound)
+    conn.prepare_cached(
+        "SELECT id, slug, display_name, created, settings FROM tenants WHERE id = ?1",
+    )?
+    .query_row([id], from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
 /// Creates a tenant; `Conflict` if the slug is taken.
@@ -52,15 +60,27 @@ pub fn create(conn: &Connection, slug: &str, display_name: &str, now: &str) -> R
         slug: slug.into(),
         display_name: display_name.into(),
         created: now.into(),
+        settings: "{}".into(),
     })
 }
 
 /// Every tenant, oldest first.
 pub fn list(conn: &Connection) -> Result<Vec<Tenant>> {
     let mut stmt =
-        conn.prepare("SELECT id, slug, display_name, created FROM tenants ORDER BY id")?;
+        conn.prepare("SELECT id, slug, display_name, created, settings FROM tenants ORDER BY id")?;
     let rows = stmt.query_map([], from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Stores a tenant's settings (a JSON object).
+pub fn set_settings(conn: &Connection, id: i64, settings: &str) -> Result<()> {
+    match conn.execute(
+        "UPDATE tenants SET settings = ?1 WHERE id = ?2",
+        params![settings, id],
+    )? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
 }
 
 /// Creates the `default` tenant if the database has none yet; returns whether it did.

@@ -172,10 +172,10 @@ fn filter() -> impl Strategy<Value = Filter> {
 fn values<'a>(user: &'a Map<String, Value>, path: &AttrPath) -> (Vec<&'a Value>, &'static AttrDef) {
     let r = attribute::resolve(&USER, path).expect("generated paths exist");
     let container = match r.extension {
-        Some(ext) => user.get(ext.id).and_then(Value::as_object),
+        Some(ext) => user.get(&*ext.id).and_then(Value::as_object),
         None => Some(user),
     };
-    let top = container.and_then(|c| c.get(r.attr.name));
+    let top = container.and_then(|c| c.get(&*r.attr.name));
     let leaf_def = if r.attr.multi_valued && r.sub.is_none() {
         r.attr.sub("value").expect("value")
     } else {
@@ -183,7 +183,7 @@ fn values<'a>(user: &'a Map<String, Value>, path: &AttrPath) -> (Vec<&'a Value>,
     };
     let sub_name = r
         .sub
-        .map(|s| s.name)
+        .map(|s| &*s.name)
         .or((r.attr.multi_valued).then_some("value"));
     let found = match (top, sub_name) {
         (None, _) => Vec::new(),
@@ -265,7 +265,7 @@ fn eval_element(element: &Map<String, Value>, f: &Filter) -> bool {
         Filter::Not(a) => !eval_element(element, a),
         Filter::Compare { attr, op, value } => {
             let def = emails.sub(&attr.name).expect("sub");
-            let v = element.get(def.name);
+            let v = element.get(&*def.name);
             match (op, v) {
                 (CompareOp::Ne, None) => true,
                 (CompareOp::Ne, Some(v)) => !compare(def, v, CompareOp::Eq, value),

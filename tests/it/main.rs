@@ -14,6 +14,7 @@ mod durability;
 mod entra;
 mod errors;
 mod events;
+mod extensions;
 mod filter_roundtrip;
 mod fuzz;
 mod groups;

@@ -88,6 +88,7 @@ async function startScimd({ adminPort } = {}) {
 // load resource"; these are allowed, anything else (and every console.error / page error) fails.
 const EXPECTED_STATUS = [
   [/\/api\/session$/, [401, 429]], // the sign-in probe before login, wrong passwords, the rate limit
+  [/\/api\/tenants\/[^/]+\/extensions(\/|$)/, [400, 409]], // declarations refused on purpose
 ];
 function watch(page, label) {
   const errors = [];
@@ -276,6 +277,46 @@ async function main() {
       await page.waitForSelector('main h1:text("ada.lovelace@acme.test")');
       assert((await page.textContent('pre.json')).includes(state.adaId), 'SCIM JSON shows the id');
       await both('user-detail', `/ui/t/acme/users/${state.adaId}`);
+    });
+
+    await step('settings: declare an Entra custom extension, see errors, strict mode, the attributes on the user', async () => {
+      const urn = 'urn:ietf:params:scim:schemas:extension:CustomExtension:2.0:User';
+      await page.click('nav[aria-label=Main] a:text("Settings")');
+      await page.waitForSelector('main h1:text("Settings")');
+      await page.waitForSelector('text=This tenant declares no extensions.');
+      await page.fill('#ext-schema', '{"id": ');
+      await page.click('button:text("Declare extension")');
+      await page.waitForSelector('.notice.error:has-text("The schema is not valid JSON")');
+      await page.fill('#ext-schema', JSON.stringify({ id: urn, attributes: [{ name: 'badgeNumber', type: 'int' }] }));
+      await page.click('button:text("Declare extension")');
+      await page.waitForSelector('.notice.error:has-text("badgeNumber")');
+      assert((await page.textContent('.notice.error')).includes('integer'), 'the error lists the types there are');
+      await page.fill('#ext-schema', JSON.stringify({ id: urn, name: 'CustomExtension', attributes: [
+        { name: 'costCenter', type: 'string', uniqueness: 'server' }, { name: 'badgeNumber', type: 'integer' }] }));
+      await page.click('button:text("Declare extension")');
+      await page.waitForSelector(`.notice.ok:has-text("Declared ${urn} for User: costCenter, badgeNumber")`);
+      await page.waitForSelector(`tr:has(th:text("${urn}")) td:text("costCenter, badgeNumber")`);
+      const saved = (r) => r.url().endsWith('/api/tenants/acme/settings') && r.request().method() === 'PATCH';
+      await Promise.all([page.waitForResponse(saved), page.check('text=Strict: refuse attributes no schema of this tenant declares')]);
+      await page.reload();
+      await page.waitForSelector('main h1:text("Settings")');
+      assert(await page.isChecked('text=Strict: refuse attributes no schema of this tenant declares'), 'strict stays on after a reload');
+      await Promise.all([page.waitForResponse(saved), page.uncheck('text=Strict: refuse attributes no schema of this tenant declares')]);
+      const r = await scim(base, state.token, 'PATCH', `/t/acme/scim/v2/Users/${state.adaId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', value: { [`${urn}:costCenter`]: 'CC-7', [`${urn}:badgeNumber`]: 42 } }],
+      });
+      eq(r.status, 200, `Entra-style PATCH of the extension: ${JSON.stringify(r.body)}`);
+      await page.goto(`/ui/t/acme/users/${state.adaId}`);
+      await page.waitForSelector('main h2:text("Extension attributes")');
+      await page.waitForSelector(`caption:text("${urn}")`);
+      await page.waitForSelector('tr:has(th:text("costCenter")) td:text("CC-7")');
+      await page.waitForSelector('tr:has(th:text("badgeNumber")) td:text("42")');
+      await both('user-extension', `/ui/t/acme/users/${state.adaId}`);
+      await page.goto('/ui/t/acme/settings');
+      await page.click(`button[aria-label="Remove ${urn}"]`);
+      await page.waitForSelector('.notice.error:has-text("1 User holds values")');
+      await both('settings', '/ui/t/acme/settings');
     });
 
     await step('create 1,000 users and a group of all of them over SCIM', async () => {

@@ -119,6 +119,26 @@ function History({ slug, type, id }) {
   </li>`)}</ol>`;
 }
 
+/** A value as a person reads it: text as is, lists joined, objects as `key: value`. */
+function readable(v) {
+  if (v === null || v === undefined) return '—';
+  if (Array.isArray(v)) return v.map(readable).join('; ');
+  if (typeof v === 'object') return Object.entries(v).map(([k, x]) => `${k}: ${readable(x)}`).join(', ');
+  return String(v);
+}
+
+/** The attributes of extension schemas a resource carries (`urn:…` keys), one table each. */
+function ExtensionAttributes({ resource }) {
+  const blocks = Object.entries(resource).filter(([k, v]) => k.startsWith('urn:') && v && typeof v === 'object' && !Array.isArray(v));
+  if (!blocks.length) return null;
+  return html`<section aria-labelledby="x-attrs"><h2 id="x-attrs">Extension attributes</h2>
+    ${blocks.map(([urn, block]) => html`<${TableWrap} label=${`Attributes of ${urn}`}><table class="compact">
+      <caption class="mono">${urn}</caption>
+      <thead><tr><th scope="col">Attribute</th><th scope="col">Value</th></tr></thead>
+      <tbody>${Object.entries(block).map(([k, v]) => html`<tr><th scope="row">${k}</th><td>${readable(v)}</td></tr>`)}</tbody>
+    </table><//>`)}</section>`;
+}
+
 function Json({ value, label }) {
   return html`<pre class="json" tabindex="0" role="region" aria-label=${label}>${JSON.stringify(value, null, 2)}</pre>`;
 }
@@ -142,6 +162,7 @@ export function UserDetail({ slug, id }) {
         ${(u.groups || []).length === 0 ? html`<p class="muted">Not a member of any group.</p>`
           : html`<ul class="plain">${u.groups.map((g) => html`<li><a href=${tenantPath(slug, `groups/${enc(g.value)}`)}>${g.display || g.value}</a>${g.type === 'indirect' ? html` <${Badge}>indirect<//>` : ''}</li>`)}</ul>`}
       </section>
+      <${ExtensionAttributes} resource=${u} />
       <section aria-labelledby="u-history"><h2 id="u-history">History</h2><${History} slug=${slug} type="Users" id=${id} /></section>
       <section aria-labelledby="u-json"><h2 id="u-json">SCIM JSON</h2><p class="muted">Exactly what a token of this tenant reads at <code>GET /Users/${u.id}</code>.</p><${Json} value=${u} label="SCIM JSON of the user" /></section>`}`;
 }
@@ -179,6 +200,7 @@ export function GroupDetail({ slug, id, search }) {
         </table><//>
         <${Pager} total=${m.totalResults} start=${m.startIndex} count=${count} label="Members" busy=${res.loading} onPage=${page} />`}
     </section>
+    <${ExtensionAttributes} resource=${g} />
     <section aria-labelledby="g-history"><h2 id="g-history">History</h2><${History} slug=${slug} type="Groups" id=${id} /></section>
     <section aria-labelledby="g-json"><h2 id="g-json">SCIM JSON (without members)</h2><${Json} value=${g} label="SCIM JSON of the group" /></section>`;
 }

@@ -1,0 +1,234 @@
+//! A tenant's settings: one typed model, stored as a JSON object on the tenant's row, that the
+//! CLI (`scimd tenant set|show`), the admin API and the UI read and change. Keys a stored object
+//! lacks take their defaults, so a new setting is a new field here (with its default and its
+//! check in [`TenantSettings::validate`]) and nothing else: no migration, no new command.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::OpError;
+use crate::scim::extension;
+use crate::scim::schema::Registry;
+use crate::store::Store;
+use crate::store::tenants::{self, Tenant};
+
+/// Every setting of a tenant, with its default.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantSettings {
+    /// Refuse attributes that no schema of the tenant declares (400 `invalidSyntax`) instead
+    /// of ignoring them and reporting them in the request log.
+    pub strict: bool,
+    /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
+    /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
+    pub extensions: Vec<Extension>,
+}
+
+/// One declared extension: the resource type it extends and its schema as declared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Extension {
+    pub resource_type: String,
+    pub schema: Value,
+}
+
+impl Extension {
+    /// The extension's URN (`schema.id`).
+    pub fn id(&self) -> &str {
+        self.schema
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+    }
+}
+
+/// Keys `scimd tenant set` and `PATCH /api/tenants/<slug>/settings` change directly.
+/// `extensions` is not one: its own commands check what stored data a change would touch.
+const SCALAR_KEYS: &[&str] = &["strict"];
+
+impl TenantSettings {
+    /// Reads stored settings; keys missing take their defaults.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        serde_json::from_str(raw).map_err(|e| format!("the tenant's settings are unreadable: {e}"))
+    }
+
+    /// Checks the settings as a whole (each later key adds its own check here).
+    pub fn validate(&self) -> Result<(), String> {
+        for e in &self.extensions {
+            extension::resource_type(&e.resource_type)?;
+        }
+        Ok(())
+    }
+
+    /// The schemas the tenant serves. Declarations were checked when they were stored; one
+    /// that no longer parses (a newer scimd's form) is left out and logged, not fatal.
+    pub fn registry(&self) -> Arc<Registry> {
+        if self.extensions.is_empty() {
+            return Registry::core();
+        }
+        let unbounded = extension::ExtensionLimits {
+            max_extensions: usize::MAX,
+            max_attributes: usize::MAX,
+            max_bytes: usize::MAX,
+        };
+        let mut parsed = Vec::new();
+        for e in &self.extensions {
+            let declared = extension::resource_type(&e.resource_type)
+                .and_then(|rt| extension::parse(rt, &e.schema, &unbounded).map(|s| (rt.name, s)));
+            match declared {
+                Ok(d) => parsed.push(d),
+                Err(err) => tracing::error!("extension {} is left out: {err}", e.id()),
+            }
+        }
+        Arc::new(Registry::with_extensions(parsed))
+    }
+}
+
+/// The schemas a tenant serves, from its stored settings.
+pub fn registry_of(tenant: &Tenant) -> Arc<Registry> {
+    // Most tenants declare nothing: no parsing on their requests.
+    if !tenant.settings.contains("\"extensions\"") {
+        return Registry::core();
+    }
+    match TenantSettings::parse(&tenant.settings) {
+        Ok(s) => s.registry(),
+        Err(e) => {
+            tracing::error!("tenant {}: {e}", tenant.slug);
+            Registry::core()
+        }
+    }
+}
+
+/// Whether the tenant refuses undeclared attributes.
+pub fn strict_of(tenant: &Tenant) -> bool {
+    tenant.settings.contains("\"strict\"")
+        && TenantSettings::parse(&tenant.settings).is_ok_and(|s| s.strict)
+}
+
+/// A tenant's settings, loaded by slug.
+pub fn show(store: &Store, slug: &str) -> Result<TenantSettings, OpError> {
+    let (_, settings) = load(store, slug)?;
+    Ok(settings)
+}
+
+fn load(store: &Store, slug: &str) -> Result<(Tenant, TenantSettings), OpError> {
+    let owned = slug.to_owned();
+    let tenant = store
+        .read_blocking(move |c| tenants::by_slug(c, &owned))
+        .map_err(|e| OpError::Internal(e.to_string()))?
+        .ok_or_else(|| no_tenant(slug))?;
+    let settings = TenantSettings::parse(&tenant.settings).map_err(OpError::Internal)?;
+    Ok((tenant, settings))
+}
+
+/// Parses `key=value` as `scimd tenant set` takes it: the value is JSON when it reads as JSON
+/// (`true`, `3`), a string otherwise.
+pub fn parse_assignment(s: &str) -> Result<(String, Value), OpError> {
+    let (key, value) = s.split_once('=').ok_or_else(|| {
+        OpError::Invalid(format!(
+            "\"{s}\" is not key=value; e.g. strict=true (keys: {})",
+            SCALAR_KEYS.join(", ")
+        ))
+    })?;
+    let value = serde_json::from_str(value.trim()).unwrap_or_else(|_| Value::String(value.into()));
+    Ok((key.trim().to_owned(), value))
+}
+
+/// Changes the given keys, leaving the others as they are; all or nothing.
+pub fn set(
+    store: &Store,
+    slug: &str,
+    changes: Map<String, Value>,
+) -> Result<TenantSettings, OpError> {
+    if changes.is_empty() {
+        return Err(OpError::Invalid(format!(
+            "nothing to change; name at least one setting (keys: {})",
+            SCALAR_KEYS.join(", ")
+        )));
+    }
+    for key in changes.keys() {
+        if key == "extensions" {
+            return Err(OpError::Invalid(format!(
+                "extensions are declared with `scimd tenant extension add {slug} …` (or POST /api/tenants/{slug}/extensions), which check the stored data a change would touch"
+            )));
+        }
+        if !SCALAR_KEYS.contains(&key.as_str()) {
+            return Err(OpError::Invalid(format!(
+                "\"{key}\" is not a tenant setting; the settings are {}",
+                SCALAR_KEYS.join(", ")
+            )));
+        }
+    }
+    // Each key alone first, so an error names the key it is about.
+    for (key, value) in &changes {
+        let alone = Value::Object(Map::from_iter([(key.clone(), value.clone())]));
+        if let Err(e) = serde_json::from_value::<TenantSettings>(alone) {
+            return Err(OpError::Invalid(format!("setting {key}: {e}")));
+        }
+    }
+    let owned_slug = slug.to_owned();
+    store
+        .write_blocking(move |tx| {
+            let Some(tenant) = tenants::by_slug(tx, &owned_slug)? else {
+                return Ok(Err(no_tenant(&owned_slug)));
+            };
+            let mut current: Map<String, Value> =
+                serde_json::from_str(&tenant.settings).unwrap_or_default();
+            current.extend(changes);
+            let updated: TenantSettings = match serde_json::from_value(Value::Object(current)) {
+                Ok(s) => s,
+                Err(e) => return Ok(Err(OpError::Invalid(format!("settings: {e}")))),
+            };
+            if let Err(e) = updated.validate() {
+                return Ok(Err(OpError::Invalid(e)));
+            }
+            save(tx, tenant.id, &updated)?;
+            Ok(Ok(updated))
+        })
+        .map_err(|e| OpError::Internal(e.to_string()))?
+}
+
+/// Stores settings (inside the caller's write transaction).
+pub(super) fn save(
+    tx: &rusqlite::Connection,
+    tenant_id: i64,
+    settings: &TenantSettings,
+) -> crate::store::Result<()> {
+    let json = serde_json::to_string(settings)?;
+    tenants::set_settings(tx, tenant_id, &json)
+}
+
+pub(super) fn no_tenant(slug: &str) -> OpError {
+    OpError::NotFound(format!(
+        "there is no tenant \"{slug}\"; create it with `scimd tenant create {slug}`"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_keys_take_defaults_and_unknown_ones_are_refused() {
+        assert_eq!(
+            TenantSettings::parse("{}").expect("empty"),
+            TenantSettings::default()
+        );
+        assert!(
+            TenantSettings::parse(r#"{"strict":true}"#)
+                .expect("strict")
+                .strict
+        );
+        let e = TenantSettings::parse(r#"{"strikt":true}"#).expect_err("typo");
+        assert!(e.contains("strikt"), "{e}");
+    }
+
+    #[test]
+    fn assignments_read_json_or_text() {
+        let (k, v) = parse_assignment("strict=true").expect("ok");
+        assert_eq!((k.as_str(), v), ("strict", Value::Bool(true)));
+        assert!(parse_assignment("strict").is_err());
+    }
+}

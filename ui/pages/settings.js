@@ -1,0 +1,100 @@
+// Tenant settings: strict mode and the tenant's custom schema extensions (RFC 7643 §7 JSON).
+import { html, useState, api, enc, useLoad, ErrorBox, Loading, Empty, TableWrap, PageTitle, announce } from '../lib.js';
+
+const EXAMPLE = JSON.stringify({
+  id: 'urn:ietf:params:scim:schemas:extension:CustomExtension:2.0:User',
+  name: 'CustomExtension',
+  description: 'Attributes added in the IdP\'s attribute mapping',
+  attributes: [
+    { name: 'costCenter', type: 'string', uniqueness: 'server' },
+    { name: 'badgeNumber', type: 'integer' },
+  ],
+}, null, 2);
+
+function Strict({ slug, settings, onSaved }) {
+  const [error, setError] = useState(null);
+  const [strictOn, setStrictOn] = useState(settings.strict);
+  const toggle = async (e) => {
+    const strict = e.target.checked;
+    setStrictOn(strict); setError(null);
+    try {
+      await api('PATCH', `/api/tenants/${enc(slug)}/settings`, { strict });
+      announce(strict ? 'Strict mode on' : 'Strict mode off');
+      onSaved();
+    } catch (err) { setStrictOn(!strict); setError(err); }
+  };
+  return html`<section class="card" aria-labelledby="s-strict"><h2 id="s-strict">Undeclared attributes</h2>
+    <label><input type="checkbox" checked=${strictOn} onChange=${toggle} /> Strict: refuse attributes no schema of this tenant declares</label>
+    <p class="muted">Off (the default), such attributes are ignored and reported in the Activity log, so one mapping mistake does not fail an IdP's whole provisioning job. On, the request gets 400 <code>invalidSyntax</code> naming the attribute.</p>
+    <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
+}
+
+function Declare({ slug, onSaved }) {
+  const [resourceType, setResourceType] = useState('User');
+  const [text, setText] = useState(EXAMPLE);
+  const [error, setError] = useState(null);
+  const [done, setDone] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e) => {
+    e.preventDefault();
+    setError(null); setDone(null);
+    let schema;
+    try { schema = JSON.parse(text); } catch (err) {
+      setError(new Error(`The schema is not valid JSON: ${err.message}`));
+      return;
+    }
+    setBusy(true);
+    try {
+      const x = await api('POST', `/api/tenants/${enc(slug)}/extensions`, { resourceType, schema });
+      setDone(x); announce(`Extension ${x.id} declared`);
+      onSaved();
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  return html`<section class="card" aria-labelledby="s-declare"><h2 id="s-declare">Declare or change an extension</h2>
+    <p class="muted">Paste the schema in RFC 7643 §7 form (as <code>/Schemas</code> serves it). Declaring an id that exists changes that extension; a change that would make stored values invalid is refused.</p>
+    <form onSubmit=${submit}>
+      <div class="field"><label for="ext-type">Resource type</label>
+        <select id="ext-type" value=${resourceType} onChange=${(e) => setResourceType(e.target.value)}><option>User</option><option>Group</option></select></div>
+      <div class="field"><label for="ext-schema">Schema JSON</label>
+        <textarea id="ext-schema" rows="14" class="mono" spellcheck="false" value=${text} onInput=${(e) => setText(e.target.value)}></textarea></div>
+      <div class="field actions"><button class="btn primary" type="submit" disabled=${busy}>${busy ? 'Declaring…' : 'Declare extension'}</button></div>
+    </form>
+    <${ErrorBox} error=${error} title="The extension was not declared" />
+    ${done && html`<div class="notice ok" role="status">Declared <strong>${done.id}</strong> for ${done.resourceType}: ${done.attributes.join(', ')}. It is in this tenant's /Schemas now.</div>`}
+  </section>`;
+}
+
+function Extensions({ slug, list, onSaved }) {
+  const [error, setError] = useState(null);
+  const remove = async (id) => {
+    setError(null);
+    try {
+      await api('DELETE', `/api/tenants/${enc(slug)}/extensions/${enc(id)}`);
+      announce(`Extension ${id} removed`);
+      onSaved();
+    } catch (err) { setError(err); }
+  };
+  return html`<section aria-labelledby="s-ext"><h2 id="s-ext">Schema extensions</h2>
+    <${ErrorBox} error=${error} title="The extension was not removed" />
+    ${list.length === 0 ? html`<${Empty} title="This tenant declares no extensions."><p>Declare one below when your IdP sends attributes of its own (Entra custom attributes, Okta app attributes).</p><//>`
+      : html`<${TableWrap} label="Extensions"><table>
+        <thead><tr><th scope="col">Schema</th><th scope="col">For</th><th scope="col">Attributes</th><th scope="col">Remove</th></tr></thead>
+        <tbody>${list.map((x) => html`<tr key=${x.id}><th scope="row" class="mono">${x.id}</th><td>${x.resourceType}</td><td>${x.attributes.join(', ')}</td>
+          <td><button type="button" class="btn" onClick=${() => remove(x.id)} aria-label=${`Remove ${x.id}`}>Remove</button></td></tr>`)}</tbody>
+      </table><//>`}
+  </section>`;
+}
+
+export function Settings({ slug }) {
+  const settings = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/settings`), [slug]);
+  const exts = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/extensions`), [slug]);
+  const reload = () => { settings.reload(); exts.reload(); };
+  return html`<${PageTitle} sub="How this tenant treats what its IdP sends.">Settings<//>
+    ${settings.error ? html`<${ErrorBox} error=${settings.error} title="The settings could not be loaded" />`
+      : !settings.data ? html`<${Loading} what="Loading settings" />`
+      : html`<${Strict} slug=${slug} settings=${settings.data} onSaved=${reload} />`}
+    ${exts.error ? html`<${ErrorBox} error=${exts.error} title="The extensions could not be loaded" />`
+      : !exts.data ? html`<${Loading} what="Loading extensions" />`
+      : html`<${Extensions} slug=${slug} list=${exts.data} onSaved=${reload} />`}
+    <${Declare} slug=${slug} onSaved=${reload} />`;
+}
