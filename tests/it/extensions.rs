@@ -550,7 +550,7 @@ async fn a_group_extension_is_served_on_groups() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.raw);
-    assert!(!r.raw.contains(&urn), "{}", r.raw);
+    assert!(!r.raw.contains(urn), "{}", r.raw);
 }
 
 /// Issue 21 part 3 end to end: with the tenant setting `strict` on, what no schema of the

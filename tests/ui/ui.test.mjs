@@ -503,7 +503,9 @@ async function main() {
       // The request log is written in the background: reload until the dashboard shows it all.
       const card = page.locator('section.tenantcard:has(h2:has-text("Acme Corp"))');
       let stats = '';
-      for (let i = 0; i < 50 && !(stats.includes('only refused') && (await card.locator('.health li:has-text("curl-test")').count()) > 0); i += 1) {
+      const logged = async () => stats.includes('only refused') && (await card.locator('.health li:has-text("curl-test")').count()) > 0
+        && (await card.locator('.health li:has-text("curl-test")').textContent()).includes('5.6% errors');
+      for (let i = 0; i < 50 && !(await logged()); i += 1) {
         await page.goto('/ui/dashboard');
         await card.locator('.stats').waitFor();
         await page.waitForTimeout(200);
