@@ -51,21 +51,6 @@ export function qs(params) {
   return s ? `?${s}` : '';
 }
 
-// The request log API (issue 7) may be absent from this build: probe once and remember, so
-// every page can say so instead of failing.
-let logProbe = null;
-export function logApiAvailable() {
-  if (!logProbe) {
-    // The body is read although only the status matters: /api answers are `no-store`, so an
-    // unread body is never taken off the connection and the request never finishes.
-    logProbe = fetch('/api/log?per_page=1', { credentials: 'same-origin', headers: { Accept: 'application/json' } })
-      .then(async (r) => { await r.text().catch(() => ''); return r.status !== 404; })
-      .catch(() => false);
-  }
-  return logProbe;
-}
-export function resetLogProbe() { logProbe = null; }
-
 /** Loads `fn()` when `deps` change: `{data, error, loading, reload}`. */
 export function useLoad(fn, deps) {
   const [state, setState] = useState({ data: null, error: null, loading: true });
@@ -249,7 +234,7 @@ export const IDPS = [
   { id: 'google', name: 'Google Workspace' },
 ];
 
-/** Which IdP a User-Agent (or token name) suggests, for when the request log is absent. */
+/** Which IdP a User-Agent (or token name) suggests, for when the request log has no entry. */
 export function guessIdp(text) {
   const s = (text || '').toLowerCase();
   if (s.includes('okta')) return 'okta';

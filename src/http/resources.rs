@@ -98,15 +98,21 @@ async fn list_resources(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = q.list_params().parse(max_results(app))?;
+    list(&endpoint, &auth, query, noticed, app).await
+}
+
+/// One resource type's list, for GET and POST /.search alike; the dialect the query was written
+/// in goes to the request log.
+async fn list(
+    endpoint: &Endpoint,
+    auth: &Authorized,
+    query: crate::scim::list::ListQuery,
+    noticed: &Noticed,
+    app: &App,
+) -> Result<ScimResponse, ScimError> {
     let mut quirks = Quirks::default();
-    let listed = service::list(
-        &app.store,
-        endpoint.of(&auth.scope),
-        &auth.scope,
-        query,
-        &mut quirks,
-    )
-    .await;
+    let rt = endpoint.of(&auth.scope);
+    let listed = service::list(&app.store, rt, &auth.scope, query, &mut quirks).await;
     noticed.keep(&quirks);
     Ok(ScimResponse::ok(listed?))
 }
@@ -120,17 +126,7 @@ async fn search_resources(
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
     let query = search_params(&body.0)?.parse(max_results(app))?;
-    let mut quirks = Quirks::default();
-    let listed = service::list(
-        &app.store,
-        endpoint.of(&auth.scope),
-        &auth.scope,
-        query,
-        &mut quirks,
-    )
-    .await;
-    noticed.keep(&quirks);
-    Ok(ScimResponse::ok(listed?))
+    list(&endpoint, &auth, query, noticed, app).await
 }
 
 #[post("/.search", data = "<body>")]

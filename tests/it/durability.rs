@@ -42,19 +42,7 @@ fn acknowledged_creates_survive_sigkill() {
 fn events_survive_sigkill_with_their_changes_and_no_gap() {
     let dir = tempfile::tempdir().expect("tempdir");
     let token = token(dir.path());
-    let out = crate::server::scimd(dir.path())
-        .args(["token", "create", "--name", "mirror", "--events"])
-        .output()
-        .expect("events token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let reader = String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned();
+    let reader = crate::server::events_token(dir.path());
     let mut server = start(dir.path(), free_port());
     let (acked, workers) = create_load(&server.base, &token, "events.test");
     wait_for_acks(&acked, 40);
@@ -169,14 +157,7 @@ async fn concurrent_member_additions_to_one_group_all_land() {
 #[test]
 fn a_long_poll_ends_when_the_server_stops() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let out = crate::server::scimd(dir.path())
-        .args(["token", "create", "--name", "app", "--events"])
-        .output()
-        .expect("events token");
-    let reader = String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned();
+    let reader = crate::server::events_token(dir.path());
     let mut server = start(dir.path(), free_port());
     let url = format!("{}/events?after=0&wait=30", server.base);
     let poll = std::thread::spawn(move || {

@@ -611,33 +611,14 @@ async fn entra_flow_events() {
     let mgr = app.create_user("manager@contoso.test").await;
     let user = format!("/scim/v2/Users/{u}");
     let ops = |ops: Value| Some(json!({"schemas": [PATCH], "Operations": ops}));
-    send("PATCH", user.clone(), ops(json!([
+    let patch_user = |o: Value| send("PATCH", user.clone(), ops(o));
+    patch_user(json!([
         {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "x@contoso.test"},
-        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", format!("{ent}:employeeNumber"): "Aklq"}}]))).await;
-    send(
-        "PATCH",
-        user.clone(),
-        ops(json!([{"op": "Add", "path": "nickName", "value": "Babs"}])),
-    )
-    .await;
-    send(
-        "PATCH",
-        user.clone(),
-        ops(json!([{"op": "Replace", "path": "active", "value": "False"}])),
-    )
-    .await;
-    send(
-        "PATCH",
-        user.clone(),
-        ops(json!([{"op": "Replace", "path": "active", "value": "True"}])),
-    )
-    .await;
-    send(
-        "PATCH",
-        user.clone(),
-        ops(json!([{"op": "Add", "path": format!("{ent}:manager"), "value": mgr}])),
-    )
-    .await;
+        {"op": "replace", "value": {"displayName": "Bjfe", "name.givenName": "Kkom", format!("{ent}:employeeNumber"): "Aklq"}}])).await;
+    patch_user(json!([{"op": "Add", "path": "nickName", "value": "Babs"}])).await;
+    patch_user(json!([{"op": "Replace", "path": "active", "value": "False"}])).await;
+    patch_user(json!([{"op": "Replace", "path": "active", "value": "True"}])).await;
+    patch_user(json!([{"op": "Add", "path": format!("{ent}:manager"), "value": mgr}])).await;
     let g = send("POST", "/scim/v2/Groups".into(), Some(json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Group1DisplayName",
         "externalId": "g1", "members": []}))).await;

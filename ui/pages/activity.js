@@ -1,6 +1,6 @@
 // Activity: the request log with filters, a request/response viewer, the diagnosis, and links
-// to the resource's page (with its history). Explains itself while the log API is absent.
-import { html, useState, useEffect, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, logApiAvailable, IDPS, idpName, quirkPhrase } from '../lib.js';
+// to the resource's page (with its history).
+import { html, useState, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, IDPS, idpName, quirkPhrase } from '../lib.js';
 
 const PER_PAGE = 50;
 
@@ -46,8 +46,6 @@ function Detail({ slug, id, onClose }) {
 }
 
 export function Activity({ slug, search }) {
-  const [avail, setAvail] = useState(null);
-  useEffect(() => { logApiAvailable().then(setAvail); }, []);
   const f = {
     status: search.get('status') || '', token: search.get('token') || '', idp: search.get('idp') || '',
     resource: search.get('resource') || '', request_id: search.get('request_id') || '', since: search.get('since') || '', until: search.get('until') || '',
@@ -60,16 +58,10 @@ export function Activity({ slug, search }) {
   const [requestId, setRequestId] = useState(f.request_id);
   const tokens = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/tokens`), [slug]);
   const log = useLoad(async () => {
-    if (!(await logApiAvailable())) return null;
     const toIso = (v) => (v ? new Date(v).toISOString() : '');
     return api('GET', `/api/log${qs({ tenant: slug, status: f.status, token: f.token, idp: f.idp, resource: f.resource, request_id: f.request_id, since: toIso(f.since), until: toIso(f.until), page: f.page, per_page: PER_PAGE })}`);
   }, [slug, f.status, f.token, f.idp, f.resource, f.request_id, f.since, f.until, f.page]);
 
-  if (avail === false) {
-    return html`<${PageTitle}>Activity<//>
-      <div class="notice info" role="status"><p><strong>The request log is not available on this server yet.</strong> This scimd build has no <code>/api/log</code> (it answered 404), so requests, failures and their diagnosis cannot be shown here.</p>
-      <p>What you can check meanwhile: each token's last use, address and client on <a href=${tenantPath(slug, 'tokens')}>Tokens</a>, and the users and groups your IdP created under <a href=${tenantPath(slug, 'users')}>Users</a>.</p></div>`;
-  }
   const d = log.data;
   return html`<${PageTitle} sub=${`Every SCIM request to tenant “${slug}”, newest first. Times in your time zone.`}>Activity<//>
     <form class="row toolbar" aria-label="Filter requests" onSubmit=${(e) => { e.preventDefault(); go({ resource, request_id: requestId.trim(), page: 1 }); }}>

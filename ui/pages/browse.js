@@ -1,7 +1,7 @@
 // Users and groups of one tenant: server-side search, sort and paging (the API runs the SCIM
 // filter engine, so 100k users stay fast), and detail pages with SCIM JSON, memberships,
 // paged group members and history.
-import { html, useState, useEffect, useRef, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, logApiAvailable, idpName } from '../lib.js';
+import { html, useState, useEffect, useRef, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, Pager, TableWrap, PageTitle, tenantPath, idpName } from '../lib.js';
 
 const USER_SORTS = [['userName', 'User name'], ['displayName', 'Display name'], ['meta.lastModified', 'Last modified'], ['meta.created', 'Created']];
 const GROUP_SORTS = [['displayName', 'Name'], ['meta.lastModified', 'Last modified'], ['meta.created', 'Created']];
@@ -98,16 +98,12 @@ function membersChange(after) {
   return shown(after);
 }
 
-/** Per-resource history from the request log; explains itself when that API is absent. */
+/** Per-resource history: who changed what, when, through which token. */
 function History({ slug, type, id }) {
-  const hist = useLoad(async () => {
-    if (!(await logApiAvailable())) return { absent: true };
-    return api('GET', `/api/tenants/${enc(slug)}/${type}/${enc(id)}/history`);
-  }, [slug, type, id]);
+  const hist = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/${type}/${enc(id)}/history`), [slug, type, id]);
   if (hist.loading) return html`<${Loading} what="Loading history" />`;
   if (hist.error && hist.error.status === 404) return html`<p class="muted">No history is recorded for this ${type === 'Users' ? 'user' : 'group'}.</p>`;
   if (hist.error) return html`<${ErrorBox} error=${hist.error} title="History could not be loaded" />`;
-  if (hist.data.absent) return html`<p class="notice info">History comes from the request log, which this scimd build does not have yet (<code>GET /api/log</code> answered 404). The SCIM JSON below shows the current state.</p>`;
   const items = hist.data.items || [];
   if (!items.length) return html`<p class="muted">No changes recorded within the log's retention.</p>`;
   return html`<ol class="history">${items.map((it) => html`<li>

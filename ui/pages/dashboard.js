@@ -1,6 +1,6 @@
 // Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
 // and recent failures with their diagnosis (the last two from the request log when present).
-import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, logApiAvailable, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
 
 /** Tokens by what they have done. A refused request is an attempt too: a token whose only
  * requests were refused is "only refused", not "never used". */
@@ -51,25 +51,22 @@ function QuirkProfile({ i }) {
   </div>`;
 }
 
-function TenantCard({ t, origin, logApi }) {
+function TenantCard({ t, origin }) {
   const [state, setState] = useState({ tokens: null, health: null, failures: null, error: null });
   useEffect(() => {
     let live = true;
     (async () => {
       try {
         const tokens = await api('GET', `/api/tenants/${enc(t.slug)}/tokens`);
-        let health = null; let failures = null;
-        if (logApi) {
-          [health, failures] = await Promise.all([
-            api('GET', `/api/health${qs({ tenant: t.slug })}`).catch(() => null),
-            api('GET', `/api/log${qs({ tenant: t.slug, status: 'errors', per_page: 5 })}`).catch(() => null),
-          ]);
-        }
+        const [health, failures] = await Promise.all([
+          api('GET', `/api/health${qs({ tenant: t.slug })}`).catch(() => null),
+          api('GET', `/api/log${qs({ tenant: t.slug, status: 'errors', per_page: 5 })}`).catch(() => null),
+        ]);
         if (live) setState({ tokens, health, failures, error: null });
       } catch (error) { if (live) setState((s) => ({ ...s, error })); }
     })();
     return () => { live = false; };
-  }, [t.slug, logApi]);
+  }, [t.slug]);
 
   const base = scimBase(origin, t.slug);
   const s = state.tokens && tokenSummary(state.tokens, state.health);
@@ -121,8 +118,7 @@ function TenantCard({ t, origin, logApi }) {
             <${QuirkProfile} i=${i} />
           </li>`)}</ul>`}
       <h3>Recent failures</h3>
-      ${!logApi ? html`<p class="muted">Failures and their diagnosis come from the request log, which this scimd build does not have yet.</p>`
-        : !state.failures || state.failures.items.length === 0 ? html`<p class="muted">No failed requests recorded. </p>`
+      ${!state.failures || state.failures.items.length === 0 ? html`<p class="muted">No failed requests recorded. </p>`
         : html`<ul class="plain failures">${state.failures.items.map((f) => html`<li>
             <a href=${tenantPath(t.slug, 'activity') + qs({ id: f.id })}><${Badge} kind="bad">${f.status}<//> ${f.method} ${f.path}</a> · <${Time} iso=${f.time} />
             ${f.diagnosis && html`<div class="diag small"><strong>${f.diagnosis.title}.</strong> ${f.diagnosis.fix}</div>`}
@@ -132,13 +128,9 @@ function TenantCard({ t, origin, logApi }) {
 
 export function Dashboard({ tenants }) {
   const [origin, setOrigin] = useState(null);
-  const [logApi, setLogApi] = useState(null);
-  useEffect(() => {
-    instance().then((i) => setOrigin(i.origin));
-    logApiAvailable().then(setLogApi);
-  }, []);
+  useEffect(() => { instance().then((i) => setOrigin(i.origin)); }, []);
   return html`<${PageTitle} sub="What each IdP should point at, and whether it is working.">Dashboard<//>
-    ${tenants === null || origin === null || logApi === null ? html`<${Loading} what="Loading tenants" />`
+    ${tenants === null || origin === null ? html`<${Loading} what="Loading tenants" />`
       : tenants.length === 0 ? html`<${Empty} title="No tenants."><p><a href="/ui/tenants">Create a tenant</a> to get a SCIM URL.</p><//>`
-      : html`<div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} logApi=${logApi} />`)}</div>`}`;
+      : html`<div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} />`)}</div>`}`;
 }

@@ -1,6 +1,6 @@
 // Setup guides: the exact values to paste into each IdP for this instance and tenant, a token
 // created on the spot, then "waiting for first request…" that turns green when it arrives.
-import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, Badge, CopyField, PageTitle, IDPS, logApiAvailable, guessIdp, idpName, Reachability } from '../lib.js';
+import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, Badge, CopyField, PageTitle, IDPS, guessIdp, idpName, Reachability } from '../lib.js';
 import { CreateToken, SecretPanel } from './tokens.js';
 
 const TOKEN = '(the token you create below)';
@@ -76,10 +76,10 @@ function Waiting({ slug, idp, since, tokenId }) {
     const poll = async () => {
       try {
         let hit = null;
-        if (await logApiAvailable()) {
-          const r = await api('GET', `/api/log${qs({ tenant: slug, idp, per_page: 1 })}`);
-          if (r.items && r.items.length) hit = { time: r.items[0].time, by: r.items[0].token ? r.items[0].token.name : idpName(idp), status: r.items[0].status };
-        } else {
+        const r = await api('GET', `/api/log${qs({ tenant: slug, idp, per_page: 1 })}`);
+        if (r.items && r.items.length) hit = { time: r.items[0].time, by: r.items[0].token ? r.items[0].token.name : idpName(idp), status: r.items[0].status };
+        // With the request log turned off, a token's recorded first use says it too.
+        if (!hit) {
           const tokens = await api('GET', `/api/tenants/${enc(slug)}/tokens`);
           const t = tokens.find((x) => x.last_used && (x.id === tokenId || guessIdp(x.last_used_agent) === idp || (guessIdp(x.name) === idp && Date.parse(x.last_used) >= Date.parse(since))));
           if (t) hit = { time: t.last_used, by: t.name, agent: t.last_used_agent };
