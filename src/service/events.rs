@@ -94,45 +94,27 @@ pub fn record(
     change: Change<'_>,
     members: &[Delta],
 ) -> Result<()> {
-    let is_group = rt.name == "Group";
     let own = own_event(rt, change);
     let count = usize::from(own.is_some()) + members.len();
     if count == 0 {
         return Ok(());
     }
-    let first = rows::reserve(tx, count)?;
     let occurred_at = clock::timestamp(clock::now());
     let row = match change {
         Change::Created(row) | Change::Deleted(row) => row,
         Change::Updated { after, .. } => after,
     };
-    let (version, data) = match change {
-        Change::Deleted(_) => (None, Value::Null),
-        _ => {
-            // A user's representation shows its groups; a group's members come as events.
-            let related = if is_group {
-                None
-            } else {
-                Some((
-                    "groups",
-                    super::members::groups(tx, row.seq, &scope.base_url)?,
-                ))
-            };
-            let body = super::resources::render(rt, scope, row, related);
-            (
-                body["meta"]["version"].as_str().map(str::to_owned),
-                Value::Object(body),
-            )
-        }
+    let version = match change {
+        Change::Deleted(_) => Value::Null,
+        _ => json!(row.version),
     };
-    let resource = resource_summary(rt, row, version.as_deref());
+    let resource = resource_summary(rt, row, version);
     let mut events = Vec::with_capacity(count);
-    let mut seq = first;
+    // Bodies are stored without `seq`, which the store assigns and splices in when serving.
     let mut push = |event_type: EventType, extra: Map<String, Value>| {
         let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
         let mut body = Map::new();
         body.insert("schema_version".into(), json!(SCHEMA_VERSION));
-        body.insert("seq".into(), json!(seq));
         body.insert("id".into(), json!(id));
         body.insert("type".into(), json!(event_type.as_str()));
         body.insert("tenant".into(), json!(scope.tenant_slug));
@@ -141,7 +123,6 @@ pub fn record(
         body.insert("actor".into(), actor(scope));
         body.extend(extra);
         events.push(NewEvent {
-            seq,
             id,
             tenant_id: scope.tenant_id,
             event_type: event_type.as_str(),
@@ -150,12 +131,11 @@ pub fn record(
             resource_id: row.id.clone(),
             body: Value::Object(body).to_string(),
         });
-        seq += 1;
     };
     if let Some((event_type, changed)) = own {
         let mut extra = Map::new();
         extra.insert("changed".into(), json!(changed));
-        extra.insert("data".into(), data);
+        extra.insert("data".into(), data(rt, scope, change));
         push(event_type, extra);
     }
     for d in members {
@@ -172,6 +152,23 @@ pub fn record(
         push(event_type, extra);
     }
     rows::insert(tx, &events)
+}
+
+/// The resource as it is after the change, as SCIM GET renders it but without its relations
+/// (a user's `groups`, a group's `members`: membership travels as member events, and reading it
+/// would cost every write a query inside the writer) and without `meta.version` (the ETag of a
+/// user also covers its groups; the event's `resource.version` is the resource's own revision).
+/// Null for a deletion.
+fn data(rt: &ResourceType, scope: &Scope, change: Change<'_>) -> Value {
+    let row = match change {
+        Change::Deleted(_) => return Value::Null,
+        Change::Created(row) | Change::Updated { after: row, .. } => row,
+    };
+    let mut body = super::resources::render(rt, scope, row, None);
+    if let Some(Value::Object(meta)) = body.get_mut("meta") {
+        meta.remove("version");
+    }
+    Value::Object(body)
 }
 
 /// The resource's own event and the attributes it changed; `None` when only its members did.
@@ -262,7 +259,7 @@ fn as_object(v: Option<&Value>) -> Option<Option<&Map<String, Value>>> {
     }
 }
 
-fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Option<&str>) -> Value {
+fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Value) -> Value {
     let mut out = Map::new();
     out.insert("type".into(), json!(rt.name));
     out.insert("id".into(), json!(row.id));
@@ -279,7 +276,7 @@ fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Option<&str>)
         name.into(),
         row.doc.get(name).cloned().unwrap_or(Value::Null),
     );
-    out.insert("version".into(), version.map_or(Value::Null, |v| json!(v)));
+    out.insert("version".into(), version);
     Value::Object(out)
 }
 
@@ -523,7 +520,7 @@ pub fn tail(
             };
             Ok(Some(match after {
                 Some(after) => rows::after(conn, tenant.id, after, n, &[])?,
-                None => rows::newest(conn, tenant.id, n)?,
+                None => rows::newest_of(conn, tenant.id, n)?,
             }))
         })
         .map_err(|e| super::OpError::Internal(format!("reading events failed: {e}")))?

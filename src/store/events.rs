@@ -1,15 +1,15 @@
 //! The events outbox (migrations/0008_create_events.sql): rows appended inside the writer
 //! transaction of the change they describe, read by cursor, pruned by age and size. The bodies
-//! are built by `service::events`; this module only numbers, stores and reads them.
+//! are built by `service::events`; this module only stores, numbers and reads them. A stored
+//! body lacks its `seq` (the rowid, known once inserted), which every read splices in.
 
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::Result;
 
-/// An event ready to store: its body already carries `seq` (from [`reserve`]) and `id`.
+/// An event to store; `body` is its JSON without `seq`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
-    pub seq: i64,
     pub id: String,
     pub tenant_id: i64,
     pub event_type: &'static str,
@@ -19,26 +19,15 @@ pub struct NewEvent {
     pub body: String,
 }
 
-/// Hands out `n` consecutive sequence numbers and returns the first. Inside the writer
-/// transaction: a write that is rolled back returns its numbers, so the sequence has no gaps.
-pub fn reserve(conn: &Connection, n: usize) -> Result<i64> {
-    let n = i64::try_from(n).unwrap_or(i64::MAX);
-    let last: i64 = conn
-        .prepare_cached("UPDATE event_sequence SET last = last + ?1 RETURNING last")?
-        .query_row([n], |r| r.get(0))?;
-    Ok(last - n + 1)
-}
-
-/// Stores events numbered by [`reserve`] in the same transaction.
+/// Stores events in the caller's (writer) transaction, numbered in order: one insert each and
+/// nothing else, so the outbox adds as little as possible to every write.
 pub fn insert(conn: &Connection, events: &[NewEvent]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
-        "INSERT INTO events (seq, id, tenant_id, type, occurred_at, resource_type, resource_id, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO events (id, tenant_id, type, occurred_at, resource_type, resource_id, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?;
-    let mut bytes = 0i64;
     for e in events {
         stmt.execute(params![
-            e.seq,
             e.id,
             e.tenant_id,
             e.event_type,
@@ -47,14 +36,15 @@ pub fn insert(conn: &Connection, events: &[NewEvent]) -> Result<()> {
             e.resource_id,
             e.body
         ])?;
-        bytes += i64::try_from(e.body.len()).unwrap_or(i64::MAX);
     }
-    conn.prepare_cached("UPDATE event_sequence SET body_bytes = body_bytes + ?1")?
-        .execute([bytes])?;
     Ok(())
 }
 
-/// The feed's position: the newest number handed out and the highest pruned one.
+/// The body as served: `seq` first, then the stored members.
+const SERVED: &str = "'{\"seq\":' || seq || ',' || substr(body, 2)";
+
+/// The feed's position: the newest number handed out, the highest pruned one, and the bytes
+/// of the bodies kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Position {
     pub last: i64,
@@ -63,15 +53,30 @@ pub struct Position {
 }
 
 pub fn position(conn: &Connection) -> Result<Position> {
+    let (pruned_through, counted_through, counted): (i64, i64, i64) = conn
+        .prepare_cached("SELECT pruned_through, counted_through, body_bytes FROM event_sequence")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    // What the pruner has not counted yet: a range of the newest events, by rowid.
+    let (newer, last): (i64, Option<i64>) = conn
+        .prepare_cached(
+            "SELECT COALESCE(SUM(length(body)), 0), MAX(seq) FROM events WHERE seq > ?1",
+        )?
+        .query_row([counted_through], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let last = match last {
+        Some(last) => last,
+        None => newest(conn)?.unwrap_or(pruned_through),
+    };
+    Ok(Position {
+        last,
+        pruned_through,
+        body_bytes: counted + newer,
+    })
+}
+
+fn newest(conn: &Connection) -> Result<Option<i64>> {
     Ok(conn
-        .prepare_cached("SELECT last, pruned_through, body_bytes FROM event_sequence")?
-        .query_row([], |r| {
-            Ok(Position {
-                last: r.get(0)?,
-                pruned_through: r.get(1)?,
-                body_bytes: r.get(2)?,
-            })
-        })?)
+        .prepare_cached("SELECT MAX(seq) FROM events")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// One stored event, as the feed serves it.
@@ -82,6 +87,14 @@ pub struct StoredEvent {
     pub body: String,
 }
 
+fn stored(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: r.get(0)?,
+        event_type: r.get(1)?,
+        body: r.get(2)?,
+    })
+}
+
 /// Events of a tenant after `after`, oldest first, at most `limit`; only `types` if not empty.
 pub fn after(
     conn: &Connection,
@@ -90,29 +103,66 @@ pub fn after(
     limit: u32,
     types: &[String],
 ) -> Result<Vec<StoredEvent>> {
-    let read = |r: &rusqlite::Row<'_>| {
-        Ok(StoredEvent {
-            seq: r.get(0)?,
-            event_type: r.get(1)?,
-            body: r.get(2)?,
-        })
-    };
     let rows = if types.is_empty() {
-        conn.prepare_cached(
-            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(params![tenant_id, after, limit], read)?
+        conn.prepare_cached(&format!(
+            "SELECT seq, type, {SERVED} FROM events WHERE tenant_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3"
+        ))?
+        .query_map(params![tenant_id, after, limit], stored)?
         .collect::<rusqlite::Result<Vec<_>>>()?
     } else {
         // The types travel as one JSON array: one statement whatever their number.
         let list = serde_json::to_string(types)?;
-        conn.prepare_cached(
-            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 AND seq > ?2 \
-             AND type IN (SELECT value FROM json_each(?4)) ORDER BY seq LIMIT ?3",
-        )?
-        .query_map(params![tenant_id, after, limit, list], read)?
+        conn.prepare_cached(&format!(
+            "SELECT seq, type, {SERVED} FROM events WHERE tenant_id = ?1 AND seq > ?2 \
+             AND type IN (SELECT value FROM json_each(?4)) ORDER BY seq LIMIT ?3"
+        ))?
+        .query_map(params![tenant_id, after, limit, list], stored)?
         .collect::<rusqlite::Result<Vec<_>>>()?
     };
+    Ok(rows)
+}
+
+/// The newest `n` events of a tenant, oldest first.
+pub fn newest_of(conn: &Connection, tenant_id: i64, n: u32) -> Result<Vec<StoredEvent>> {
+    let mut rows = conn
+        .prepare_cached(&format!(
+            "SELECT seq, type, {SERVED} FROM events WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT ?2"
+        ))?
+        .query_map(params![tenant_id, n], stored)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.reverse();
+    Ok(rows)
+}
+
+/// A page of a tenant's events for browsing, newest first: those before `before` (all when
+/// `None`), of one type, about one resource, if given.
+pub fn browse(
+    conn: &Connection,
+    tenant_id: i64,
+    before: Option<i64>,
+    event_type: Option<&str>,
+    resource_id: Option<&str>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>> {
+    // Naming both resource types lets the (tenant, type, id, seq) index serve a search by id.
+    let rows = conn
+        .prepare_cached(&format!(
+            "SELECT seq, type, {SERVED} FROM events WHERE tenant_id = ?1 AND seq < ?2 \
+             AND (?3 IS NULL OR type = ?3) \
+             AND (?4 IS NULL OR (resource_type IN ('User', 'Group') AND resource_id = ?4)) \
+             ORDER BY seq DESC LIMIT ?5"
+        ))?
+        .query_map(
+            params![
+                tenant_id,
+                before.unwrap_or(i64::MAX),
+                event_type,
+                resource_id,
+                limit
+            ],
+            stored,
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -126,20 +176,21 @@ pub fn oldest_time(conn: &Connection) -> Result<Option<String>> {
 
 /// Deletes up to `batch` of the oldest events that are older than `before` or that keep the
 /// bodies above `max_bytes`; returns how many went. Called repeatedly, one short write each,
-/// so pruning never holds the writer for long.
+/// so pruning never holds the writer for long. The newest event always stays: its number is
+/// what the next one counts from.
 pub fn prune(conn: &Connection, before: &str, max_bytes: i64, batch: u32) -> Result<usize> {
+    count_new(conn)?;
     let over = position(conn)?.body_bytes - max_bytes;
+    let Some(newest) = newest(conn)? else {
+        return Ok(0);
+    };
     // The oldest `batch` events; of those, the ones too old, or as many as bring the size down.
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, occurred_at, length(body) FROM events ORDER BY seq LIMIT ?1",
-    )?;
-    let oldest = stmt
-        .query_map([batch], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
+    let oldest = conn
+        .prepare_cached(
+            "SELECT seq, occurred_at, length(body) FROM events WHERE seq < ?2 ORDER BY seq LIMIT ?1",
+        )?
+        .query_map(params![batch, newest], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let (mut through, mut freed) = (None, 0i64);
@@ -163,58 +214,13 @@ pub fn prune(conn: &Connection, before: &str, max_bytes: i64, batch: u32) -> Res
     Ok(gone)
 }
 
-/// The newest `n` events of a tenant, oldest first.
-pub fn newest(conn: &Connection, tenant_id: i64, n: u32) -> Result<Vec<StoredEvent>> {
-    let mut rows = conn
-        .prepare_cached(
-            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 ORDER BY seq DESC LIMIT ?2",
-        )?
-        .query_map(params![tenant_id, n], |r| {
-            Ok(StoredEvent {
-                seq: r.get(0)?,
-                event_type: r.get(1)?,
-                body: r.get(2)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.reverse();
-    Ok(rows)
-}
-
-/// A page of a tenant's events for browsing, newest first: those before `before` (all when
-/// `None`), of one type, about one resource, if given.
-pub fn browse(
-    conn: &Connection,
-    tenant_id: i64,
-    before: Option<i64>,
-    event_type: Option<&str>,
-    resource_id: Option<&str>,
-    limit: u32,
-) -> Result<Vec<StoredEvent>> {
-    // Naming both resource types lets the (tenant, type, id, seq) index serve a search by id.
-    let rows = conn
-        .prepare_cached(
-            "SELECT seq, type, body FROM events WHERE tenant_id = ?1 AND seq < ?2 \
-             AND (?3 IS NULL OR type = ?3) \
-             AND (?4 IS NULL OR (resource_type IN ('User', 'Group') AND resource_id = ?4)) \
-             ORDER BY seq DESC LIMIT ?5",
-        )?
-        .query_map(
-            params![
-                tenant_id,
-                before.unwrap_or(i64::MAX),
-                event_type,
-                resource_id,
-                limit
-            ],
-            |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    event_type: r.get(1)?,
-                    body: r.get(2)?,
-                })
-            },
-        )?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+/// Adds the bodies written since the last count to the running total.
+fn count_new(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE event_sequence SET \
+         body_bytes = body_bytes + (SELECT COALESCE(SUM(length(body)), 0) FROM events WHERE seq > counted_through), \
+         counted_through = COALESCE((SELECT MAX(seq) FROM events), counted_through)",
+    )?
+    .execute([])?;
+    Ok(())
 }
