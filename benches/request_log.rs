@@ -175,6 +175,7 @@ async fn pipeline_cpu_per_entry(entries: usize) -> f64 {
                 latency_ms: 0.4,
                 parts,
                 quirks: Default::default(),
+                secrets: Default::default(),
             }
         })
         .collect();

@@ -127,6 +127,11 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
             req.headers().get_one("User-Agent"),
         );
     }
+    // The request log redacts what this tenant declared `returned: never` (scim::redact).
+    let secrets = caller.schemas.never_returned();
+    if !secrets.is_empty() {
+        req.local_cache(|| TenantSecrets(secrets));
+    }
     let scope = Scope {
         tenant_id: caller.tenant.id,
         tenant_slug: caller.tenant.slug.clone(),
@@ -158,6 +163,11 @@ fn wrong_kind(name: &str, wanted: TokenKind, origin: &str, slug: &str) -> ScimEr
     };
     ScimError::new(403, detail)
 }
+
+/// A tenant's extension attributes declared `returned: never` (lowercased), for the request
+/// log's redaction of this request's bodies.
+#[derive(Default)]
+pub struct TenantSecrets(pub Arc<[String]>);
 
 /// What the guards resolved, for the request log and the metrics: only resolved values may
 /// become a metrics label or escape the log's flood sampling, never what the URL claims.

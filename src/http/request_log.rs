@@ -12,7 +12,7 @@ use rocket::fairing::{Fairing, Info, Kind};
 use rocket::tokio::io::AsyncReadExt;
 use rocket::{Data, Orbit, Request, Response, Rocket};
 
-use super::auth::LoggedToken;
+use super::auth::{LoggedToken, TenantSecrets};
 use super::metrics::Metrics;
 use super::{App, tenant_slug};
 use crate::scim::diagnosis::{idp_from_user_agent, kept_user_agent};
@@ -279,6 +279,7 @@ impl Fairing for RequestLogFairing {
             latency_ms: latency.as_secs_f64() * 1000.0,
             parts,
             quirks,
+            secrets: req.local_cache(TenantSecrets::default).0.clone(),
         });
     }
 }

@@ -40,6 +40,11 @@ static NEVER: LazyLock<Vec<String>> = LazyLock::new(|| {
 /// `returned: never` attribute. Surrounding whitespace is ignored, as the PATCH path parser
 /// ignores it.
 pub fn is_secret(key: &str) -> bool {
+    is_secret_in(key, &[])
+}
+
+/// [`is_secret`], also counting `extra` (lowercased names a tenant declared `returned: never`).
+fn is_secret_in(key: &str, extra: &[String]) -> bool {
     let key = key.trim();
     let last = key.rsplit(':').next().unwrap_or(key);
     let last = last.split('[').next().unwrap_or(last);
@@ -49,7 +54,7 @@ pub fn is_secret(key: &str) -> bool {
         .unwrap_or(last)
         .trim()
         .to_ascii_lowercase();
-    NEVER.contains(&last)
+    NEVER.contains(&last) || extra.contains(&last)
 }
 
 /// Redacts a JSON body in place. The operations of a PATCH body are judged by the PATCH
@@ -57,21 +62,27 @@ pub fn is_secret(key: &str) -> bool {
 /// when its target resolves to an attribute that is shown. Every other object member named
 /// like a secret attribute is withheld wherever it appears.
 pub fn redact_json(v: &mut Value) {
+    redact_json_in(v, &[]);
+}
+
+/// [`redact_json`], also withholding the attributes named in `extra` (a tenant's own
+/// `returned: never` extension attributes).
+fn redact_json_in(v: &mut Value, extra: &[String]) {
     match v {
         Value::Object(map) => {
             for (key, val) in map.iter_mut() {
-                if is_secret(key) {
+                if is_secret_in(key, extra) {
                     *val = Value::String(REDACTED.to_owned());
                 } else if key.eq_ignore_ascii_case("Operations")
                     && let Value::Array(ops) = val
                 {
-                    ops.iter_mut().for_each(redact_operation);
+                    ops.iter_mut().for_each(|op| redact_operation(op, extra));
                 } else {
-                    redact_json(val);
+                    redact_json_in(val, extra);
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_json),
+        Value::Array(items) => items.iter_mut().for_each(|i| redact_json_in(i, extra)),
         _ => {}
     }
 }
@@ -79,9 +90,9 @@ pub fn redact_json(v: &mut Value) {
 /// One PATCH operation. The engine picks its `path` and `value` members ignoring case
 /// (preferring an exact match); every member spelled so is judged here, so that whichever
 /// one the engine reads is covered.
-fn redact_operation(op: &mut Value) {
+fn redact_operation(op: &mut Value, extra: &[String]) {
     let Value::Object(op) = op else {
-        redact_json(op);
+        redact_json_in(op, extra);
         return;
     };
     let paths: Vec<Option<Writes>> = op
@@ -101,25 +112,25 @@ fn redact_operation(op: &mut Value) {
         if is_value && verdict != Writes::Shown {
             *val = Value::String(REDACTED.to_owned());
         } else if is_value && pathless {
-            redact_pathless(val);
-        } else if is_secret(key) {
+            redact_pathless(val, extra);
+        } else if is_secret_in(key, extra) {
             *val = Value::String(REDACTED.to_owned());
         } else {
-            redact_json(val);
+            redact_json_in(val, extra);
         }
     }
 }
 
 /// A path-less operation's value: each key is a target, read as the engine reads it.
-fn redact_pathless(value: &mut Value) {
+fn redact_pathless(value: &mut Value, extra: &[String]) {
     let Value::Object(entries) = value else {
         // The engine refuses anything but an object here.
         *value = Value::String(REDACTED.to_owned());
         return;
     };
     for (key, val) in entries.iter_mut() {
-        if patch::classify_target(key) == Writes::Shown && !is_secret(key) {
-            redact_json(val);
+        if patch::classify_target(key) == Writes::Shown && !is_secret_in(key, extra) {
+            redact_json_in(val, extra);
         } else {
             *val = Value::String(REDACTED.to_owned());
         }
@@ -138,10 +149,21 @@ fn worst(a: Writes, b: Writes) -> Writes {
 /// Returns the text and whether it was cut. `complete` is false when only a prefix of the body
 /// was captured. A body without secrets is borrowed, not copied: SQLite copies it as it binds.
 pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<Cow<'_, str>>, bool) {
+    redact_body_in(bytes, complete, cap, &[])
+}
+
+/// [`redact_body`] for a tenant that declared extension attributes `returned: never`
+/// (`extra`, lowercased names): those are withheld too.
+pub fn redact_body_in<'b>(
+    bytes: &'b [u8],
+    complete: bool,
+    cap: usize,
+    extra: &[String],
+) -> (Option<Cow<'b, str>>, bool) {
     if bytes.is_empty() {
         return (None, !complete);
     }
-    if !may_hold_secret(bytes) {
+    if !may_hold_secret(bytes) && !mentions_any(bytes, extra) {
         // Most bodies: kept as sent, without the cost of parsing and re-serialising them.
         // `from_utf8` checks a valid body several times faster than `from_utf8_lossy` does.
         let text = std::str::from_utf8(bytes)
@@ -150,7 +172,7 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<Cow<'_, 
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut v) if complete => {
-            redact_json(&mut v);
+            redact_json_in(&mut v, extra);
             cut(Cow::Owned(v.to_string()), complete, cap)
         }
         // It may hold a secret and cannot be walked safely.
@@ -162,6 +184,19 @@ pub fn redact_body(bytes: &[u8], complete: bool, cap: usize) -> (Option<Cow<'_, 
             !complete,
         ),
     }
+}
+
+/// Whether the body mentions one of `names` (lowercased), in any case. Tenants declare few,
+/// if any, so a plain search per name does.
+fn mentions_any(bytes: &[u8], names: &[String]) -> bool {
+    if names.is_empty() {
+        return false;
+    }
+    let lower = bytes.to_ascii_lowercase();
+    names
+        .iter()
+        .filter(|n| !n.is_empty())
+        .any(|n| lower.windows(n.len()).any(|w| w == n.as_bytes()))
 }
 
 /// Whether a body might carry a `returned: never` attribute: it mentions one, in any case, or

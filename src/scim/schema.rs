@@ -333,6 +333,9 @@ impl From<&'static ResourceType> for TypeRef {
 #[derive(Debug, Clone)]
 pub struct Registry {
     types: [TypeRef; 2],
+    /// Names (lowercased) of the tenant's extension attributes declared `returned: never`,
+    /// which the request log redacts like `password` (`scim::redact`).
+    never_returned: Arc<[String]>,
 }
 
 impl Registry {
@@ -341,6 +344,7 @@ impl Registry {
         static CORE: std::sync::LazyLock<Arc<Registry>> = std::sync::LazyLock::new(|| {
             Arc::new(Registry {
                 types: [TypeRef::Core(&USER), TypeRef::Core(&GROUP)],
+                never_returned: Arc::from([]),
             })
         });
         Arc::clone(&CORE)
@@ -348,6 +352,18 @@ impl Registry {
 
     /// The built-in types with `extra` extension schemas appended to the type each names.
     pub fn with_extensions(extra: Vec<(&str, SchemaDef)>) -> Registry {
+        fn never(attrs: &[AttrDef], out: &mut Vec<String>) {
+            for a in attrs {
+                if a.returned == Returned::Never {
+                    out.push(a.name.to_ascii_lowercase());
+                }
+                never(&a.sub_attributes, out);
+            }
+        }
+        let mut never_returned = Vec::new();
+        for (_, s) in &extra {
+            never(&s.attributes, &mut never_returned);
+        }
         let types = [&USER, &GROUP].map(|core| {
             let mine: Vec<Cow<'static, SchemaDef>> = extra
                 .iter()
@@ -365,7 +381,15 @@ impl Registry {
                 }))
             }
         });
-        Registry { types }
+        Registry {
+            types,
+            never_returned: never_returned.into(),
+        }
+    }
+
+    /// The tenant's extension attributes declared `returned: never` (lowercased names).
+    pub fn never_returned(&self) -> Arc<[String]> {
+        Arc::clone(&self.never_returned)
     }
 
     /// Every resource type, `User` first.

@@ -23,7 +23,7 @@ use crate::clock;
 use crate::config::RequestLogConfig;
 use crate::scim::diagnosis::{self, Deletion, Diagnosis, Observed};
 use crate::scim::quirks::{Quirk, Quirks};
-use crate::scim::redact::redact_body;
+use crate::scim::redact::redact_body_in;
 use crate::store::request_log::{self as rows, LogFilter, LogRow};
 use crate::store::{Store, StoreError};
 
@@ -55,6 +55,8 @@ pub struct Capture {
     pub parts: CaptureBuffer,
     /// The IdP dialect scimd normalised and the undeclared attributes it ignored.
     pub quirks: Quirks,
+    /// The tenant's own `returned: never` attribute names, redacted like `password`.
+    pub secrets: std::sync::Arc<[String]>,
 }
 
 /// The text fields and bodies of a capture.
@@ -615,8 +617,10 @@ fn insert_row(
     } else {
         (None, None)
     };
-    let (request_body, request_truncated) = redact_body(request, request_complete, cap);
-    let (response_body, response_truncated) = redact_body(response, response_complete, cap);
+    let (request_body, request_truncated) =
+        redact_body_in(request, request_complete, cap, &c.secrets);
+    let (response_body, response_truncated) =
+        redact_body_in(response, response_complete, cap, &c.secrets);
     // The detail may echo what the client sent (an unknown tenant's slug): capped like the
     // fields captured from the request.
     let detail = detail.map(|d| match d.floor_char_boundary(field_cap) {

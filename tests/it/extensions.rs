@@ -693,6 +693,13 @@ async fn a_never_returned_extension_attribute_stays_out_of_responses_and_history
         h.raw
     );
     assert!(!h.raw.contains("secret"), "{}", h.raw);
+    // Nor in the request log's copy of the request bodies (POST and PATCH), which name it.
+    crate::request_log::flush(&app).await;
+    let bodies = app.sql_text(
+        "SELECT group_concat(request_body, ' | ') FROM log.request_log WHERE request_body LIKE '%pin%'",
+    );
+    assert!(bodies.contains("[redacted]"), "{bodies}");
+    assert!(!bodies.contains("secret"), "{bodies}");
 }
 
 #[rocket::async_test]
