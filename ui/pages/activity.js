@@ -81,7 +81,7 @@ export function Activity({ slug, search }) {
     ${open && html`<${Detail} slug=${slug} id=${open} onClose=${() => go({ id: undefined })} />`}
     <${ErrorBox} error=${log.error} title="The request log could not be loaded" />
     <section aria-label="Requests" aria-busy=${log.loading ? 'true' : 'false'}>
-      ${avail === null || (log.loading && !d) ? html`<${Loading} what="Loading requests" />`
+      ${log.loading && !d ? html`<${Loading} what="Loading requests" />`
         : d && d.items.length === 0 ? html`<${Empty} title="No requests match."><p>${f.status || f.token || f.idp || f.resource || f.request_id || f.since || f.until ? 'Loosen the filters above.' : html`No IdP has called this tenant yet. Follow a <a href=${tenantPath(slug, 'setup')}>setup guide</a>.`}</p><//>`
         : d && html`<${TableWrap} label="Requests table"><table>
             <thead><tr><th scope="col">Time</th><th scope="col">Request</th><th scope="col">Status</th><th scope="col">Token / IdP</th><th scope="col">Latency</th></tr></thead>
