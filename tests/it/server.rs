@@ -161,26 +161,20 @@ fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -
 }
 
 /// Creates a token for the `default` tenant with the CLI and returns it.
-/// An events token (`scimd token create --events`) for the default tenant.
-pub fn events_token(dir: &Path) -> String {
-    let out = scimd(dir)
-        .args(["token", "create", "--name", "app", "--events"])
-        .output()
-        .expect("events token");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .expect("utf8")
-        .trim()
-        .to_owned()
+pub fn token(dir: &Path) -> String {
+    cli_token(dir, &["--name", "load"])
 }
 
-pub fn token(dir: &Path) -> String {
+/// An events token (`scimd token create --events`) for the default tenant.
+pub fn events_token(dir: &Path) -> String {
+    cli_token(dir, &["--name", "app", "--events"])
+}
+
+/// `scimd token create ARGS`: the secret it prints.
+fn cli_token(dir: &Path, args: &[&str]) -> String {
     let out = scimd(dir)
-        .args(["token", "create", "--name", "load"])
+        .args(["token", "create"])
+        .args(args)
         .output()
         .expect("token");
     assert!(
