@@ -94,6 +94,9 @@ pub fn record(
     change: Change<'_>,
     members: &[Delta],
 ) -> Result<()> {
+    if cfg!(feature = "bench-events-off") {
+        return Ok(());
+    }
     let own = own_event(rt, change);
     let count = usize::from(own.is_some()) + members.len();
     if count == 0 {

@@ -158,6 +158,13 @@ impl Store {
         files::private_database(&log_path)?;
         let mut conn = Connection::open(path)?;
         init_connection(&mut conn)?;
+        // The writer runs each job of a batch in its own savepoint, whose sub-journal keeps a
+        // copy of every page an earlier job of the batch already changed (the tail pages of
+        // the events outbox, every job). In a temporary file that is a write syscall per page
+        // per job (measured on the PATCH flood: 36 KB and 14 writes per request); in memory it
+        // is a page copy, bounded by the pages one batch changes. Only the writer: readers'
+        // sorts must keep spilling to disk.
+        conn.execute_batch("PRAGMA temp_store = MEMORY")?;
         let mut log_conn = Connection::open(&log_path)?;
         init_log_connection(&mut log_conn)?;
         migrate::apply(&mut conn, &mut log_conn, &log_path)?;
