@@ -91,6 +91,14 @@ pub enum Command {
     /// Read the events feed: what changed in the directory, in order, as applications see it.
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Check that this deployment will work with an IdP: configuration, TLS, the plain-HTTP
+    /// rule, database, disk, backlogs, backups, tokens and the clock, each with the fix when
+    /// it fails. Exit status 1 when a check fails (warnings do not fail).
+    Doctor {
+        /// Print the report as JSON (for monitoring).
+        #[arg(long)]
+        json: bool,
+    },
     /// Print every user and group of a tenant as JSON lines (one SCIM resource a line, as GET
     /// returns it, no secrets), consistent as of one commit, for audits and migrations.
     Export {
@@ -392,6 +400,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&config),
         Command::Backup { file } => backup(&config, &file),
         Command::Health => health(&config),
+        Command::Doctor { json } => return doctor(&config, json),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, &config, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
@@ -407,6 +416,53 @@ pub fn run(cli: Cli) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => fail(&msg),
     }
+}
+
+/// `scimd doctor`: the report on stdout (text or JSON); exit status 1 when a check failed.
+fn doctor(config: &Config, json: bool) -> ExitCode {
+    let report = crate::service::doctor::run(config);
+    let printed = if json {
+        serde_json::to_string_pretty(&report)
+            .map_err(|e| e.to_string())
+            .and_then(|j| out!("{j}"))
+    } else {
+        print_report(&report)
+    };
+    if let Err(e) = printed {
+        return fail(&e);
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn print_report(report: &crate::service::doctor::Report) -> Result<(), String> {
+    use crate::service::doctor::Outcome;
+    let width = report
+        .checks
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(0);
+    for check in &report.checks {
+        let mark = match check.outcome {
+            Outcome::Pass => "✔",
+            Outcome::Warn => "!",
+            Outcome::Fail => "✖",
+        };
+        out!("{mark} {:width$}  {}", check.name, check.detail)?;
+        if let Some(fix) = &check.fix {
+            out!("  {:width$}  fix: {fix}", "")?;
+        }
+    }
+    out!(
+        "{} passed, {} warned, {} failed",
+        report.count(Outcome::Pass),
+        report.count(Outcome::Warn),
+        report.count(Outcome::Fail)
+    )
 }
 
 fn fail(msg: &str) -> ExitCode {
@@ -569,6 +625,11 @@ fn backup(config: &Config, file: &Path) -> Result<(), String> {
     store
         .backup(file)
         .map_err(|e| format!("backup failed: {e}"))?;
+    if let Err(e) = crate::service::doctor::record_backup(&store, file) {
+        eprintln!(
+            "warning: the backup is complete, but its time could not be recorded for `scimd doctor`: {e}"
+        );
+    }
     let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
     let db = config.database.display();
     eprintln!(

@@ -171,6 +171,28 @@ pub fn check(tls: &TlsConfig, now: OffsetDateTime) -> Result<TlsSummary, TlsErro
     })
 }
 
+/// Whether the end-entity certificate in `tls.certs` is valid for `host` (a DNS name or an IP
+/// address), as a TLS client checks it: webpki's name matching, wildcards included.
+pub fn names_host(tls: &TlsConfig, host: &str) -> Result<bool, TlsError> {
+    let certs = load_certs(&tls.certs)?;
+    let Some(end_entity) = certs.first() else {
+        return Err(TlsError::NoCertificate {
+            path: tls.certs.clone(),
+            found: String::new(),
+        });
+    };
+    let cert =
+        webpki::EndEntityCert::try_from(end_entity).map_err(|e| TlsError::BadCertificate {
+            path: tls.certs.clone(),
+            index: 1,
+            detail: e.to_string(),
+        })?;
+    let Ok(name) = rustls::pki_types::ServerName::try_from(host) else {
+        return Ok(false);
+    };
+    Ok(cert.verify_is_valid_for_subject_name(&name).is_ok())
+}
+
 /// A warning when `tls.key` is readable by every user on the machine. Group-readable is fine:
 /// the README's `0640 root:scimd` lets the service read a key that root owns.
 pub fn key_exposure(tls: &TlsConfig) -> Option<String> {

@@ -1,6 +1,7 @@
 //! Admin API for troubleshooting: search the request log and read one entry with its
 //! diagnosis (`/api/log`), a resource's history, and per-token integration health
-//! (`/api/health`). Session required (read-only routes, so no CSRF).
+//! (`/api/health`), and the last report of `scimd doctor` (`/api/doctor`). Session required
+//! (read-only routes, so no CSRF).
 
 use std::sync::Arc;
 
@@ -21,7 +22,8 @@ pub(crate) fn routes() -> Vec<Route> {
         get_log_entry,
         resource_history,
         health,
-        browse_events
+        browse_events,
+        doctor
     ]
 }
 
@@ -141,5 +143,21 @@ async fn health(
     let slug = tenant.unwrap_or_else(|| crate::store::tenants::DEFAULT_SLUG.to_owned());
     Ok(Json(
         blocking(move || request_log::health(&store, &log, &slug)).await?,
+    ))
+}
+
+/// The last report `scimd doctor` kept, or null when it never ran against this database.
+#[get("/doctor")]
+async fn doctor(
+    _admin: Admin,
+    app: &State<App>,
+) -> Result<Json<Option<crate::service::doctor::Report>>, ApiError> {
+    let store = app.store.clone();
+    Ok(Json(
+        blocking(move || {
+            crate::service::doctor::last_report(&store)
+                .map_err(|e| OpError::Internal(e.to_string()))
+        })
+        .await?,
     ))
 }

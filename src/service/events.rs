@@ -494,17 +494,28 @@ pub async fn backlog(store: &Store) -> Result<Backlog> {
     let (position, oldest) = store
         .read(|conn| Ok((rows::position(conn)?, rows::oldest_time(conn)?)))
         .await?;
+    Ok(backlog_of(position, oldest))
+}
+
+/// [`backlog`] for the command line, which runs beside the server without a runtime.
+pub fn backlog_now(store: &Store) -> Result<Backlog> {
+    let (position, oldest) =
+        store.read_blocking(|conn| Ok((rows::position(conn)?, rows::oldest_time(conn)?)))?;
+    Ok(backlog_of(position, oldest))
+}
+
+fn backlog_of(position: rows::Position, oldest: Option<String>) -> Backlog {
     let now = clock::now();
     let oldest_age_secs = oldest
         .and_then(|t| {
             time::OffsetDateTime::parse(&t, &time::format_description::well_known::Rfc3339).ok()
         })
         .map_or(0, |t| (now - t).whole_seconds().max(0));
-    Ok(Backlog {
+    Backlog {
         last_seq: position.last,
         bytes: position.body_bytes,
         oldest_age_secs,
-    })
+    }
 }
 
 /// `scimd events tail`: the newest `n` events of a tenant, or those after `after`, oldest

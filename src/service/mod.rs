@@ -3,6 +3,7 @@
 
 pub mod admins;
 pub mod browse;
+pub mod doctor;
 pub mod events;
 pub mod export;
 pub mod extensions;

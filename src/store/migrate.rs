@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_create_events",
         include_str!("../../migrations/0008_create_events.sql"),
     ),
+    (
+        12,
+        "0012_create_maintenance",
+        include_str!("../../migrations/0012_create_maintenance.sql"),
+    ),
 ];
 
 /// The request log's own database file.
@@ -227,8 +232,8 @@ mod tests {
             let mut stmt = conn
                 // Admin accounts are global by design (see 0002_create_admin_tables.sql), and
                 // so is the one counter of credential changes (0006), and the events' one
-                // global sequence (0008).
-                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version','event_sequence') AND name NOT LIKE 'sqlite_%'")
+                // global sequence (0008), and the deployment's maintenance runs (0012).
+                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version','event_sequence','maintenance') AND name NOT LIKE 'sqlite_%'")
                 .expect("prepare");
             let tables: Vec<String> = stmt
                 .query_map([], |r| r.get(0))

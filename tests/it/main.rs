@@ -10,6 +10,7 @@ mod adversarial;
 mod backup;
 mod cli;
 mod discovery;
+mod doctor;
 mod durability;
 mod entra;
 mod errors;

@@ -16,13 +16,13 @@ use scimd::tls::{TlsError, check};
 use crate::server::{free_port, scimd, spawn};
 
 /// A CA and a server certificate for localhost/127.0.0.1 it issued, valid from `from` to `to`.
-struct Pki {
-    ca_der: Vec<u8>,
-    cert_pem: String,
-    key_pem: String,
+pub(crate) struct Pki {
+    pub(crate) ca_der: Vec<u8>,
+    pub(crate) cert_pem: String,
+    pub(crate) key_pem: String,
 }
 
-fn pki(from: OffsetDateTime, to: OffsetDateTime) -> Pki {
+pub(crate) fn pki(from: OffsetDateTime, to: OffsetDateTime) -> Pki {
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca_params
@@ -52,7 +52,7 @@ fn valid_pki() -> Pki {
 }
 
 /// Writes the two files and returns the `[tls]` section pointing at them.
-fn write(dir: &Path, certs: &str, key: &str) -> TlsConfig {
+pub(crate) fn write(dir: &Path, certs: &str, key: &str) -> TlsConfig {
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&c, certs).expect("write cert");
     std::fs::write(&k, key).expect("write key");
@@ -281,7 +281,7 @@ fn https_agent(ca_der: &[u8]) -> ureq::Agent {
 }
 
 /// `scimd serve` over TLS on `port` with `extra` settings, and an agent that trusts `p`'s CA.
-fn serve_tls(
+pub(crate) fn serve_tls(
     dir: &Path,
     p: &Pki,
     tls: &TlsConfig,

@@ -5,7 +5,7 @@
 //
 // Environment: SCIMD_BIN (default: $CARGO_TARGET_DIR or ../../target, then debug/scimd),
 // CHROMIUM (default /usr/bin/chromium).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -469,6 +469,21 @@ async function main() {
       await acme.locator('button:has-text("Copy")').first().click();
       eq(await page.evaluate(() => navigator.clipboard.readText()), `${base}/t/acme/scim/v2`, 'copied base URL');
       await both('dashboard', '/ui/dashboard');
+    });
+
+    await step('dashboard: the last scimd doctor report, with the fix of each open check', async () => {
+      await page.goto('/ui/dashboard');
+      await page.locator('section.doctor:has-text("Never run")').waitFor();
+      // The admin runs the command on the server, beside the running scimd.
+      const run = spawnSync(BIN, ['doctor'], { cwd: dir, env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_DATABASE: join(dir, 'scimd.db'), RUST_LOG: 'warn' }, encoding: 'utf8' });
+      eq(run.status, 0, `scimd doctor passes with warnings only: ${run.stdout}${run.stderr}`);
+      await page.reload();
+      const card = page.locator('section.doctor');
+      await card.locator('text=passed with warnings').waitFor();
+      const text = await card.textContent();
+      assert(text.includes('scimd doctor ran'), `the card says when it ran: ${text}`);
+      assert(/backup.*no backup has been taken.*Fix: run `?scimd backup/s.test(text) || text.includes('scimd backup /var/backups'), `the missing backup and its fix are shown: ${text}`);
+      await inspect(page, 'dashboard-doctor');
     });
 
     await step('dashboard states, Activity and history from real traffic', async () => {

@@ -1,5 +1,6 @@
 // Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
-// and recent failures with their diagnosis (the last two from the request log when present).
+// and recent failures with their diagnosis (the last two from the request log when present);
+// above them, the last `scimd doctor` report for the deployment as a whole.
 import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
 
 /** Tokens by what they have done. A refused request is an attempt too: a token whose only
@@ -126,11 +127,35 @@ function TenantCard({ t, origin }) {
   </section>`;
 }
 
+/** The last `scimd doctor` run: when, the counts, and every check that did not pass with its
+ * fix, since that is what the admin must act on. */
+function DoctorCard() {
+  const [state, setState] = useState({ report: undefined, error: null });
+  useEffect(() => {
+    api('GET', '/api/doctor').then((report) => setState({ report, error: null }), (error) => setState({ report: null, error }));
+  }, []);
+  const r = state.report;
+  const count = (o) => r.checks.filter((c) => c.outcome === o).length;
+  const open = r ? r.checks.filter((c) => c.outcome !== 'pass') : [];
+  return html`<section class="card doctor" aria-labelledby="doctor-heading">
+    <h2 id="doctor-heading">Deployment check</h2>
+    <${ErrorBox} error=${state.error} title="Could not load the last deployment check" />
+    ${r === undefined ? html`<${Loading} what="Loading the last deployment check" />`
+      : r === null ? html`<p class="muted">Never run. Run <code>scimd doctor</code> on the server: it checks TLS, the public URL, the database, disk, backups, tokens and the clock, and names the fix for each problem.</p>`
+      : html`<p><${Badge} kind=${r.ok ? (open.length ? 'warn' : 'good') : 'bad'}>${r.ok ? (open.length ? 'passed with warnings' : 'passed') : 'failed'}<//>
+          <code>scimd doctor</code> ran <${Time} iso=${r.ran_at} />: ${count('pass')} passed, ${count('warn')} warned, ${count('fail')} failed.</p>
+        ${open.length > 0 && html`<ul class="plain failures">${open.map((c) => html`<li>
+          <${Badge} kind=${c.outcome === 'fail' ? 'bad' : 'warn'}>${c.name}<//> ${c.detail}
+          ${c.fix && html`<div class="diag small"><strong>Fix:</strong> ${c.fix}</div>`}
+        </li>`)}</ul>`}`}
+  </section>`;
+}
+
 export function Dashboard({ tenants }) {
   const [origin, setOrigin] = useState(null);
   useEffect(() => { instance().then((i) => setOrigin(i.origin)); }, []);
   return html`<${PageTitle} sub="What each IdP should point at, and whether it is working.">Dashboard<//>
     ${tenants === null || origin === null ? html`<${Loading} what="Loading tenants" />`
       : tenants.length === 0 ? html`<${Empty} title="No tenants."><p><a href="/ui/tenants">Create a tenant</a> to get a SCIM URL.</p><//>`
-      : html`<div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} />`)}</div>`}`;
+      : html`<${DoctorCard} /><div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} />`)}</div>`}`;
 }
