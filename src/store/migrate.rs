@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_create_events",
         include_str!("../../migrations/0008_create_events.sql"),
     ),
+    (
+        9,
+        "0009_create_webhooks",
+        include_str!("../../migrations/0009_create_webhooks.sql"),
+    ),
 ];
 
 /// The request log's own database file.
@@ -83,6 +88,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "0006_add_quirks",
         include_str!("../../migrations/log/0006_add_quirks.sql"),
+    ),
+    (
+        7,
+        "0007_create_webhook_attempts",
+        include_str!("../../migrations/log/0007_create_webhook_attempts.sql"),
     ),
 ];
 
