@@ -48,7 +48,7 @@ const PAGE: u32 = 200;
 const ATTEMPTS_BUFFER: usize = 200;
 /// How often the supervisor looks for endpoints to start and checks backlogs.
 const SUPERVISE_EVERY: Duration = Duration::from_secs(1);
-const BACKLOG_EVERY: Duration = Duration::from_secs(60);
+const BACKLOG_EVERY: Duration = Duration::from_secs(10);
 
 /// A new `whsec_` secret: 32 random bytes.
 pub fn new_secret() -> String {

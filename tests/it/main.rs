@@ -30,3 +30,4 @@ mod secrets;
 mod tenants;
 mod tls;
 mod tokens;
+mod webhooks;
