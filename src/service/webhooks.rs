@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -515,10 +515,10 @@ impl Delivery {
         if let Ok(mut r) = self.runtime.lock() {
             *r = Some(runtime);
         }
-        let me = Arc::clone(self);
+        let me = Arc::downgrade(self);
         let spawned = std::thread::Builder::new()
             .name("webhook supervisor".into())
-            .spawn(move || me.supervise());
+            .spawn(move || Self::supervise(&me));
         match spawned {
             Ok(handle) => self.keep(handle),
             Err(e) => tracing::error!("cannot start the webhook delivery thread: {e}"),
@@ -553,21 +553,29 @@ impl Delivery {
         self.stop.load(Ordering::SeqCst)
     }
 
-    fn supervise(self: Arc<Self>) {
+    /// Starts a thread for each active endpoint that has none, and checks backlogs. Holds
+    /// the worker only weakly between rounds, so it ends when the server's state is dropped.
+    fn supervise(weak: &Weak<Self>) {
         let mut running: HashMap<String, std::thread::JoinHandle<()>> = HashMap::new();
         let mut last_backlog_check: Option<Instant> = None;
-        while !self.stopping() {
+        while let Some(me) = weak.upgrade() {
+            if me.stopping() {
+                for (_, h) in running.drain() {
+                    me.keep(h);
+                }
+                return;
+            }
             running.retain(|_, h| !h.is_finished());
-            match self.store.read_blocking(|c| rows::list(c, None)) {
+            match me.store.read_blocking(|c| rows::list(c, None)) {
                 Ok(hooks) => {
                     for w in hooks.iter().filter(|w| w.state == "active") {
                         if running.contains_key(&w.id) {
                             continue;
                         }
-                        let (me, id) = (Arc::clone(&self), w.id.clone());
+                        let (weak, id) = (Arc::downgrade(&me), w.id.clone());
                         let spawned = std::thread::Builder::new()
                             .name(format!("webhook {}", short(&w.id)))
-                            .spawn(move || me.run_endpoint(&id));
+                            .spawn(move || Self::run_endpoint(&weak, &id));
                         match spawned {
                             Ok(h) => {
                                 running.insert(w.id.clone(), h);
@@ -577,15 +585,12 @@ impl Delivery {
                     }
                     if last_backlog_check.is_none_or(|t| t.elapsed() >= BACKLOG_EVERY) {
                         last_backlog_check = Some(Instant::now());
-                        self.check_backlogs(&hooks);
+                        me.check_backlogs(&hooks);
                     }
                 }
                 Err(e) => tracing::warn!("cannot read the webhooks: {e}"),
             }
-            self.sleep(SUPERVISE_EVERY);
-        }
-        for (_, h) in running {
-            self.keep(h);
+            me.sleep(SUPERVISE_EVERY);
         }
     }
 
@@ -610,7 +615,14 @@ impl Delivery {
         let runtime = self.runtime.lock().ok().and_then(|r| r.clone());
         match runtime {
             Some(rt) => {
-                let _ = rt.block_on(rocket::tokio::time::timeout(d, batches.changed()));
+                // A runtime shutting down (a test's, as its server is dropped) panics in its
+                // timer; that ends the wait, not the thread.
+                let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    rt.block_on(rocket::tokio::time::timeout(d, batches.changed()))
+                }));
+                if waited.is_err() {
+                    self.sleep(d);
+                }
             }
             None => self.sleep(d),
         }
@@ -703,10 +715,14 @@ impl Delivery {
             .collect()
     }
 
-    /// One endpoint's loop: pages of events after its cursor, each delivered before the next.
-    fn run_endpoint(self: Arc<Self>, id: &str) {
+    /// One endpoint's thread: pages of events after its cursor, each event delivered before
+    /// the next. Ends when the endpoint is no longer active, at shutdown, or when the worker
+    /// is dropped.
+    fn run_endpoint(weak: &Weak<Self>, id: &str) {
+        let Some(mut batches) = weak.upgrade().map(|d| d.store.batches()) else {
+            return;
+        };
         let mut run = Run {
-            d: &self,
             hook: None,
             cursor: 0,
             saved: 0,
@@ -714,62 +730,80 @@ impl Delivery {
             attempts: Vec::new(),
             attempts_at: Instant::now(),
         };
-        let mut batches = self.store.batches();
-        loop {
-            batches.borrow_and_update();
-            if self.stopping() || !run.reload(id) {
-                break;
-            }
-            let Some(w) = run.hook.clone() else { break };
-            let position = match self.store.read_blocking(event_rows::position) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!("webhook {id}: cannot read the events: {e}");
-                    self.sleep(Duration::from_secs(1));
-                    continue;
+        while let Some(d) = weak.upgrade() {
+            if !d.page(&mut run, &mut batches, id) {
+                run.flush(&d, true);
+                if let Ok(mut c) = d.cursors.lock() {
+                    c.remove(id);
                 }
-            };
-            if run.cursor < position.pruned_through {
-                let reason = format!(
-                    "events after cursor {} were pruned before they were delivered (events.retention_days / events.max_bytes); replay from {} or later, and resynchronise the receiver from GET /events/snapshot",
-                    run.cursor, position.pruned_through
-                );
-                self.set_state(&w, "failing", &reason);
-                break;
-            }
-            let page = match self
-                .store
-                .read_blocking(|c| rows::pending(c, w.tenant_id, run.cursor, &w.types, PAGE))
-            {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::warn!("webhook {id}: cannot read the events: {e}");
-                    self.sleep(Duration::from_secs(1));
-                    continue;
-                }
-            };
-            if page.is_empty() {
-                run.flush(true);
-                // Also wakes for changes the CLI makes from another process.
-                self.wait_for_commit(&mut batches, Duration::from_secs(1));
-                continue;
-            }
-            for event in &page {
-                if !run.deliver(event) {
-                    break;
-                }
+                return;
             }
         }
-        run.flush(true);
-        if let Ok(mut c) = self.cursors.lock() {
-            c.remove(id);
+    }
+
+    /// Delivers one page of events, or waits for a commit when there is none; false when the
+    /// thread must end.
+    fn page(
+        &self,
+        run: &mut Run,
+        batches: &mut rocket::tokio::sync::watch::Receiver<u64>,
+        id: &str,
+    ) -> bool {
+        batches.borrow_and_update();
+        if self.stopping() || !run.reload(self, id) {
+            return false;
         }
+        let Some(w) = run.hook.clone() else {
+            return false;
+        };
+        let cursor = run.cursor;
+        // One snapshot: when no event after the cursor matches, the cursor moves to the head
+        // as of that snapshot, past the events the type filter skips (any later one has a
+        // higher number), so an idle endpoint neither rescans them nor falls behind pruning.
+        let read = self.store.read_blocking(|c| {
+            crate::store::snapshot(c, |c| {
+                Ok((
+                    event_rows::position(c)?,
+                    rows::pending(c, w.tenant_id, cursor, &w.types, PAGE)?,
+                ))
+            })
+        });
+        let (position, page) = match read {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("webhook {id}: cannot read the events: {e}");
+                self.sleep(Duration::from_secs(1));
+                return true;
+            }
+        };
+        if run.cursor < position.pruned_through {
+            let reason = format!(
+                "events after cursor {} were pruned before they were delivered (events.retention_days / events.max_bytes); replay from {} or later, and resynchronise the receiver from GET /events/snapshot",
+                run.cursor, position.pruned_through
+            );
+            self.set_state(&w, "failing", &reason);
+            return false;
+        }
+        if page.is_empty() {
+            if position.last > run.cursor {
+                run.advance(self, &w.id, position.last);
+            }
+            run.flush(self, true);
+            // Also wakes for changes the CLI makes from another process.
+            self.wait_for_commit(batches, Duration::from_secs(1));
+            return true;
+        }
+        for event in &page {
+            if !run.deliver(self, event) {
+                break;
+            }
+        }
+        true
     }
 }
 
 /// One endpoint thread's state.
-struct Run<'a> {
-    d: &'a Delivery,
+struct Run {
     hook: Option<Webhook>,
     /// Delivered through here (in memory).
     cursor: i64,
@@ -780,11 +814,19 @@ struct Run<'a> {
     attempts_at: Instant,
 }
 
-impl Run<'_> {
+impl Run {
+    /// Delivered (or skipped) through `seq`, in memory.
+    fn advance(&mut self, d: &Delivery, id: &str, seq: i64) {
+        self.cursor = seq;
+        if let Ok(mut c) = d.cursors.lock() {
+            c.insert(id.to_owned(), seq);
+        }
+    }
+
     /// Reads the endpoint again; false when it is gone or no longer active. An admin's change
     /// (a new generation) replaces the cursor in memory with the stored one.
-    fn reload(&mut self, id: &str) -> bool {
-        let row = match self.d.store.read_blocking(|c| rows::get(c, None, id)) {
+    fn reload(&mut self, d: &Delivery, id: &str) -> bool {
+        let row = match d.store.read_blocking(|c| rows::get(c, None, id)) {
             Ok(row) => row,
             Err(e) => {
                 tracing::warn!("webhook {id}: cannot read it: {e}");
@@ -809,8 +851,8 @@ impl Run<'_> {
 
     /// Delivers one event, retrying until a 2xx; false when the thread must stop or re-read
     /// the endpoint (stopping, failing, disabled, changed by an admin).
-    fn deliver(&mut self, event: &Pending) -> bool {
-        let cfg = &self.d.cfg;
+    fn deliver(&mut self, d: &Delivery, event: &Pending) -> bool {
+        let cfg = &d.cfg;
         let first = Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -819,7 +861,7 @@ impl Run<'_> {
             };
             attempt += 1;
             let (record, retry_after) = send(
-                &self.d.client,
+                &d.client,
                 &w,
                 Some(event.seq),
                 &event.id,
@@ -827,9 +869,9 @@ impl Run<'_> {
                 attempt,
             );
             let counter = match record.outcome.as_str() {
-                "delivered" => &self.d.counters.delivered,
-                "rejected" => &self.d.counters.rejected,
-                _ => &self.d.counters.failed,
+                "delivered" => &d.counters.delivered,
+                "rejected" => &d.counters.rejected,
+                _ => &d.counters.failed,
             };
             counter.fetch_add(1, Ordering::Relaxed);
             let status = record.status;
@@ -839,16 +881,13 @@ impl Run<'_> {
             };
             self.attempts.push(record);
             if matches!(status, Some(200..=299)) {
-                self.cursor = event.seq;
-                if let Ok(mut c) = self.d.cursors.lock() {
-                    c.insert(w.id.clone(), event.seq);
-                }
-                self.flush(false);
+                self.advance(d, &w.id, event.seq);
+                self.flush(d, false);
                 return true;
             }
             if status == Some(410) {
-                self.flush(true);
-                self.d.set_state(
+                self.flush(d, true);
+                d.set_state(
                     &w,
                     "disabled",
                     &format!(
@@ -860,8 +899,8 @@ impl Run<'_> {
             }
             let delay = backoff(cfg, attempt).max(retry_after_delay(retry_after.as_deref(), cfg));
             if first.elapsed() + delay > Duration::from_secs(cfg.retry_for_secs) {
-                self.flush(true);
-                self.d.set_state(
+                self.flush(d, true);
+                d.set_state(
                     &w,
                     "failing",
                     &format!(
@@ -874,21 +913,21 @@ impl Run<'_> {
                 );
                 return false;
             }
-            self.flush(true);
+            self.flush(d, true);
             // Waits in steps, looking at the endpoint each second: a replay, a rotation or a
             // disable from the UI or the CLI takes effect during a long backoff.
             let until = Instant::now() + delay;
             while Instant::now() < until {
-                self.d.sleep(
+                d.sleep(
                     until
                         .saturating_duration_since(Instant::now())
                         .min(Duration::from_secs(1)),
                 );
-                if self.d.stopping() {
+                if d.stopping() {
                     return false;
                 }
                 let generation = w.generation;
-                if !self.reload(&w.id)
+                if !self.reload(d, &w.id)
                     || self
                         .hook
                         .as_ref()
@@ -901,16 +940,15 @@ impl Run<'_> {
     }
 
     /// Writes the attempts and the cursor when due (`force`: now).
-    fn flush(&mut self, force: bool) {
+    fn flush(&mut self, d: &Delivery, force: bool) {
         if !self.attempts.is_empty()
             && (force
                 || self.attempts.len() >= ATTEMPTS_BUFFER
                 || self.attempts_at.elapsed() >= CURSOR_EVERY)
         {
             let batch = std::mem::take(&mut self.attempts);
-            let keep = self.d.cfg.attempts_kept;
-            if let Err(e) = self
-                .d
+            let keep = d.cfg.attempts_kept;
+            if let Err(e) = d
                 .store
                 .write_log_blocking(move |tx| rows::insert_attempts(tx, &batch, keep))
             {
@@ -923,8 +961,7 @@ impl Run<'_> {
         if self.cursor > self.saved && (force || due) {
             let Some(w) = &self.hook else { return };
             let (id, generation, cursor) = (w.id.clone(), w.generation, self.cursor);
-            match self
-                .d
+            match d
                 .store
                 .write_blocking(move |tx| rows::save_cursor(tx, &id, generation, cursor))
             {

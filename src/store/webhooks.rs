@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use super::Result;
 
-/// An endpoint as stored. The secrets are never serialised: they are shown once, when made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// An endpoint as stored. The secrets are never serialised (they are shown once, when made)
+/// nor printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 pub struct Webhook {
     pub id: String,
     #[serde(skip)]
@@ -33,6 +34,21 @@ pub struct Webhook {
     #[serde(skip)]
     pub generation: i64,
     pub created: String,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("types", &self.types)
+            .field("secret", &"[redacted]")
+            .field("state", &self.state)
+            .field("cursor", &self.cursor)
+            .field("generation", &self.generation)
+            .finish_non_exhaustive()
+    }
 }
 
 const COLUMNS: &str = "w.id, w.tenant_id, t.slug, w.url, w.types, w.secret, w.previous_secret, \

@@ -485,3 +485,37 @@ fn the_cli_adds_lists_tests_and_removes_webhooks() {
         json!([])
     );
 }
+
+#[rocket::async_test]
+async fn a_type_filter_sends_only_those_types_and_the_cursor_moves_past_the_rest() {
+    let app = lab(|_| {}).await;
+    let rx = receiver(204);
+    let created = webhooks::add(
+        &app.app().store,
+        &app.app().config.webhooks,
+        "default",
+        &rx.url,
+        vec!["group.created".into()],
+    )
+    .expect("add");
+    app.create_user("skipped").await;
+    app.create_group("wanted").await;
+    app.create_user("skipped-too").await;
+    let last = app.sql_int("SELECT MAX(seq) FROM events");
+    eventually("the cursor at the newest event", || {
+        let w = webhooks::show(&app.app().store, None, &created.webhook.id, 1).expect("show");
+        (w.webhook.cursor == last).then_some(())
+    })
+    .await;
+    let got = rx.got.lock().expect("lock").clone();
+    let types: Vec<String> = got
+        .iter()
+        .map(|g| {
+            serde_json::from_str::<Value>(&g.body).expect("json")["type"]
+                .as_str()
+                .expect("type")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(types, ["group.created"]);
+}
