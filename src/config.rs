@@ -706,6 +706,24 @@ mod tests {
     }
 
     #[test]
+    fn webhook_bounds_are_checked_and_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_WEBHOOKS__RETRY_FOR_SECS", "864000");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("backlog age below the retry window")
+                .to_string();
+            assert!(msg.contains("webhooks.max_backlog_age_secs"), "{msg}");
+            jail.set_env("SCIMD_WEBHOOKS__RETRY_FOR_SECS", "60");
+            jail.set_env("SCIMD_WEBHOOKS__TIMEOUT_SECS", "0");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("no timeout")
+                .to_string();
+            assert!(msg.contains("timeout_secs"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn scimd_config_names_the_file_and_is_not_a_setting() {
         Jail::expect_with(|jail| {
             jail.set_env("SCIMD_CONFIG", "/dev/null");
