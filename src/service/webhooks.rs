@@ -1065,6 +1065,17 @@ mod tests {
             Duration::from_secs(60)
         );
         assert_eq!(retry_after_delay(Some("soon"), &cfg), Duration::ZERO);
+        // An HTTP date (RFC 9110 IMF-fixdate) half a minute ahead.
+        let at = clock::now() + time::Duration::seconds(31);
+        let fmt = time::macros::format_description!(
+            "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+        );
+        let date = at.format(&fmt).expect("format");
+        let d = retry_after_delay(Some(&date), &cfg);
+        assert!(
+            d >= Duration::from_secs(25) && d <= Duration::from_secs(31),
+            "{date}: {d:?}"
+        );
         assert_eq!(retry_after_delay(None, &cfg), Duration::ZERO);
     }
 
