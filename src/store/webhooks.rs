@@ -177,12 +177,14 @@ pub fn replay(conn: &Connection, id: &str, cursor: i64, now: &str) -> Result<boo
         == 1)
 }
 
-/// A new signing secret; the current one keeps signing until `previous_expires`.
+/// A new signing secret; the current one keeps signing until `previous_expires`. Not a new
+/// generation: the worker picks the secrets up as it reads the endpoint again, without
+/// going back to its durable cursor.
 pub fn rotate(conn: &Connection, id: &str, secret: &str, previous_expires: &str) -> Result<bool> {
     Ok(conn
         .prepare_cached(
-            "UPDATE webhooks SET previous_secret = secret, secret = ?2, previous_expires = ?3, \
-             generation = generation + 1 WHERE id = ?1",
+            "UPDATE webhooks SET previous_secret = secret, secret = ?2, previous_expires = ?3 \
+             WHERE id = ?1",
         )?
         .execute(params![id, secret, previous_expires])?
         == 1)
