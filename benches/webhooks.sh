@@ -10,12 +10,12 @@
 #    (2 threads, 32 connections) alternate between the endpoint disabled and active (each
 #    active slice also delivers what the slice before it left). Acceptance: on/off >= 0.90.
 #
-# Env: SCIMD_BIN (default: the release binary of `cargo build --release`), EVENTS (20000),
+# Env: BENCH_SCIMD (default: the release binary of `cargo build --release`), EVENTS (20000),
 #      SLICES (6 pairs), SLICE (5 seconds each).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
-bin="${SCIMD_BIN:-$target/release/scimd}"
+bin="${BENCH_SCIMD:-$target/release/scimd}"
 events="${EVENTS:-20000}"
 slices="${SLICES:-6}"
 slice="${SLICE:-5}"
@@ -54,7 +54,7 @@ pids+=($!)
 
 export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1 SCIMD_DATABASE="$work/scimd.db"
 export SCIMD_PORT="$(port)" SCIMD_WEBHOOKS__ALLOW_HTTP=true RUST_LOG=warn
-token="$("$bin" token create --name bench 2>/dev/null)"
+token="$("$bin" token create --name bench 2>"$work/token.err")" || { cat "$work/token.err" >&2; exit 1; }
 "$bin" serve >"$work/server.log" 2>&1 &
 pids+=($!)
 server=$!

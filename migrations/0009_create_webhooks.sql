@@ -4,8 +4,8 @@
 -- endpoint may get the last events again, with the same webhook-id. `secret` is the signing
 -- key itself (a `whsec_` string): signing needs it, so it cannot be stored hashed; it is shown
 -- once and never again. `previous_secret` also signs until `previous_expires` (a rotation).
--- `generation` moves when an admin replays or disables the endpoint: the worker writes its
--- cursor and state only while the generation it read is current, so it never undoes a replay.
+-- `generation` moves when an admin replays the endpoint: the worker writes its cursor and
+-- state only while the generation it read is current, so it never undoes a replay.
 CREATE TABLE webhooks (
     id               TEXT PRIMARY KEY,
     tenant_id        INTEGER NOT NULL REFERENCES tenants(id),

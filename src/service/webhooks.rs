@@ -407,15 +407,10 @@ pub fn disable(store: &Store, tenant_slug: Option<&str>, id: &str) -> Result<Web
     let now = clock::timestamp(clock::now());
     let key = w.id.clone();
     store
+        // Not a new generation: the worker's last progress still counts, so a replay that
+        // resumes from the cursor sends nothing twice.
         .write_blocking(move |tx| {
-            rows::set_state(
-                tx,
-                &key,
-                "disabled",
-                Some("disabled by an admin"),
-                &now,
-                true,
-            )
+            rows::set_state(tx, &key, "disabled", Some("disabled by an admin"), &now)
         })
         .map_err(internal("disabling the webhook"))?;
     find(store, tenant_slug, id)

@@ -120,25 +120,24 @@ pub fn count_of_tenant(conn: &Connection, tenant_id: i64) -> Result<u32> {
         .query_row([tenant_id], |r| r.get(0))?)
 }
 
-/// Moves an endpoint to `state`; an admin's change (`bump`) also starts a new generation.
+/// An admin moves an endpoint to `state`.
 pub fn set_state(
     conn: &Connection,
     id: &str,
     state: &str,
     reason: Option<&str>,
     now: &str,
-    bump: bool,
 ) -> Result<bool> {
     Ok(conn
         .prepare_cached(
-            "UPDATE webhooks SET state = ?2, state_reason = ?3, state_since = ?4, \
-             generation = generation + ?5 WHERE id = ?1",
+            "UPDATE webhooks SET state = ?2, state_reason = ?3, state_since = ?4 WHERE id = ?1",
         )?
-        .execute(params![id, state, reason, now, i64::from(bump)])?
+        .execute(params![id, state, reason, now])?
         == 1)
 }
 
-/// The worker's state change: only if no admin changed the endpoint since it read it.
+/// The worker's state change: only while the endpoint is active and no admin replayed it
+/// since the worker read it.
 pub fn set_state_if(
     conn: &Connection,
     id: &str,
@@ -150,7 +149,7 @@ pub fn set_state_if(
     Ok(conn
         .prepare_cached(
             "UPDATE webhooks SET state = ?3, state_reason = ?4, state_since = ?5 \
-             WHERE id = ?1 AND generation = ?2",
+             WHERE id = ?1 AND generation = ?2 AND state = 'active'",
         )?
         .execute(params![id, generation, state, reason, now])?
         == 1)
