@@ -359,16 +359,16 @@ pub fn replay(
     let position = store
         .read_blocking(event_rows::position)
         .map_err(internal("reading the events"))?;
-    if after < position.pruned_through {
-        return Err(OpError::Invalid(format!(
-            "after: the events up to {} were pruned (events.retention_days / events.max_bytes), so a replay starts at {} at the earliest; the receiver resynchronises from GET /events/snapshot for what is older",
-            position.pruned_through, position.pruned_through
-        )));
-    }
     if after < 0 || after > position.last {
         return Err(OpError::Invalid(format!(
             "after: {after} is not a cursor of this server; use a number between {} and {} (the newest event)",
             position.pruned_through, position.last
+        )));
+    }
+    if after < position.pruned_through {
+        return Err(OpError::Invalid(format!(
+            "after: the events up to {} were pruned (events.retention_days / events.max_bytes), so a replay starts at {} at the earliest; the receiver resynchronises from GET /events/snapshot for what is older",
+            position.pruned_through, position.pruned_through
         )));
     }
     let now = clock::timestamp(clock::now());
