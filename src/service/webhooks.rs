@@ -7,9 +7,10 @@
 //! `webhook-id` (the event's id), until any 2xx; backoff doubles with jitter up to
 //! `webhooks.retry_max_delay_secs`, honours `Retry-After`, and after `retry_for_secs` (3 days)
 //! the endpoint is `failing` and its events wait for a replay. 410 disables it. Its cursor is
-//! made durable every [`CURSOR_EVERY_EVENTS`] events or [`CURSOR_EVERY`], whichever comes
-//! first, and whenever it stops or catches up: after a crash the last events may come again,
-//! with the same `webhook-id`, never an event lost.
+//! made durable when [`CURSOR_EVERY_EVENTS`] events or [`CURSOR_EVERY`] passed since the last
+//! time (so at most one small write a second on the main writer, however slow or fast the
+//! traffic), and when the endpoint's thread stops: after a crash the last events may come
+//! again, with the same `webhook-id`, never an event lost.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -783,7 +784,9 @@ impl Delivery {
             if position.last > run.cursor {
                 run.advance(self, &w.id, position.last);
             }
-            run.flush(self, true);
+            // Not forced: under a trickle of writes the endpoint catches up after every event,
+            // and a cursor write per event would double the main writer's work.
+            run.flush(self, false);
             // Also wakes for changes the CLI makes from another process.
             self.wait_for_commit(batches, Duration::from_secs(1));
             return true;
