@@ -685,6 +685,17 @@ impl Delivery {
         }
     }
 
+    /// When the first recorded attempt at `seq` was made, as an `Instant` of this process.
+    fn first_attempt(&self, w: &Webhook, seq: i64) -> Option<Instant> {
+        let at = self
+            .store
+            .read_blocking(|c| rows::first_attempt(c, &w.id, seq, &w.state_since))
+            .ok()
+            .flatten()?;
+        let age = age_secs(Some(&at), clock::now());
+        Instant::now().checked_sub(Duration::from_secs(age))
+    }
+
     /// Per-endpoint gauges for `/metrics`.
     pub fn gauges(&self) -> Vec<Gauge> {
         let now = clock::now();
@@ -851,7 +862,7 @@ impl Run {
     /// the endpoint (stopping, failing, disabled, changed by an admin).
     fn deliver(&mut self, d: &Delivery, event: &Pending) -> bool {
         let cfg = &d.cfg;
-        let first = Instant::now();
+        let mut first = Instant::now();
         let mut attempt = 0u32;
         loop {
             let Some(w) = self.hook.clone() else {
@@ -894,6 +905,12 @@ impl Run {
                     ),
                 );
                 return false;
+            }
+            if attempt == 1 {
+                // The window counts from the first try since the endpoint last became active,
+                // also when that was before a restart.
+                self.flush(d, true);
+                first = d.first_attempt(&w, event.seq).unwrap_or(first);
             }
             let delay = backoff(cfg, attempt).max(retry_after_delay(retry_after.as_deref(), cfg));
             if first.elapsed() + delay > Duration::from_secs(cfg.retry_for_secs) {

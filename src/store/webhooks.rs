@@ -363,3 +363,19 @@ pub fn pending(
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
+
+/// When the first attempt at event `seq` since `since` was made (a reader: the log is
+/// attached): a retry window survives a restart.
+pub fn first_attempt(
+    conn: &Connection,
+    webhook_id: &str,
+    seq: i64,
+    since: &str,
+) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT MIN(time) FROM log.webhook_attempts WHERE webhook_id = ?1 AND seq = ?2 \
+             AND time >= ?3",
+        )?
+        .query_row(params![webhook_id, seq, since], |r| r.get(0))?)
+}

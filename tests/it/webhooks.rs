@@ -519,3 +519,57 @@ async fn a_type_filter_sends_only_those_types_and_the_cursor_moves_past_the_rest
         .collect();
     assert_eq!(types, ["group.created"]);
 }
+
+/// The 3-day window counts from the first attempt on record, so a restart does not start it
+/// again: here an attempt 10 s old (as if made before a restart) and a 5 s window leave no
+/// room for a retry.
+#[rocket::async_test]
+async fn the_retry_window_counts_from_the_first_attempt_on_record() {
+    let app = lab(|c| {
+        c.webhooks.enabled = false;
+        c.webhooks.retry_for_secs = 5;
+    })
+    .await;
+    let rx = receiver(500);
+    let (id, _) = add(&app, &rx.url);
+    app.create_user("old").await;
+    let seq = app.sql_int("SELECT MAX(seq) FROM events");
+    let store = app.app().store.clone();
+    // As if the endpoint had been added a minute ago and tried 10 s ago.
+    let minute = scimd::clock::timestamp(scimd::clock::now() - time::Duration::seconds(60));
+    store
+        .write_blocking(move |tx| {
+            tx.execute("UPDATE webhooks SET state_since = ?1", [minute])?;
+            Ok(())
+        })
+        .expect("backdate");
+    let earlier = scimd::clock::timestamp(scimd::clock::now() - time::Duration::seconds(10));
+    let attempt = scimd::store::webhooks::Attempt {
+        tenant_id: 1,
+        webhook_id: id.clone(),
+        seq: Some(seq),
+        event_id: "evt_before_the_restart".into(),
+        attempt: 1,
+        time: earlier,
+        status: Some(500),
+        outcome: "rejected".into(),
+        latency_ms: 1,
+        excerpt: String::new(),
+    };
+    store
+        .write_log_blocking(move |tx| scimd::store::webhooks::insert_attempts(tx, &[attempt], 10))
+        .expect("attempt");
+    app.state::<Arc<webhooks::Delivery>>()
+        .start(rocket::tokio::runtime::Handle::current());
+    let reason = eventually("failing", || {
+        let (s, reason) = state(&app, &id);
+        (s == "failing").then_some(reason)
+    })
+    .await;
+    assert!(reason.contains("webhooks.retry_for_secs"), "{reason}");
+    assert_eq!(
+        rx.got.lock().expect("lock").len(),
+        1,
+        "no retry: the window had passed"
+    );
+}
