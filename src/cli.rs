@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod webhook;
+
 use crate::clock;
 use crate::config::Config;
 use crate::service::tenants as tenants_service;
@@ -99,6 +101,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Manage webhooks: push a tenant's events to an HTTPS endpoint, signed (Standard Webhooks).
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
     /// Print every user and group of a tenant as JSON lines (one SCIM resource a line, as GET
     /// returns it, no secrets), consistent as of one commit, for audits and migrations.
     Export {
@@ -405,6 +410,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, &config, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
         Command::Events(cmd) => open(&config).and_then(|store| events(&store, cmd)),
+        Command::Webhook(cmd) => open(&config).and_then(|store| webhook::run(&store, &config, cmd)),
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }

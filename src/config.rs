@@ -34,6 +34,7 @@ pub struct Config {
     pub request_log: RequestLogConfig,
     pub history: HistoryConfig,
     pub events: EventsConfig,
+    pub webhooks: WebhooksConfig,
     pub metrics: MetricsConfig,
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
@@ -297,6 +298,53 @@ impl Default for EventsConfig {
     }
 }
 
+/// `[webhooks]`: pushing the events outbox to endpoints (`service::webhooks`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Run the delivery worker. Off, endpoints can still be managed and events wait.
+    pub enabled: bool,
+    /// Accept `http://` endpoint URLs (a receiver on the same host or in a lab); otherwise
+    /// only `https://`, since an event carries a user's attributes.
+    pub allow_http: bool,
+    pub max_endpoints_per_tenant: u32,
+    pub connect_timeout_secs: u64,
+    /// The whole attempt: connect, send, answer.
+    pub timeout_secs: u64,
+    /// The first retry's delay; each next one doubles, with jitter, up to `retry_max_delay_secs`.
+    pub retry_initial_ms: u64,
+    pub retry_max_delay_secs: u64,
+    /// How long an event is retried before its endpoint is marked failing (3 days).
+    pub retry_for_secs: u64,
+    /// An endpoint whose undelivered events are older than this is disabled.
+    pub max_backlog_age_secs: u64,
+    /// An endpoint whose undelivered events' bodies exceed this is disabled.
+    pub max_backlog_bytes: u64,
+    /// Bytes of each response kept with its attempt.
+    pub response_excerpt_bytes: usize,
+    /// Attempts kept per endpoint, newest first.
+    pub attempts_kept: u32,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_http: false,
+            max_endpoints_per_tenant: 10,
+            connect_timeout_secs: 5,
+            timeout_secs: 15,
+            retry_initial_ms: 1000,
+            retry_max_delay_secs: 3600,
+            retry_for_secs: 3 * 24 * 3600,
+            max_backlog_age_secs: 7 * 24 * 3600,
+            max_backlog_bytes: 256 << 20,
+            response_excerpt_bytes: 1024,
+            attempts_kept: 200,
+        }
+    }
+}
+
 /// `[metrics]`: `/metrics` answers loopback clients without a token; anyone else must send
 /// `Authorization: Bearer <token>`. Without a token, only loopback may scrape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -327,6 +375,7 @@ impl Default for Config {
             request_log: RequestLogConfig::default(),
             history: HistoryConfig::default(),
             events: EventsConfig::default(),
+            webhooks: WebhooksConfig::default(),
             metrics: MetricsConfig::default(),
             admin: None,
         }
@@ -395,6 +444,25 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "events.max_page and events.retention_days must be at least 1".into(),
             ));
+        }
+        let w = &self.webhooks;
+        if w.max_endpoints_per_tenant == 0
+            || w.connect_timeout_secs == 0
+            || w.timeout_secs == 0
+            || w.retry_initial_ms == 0
+            || w.retry_max_delay_secs == 0
+            || w.retry_for_secs == 0
+            || w.attempts_kept == 0
+        {
+            return Err(ConfigError::Invalid(
+                "webhooks.max_endpoints_per_tenant, connect_timeout_secs, timeout_secs, retry_initial_ms, retry_max_delay_secs, retry_for_secs and attempts_kept must be at least 1".into(),
+            ));
+        }
+        if w.max_backlog_age_secs < w.retry_for_secs {
+            return Err(ConfigError::Invalid(format!(
+                "webhooks.max_backlog_age_secs ({}) must be at least webhooks.retry_for_secs ({}): an endpoint would be disabled while its events are still being retried",
+                w.max_backlog_age_secs, w.retry_for_secs
+            )));
         }
         if self.history.max_value_bytes < 64 {
             return Err(ConfigError::Invalid(
@@ -633,6 +701,24 @@ mod tests {
                 .to_string();
             assert!(msg.contains("max_result"), "{msg}");
             assert!(msg.to_lowercase().contains("environment"), "{msg}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn webhook_bounds_are_checked_and_named() {
+        Jail::expect_with(|jail| {
+            jail.set_env("SCIMD_WEBHOOKS__RETRY_FOR_SECS", "864000");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("backlog age below the retry window")
+                .to_string();
+            assert!(msg.contains("webhooks.max_backlog_age_secs"), "{msg}");
+            jail.set_env("SCIMD_WEBHOOKS__RETRY_FOR_SECS", "60");
+            jail.set_env("SCIMD_WEBHOOKS__TIMEOUT_SECS", "0");
+            let msg = Config::from_figment(Config::figment(None))
+                .expect_err("no timeout")
+                .to_string();
+            assert!(msg.contains("timeout_secs"), "{msg}");
             Ok(())
         });
     }

@@ -12,9 +12,10 @@ import { Setup } from './pages/setup.js';
 import { Activity } from './pages/activity.js';
 import { Events } from './pages/events.js';
 import { Settings } from './pages/settings.js';
+import { Webhooks } from './pages/webhooks.js';
 
 const TENANT_PAGES = [
-  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['settings', 'Settings'],
+  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['settings', 'Settings'],
 ];
 
 function parse(loc) {
@@ -75,6 +76,7 @@ function App() {
   else if (inTenant && page === 'setup') body = html`<${Setup} slug=${slug} idp=${parts[3] || 'okta'} />`;
   else if (inTenant && page === 'activity') body = html`<${Activity} slug=${slug} search=${search} />`;
   else if (inTenant && page === 'events') body = html`<${Events} slug=${slug} search=${search} />`;
+  else if (inTenant && page === 'webhooks') body = html`<${Webhooks} slug=${slug} />`;
   else if (inTenant && page === 'settings') body = html`<${Settings} slug=${slug} />`;
   else body = html`<${ErrorBox} title="Page not found" error=${new Error('This address is not a page of the scimd UI. Use the navigation above.')} />`;
 

@@ -27,6 +27,7 @@ use subtle::ConstantTimeEq;
 use super::{App, ThisListener};
 use crate::service::request_log::RequestLog;
 use crate::service::tokens;
+use crate::service::webhooks::Delivery;
 use crate::store::{HOLD_BUCKETS, HoldSnapshot};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -47,6 +48,9 @@ pub struct Metrics {
     events_last_seq: IntGauge,
     events_bytes: IntGauge,
     events_oldest_age: IntGauge,
+    webhook_attempts: IntGaugeVec,
+    webhook_oldest: IntGaugeVec,
+    webhook_endpoints: IntGaugeVec,
 }
 
 impl Metrics {
@@ -96,6 +100,30 @@ impl Metrics {
             "Bytes the request log's file and its WAL take on disk",
         )
         .expect("valid metric");
+        let webhook_attempts = IntGaugeVec::new(
+            Opts::new(
+                "scimd_webhook_attempts_total",
+                "Webhook delivery attempts since start, by outcome: delivered (2xx), rejected (another status), failed (no answer)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_oldest = IntGaugeVec::new(
+            Opts::new(
+                "scimd_webhook_oldest_undelivered_age_seconds",
+                "Age of the oldest event a webhook endpoint has not received yet (0 when none)",
+            ),
+            &["tenant", "webhook", "state"],
+        )
+        .expect("valid metric");
+        let webhook_endpoints = IntGaugeVec::new(
+            Opts::new(
+                "scimd_webhook_endpoints",
+                "Webhook endpoints by state; failing or disabled ones need an admin",
+            ),
+            &["state"],
+        )
+        .expect("valid metric");
         let events_last_seq = IntGauge::new(
             "scimd_events_last_seq",
             "The newest event's sequence number (the feed's head)",
@@ -131,6 +159,9 @@ impl Metrics {
             Box::new(events_last_seq.clone()),
             Box::new(events_bytes.clone()),
             Box::new(events_oldest_age.clone()),
+            Box::new(webhook_attempts.clone()),
+            Box::new(webhook_oldest.clone()),
+            Box::new(webhook_endpoints.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -147,6 +178,9 @@ impl Metrics {
             events_last_seq,
             events_bytes,
             events_oldest_age,
+            webhook_attempts,
+            webhook_oldest,
+            webhook_endpoints,
         }
     }
 
@@ -272,6 +306,7 @@ async fn metrics(
     _s: Scraper,
     m: &State<Arc<Metrics>>,
     log: &State<Arc<RequestLog>>,
+    webhooks: &State<Arc<Delivery>>,
     app: &State<App>,
 ) -> (ContentType, String) {
     m.queue_depth
@@ -289,6 +324,7 @@ async fn metrics(
         m.events_bytes.set(b.bytes);
         m.events_oldest_age.set(b.oldest_age_secs);
     }
+    webhook_metrics(m, webhooks.inner().clone()).await;
     let store = app.store.clone();
     let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;
     m.token_expiry.reset();
@@ -309,4 +345,35 @@ async fn metrics(
         ContentType::new("text", "plain").with_params([("version", "0.0.4"), ("charset", "utf-8")]),
         m.render(&app.store.writer_hold_times()),
     )
+}
+
+/// The webhook instruments: attempts by outcome, and per endpoint its state and the age of the
+/// oldest event it has yet to receive (labels are endpoints that exist).
+async fn webhook_metrics(m: &Metrics, delivery: Arc<Delivery>) {
+    let c = &delivery.counters;
+    for (outcome, n) in [
+        ("delivered", &c.delivered),
+        ("rejected", &c.rejected),
+        ("failed", &c.failed),
+    ] {
+        m.webhook_attempts
+            .with_label_values(&[outcome])
+            .set(i64::try_from(n.load(std::sync::atomic::Ordering::Relaxed)).unwrap_or(i64::MAX));
+    }
+    let Ok(gauges) = rocket::tokio::task::spawn_blocking(move || delivery.gauges()).await else {
+        return;
+    };
+    m.webhook_oldest.reset();
+    m.webhook_endpoints.reset();
+    for state in ["active", "failing", "disabled"] {
+        m.webhook_endpoints.with_label_values(&[state]).set(0);
+    }
+    for g in gauges {
+        m.webhook_oldest
+            .with_label_values(&[g.tenant.as_str(), g.id.as_str(), g.state.as_str()])
+            .set(g.oldest_undelivered_secs);
+        m.webhook_endpoints
+            .with_label_values(&[g.state.as_str()])
+            .inc();
+    }
 }

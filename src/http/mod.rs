@@ -5,6 +5,7 @@ mod admin;
 mod admin_browse;
 mod admin_log;
 mod admin_settings;
+mod admin_webhooks;
 mod auth;
 #[cfg(feature = "bench-hello")]
 pub mod bench;
@@ -36,6 +37,7 @@ use crate::service::rate_limit::RateLimiter;
 use crate::service::request_log::RequestLog;
 use crate::service::tokens::TokenCache;
 use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
+use crate::service::webhooks::Delivery;
 use crate::store::tenants::DEFAULT_SLUG;
 use crate::store::{Store, files};
 
@@ -79,6 +81,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_browse::routes),
     (Side::Admin, "/api", admin_settings::routes),
     (Side::Admin, "/api", admin_log::routes),
+    (Side::Admin, "/api", admin_webhooks::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];
@@ -122,6 +125,7 @@ pub struct Shared {
     metrics: Arc<metrics::Metrics>,
     rate: Arc<RateLimiter>,
     logins: Arc<LoginLimiter>,
+    webhooks: Arc<Delivery>,
 }
 
 impl Shared {
@@ -139,7 +143,9 @@ impl Shared {
             per_address: config.limits.login_failures_per_address,
             ..LoginPolicy::default()
         });
+        let webhooks = Arc::new(Delivery::new(app.store.clone(), config.webhooks.clone()));
         Ok(Self {
+            webhooks,
             log: Arc::new(log),
             usage: Arc::default(),
             tokens: Arc::default(),
@@ -160,16 +166,49 @@ impl Shared {
             .manage(self.metrics)
             .manage(self.rate)
             .manage(self.logins)
+            .manage(self.webhooks)
     }
 }
 
 /// The background work on the shared state, attached to exactly one listener: the request
-/// log's writer and the token-usage flusher.
+/// log's writer, the token-usage flusher, the events pruner and the webhook delivery.
 pub fn with_workers(rocket: Rocket<Build>) -> Rocket<Build> {
     rocket
         .attach(request_log::RequestLogWriter)
         .attach(usage_flusher())
         .attach(events_pruner())
+        .attach(WebhookDelivery)
+}
+
+/// Starts webhook delivery ([`Delivery`], its own threads) at liftoff when
+/// `webhooks.enabled`, and stops it at shutdown, making each endpoint's cursor durable.
+struct WebhookDelivery;
+
+#[rocket::async_trait]
+impl Fairing for WebhookDelivery {
+    fn info(&self) -> Info {
+        Info {
+            name: "webhook delivery",
+            kind: Kind::Liftoff | Kind::Shutdown,
+        }
+    }
+
+    async fn on_liftoff(&self, rocket: &Rocket<rocket::Orbit>) {
+        let (Some(delivery), Some(app)) = (rocket.state::<Arc<Delivery>>(), rocket.state::<App>())
+        else {
+            return;
+        };
+        if app.config.webhooks.enabled {
+            delivery.start(rocket::tokio::runtime::Handle::current());
+        }
+    }
+
+    async fn on_shutdown(&self, rocket: &Rocket<rocket::Orbit>) {
+        if let Some(delivery) = rocket.state::<Arc<Delivery>>().cloned() {
+            let grace = std::time::Duration::from_secs(2);
+            let _ = rocket::tokio::task::spawn_blocking(move || delivery.stop(grace)).await;
+        }
+    }
 }
 
 /// Prunes the events outbox at start and every `PRUNE_INTERVAL` (`[events]` retention).

@@ -17,6 +17,7 @@ pub mod settings;
 pub mod tenants;
 pub mod tokens;
 pub mod usage;
+pub mod webhooks;
 
 /// Where a SCIM request operates: the tenant and the absolute base URL of its SCIM API (e.g.
 /// `https://scim.example.com/t/acme/scim/v2`), used for `meta.location` and `$ref`.

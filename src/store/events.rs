@@ -41,7 +41,7 @@ pub fn insert(conn: &Connection, events: &[NewEvent]) -> Result<()> {
 }
 
 /// The body as served: `seq` first, then the stored members.
-const SERVED: &str = "'{\"seq\":' || seq || ',' || substr(body, 2)";
+pub(super) const SERVED: &str = "'{\"seq\":' || seq || ',' || substr(body, 2)";
 
 /// The feed's position: the newest number handed out, the highest pruned one, and the bytes
 /// of the bodies kept.

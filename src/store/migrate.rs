@@ -51,6 +51,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0008_create_events.sql"),
     ),
     (
+        9,
+        "0009_create_webhooks",
+        include_str!("../../migrations/0009_create_webhooks.sql"),
+    ),
+    (
         12,
         "0012_create_maintenance",
         include_str!("../../migrations/0012_create_maintenance.sql"),
@@ -88,6 +93,11 @@ const LOG_MIGRATIONS: &[(i64, &str, &str)] = &[
         6,
         "0006_add_quirks",
         include_str!("../../migrations/log/0006_add_quirks.sql"),
+    ),
+    (
+        7,
+        "0007_create_webhook_attempts",
+        include_str!("../../migrations/log/0007_create_webhook_attempts.sql"),
     ),
 ];
 

@@ -19,6 +19,7 @@ pub mod tenants;
 #[cfg(test)]
 mod testing;
 pub mod tokens;
+pub mod webhooks;
 mod writer;
 
 use std::path::Path;
@@ -307,20 +308,15 @@ impl Store {
         &self,
         f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
     ) -> Result<T> {
-        let (reply, outcome) = std::sync::mpsc::sync_channel(1);
-        self.writer.submit(
-            move |conn| f(conn).map(Ok::<T, ()>),
-            move |out| {
-                let _ = reply.send(out);
-            },
-        );
-        match outcome.recv() {
-            Ok(Ok(Ok(out))) => Ok(out),
-            Ok(Err(e)) => Err(e),
-            Ok(Ok(Err(()))) | Err(_) => {
-                Err(StoreError::Internal("the writer dropped a write".into()))
-            }
-        }
+        submit_blocking(&self.writer, f)
+    }
+
+    /// Blocking variant of [`Store::write_log`] for worker threads (webhook delivery).
+    pub fn write_log_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        submit_blocking(&self.log_writer, f)
     }
 
     /// Blocking variant of [`Store::read`] for the CLI.
@@ -396,6 +392,25 @@ fn init_reader(conn: &mut Connection, log: &Path) -> rusqlite::Result<()> {
         [log.to_string_lossy().as_ref()],
     )?;
     register_functions(conn)
+}
+
+/// Submits `f` to `writer` and waits for its commit on this (non-async) thread.
+fn submit_blocking<T: Send + 'static>(
+    writer: &writer::Writer,
+    f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let (reply, outcome) = std::sync::mpsc::sync_channel(1);
+    writer.submit(
+        move |conn| f(conn).map(Ok::<T, ()>),
+        move |out| {
+            let _ = reply.send(out);
+        },
+    );
+    match outcome.recv() {
+        Ok(Ok(Ok(out))) => Ok(out),
+        Ok(Err(e)) => Err(e),
+        Ok(Ok(Err(()))) | Err(_) => Err(StoreError::Internal("the writer dropped a write".into())),
+    }
 }
 
 /// [`submit`] for a write that cannot be refused, only fail.

@@ -31,3 +31,4 @@ mod secrets;
 mod tenants;
 mod tls;
 mod tokens;
+mod webhooks;

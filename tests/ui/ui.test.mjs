@@ -8,6 +8,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +60,7 @@ async function startScimd({ adminPort } = {}) {
   const admin = adminPort ? { SCIMD_ADMIN__PORT: String(adminPort) } : {};
   const proc = spawn(BIN, ['serve'], {
     cwd: dir,
-    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', RUST_LOG: 'warn', ...admin },
+    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', SCIMD_WEBHOOKS__ALLOW_HTTP: 'true', RUST_LOG: 'warn', ...admin },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -604,6 +605,60 @@ async function main() {
       await row.locator(`a:text("ada.lovelace@acme.test")`).click();
       await page.waitForSelector('main h1:text("ada.lovelace@acme.test")');
       await both('events', '/ui/t/acme/events');
+    });
+
+    await step('webhooks: add an endpoint (secret once), send a test event, last deliveries, rotate, disable shows on the dashboard, replay', async () => {
+      const received = [];
+      const receiver = createHttpServer((req, res) => {
+        let body = '';
+        req.on('data', (c) => { body += c; });
+        req.on('end', () => { received.push({ headers: req.headers, body }); res.writeHead(204); res.end(); });
+      });
+      await new Promise((ok) => receiver.listen(0, '127.0.0.1', ok));
+      const url = `http://127.0.0.1:${receiver.address().port}/hook`;
+      try {
+        await page.click('nav[aria-label=Main] a:text("Webhooks")');
+        await page.waitForSelector('main h1:text("Webhooks")');
+        await page.waitForSelector('text=No webhooks yet.');
+        await page.fill('#wh-url', url);
+        await page.fill('#wh-types', 'user.created, user.deleted');
+        await page.click('button:text("Add webhook")');
+        const secret = (await page.textContent('#webhook-secret')).trim();
+        assert(secret.startsWith('whsec_'), `a Standard Webhooks secret: ${secret}`);
+        assert((await page.textContent('.notice.secret')).includes('only time scimd shows this secret'), 'the once-only warning');
+        await page.click('button:text("I have stored it")');
+        const row = page.locator(`tr:has(th:has-text("${url}"))`);
+        await row.locator('.badge:text("active")').waitFor();
+        assert((await row.textContent()).includes('user.created, user.deleted'), 'the type filter is shown');
+        await inspect(page, 'webhooks');
+        await row.locator('button:text("Send test event")').click();
+        await row.locator('[role=status]:has-text("Test event delivered: HTTP 204")').waitFor();
+        eq(received.length, 1, 'the receiver got the test event');
+        assert(received[0].headers['webhook-signature'].startsWith('v1,'), 'signed');
+        eq(JSON.parse(received[0].body).type, 'webhook.test', 'a test event');
+        await row.locator('button:text("Last deliveries")').click();
+        await row.locator('table .badge:text("HTTP 204")').waitFor();
+        await row.locator('button:text("Rotate secret…")').click();
+        await row.locator('button:text("Rotate now")').click();
+        const rotated = (await page.textContent('#webhook-secret')).trim();
+        assert(rotated.startsWith('whsec_') && rotated !== secret, 'a new secret');
+        assert((await page.textContent('.notice.secret')).includes('previous secret keeps signing'), 'the overlap is explained');
+        await page.click('button:text("I have stored it")');
+        await row.locator('button:text("Disable")').click();
+        await row.locator('.badge:text("disabled")').waitFor();
+        await page.click('nav[aria-label=Main] a:text("Dashboard")');
+        const alert = page.locator('.tenantcard:has(h2:has-text("acme")) [role=alert]:has-text("Webhooks need attention")');
+        await alert.waitFor();
+        assert((await alert.textContent()).includes('disabled by an admin'), 'the reason is on the dashboard');
+        await alert.locator('a:text("Open Webhooks")').click();
+        await page.waitForSelector('main h1:text("Webhooks")');
+        await row.locator('button:text("Replay…")').click();
+        await row.locator('button:text("Replay now")').click();
+        await row.locator('.badge:text("active")').waitFor();
+        await both('webhooks', '/ui/t/acme/webhooks');
+      } finally {
+        receiver.close();
+      }
     });
 
     await step('issue 21: an Entra integration\'s quirk profile and ignored attributes, as a person reads them', async () => {

@@ -59,11 +59,12 @@ function TenantCard({ t, origin }) {
     (async () => {
       try {
         const tokens = await api('GET', `/api/tenants/${enc(t.slug)}/tokens`);
-        const [health, failures] = await Promise.all([
+        const [health, failures, webhooks] = await Promise.all([
           api('GET', `/api/health${qs({ tenant: t.slug })}`).catch(() => null),
           api('GET', `/api/log${qs({ tenant: t.slug, status: 'errors', per_page: 5 })}`).catch(() => null),
+          api('GET', `/api/tenants/${enc(t.slug)}/webhooks`).catch(() => null),
         ]);
-        if (live) setState({ tokens, health, failures, error: null });
+        if (live) setState({ tokens, health, failures, webhooks, error: null });
       } catch (error) { if (live) setState((s) => ({ ...s, error })); }
     })();
     return () => { live = false; };
@@ -99,6 +100,7 @@ function TenantCard({ t, origin }) {
     <p><${CopyField} value=${base} label=${`SCIM base URL of ${t.slug}`} /></p>
     <${Reachability} base=${base} />
     <${ErrorBox} error=${state.error} title="Could not load this tenant's status" />
+    <${WebhookAlerts} slug=${t.slug} hooks=${state.webhooks} />
     ${!s ? html`<${Loading} what="Loading tokens" />` : html`
       <h3>Tokens</h3>
       ${s.live.length === 0 ? html`<p>No working token. <a href=${tenantPath(t.slug, 'tokens')}>Create one</a> or <a href=${tenantPath(t.slug, 'setup')}>follow a setup guide</a>.</p>`
@@ -149,6 +151,17 @@ function DoctorCard() {
           ${c.fix && html`<div class="diag small"><strong>Fix:</strong> ${c.fix}</div>`}
         </li>`)}</ul>`}`}
   </section>`;
+}
+
+// Webhook endpoints that need an admin: failing (retries gave up) or disabled (410, backlog
+// bound, or by hand). Their events wait on the feed until a replay.
+function WebhookAlerts({ slug, hooks }) {
+  const bad = (hooks || []).filter((w) => w.state !== 'active');
+  if (bad.length === 0) return null;
+  return html`<div class="notice" role="alert">
+    <h3>Webhooks need attention</h3>
+    <ul class="plain">${bad.map((w) => html`<li key=${w.id}><${Badge} kind=${w.state === 'failing' ? 'bad' : 'warn'}>${w.state}<//> <span class="mono">${w.url}</span>: ${w.state_reason || 'no reason recorded'} (${w.backlog.events} events waiting). <a href=${tenantPath(slug, 'webhooks')}>Open Webhooks</a></li>`)}</ul>
+  </div>`;
 }
 
 export function Dashboard({ tenants }) {
