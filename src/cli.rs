@@ -3,6 +3,8 @@
 //! `TOKEN=$(scimd token create …)` captures only the token); everything meant for a person goes
 //! to stderr.
 
+mod deleted;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -98,6 +100,9 @@ pub enum Command {
         #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
         tenant: String,
     },
+    /// Deleted users and groups: list, restore, erase; mass-change alarms and their revert.
+    #[command(subcommand)]
+    Deleted(deleted::DeletedCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,6 +404,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
+        Command::Deleted(cmd) => open(&config).and_then(|store| deleted::run(&store, &config, cmd)),
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &config.database, &username))
         }

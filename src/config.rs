@@ -34,6 +34,7 @@ pub struct Config {
     pub request_log: RequestLogConfig,
     pub history: HistoryConfig,
     pub events: EventsConfig,
+    pub deletion: DeletionConfig,
     pub metrics: MetricsConfig,
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
@@ -297,6 +298,29 @@ impl Default for EventsConfig {
     }
 }
 
+/// `[deletion]`: deletion safety (`service::deleted`, `service::alarms`): how much one write
+/// transaction of a restore, an erase or the tombstone pruner may touch, and how many ids one
+/// restore command takes. Retention and the alarm's threshold are tenant settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeletionConfig {
+    /// Rows one transaction of a restore (a group's members), an erase (history, events,
+    /// request-log entries scanned) or the tombstone pruner handles: none holds the writer
+    /// for long.
+    pub batch_rows: u32,
+    /// Ids one `scimd deleted restore` or admin API restore call takes.
+    pub max_restore_ids: u32,
+}
+
+impl Default for DeletionConfig {
+    fn default() -> Self {
+        Self {
+            batch_rows: 2000,
+            max_restore_ids: 1000,
+        }
+    }
+}
+
 /// `[metrics]`: `/metrics` answers loopback clients without a token; anyone else must send
 /// `Authorization: Bearer <token>`. Without a token, only loopback may scrape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -327,6 +351,7 @@ impl Default for Config {
             request_log: RequestLogConfig::default(),
             history: HistoryConfig::default(),
             events: EventsConfig::default(),
+            deletion: DeletionConfig::default(),
             metrics: MetricsConfig::default(),
             admin: None,
         }
@@ -394,6 +419,11 @@ impl Config {
         if self.events.max_page == 0 || self.events.retention_days == 0 {
             return Err(ConfigError::Invalid(
                 "events.max_page and events.retention_days must be at least 1".into(),
+            ));
+        }
+        if self.deletion.batch_rows == 0 || self.deletion.max_restore_ids == 0 {
+            return Err(ConfigError::Invalid(
+                "deletion.batch_rows and deletion.max_restore_ids must be at least 1".into(),
             ));
         }
         if self.history.max_value_bytes < 64 {

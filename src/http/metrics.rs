@@ -47,6 +47,7 @@ pub struct Metrics {
     events_last_seq: IntGauge,
     events_bytes: IntGauge,
     events_oldest_age: IntGauge,
+    mass_change_alarms: IntGaugeVec,
 }
 
 impl Metrics {
@@ -111,6 +112,14 @@ impl Metrics {
             "Age of the oldest event kept (events.retention_days bounds it)",
         )
         .expect("valid metric");
+        let mass_change_alarms = IntGaugeVec::new(
+            Opts::new(
+                "scimd_mass_change_alarms_open",
+                "Open mass-change alarms (deletions plus deactivations over a tenant's threshold)",
+            ),
+            &["tenant"],
+        )
+        .expect("valid metric");
         let token_expiry = IntGaugeVec::new(
             Opts::new(
                 "scimd_token_expiry_seconds",
@@ -131,6 +140,7 @@ impl Metrics {
             Box::new(events_last_seq.clone()),
             Box::new(events_bytes.clone()),
             Box::new(events_oldest_age.clone()),
+            Box::new(mass_change_alarms.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -147,6 +157,7 @@ impl Metrics {
             events_last_seq,
             events_bytes,
             events_oldest_age,
+            mass_change_alarms,
         }
     }
 
@@ -288,6 +299,14 @@ async fn metrics(
         m.events_last_seq.set(b.last_seq);
         m.events_bytes.set(b.bytes);
         m.events_oldest_age.set(b.oldest_age_secs);
+    }
+    m.mass_change_alarms.reset();
+    if let Ok(open) = crate::service::alarms::open(&app.store).await {
+        for a in open {
+            m.mass_change_alarms
+                .with_label_values(&[a.tenant.as_str()])
+                .inc();
+        }
     }
     let store = app.store.clone();
     let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;

@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_create_events",
         include_str!("../../migrations/0008_create_events.sql"),
     ),
+    (
+        10,
+        "0010_create_tombstones",
+        include_str!("../../migrations/0010_create_tombstones.sql"),
+    ),
 ];
 
 /// The request log's own database file.
