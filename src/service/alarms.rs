@@ -73,22 +73,28 @@ impl Watcher {
                 Some((a, last))
             });
             let (mut extended, mut to_raise) = (Vec::<Seen>::new(), None::<Vec<Seen>>);
+            // A removal counts toward one alarm at most: those an alarm took leave the window,
+            // so a burst reverted or dismissed is not counted again.
             for r in removals {
-                deque.push_back(r);
-                while deque.front().is_some_and(|f| f.0 < r.0 - window) {
-                    deque.pop_front();
-                }
                 match (&mut current, &mut to_raise) {
                     // A burst goes on while removals keep coming within the window of the last.
                     (Some((_, last)), _) if r.0 - *last <= window => {
                         *last = r.0;
                         extended.push(r);
+                        continue;
                     }
-                    (_, Some(burst)) => burst.push(r),
-                    _ if deque.len() >= policy.alarm_threshold as usize => {
-                        to_raise = Some(deque.iter().copied().collect());
+                    (_, Some(burst)) => {
+                        burst.push(r);
+                        continue;
                     }
                     _ => {}
+                }
+                deque.push_back(r);
+                while deque.front().is_some_and(|f| f.0 < r.0 - window) {
+                    deque.pop_front();
+                }
+                if deque.len() >= policy.alarm_threshold as usize {
+                    to_raise = Some(deque.drain(..).collect());
                 }
             }
             let (threshold, window_secs) = (policy.alarm_threshold, policy.alarm_window_secs);
@@ -231,7 +237,8 @@ pub async fn revert(
     };
     let mut done = HashSet::new();
     for (kind, _, id) in burst.iter().filter(|b| b.0 != "user.deactivated") {
-        if !done.insert((kind.clone(), id.clone())) {
+        // Restored already (by hand, or by an earlier revert): nothing to do.
+        if !done.insert((kind.clone(), id.clone())) || deleted::is_live(store, scope, id).await? {
             continue;
         }
         match deleted::restore(store, scope, id, by, batch).await {

@@ -293,6 +293,15 @@ fn rejoin_groups(
     Ok((joined, t.member_of.len() - joined))
 }
 
+/// Whether a user or group with this id is live in the tenant.
+pub async fn is_live(store: &Store, scope: &Scope, id: &str) -> Result<bool, OpError> {
+    let (tenant_id, ids) = (scope.tenant_id, vec![id.to_owned()]);
+    store
+        .read(move |c| Ok(!member_rows::find(c, tenant_id, &ids)?.is_empty()))
+        .await
+        .map_err(internal)
+}
+
 fn unique_attr(resource_type: &str) -> &'static str {
     if resource_type == GROUP.name {
         "displayName"
