@@ -5,7 +5,7 @@
 //
 // Environment: SCIMD_BIN (default: $CARGO_TARGET_DIR or ../../target, then debug/scimd),
 // CHROMIUM (default /usr/bin/chromium).
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -498,6 +498,7 @@ async function main() {
       const leaver = (await scim(base, curl, 'GET', `/t/acme/scim/v2/Groups/${state.engineeringId}`, null, asCurl)).body.members
         .map((m) => m.value).find((v) => v !== state.adaId);
       eq((await scim(base, curl, 'DELETE', `/t/acme/scim/v2/Users/${leaver}`, null, asCurl)).status, 204, 'delete a member');
+      state.leaverId = leaver;
       eq((await scim(base, curl, 'GET', '/t/acme/scim/v2/Users?count=1', null, asCurl)).status, 200, 'curl list');
 
       // The request log is written in the background: reload until the dashboard shows it all.
@@ -589,6 +590,52 @@ async function main() {
       await row.locator(`a:text("ada.lovelace@acme.test")`).click();
       await page.waitForSelector('main h1:text("ada.lovelace@acme.test")');
       await both('events', '/ui/t/acme/events');
+    });
+
+    await step('issue 25: the Deleted page restores a deleted user; a mass-change alarm is reverted from the dashboard', async () => {
+      await page.goto('/ui/t/acme/users');
+      await page.click('nav[aria-label=Main] a:text("Deleted")');
+      await page.waitForSelector('main h1:text("Deleted")');
+      const row = page.locator('tbody tr', { hasText: state.leaverId });
+      await row.locator('button:text("Restore")').waitFor();
+      assert((await row.textContent()).includes('okta-prod') || (await row.textContent()).includes('curl'), `who deleted it: ${await row.textContent()}`);
+      await inspect(page, 'deleted');
+      await row.locator('button:text("Restore")').click();
+      await page.waitForSelector('p[role=status]:has-text("Restored user")');
+      await page.waitForSelector(`tbody tr:has-text("${state.leaverId}")`, { state: 'detached' });
+      const cli = (...args) => spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_DATABASE: join(dir, 'scimd.db') } });
+      const token = cli('token', 'create', '--tenant', 'acme', '--name', 'okta-deletions').stdout.trim();
+      eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${state.leaverId}`)).status, 200, 'the restored user is back in SCIM');
+
+      // A burst of deactivations over the tenant's threshold (lowered for the test).
+      eq(cli('tenant', 'set', 'acme', 'alarm_threshold=2').status, 0, 'lower the threshold');
+      const burst = [];
+      for (const n of ['burst.one', 'burst.two']) {
+        const made = await scim(base, token, 'POST', '/t/acme/scim/v2/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `${n}@acme.test`, active: true });
+        eq(made.status, 201, 'create');
+        burst.push(made.body.id);
+      }
+      for (const id of burst) {
+        const off = await scim(base, token, 'PATCH', `/t/acme/scim/v2/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+        eq(off.status, 200, 'SCIM answers a deactivation as always');
+      }
+      let seen = false;
+      for (let i = 0; i < 50 && !seen; i += 1) {
+        await page.goto('/ui/dashboard');
+        await page.waitForSelector('main h1:text("Dashboard")');
+        await page.waitForTimeout(300);
+        seen = await page.isVisible('.notice.alarm h3:has-text("Mass change in “acme”")');
+      }
+      assert(seen, 'the dashboard shows the alarm');
+      const alarm = page.locator('.notice.alarm', { hasText: 'acme' });
+      assert((await alarm.textContent()).includes('2 deactivations'), `the alarm says what happened: ${await alarm.textContent()}`);
+      await inspect(page, 'dashboard-alarm');
+      await alarm.locator('button:text("Revert this burst")').click();
+      await page.waitForSelector('[role=status]:has-text("Reverted: 0 restored, 2 reactivated.")');
+      for (const id of burst) {
+        eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${id}`)).body.active, true, 'reactivated');
+      }
+      eq(cli('tenant', 'set', 'acme', 'alarm_threshold=100').status, 0, 'restore the threshold');
     });
 
     await step('issue 21: an Entra integration\'s quirk profile and ignored attributes, as a person reads them', async () => {
