@@ -530,3 +530,103 @@ async fn an_ephemeral_tenant_keeps_no_tombstones() {
     );
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM tombstones"), 0);
 }
+
+#[rocket::async_test]
+async fn tombstones_are_pruned_after_the_tenants_retention() {
+    let app = TestApp::new().await;
+    let store = &app.app().store;
+    let set = |key: &str, value: Value| {
+        scimd::service::settings::set(
+            store,
+            "default",
+            serde_json::Map::from_iter([(key.to_owned(), value)]),
+        )
+    };
+    // Out of range: refused, naming the setting; nothing changed.
+    let e = set("tombstone_retention_days", json!(0)).expect_err("zero days");
+    assert!(e.to_string().contains("tombstone_retention_days"), "{e}");
+    set("tombstone_retention_days", json!(10)).expect("ten days");
+    let id = app
+        .post("/scim/v2/Users", user("old@example.com"))
+        .await
+        .ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    assert_eq!(
+        app.delete(&format!("/scim/v2/Users/{id}")).await.status,
+        204
+    );
+    let now = scimd::clock::now();
+    let within = scimd::service::deleted::prune(store, now + time::Duration::days(9), 2000)
+        .await
+        .expect("prune");
+    assert_eq!(within, 0, "still within its retention");
+    let past = scimd::service::deleted::prune(store, now + time::Duration::days(11), 2000)
+        .await
+        .expect("prune");
+    assert_eq!(past, 1);
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM tombstones"), 0);
+}
+
+#[rocket::async_test]
+async fn the_command_line_lists_restores_and_erases() {
+    let app = TestApp::new().await;
+    let dir = app
+        .app()
+        .config
+        .database
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for name in ["cli.one@example.com", "cli.two@example.com"] {
+            let r = app.post("/scim/v2/Users", user(name)).await;
+            let id = r.ok()["id"].as_str().expect("id").to_owned();
+            assert_eq!(
+                app.delete(&format!("/scim/v2/Users/{id}")).await.status,
+                204
+            );
+            ids.push(id);
+        }
+        ids
+    };
+    let run = |args: &[&str]| {
+        let out = crate::server::scimd(&dir)
+            .args(args)
+            .output()
+            .expect("scimd runs");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, listed, _) = run(&["deleted", "list"]);
+    assert!(
+        ok && listed.contains("cli.one@example.com") && listed.contains(&ids[1]),
+        "{listed}"
+    );
+    let (ok, restored, err) = run(&["deleted", "restore", &ids[0], "not-an-id"]);
+    assert!(!ok, "one of two failed: the command fails");
+    assert!(
+        restored.contains(&format!("restored User {}", ids[0])),
+        "{restored}"
+    );
+    assert!(
+        err.contains("not-an-id") && err.contains("scimd deleted list"),
+        "{err}"
+    );
+    app.get(&format!("/scim/v2/Users/{}", ids[0])).await.ok();
+    let (ok, erased, err) = run(&["deleted", "erase", &ids[1]]);
+    assert!(ok, "{err}");
+    assert!(
+        erased.contains(&format!("erased User {}", ids[1])),
+        "{erased}"
+    );
+    let by = app.sql_text("SELECT erased_by FROM erasures");
+    assert_eq!(by, "cli");
+    let (_, listed, _) = run(&["deleted", "list"]);
+    assert!(!listed.contains("cli."), "nothing left: {listed}");
+}
