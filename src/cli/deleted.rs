@@ -141,7 +141,7 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
         }
         DeletedCommand::Erase { tenant, id } => {
             let scope = scope(store, config, &tenant)?;
-            let e = rocket::execute(deleted::erase(store, &scope, &id, BY, batch))?;
+            let e = rocket::execute(deleted::erase(store, &scope, &id, BY, batch, None))?;
             println!(
                 "erased {} {}: tombstone {}, {} history changes, {} event payloads, {} request-log entries{}",
                 e.resource_type,

@@ -3,6 +3,8 @@
 //! mass-change alarms with their one revert action. Writes need the session's CSRF token (the
 //! `Admin` guard); the admin's name is recorded as who acted.
 
+use std::sync::Arc;
+
 use rocket::serde::json::Json;
 use rocket::{Route, State, get, post, routes};
 
@@ -11,6 +13,7 @@ use super::admin::{Admin, ApiError, TenantScope};
 use super::query::Query;
 use crate::service::alarms::{self, Reverted};
 use crate::service::deleted::{self, DeletedPage, Erased, Restored};
+use crate::service::request_log::RequestLog;
 use crate::store::tombstones::{Alarm, Erasure};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -66,10 +69,11 @@ async fn erase(
     t: TenantScope,
     id: &str,
     app: &State<App>,
+    log: &State<Arc<RequestLog>>,
 ) -> Result<Json<Erased>, ApiError> {
-    let batch = app.config.deletion.batch_rows;
+    let (batch, log) = (app.config.deletion.batch_rows, Some(&***log));
     Ok(Json(
-        deleted::erase(&app.store, &t.0, id, &who(&admin), batch).await?,
+        deleted::erase(&app.store, &t.0, id, &who(&admin), batch, log).await?,
     ))
 }
 

@@ -346,12 +346,16 @@ pub struct Erased {
 /// by whom and when. A live resource is refused: delete it first. Runs in transactions of
 /// `batch` rows; `secure_delete` overwrites what they remove, and a WAL checkpoint at the end
 /// leaves no older page behind in the WAL files.
+/// `log` is this process's request log, if it runs one: what it still queues about the person
+/// is written first, so the scrub sees it. (The CLI has none; it runs beside the server, whose
+/// queue holds a few seconds of requests at most.)
 pub async fn erase(
     store: &Store,
     scope: &Scope,
     id: &str,
     by: &str,
     batch: u32,
+    log: Option<&super::request_log::RequestLog>,
 ) -> Result<Erased, OpError> {
     let (tenant_id, id_owned, by_owned) = (scope.tenant_id, id.to_owned(), by.to_owned());
     let batch = batch.max(1);
@@ -398,6 +402,9 @@ pub async fn erase(
             Some(last) if seen == batch as usize => after = last,
             _ => break,
         }
+    }
+    if let Some(log) = log {
+        log.flush(store).await;
     }
     let mut from = 0;
     let step = i64::from(batch);
