@@ -635,7 +635,20 @@ async function main() {
       for (const id of burst) {
         eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${id}`)).body.active, true, 'reactivated');
       }
-      eq(cli('tenant', 'set', 'acme', 'alarm_threshold=100').status, 0, 'restore the threshold');
+      // The Settings page shows and changes the thresholds.
+      await page.goto('/ui/t/acme/settings');
+      await page.waitForSelector('main h2:text("Deleted users and groups")');
+      eq(await page.inputValue('#s-threshold'), '2', 'the threshold set from the CLI');
+      await page.fill('#s-threshold', '100');
+      await page.fill('#s-retention', '45');
+      await page.click('section:has(#s-deletion) button:text("Save")');
+      let saved = {};
+      for (let i = 0; i < 50 && saved.alarm_threshold !== 100; i += 1) {
+        await page.waitForTimeout(100);
+        saved = JSON.parse(cli('tenant', 'show', 'acme', '--json').stdout);
+      }
+      eq(saved.alarm_threshold, 100, 'saved threshold');
+      eq(saved.tombstone_retention_days, 45, 'saved retention');
     });
 
     await step('issue 21: an Entra integration\'s quirk profile and ignored attributes, as a person reads them', async () => {
