@@ -926,6 +926,17 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
             }
             out!("tenant {slug}")?;
             out!("  strict      {}", s.strict)?;
+            out!(
+                "  deleted     restorable {} days; alarm at {} removals within {} s{}",
+                s.tombstone_retention_days,
+                s.alarm_threshold,
+                s.alarm_window_secs,
+                if s.ephemeral {
+                    " (ephemeral: neither)"
+                } else {
+                    ""
+                }
+            )?;
             out!("  extensions  {}", s.extensions.len())?;
             for e in crate::service::extensions::list(store, &slug)? {
                 out!(

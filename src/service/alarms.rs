@@ -318,3 +318,110 @@ fn internal(e: StoreError) -> OpError {
 pub const WATCH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 /// The least time between two scans: a busy writer's batches do not each cost a read.
 pub const MIN_GAP: std::time::Duration = std::time::Duration::from_millis(250);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::events::NewEvent;
+
+    fn store(dir: &std::path::Path, settings: &str) -> Store {
+        let store = Store::open(&dir.join("s.db")).expect("open");
+        let settings = settings.to_owned();
+        store
+            .write_blocking(move |tx| {
+                tenants::ensure_default(tx, "2026-01-01T00:00:00.000Z")?;
+                tenants::set_settings(tx, 1, &settings)
+            })
+            .expect("tenant");
+        store
+    }
+
+    /// Appends `n` removals (`user.deleted`) to the outbox, `secs` apart from `start`.
+    fn removals(store: &Store, n: usize, start: i64, secs: i64) {
+        let base = OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("time");
+        let events: Vec<NewEvent> = (0..n)
+            .map(|i| NewEvent {
+                id: format!("evt_{i}"),
+                tenant_id: 1,
+                event_type: "user.deleted",
+                occurred_at: clock::timestamp(
+                    base + time::Duration::seconds(start + secs * i as i64),
+                ),
+                resource_type: "User",
+                resource_id: format!("u{start}-{i}"),
+                body: "{}".into(),
+            })
+            .collect();
+        store
+            .write_blocking(move |tx| crate::store::events::insert(tx, &events))
+            .expect("events");
+    }
+
+    fn alarms(store: &Store) -> Vec<Alarm> {
+        store
+            .read_blocking(|c| rows::alarms(c, 1, 100))
+            .expect("alarms")
+    }
+
+    /// The window counts removals by when they happened; an alarm takes the removals of its
+    /// burst, which then count toward no later alarm; a burst goes on while removals keep
+    /// coming within the window.
+    #[rocket::async_test]
+    async fn a_burst_raises_one_alarm_and_its_removals_count_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(
+            dir.path(),
+            r#"{"alarm_threshold":3,"alarm_window_secs":60}"#,
+        );
+        let mut w = Watcher::default();
+        w.scan(&store).await.expect("start");
+        // Three removals, but spread over more than the window: no alarm.
+        removals(&store, 3, 0, 40);
+        assert!(w.scan(&store).await.expect("scan").is_empty());
+        // Three within a minute: one alarm, even across two scans.
+        removals(&store, 2, 1000, 5);
+        assert!(w.scan(&store).await.expect("scan").is_empty());
+        removals(&store, 1, 1010, 5);
+        assert_eq!(w.scan(&store).await.expect("scan").len(), 1);
+        // More within the window of the last: the same burst.
+        removals(&store, 4, 1030, 5);
+        assert!(w.scan(&store).await.expect("scan").is_empty());
+        let all = alarms(&store);
+        assert_eq!((all.len(), all[0].deletions), (1, 7));
+        let event = store
+            .read_blocking(|c| {
+                Ok(c.query_row(
+                    "SELECT COUNT(*) FROM events WHERE type = 'alarm.mass_change'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+            })
+            .expect("count");
+        assert_eq!(event, 1);
+        // Dismissed; two more removals right after count from zero: no new alarm yet.
+        let first = all[0].id;
+        store
+            .write_blocking(move |tx| rows::resolve(tx, first, "dismissed", "now", "test"))
+            .expect("dismiss");
+        removals(&store, 2, 1100, 1);
+        assert!(w.scan(&store).await.expect("scan").is_empty());
+        removals(&store, 1, 1103, 1);
+        assert_eq!(w.scan(&store).await.expect("scan").len(), 1);
+    }
+
+    #[rocket::async_test]
+    async fn an_ephemeral_tenant_or_a_zero_threshold_raises_nothing() {
+        for settings in [
+            r#"{"alarm_threshold":2,"ephemeral":true}"#,
+            r#"{"alarm_threshold":0}"#,
+        ] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = store(dir.path(), settings);
+            let mut w = Watcher::default();
+            w.scan(&store).await.expect("start");
+            removals(&store, 10, 0, 1);
+            assert!(w.scan(&store).await.expect("scan").is_empty(), "{settings}");
+            assert!(alarms(&store).is_empty());
+        }
+    }
+}

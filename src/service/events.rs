@@ -626,6 +626,15 @@ pub fn describe(body: &str) -> String {
         name,
         text(&r["id"])
     );
+    if let Some(a) = e.get("alarm") {
+        line.push_str(&format!(
+            "  {} deletions, {} deactivations within {} s (alarm {})",
+            a["deletions"], a["deactivations"], a["window_secs"], a["id"]
+        ));
+    }
+    if e.get("erased").is_some() {
+        line.push_str("  erased");
+    }
     if let Some(m) = e.get("member") {
         line.push_str(&format!("  member {} {}", text(&m["type"]), text(&m["id"])));
     }

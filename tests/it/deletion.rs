@@ -603,6 +603,22 @@ async fn the_command_line_lists_restores_and_erases() {
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
     };
+    // One command takes at most deletion.max_restore_ids ids.
+    let out = crate::server::scimd(&dir)
+        .env("SCIMD_DELETION__MAX_RESTORE_IDS", "1")
+        .args(["deleted", "restore", &ids[0], &ids[1]])
+        .output()
+        .expect("scimd runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("deletion.max_restore_ids"),
+        "{err}"
+    );
+    assert_eq!(
+        app.sql_int("SELECT COUNT(*) FROM tombstones"),
+        2,
+        "none restored"
+    );
     let (ok, listed, _) = run(&["deleted", "list"]);
     assert!(
         ok && listed.contains("cli.one@example.com") && listed.contains(&ids[1]),
