@@ -99,6 +99,10 @@ impl Watcher {
             }
             let (threshold, window_secs) = (policy.alarm_threshold, policy.alarm_window_secs);
             let open_id = current.map(|(a, _)| a.id);
+            // Most scans change nothing: no write, so no commit.
+            if to_raise.is_none() && (open_id.is_none() || extended.is_empty()) {
+                continue;
+            }
             let id = store
                 .write(move |tx| {
                     if let (Some(id), Some(last)) = (open_id, extended.last()) {

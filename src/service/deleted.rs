@@ -452,7 +452,7 @@ fn start_erase(
     let resource_type = match &tomb {
         Some(t) => {
             if let Ok(Value::Object(doc)) = serde_json::from_str::<Value>(&t.doc) {
-                identifying_values(&doc, &mut needles);
+                identifying_values(&t.resource_type, &doc, &mut needles);
             }
             t.resource_type.clone()
         }
@@ -469,8 +469,8 @@ fn start_erase(
         if let Ok(Value::Array(changes)) = serde_json::from_str::<Value>(&row.changes) {
             for c in changes {
                 let attr = c["attribute"].as_str().unwrap_or_default();
-                if matches!(attr, "userName" | "displayName" | "externalId")
-                    || attr.starts_with("emails")
+                if identifying(&resource_type).contains(&attr)
+                    || (resource_type == USER.name && attr.starts_with("emails"))
                 {
                     strings(&c["before"], &mut needles);
                     strings(&c["after"], &mut needles);
@@ -495,10 +495,21 @@ fn start_erase(
     Ok(Ok((resource_type, tomb.is_some(), needles)))
 }
 
-/// The values a person is named by in requests: userName / displayName, externalId, emails.
-fn identifying_values(doc: &Document, out: &mut Vec<String>) {
-    for key in ["userName", "displayName", "externalId", "emails"] {
-        if let Some(v) = doc.get(key) {
+/// The attributes a resource is named by in requests: a person by userName, displayName,
+/// externalId and emails; a group by its externalId only (its id finds the rest: a group's
+/// displayName, "Sales", would match every request that mentions the word).
+fn identifying(resource_type: &str) -> &'static [&'static str] {
+    if resource_type == GROUP.name {
+        &["externalId"]
+    } else {
+        &["userName", "displayName", "externalId", "emails"]
+    }
+}
+
+/// The values of [`identifying`] attributes in a stored document.
+fn identifying_values(resource_type: &str, doc: &Document, out: &mut Vec<String>) {
+    for key in identifying(resource_type) {
+        if let Some(v) = doc.get(*key) {
             strings(v, out);
         }
     }
