@@ -607,6 +607,17 @@ async function main() {
       const token = cli('token', 'create', '--tenant', 'acme', '--name', 'okta-deletions').stdout.trim();
       eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${state.leaverId}`)).status, 200, 'the restored user is back in SCIM');
 
+      // A privacy erase, confirmed first.
+      const gone = await scim(base, token, 'POST', '/t/acme/scim/v2/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'erase.me@acme.test' });
+      eq((await scim(base, token, 'DELETE', `/t/acme/scim/v2/Users/${gone.body.id}`)).status, 204, 'deleted');
+      await page.reload();
+      const doomed = page.locator('tbody tr', { hasText: 'erase.me@acme.test' });
+      await doomed.locator('button:text("Erase…")').click();
+      await doomed.locator('text=cannot be restored afterwards').waitFor();
+      await doomed.locator('button:text("Erase now")').click();
+      await page.waitForSelector(`p[role=status]:has-text("Erased user ${gone.body.id}")`);
+      await page.waitForSelector('tbody tr:has-text("erase.me@acme.test")', { state: 'detached' });
+
       // A burst of deactivations over the tenant's threshold (lowered for the test).
       eq(cli('tenant', 'set', 'acme', 'alarm_threshold=2').status, 0, 'lower the threshold');
       const burst = [];
@@ -631,7 +642,7 @@ async function main() {
       assert((await alarm.textContent()).includes('2 deactivations'), `the alarm says what happened: ${await alarm.textContent()}`);
       await inspect(page, 'dashboard-alarm');
       await alarm.locator('button:text("Revert this burst")').click();
-      await page.waitForSelector('[role=status]:has-text("Reverted: 0 restored, 2 reactivated.")');
+      await page.waitForSelector('[role=status]:has-text("Reverted: 0 restored, 2 reactivated")');
       for (const id of burst) {
         eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${id}`)).body.active, true, 'reactivated');
       }
