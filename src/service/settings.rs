@@ -41,6 +41,13 @@ pub struct TenantSettings {
 pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u32 = 30;
 pub const DEFAULT_ALARM_THRESHOLD: u32 = 100;
 pub const DEFAULT_ALARM_WINDOW_SECS: u32 = 600;
+/// Settings not stored while at their default (see [`save`]).
+const DEFAULTED_KEYS: &[&str] = &[
+    "tombstone_retention_days",
+    "alarm_threshold",
+    "alarm_window_secs",
+    "ephemeral",
+];
 /// Bounds of the deletion-safety settings (README "Limits").
 pub const MAX_TOMBSTONE_RETENTION_DAYS: u32 = 3650;
 pub const ALARM_WINDOW_SECS: std::ops::RangeInclusive<u32> = 10..=86_400;
@@ -254,8 +261,20 @@ pub(super) fn save(
     tenant_id: i64,
     settings: &TenantSettings,
 ) -> crate::store::Result<()> {
-    let json = serde_json::to_string(settings)?;
-    tenants::set_settings(tx, tenant_id, &json)
+    let mut stored = serde_json::to_value(settings)?;
+    // Deletion-safety keys at their defaults are left out: a stored object holds what was
+    // chosen, and a later default applies to tenants that never chose.
+    if let (Value::Object(stored), Value::Object(defaults)) = (
+        &mut stored,
+        serde_json::to_value(TenantSettings::default())?,
+    ) {
+        for key in DEFAULTED_KEYS {
+            if stored.get(*key) == defaults.get(*key) {
+                stored.remove(*key);
+            }
+        }
+    }
+    tenants::set_settings(tx, tenant_id, &stored.to_string())
 }
 
 pub(super) fn no_tenant(slug: &str) -> OpError {
