@@ -205,7 +205,7 @@ pub struct Refused {
     pub reason: String,
 }
 
-/// Reverts the burst of an open alarm: restores every user and group it deleted (oldest first)
+/// Reverts the burst of an open alarm: restores every user and group it deleted (newest first)
 /// and reactivates every user it deactivated that is still inactive; then closes the alarm as
 /// reverted. What cannot be brought back is listed with the reason, and the rest still is.
 pub async fn revert(
@@ -240,7 +240,9 @@ pub async fn revert(
         ..Reverted::default()
     };
     let mut done = HashSet::new();
-    for (kind, _, id) in burst.iter().filter(|b| b.0 != "user.deactivated") {
+    // Newest deletion first, as an undo: a user deleted before its group is restored after
+    // the group, so it finds the group and joins it again.
+    for (kind, _, id) in burst.iter().rev().filter(|b| b.0 != "user.deactivated") {
         // Restored already (by hand, or by an earlier revert): nothing to do.
         if !done.insert((kind.clone(), id.clone())) || deleted::is_live(store, scope, id).await? {
             continue;

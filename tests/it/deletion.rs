@@ -646,3 +646,69 @@ async fn the_command_line_lists_restores_and_erases() {
     let (_, listed, _) = run(&["deleted", "list"]);
     assert!(!listed.contains("cli."), "nothing left: {listed}");
 }
+
+/// Reverting undoes deletions newest first: a member deleted before its group comes back into
+/// the group.
+#[rocket::async_test]
+async fn reverting_a_burst_restores_a_group_and_the_members_deleted_before_it() {
+    let app = TestApp::new().await;
+    let admin = sign_in(&app).await;
+    scimd::service::settings::set(
+        &app.app().store,
+        "default",
+        serde_json::Map::from_iter([("alarm_threshold".to_owned(), json!(3))]),
+    )
+    .expect("set");
+    let group = app.create_group("Staff").await;
+    let mut members = Vec::new();
+    for n in ["m1@example.com", "m2@example.com"] {
+        let id = app.post("/scim/v2/Users", user(n)).await.ok()["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        app.patch(&format!("/scim/v2/Groups/{group}"), add_member(&id))
+            .await;
+        members.push(id);
+    }
+    for id in &members {
+        assert_eq!(
+            app.delete(&format!("/scim/v2/Users/{id}")).await.status,
+            204
+        );
+    }
+    assert_eq!(
+        app.delete(&format!("/scim/v2/Groups/{group}")).await.status,
+        204
+    );
+    let mut alarm = None;
+    for _ in 0..300 {
+        let listed = api(&app, "GET", "/api/tenants/default/alarms", None, None, None).await;
+        alarm = listed.body[0]["id"].as_i64();
+        if alarm.is_some() && listed.body[0]["deletions"] == 3 {
+            break;
+        }
+        rocket::tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let alarm = alarm.expect("an alarm");
+    let r = api(
+        &app,
+        "POST",
+        &format!("/api/tenants/default/alarms/{alarm}/revert"),
+        None,
+        Some(&admin.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let back = app.get(&format!("/scim/v2/Groups/{group}")).await;
+    let mut ids: Vec<&str> = back.ok()["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["value"].as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut want: Vec<&str> = members.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    assert_eq!(ids, want, "{}", back.raw);
+}
