@@ -21,7 +21,8 @@ pub enum DeletedCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Restore deleted users or groups with their id, attributes and memberships.
+    /// Restore deleted users or groups with their id, attributes and memberships (newest
+    /// deletion first, whatever the order given: members deleted before their group rejoin it).
     Restore {
         #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
         tenant: String,
@@ -112,9 +113,10 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
             }
             let scope = scope(store, config, &tenant)?;
             let mut failed = 0;
-            rocket::execute(async {
-                for id in &ids {
-                    match deleted::restore(store, &scope, id, BY, batch).await {
+            let results = rocket::execute(deleted::restore_many(store, &scope, &ids, BY, batch));
+            {
+                for (_, outcome) in results {
+                    match outcome {
                         Ok(r) => println!(
                             "restored {} {} ({}), {} memberships{}",
                             r.resource_type,
@@ -133,7 +135,7 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
                         }
                     }
                 }
-            });
+            }
             if failed > 0 {
                 return Err(format!("{failed} of {} not restored", ids.len()));
             }

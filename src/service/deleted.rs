@@ -136,6 +136,35 @@ pub async fn restore(
     Ok(out)
 }
 
+/// Restores several, newest deletion first whatever order they are given in (ids without a
+/// tombstone last, to be answered): an undo, so a user deleted before its group finds the group
+/// back and rejoins it. Each is answered on its own.
+pub async fn restore_many(
+    store: &Store,
+    scope: &Scope,
+    ids: &[String],
+    by: &str,
+    batch: u32,
+) -> Vec<(String, Result<Restored, OpError>)> {
+    let (tenant_id, wanted) = (scope.tenant_id, ids.to_vec());
+    let deleted_at = store
+        .read(move |c| {
+            wanted
+                .iter()
+                .map(|id| Ok(graves::get(c, tenant_id, id)?.map(|t| t.deleted_at)))
+                .collect::<store::Result<Vec<_>>>()
+        })
+        .await
+        .unwrap_or_else(|_| vec![None; ids.len()]);
+    let mut order: Vec<(Option<String>, &String)> = deleted_at.into_iter().zip(ids).collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0));
+    let mut out = Vec::with_capacity(ids.len());
+    for (_, id) in order {
+        out.push((id.clone(), restore(store, scope, id, by, batch).await));
+    }
+    out
+}
+
 /// The first transaction of a restore: the row, its groups, its first members.
 type FirstStep = (Restored, ResourceRow, TypeRef, Vec<String>);
 

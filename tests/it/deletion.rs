@@ -712,3 +712,46 @@ async fn reverting_a_burst_restores_a_group_and_the_members_deleted_before_it() 
     want.sort_unstable();
     assert_eq!(ids, want, "{}", back.raw);
 }
+
+/// `scimd deleted restore` undoes newest first whatever order it is given: a member deleted
+/// before its group, named first, still rejoins the group.
+#[rocket::async_test]
+async fn restoring_a_member_and_its_group_in_any_order_keeps_the_membership() {
+    let app = TestApp::new().await;
+    let dir = app
+        .app()
+        .config
+        .database
+        .parent()
+        .expect("dir")
+        .to_path_buf();
+    let group = app.create_group("Crew").await;
+    let member = app
+        .post("/scim/v2/Users", user("crew@example.com"))
+        .await
+        .ok()["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    app.patch(&format!("/scim/v2/Groups/{group}"), add_member(&member))
+        .await;
+    assert_eq!(
+        app.delete(&format!("/scim/v2/Users/{member}")).await.status,
+        204
+    );
+    assert_eq!(
+        app.delete(&format!("/scim/v2/Groups/{group}")).await.status,
+        204
+    );
+    let out = crate::server::scimd(&dir)
+        .args(["deleted", "restore", &member, &group])
+        .output()
+        .expect("scimd runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let back = app.get(&format!("/scim/v2/Groups/{group}")).await;
+    assert_eq!(back.ok()["members"][0]["value"], member, "{}", back.raw);
+}
