@@ -739,6 +739,8 @@ async fn restoring_a_member_and_its_group_in_any_order_keeps_the_membership() {
         app.delete(&format!("/scim/v2/Users/{member}")).await.status,
         204
     );
+    // Deletion times have millisecond resolution: make the order unambiguous.
+    rocket::tokio::time::sleep(Duration::from_millis(5)).await;
     assert_eq!(
         app.delete(&format!("/scim/v2/Groups/{group}")).await.status,
         204
