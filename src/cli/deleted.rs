@@ -4,6 +4,13 @@
 
 use clap::Subcommand;
 
+/// A line of the command's result on stdout; a closed pipe (`| head`) ends it quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        super::write_out(format_args!($($arg)*))
+    };
+}
+
 use crate::config::Config;
 use crate::service::{Scope, alarms, deleted};
 use crate::store::Store;
@@ -79,9 +86,9 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
             let page = deleted::list(store, &scope(store, config, &tenant)?, None, u32::MAX)?;
             for d in &page.deleted {
                 if json {
-                    println!("{}", serde_json::to_string(d).unwrap_or_default());
+                    out!("{}", serde_json::to_string(d).unwrap_or_default())?;
                 } else {
-                    println!(
+                    out!(
                         "{}  {:<5}  {:<36}  {}  (in {} groups{})",
                         d.deleted_at,
                         d.resource_type,
@@ -93,7 +100,7 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
                         } else {
                             String::new()
                         }
-                    );
+                    )?;
                 }
             }
             eprintln!(
@@ -114,25 +121,23 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
             let scope = scope(store, config, &tenant)?;
             let mut failed = 0;
             let results = rocket::execute(deleted::restore_many(store, &scope, &ids, BY, batch));
-            {
-                for (_, outcome) in results {
-                    match outcome {
-                        Ok(r) => println!(
-                            "restored {} {} ({}), {} memberships{}",
-                            r.resource_type,
-                            r.id,
-                            r.name,
-                            r.memberships,
-                            if r.memberships_skipped > 0 {
-                                format!(", {} left out (gone since)", r.memberships_skipped)
-                            } else {
-                                String::new()
-                            }
-                        ),
-                        Err(e) => {
-                            failed += 1;
-                            eprintln!("error: {e}");
+            for (_, outcome) in results {
+                match outcome {
+                    Ok(r) => out!(
+                        "restored {} {} ({}), {} memberships{}",
+                        r.resource_type,
+                        r.id,
+                        r.name,
+                        r.memberships,
+                        if r.memberships_skipped > 0 {
+                            format!(", {} left out (gone since)", r.memberships_skipped)
+                        } else {
+                            String::new()
                         }
+                    )?,
+                    Err(e) => {
+                        failed += 1;
+                        eprintln!("error: {e}");
                     }
                 }
             }
@@ -144,7 +149,7 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
         DeletedCommand::Erase { tenant, id } => {
             let scope = scope(store, config, &tenant)?;
             let e = rocket::execute(deleted::erase(store, &scope, &id, BY, batch, None))?;
-            println!(
+            out!(
                 "erased {} {}: tombstone {}, {} history changes, {} event payloads, {} request-log entries{}",
                 e.resource_type,
                 e.id,
@@ -161,12 +166,12 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
                 } else {
                     " (the WAL files are emptied at the next checkpoint: readers were busy)"
                 }
-            );
+            )?;
             Ok(())
         }
         DeletedCommand::Alarms { tenant } => {
             for a in alarms::list(store, &scope(store, config, &tenant)?, 100)? {
-                println!(
+                out!(
                     "{:>5}  {}  {:<9}  {} deletions, {} deactivations (events {}..{}){}",
                     a.id,
                     a.raised_at,
@@ -178,18 +183,18 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
                     a.resolved_by
                         .map(|b| format!("  by {b}"))
                         .unwrap_or_default()
-                );
+                )?;
             }
             Ok(())
         }
         DeletedCommand::Revert { tenant, alarm } => {
             let scope = scope(store, config, &tenant)?;
             let r = rocket::execute(alarms::revert(store, &scope, alarm, BY, batch))?;
-            println!(
+            out!(
                 "alarm {alarm} reverted: {} restored, {} reactivated",
                 r.restored.len(),
                 r.reactivated.len()
-            );
+            )?;
             for f in &r.refused {
                 eprintln!("not brought back: {}: {}", f.id, f.reason);
             }
@@ -198,7 +203,7 @@ pub fn run(store: &Store, config: &Config, cmd: DeletedCommand) -> Result<(), St
         DeletedCommand::Dismiss { tenant, alarm } => {
             let scope = scope(store, config, &tenant)?;
             rocket::execute(alarms::dismiss(store, &scope, alarm, BY))?;
-            println!("alarm {alarm} dismissed");
+            out!("alarm {alarm} dismissed")?;
             Ok(())
         }
     }
