@@ -3,6 +3,8 @@
 //! `TOKEN=$(scimd token create …)` captures only the token); everything meant for a person goes
 //! to stderr.
 
+mod deleted;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -111,6 +113,9 @@ pub enum Command {
         #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
         tenant: String,
     },
+    /// Deleted users and groups: list, restore, erase; mass-change alarms and their revert.
+    #[command(subcommand)]
+    Deleted(deleted::DeletedCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,6 +419,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
+        Command::Deleted(cmd) => open(&config).and_then(|store| deleted::run(&store, &config, cmd)),
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &config.database, &username))
         }
@@ -987,6 +993,17 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
             }
             out!("tenant {slug}")?;
             out!("  strict      {}", s.strict)?;
+            out!(
+                "  deleted     restorable {} days; alarm at {} removals within {} s{}",
+                s.tombstone_retention_days,
+                s.alarm_threshold,
+                s.alarm_window_secs,
+                if s.ephemeral {
+                    " (ephemeral: neither)"
+                } else {
+                    ""
+                }
+            )?;
             out!("  extensions  {}", s.extensions.len())?;
             for e in crate::service::extensions::list(store, &slug)? {
                 out!(

@@ -35,6 +35,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub events: EventsConfig,
     pub webhooks: WebhooksConfig,
+    pub deletion: DeletionConfig,
     pub metrics: MetricsConfig,
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
@@ -345,6 +346,29 @@ impl Default for WebhooksConfig {
     }
 }
 
+/// `[deletion]`: deletion safety (`service::deleted`, `service::alarms`): how much one write
+/// transaction of a restore, an erase or the tombstone pruner may touch, and how many ids one
+/// restore command takes. Retention and the alarm's threshold are tenant settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeletionConfig {
+    /// Rows one transaction of a restore (a group's members), an erase (history, events,
+    /// request-log entries scanned) or the tombstone pruner handles: none holds the writer
+    /// for long.
+    pub batch_rows: u32,
+    /// Ids one `scimd deleted restore` or admin API restore call takes.
+    pub max_restore_ids: u32,
+}
+
+impl Default for DeletionConfig {
+    fn default() -> Self {
+        Self {
+            batch_rows: 2000,
+            max_restore_ids: 1000,
+        }
+    }
+}
+
 /// `[metrics]`: `/metrics` answers loopback clients without a token; anyone else must send
 /// `Authorization: Bearer <token>`. Without a token, only loopback may scrape.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -376,6 +400,7 @@ impl Default for Config {
             history: HistoryConfig::default(),
             events: EventsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            deletion: DeletionConfig::default(),
             metrics: MetricsConfig::default(),
             admin: None,
         }
@@ -463,6 +488,11 @@ impl Config {
                 "webhooks.max_backlog_age_secs ({}) must be at least webhooks.retry_for_secs ({}): an endpoint would be disabled while its events are still being retried",
                 w.max_backlog_age_secs, w.retry_for_secs
             )));
+        }
+        if self.deletion.batch_rows == 0 || self.deletion.max_restore_ids == 0 {
+            return Err(ConfigError::Invalid(
+                "deletion.batch_rows and deletion.max_restore_ids must be at least 1".into(),
+            ));
         }
         if self.history.max_value_bytes < 64 {
             return Err(ConfigError::Invalid(

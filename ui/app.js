@@ -13,9 +13,10 @@ import { Activity } from './pages/activity.js';
 import { Events } from './pages/events.js';
 import { Settings } from './pages/settings.js';
 import { Webhooks } from './pages/webhooks.js';
+import { Deleted } from './pages/deleted.js';
 
 const TENANT_PAGES = [
-  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['settings', 'Settings'],
+  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['deleted', 'Deleted'], ['settings', 'Settings'],
 ];
 
 function parse(loc) {
@@ -78,6 +79,7 @@ function App() {
   else if (inTenant && page === 'events') body = html`<${Events} slug=${slug} search=${search} />`;
   else if (inTenant && page === 'webhooks') body = html`<${Webhooks} slug=${slug} />`;
   else if (inTenant && page === 'settings') body = html`<${Settings} slug=${slug} />`;
+  else if (inTenant && page === 'deleted') body = html`<${Deleted} slug=${slug} />`;
   else body = html`<${ErrorBox} title="Page not found" error=${new Error('This address is not a page of the scimd UI. Use the navigation above.')} />`;
 
   const signOut = async () => {

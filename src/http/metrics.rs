@@ -51,6 +51,7 @@ pub struct Metrics {
     webhook_attempts: IntGaugeVec,
     webhook_oldest: IntGaugeVec,
     webhook_endpoints: IntGaugeVec,
+    mass_change_alarms: IntGaugeVec,
 }
 
 impl Metrics {
@@ -139,6 +140,14 @@ impl Metrics {
             "Age of the oldest event kept (events.retention_days bounds it)",
         )
         .expect("valid metric");
+        let mass_change_alarms = IntGaugeVec::new(
+            Opts::new(
+                "scimd_mass_change_alarms_open",
+                "Open mass-change alarms (deletions plus deactivations over a tenant's threshold)",
+            ),
+            &["tenant"],
+        )
+        .expect("valid metric");
         let token_expiry = IntGaugeVec::new(
             Opts::new(
                 "scimd_token_expiry_seconds",
@@ -162,6 +171,7 @@ impl Metrics {
             Box::new(webhook_attempts.clone()),
             Box::new(webhook_oldest.clone()),
             Box::new(webhook_endpoints.clone()),
+            Box::new(mass_change_alarms.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -181,6 +191,7 @@ impl Metrics {
             webhook_attempts,
             webhook_oldest,
             webhook_endpoints,
+            mass_change_alarms,
         }
     }
 
@@ -325,6 +336,14 @@ async fn metrics(
         m.events_oldest_age.set(b.oldest_age_secs);
     }
     webhook_metrics(m, webhooks.inner().clone()).await;
+    m.mass_change_alarms.reset();
+    if let Ok(open) = crate::service::alarms::open(&app.store).await {
+        for a in open {
+            m.mass_change_alarms
+                .with_label_values(&[a.tenant.as_str()])
+                .inc();
+        }
+    }
     let store = app.store.clone();
     let listed = rocket::tokio::task::spawn_blocking(move || tokens::list(&store, None)).await;
     m.token_expiry.reset();

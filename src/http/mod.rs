@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_browse;
+mod admin_deleted;
 mod admin_log;
 mod admin_settings;
 mod admin_webhooks;
@@ -82,6 +83,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_settings::routes),
     (Side::Admin, "/api", admin_log::routes),
     (Side::Admin, "/api", admin_webhooks::routes),
+    (Side::Admin, "/api", admin_deleted::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];
@@ -178,6 +180,7 @@ pub fn with_workers(rocket: Rocket<Build>) -> Rocket<Build> {
         .attach(usage_flusher())
         .attach(events_pruner())
         .attach(WebhookDelivery)
+        .attach(deletion_workers())
 }
 
 /// Starts webhook delivery ([`Delivery`], its own threads) at liftoff when
@@ -209,6 +212,55 @@ impl Fairing for WebhookDelivery {
             let _ = rocket::tokio::task::spawn_blocking(move || delivery.stop(grace)).await;
         }
     }
+}
+
+/// Deletion safety's background work (issue 25): the mass-change watcher, which follows the
+/// events outbox after each batch of writes, and the tombstone pruner.
+fn deletion_workers() -> AdHoc {
+    use crate::service::{alarms, deleted};
+    AdHoc::on_liftoff("deletion safety", |rocket| {
+        Box::pin(async move {
+            let Some(app) = rocket.state::<App>() else {
+                return;
+            };
+            let (store, batch) = (app.store.clone(), app.config.deletion.batch_rows);
+            let mut shutdown = rocket.shutdown();
+            let pruning = store.clone();
+            let mut stop_pruning = rocket.shutdown();
+            rocket::tokio::spawn(async move {
+                let mut tick = rocket::tokio::time::interval(deleted::PRUNE_INTERVAL);
+                loop {
+                    rocket::tokio::select! {
+                        _ = tick.tick() => {}
+                        () = &mut stop_pruning => break,
+                    }
+                    match deleted::prune(&pruning, crate::clock::now(), batch).await {
+                        Ok(0) => {}
+                        Ok(n) => {
+                            tracing::info!(tombstones = n, "pruned tombstones past their retention")
+                        }
+                        Err(e) => tracing::warn!("could not prune tombstones: {e}"),
+                    }
+                }
+            });
+            rocket::tokio::spawn(async move {
+                let mut watcher = alarms::Watcher::default();
+                let mut batches = store.batches();
+                loop {
+                    if let Err(e) = watcher.scan(&store).await {
+                        tracing::warn!("the mass-change watcher could not read the events: {e}");
+                    }
+                    rocket::tokio::time::sleep(alarms::MIN_GAP).await;
+                    let woke =
+                        rocket::tokio::time::timeout(alarms::WATCH_INTERVAL, batches.changed());
+                    rocket::tokio::select! {
+                        _ = woke => {}
+                        () = &mut shutdown => break,
+                    }
+                }
+            });
+        })
+    })
 }
 
 /// Prunes the events outbox at start and every `PRUNE_INTERVAL` (`[events]` retention).

@@ -35,10 +35,13 @@ pub enum EventType {
     GroupDeleted,
     GroupMemberAdded,
     GroupMemberRemoved,
+    UserRestored,
+    GroupRestored,
+    AlarmMassChange,
 }
 
 impl EventType {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 13] = [
         Self::UserCreated,
         Self::UserUpdated,
         Self::UserDeactivated,
@@ -49,6 +52,9 @@ impl EventType {
         Self::GroupDeleted,
         Self::GroupMemberAdded,
         Self::GroupMemberRemoved,
+        Self::UserRestored,
+        Self::GroupRestored,
+        Self::AlarmMassChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +69,9 @@ impl EventType {
             Self::GroupDeleted => "group.deleted",
             Self::GroupMemberAdded => "group.member_added",
             Self::GroupMemberRemoved => "group.member_removed",
+            Self::UserRestored => "user.restored",
+            Self::GroupRestored => "group.restored",
+            Self::AlarmMassChange => "alarm.mass_change",
         }
     }
 
@@ -82,6 +91,8 @@ pub enum Change<'a> {
         password: bool,
     },
     Deleted(&'a ResourceRow),
+    /// A deleted resource brought back from its tombstone, with its id (issue 25).
+    Restored(&'a ResourceRow),
 }
 
 /// Appends the events of one write to `rt`, in the caller's (writer) transaction: the
@@ -104,7 +115,7 @@ pub fn record(
     }
     let occurred_at = clock::timestamp(clock::now());
     let row = match change {
-        Change::Created(row) | Change::Deleted(row) => row,
+        Change::Created(row) | Change::Deleted(row) | Change::Restored(row) => row,
         Change::Updated { after, .. } => after,
     };
     let version = match change {
@@ -165,7 +176,7 @@ pub fn record(
 fn data(rt: &ResourceType, scope: &Scope, change: Change<'_>) -> Value {
     let row = match change {
         Change::Deleted(_) => return Value::Null,
-        Change::Created(row) | Change::Updated { after: row, .. } => row,
+        Change::Created(row) | Change::Restored(row) | Change::Updated { after: row, .. } => row,
     };
     let mut body = super::resources::render(rt, scope, row, None);
     if let Some(Value::Object(meta)) = body.get_mut("meta") {
@@ -186,6 +197,10 @@ fn own_event(rt: &ResourceType, change: Change<'_>) -> Option<(EventType, Vec<St
         Change::Deleted(_) => Some((
             pick(EventType::UserDeleted, EventType::GroupDeleted),
             Vec::new(),
+        )),
+        Change::Restored(row) => Some((
+            pick(EventType::UserRestored, EventType::GroupRestored),
+            changed_names(&Document::new(), &row.doc),
         )),
         Change::Updated {
             before,
@@ -281,6 +296,66 @@ fn resource_summary(rt: &ResourceType, row: &ResourceRow, version: Value) -> Val
     );
     out.insert("version".into(), version);
     Value::Object(out)
+}
+
+/// Appends an `alarm.mass_change` event to a tenant's feed (issue 25): not about one resource,
+/// so `resource` and `actor` are null and `alarm` says what was seen.
+pub fn record_alarm(
+    tx: &Conn,
+    tenant_id: i64,
+    tenant_slug: &str,
+    alarm_id: i64,
+    alarm: Value,
+) -> Result<()> {
+    let id = format!("evt_{}", uuid::Uuid::new_v4().simple());
+    let occurred_at = clock::timestamp(clock::now());
+    let event_type = EventType::AlarmMassChange.as_str();
+    let body = json!({
+        "schema_version": SCHEMA_VERSION,
+        "id": id,
+        "type": event_type,
+        "tenant": tenant_slug,
+        "occurred_at": occurred_at,
+        "resource": Value::Null,
+        "actor": Value::Null,
+        "alarm": alarm,
+    });
+    rows::insert(
+        tx,
+        &[NewEvent {
+            id,
+            tenant_id,
+            event_type,
+            occurred_at,
+            resource_type: "Alarm",
+            resource_id: alarm_id.to_string(),
+            body: body.to_string(),
+        }],
+    )
+}
+
+/// An event body with its payload dropped (an erase, issue 25): the values of the resource
+/// (`data`, its `userName` / `displayName` and `externalId`) are gone, `erased` says so; the
+/// event keeps its place in the sequence, its type, time, the resource's id and the actor.
+pub fn erased_body(body: &str) -> Option<String> {
+    let Ok(Value::Object(mut e)) = serde_json::from_str::<Value>(body) else {
+        return None;
+    };
+    if e.get("erased").is_some() {
+        return None;
+    }
+    if e.contains_key("data") {
+        e.insert("data".into(), Value::Null);
+    }
+    if let Some(Value::Object(r)) = e.get_mut("resource") {
+        for key in ["externalId", "userName", "displayName"] {
+            if r.contains_key(key) {
+                r.insert(key.into(), Value::Null);
+            }
+        }
+    }
+    e.insert("erased".into(), Value::Bool(true));
+    Some(Value::Object(e).to_string())
 }
 
 fn actor(scope: &Scope) -> Value {
@@ -565,6 +640,15 @@ pub fn describe(body: &str) -> String {
         name,
         text(&r["id"])
     );
+    if let Some(a) = e.get("alarm") {
+        line.push_str(&format!(
+            "  {} deletions, {} deactivations within {} s (alarm {})",
+            a["deletions"], a["deactivations"], a["window_secs"], a["id"]
+        ));
+    }
+    if e.get("erased").is_some() {
+        line.push_str("  erased");
+    }
     if let Some(m) = e.get("member") {
         line.push_str(&format!("  member {} {}", text(&m["type"]), text(&m["id"])));
     }

@@ -2,8 +2,10 @@
 //! store transaction and returns a response model. No Rocket types appear here.
 
 pub mod admins;
+pub mod alarms;
 pub mod browse;
 pub mod doctor;
+pub mod deleted;
 pub mod events;
 pub mod export;
 pub mod extensions;

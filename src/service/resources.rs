@@ -311,7 +311,8 @@ pub async fn patch(
     render_one(store, rt, scope, row, &resolver).await.map(Some)
 }
 
-/// DELETE (RFC 7644 §3.6); memberships go in the same transaction.
+/// DELETE (RFC 7644 §3.6); memberships go in the same transaction, and the resource with them
+/// into a tombstone (`service::deleted`), restorable for the tenant's retention.
 pub async fn delete(
     store: &Store,
     rt: &TypeRef,
@@ -350,6 +351,8 @@ pub async fn delete(
                 )?;
             }
             events::record(tx, &actor_scope, rt, events::Change::Deleted(&current), &[])?;
+            // The tombstone first: it reads the memberships the delete then cascades away.
+            super::deleted::bury(tx, &actor_scope, &current)?;
             rows::delete(tx, tenant_id, rt.name, &id_owned)?;
             history::record(
                 tx,
@@ -365,6 +368,28 @@ pub async fn delete(
         })
         .await
         .map_err(|e| not_found_or_internal(e, rt, id))?
+}
+
+/// Sets `active` of a user back to true (reverting a mass-change burst, issue 25), as a write
+/// like any other: a new version, history and a `user.reactivated` event. Returns whether it
+/// changed anything (false when the user is active already).
+pub async fn reactivate(store: &Store, rt: &TypeRef, scope: &Scope, id: &str) -> Result<bool> {
+    let inactive = |doc: &Document| doc.get("active") == Some(&Value::Bool(false));
+    if !inactive(&load(store, rt, scope, id).await?.doc) {
+        return Ok(false);
+    }
+    let (row, _) = update(store, rt, scope, id, None, |current| {
+        let mut doc = current.doc.clone();
+        doc.insert("active".into(), Value::Bool(true));
+        Ok(Change {
+            doc,
+            password_hash: None,
+            members: Vec::new(),
+            quirks: Quirks::default(),
+        })
+    })
+    .await?;
+    Ok(!inactive(&row.doc))
 }
 
 /// GET list / POST .search on one resource type (RFC 7644 §3.4.2, §3.4.3). The IdP dialect the

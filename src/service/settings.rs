@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::store::tenants::{self, Tenant};
 
 /// Every setting of a tenant, with its default.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TenantSettings {
     /// Refuse attributes that no schema of the tenant declares (400 `invalidSyntax`) instead
@@ -24,6 +24,45 @@ pub struct TenantSettings {
     /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
     /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
     pub extensions: Vec<Extension>,
+    /// Days a deleted user or group stays restorable as a tombstone before it is pruned
+    /// (issue 25).
+    pub tombstone_retention_days: u32,
+    /// Deletions plus deactivations within `alarm_window_secs` that raise a mass-change alarm;
+    /// 0 turns the alarm off.
+    pub alarm_threshold: u32,
+    /// The sliding window of the mass-change alarm, in seconds.
+    pub alarm_window_secs: u32,
+    /// A throwaway tenant (a doctor's test tenant): deletions leave no tombstone and raise no
+    /// alarm.
+    pub ephemeral: bool,
+}
+
+/// Defaults of the deletion-safety settings.
+pub const DEFAULT_TOMBSTONE_RETENTION_DAYS: u32 = 30;
+pub const DEFAULT_ALARM_THRESHOLD: u32 = 100;
+pub const DEFAULT_ALARM_WINDOW_SECS: u32 = 600;
+/// Settings not stored while at their default (see [`save`]).
+const DEFAULTED_KEYS: &[&str] = &[
+    "tombstone_retention_days",
+    "alarm_threshold",
+    "alarm_window_secs",
+    "ephemeral",
+];
+/// Bounds of the deletion-safety settings (README "Limits").
+pub const MAX_TOMBSTONE_RETENTION_DAYS: u32 = 3650;
+pub const ALARM_WINDOW_SECS: std::ops::RangeInclusive<u32> = 10..=86_400;
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            extensions: Vec::new(),
+            tombstone_retention_days: DEFAULT_TOMBSTONE_RETENTION_DAYS,
+            alarm_threshold: DEFAULT_ALARM_THRESHOLD,
+            alarm_window_secs: DEFAULT_ALARM_WINDOW_SECS,
+            ephemeral: false,
+        }
+    }
 }
 
 /// One declared extension: the resource type it extends and its schema as declared.
@@ -46,7 +85,13 @@ impl Extension {
 
 /// Keys `scimd tenant set` and `PATCH /api/tenants/<slug>/settings` change directly.
 /// `extensions` is not one: its own commands check what stored data a change would touch.
-const SCALAR_KEYS: &[&str] = &["strict"];
+const SCALAR_KEYS: &[&str] = &[
+    "strict",
+    "tombstone_retention_days",
+    "alarm_threshold",
+    "alarm_window_secs",
+    "ephemeral",
+];
 
 impl TenantSettings {
     /// Reads stored settings; keys missing take their defaults.
@@ -58,6 +103,18 @@ impl TenantSettings {
     pub fn validate(&self) -> Result<(), String> {
         for e in &self.extensions {
             extension::resource_type(&e.resource_type)?;
+        }
+        if !(1..=MAX_TOMBSTONE_RETENTION_DAYS).contains(&self.tombstone_retention_days) {
+            return Err(format!(
+                "tombstone_retention_days must be between 1 and {MAX_TOMBSTONE_RETENTION_DAYS}; deleted users and groups are kept that many days"
+            ));
+        }
+        if !ALARM_WINDOW_SECS.contains(&self.alarm_window_secs) {
+            return Err(format!(
+                "alarm_window_secs must be between {} and {} seconds",
+                ALARM_WINDOW_SECS.start(),
+                ALARM_WINDOW_SECS.end()
+            ));
         }
         Ok(())
     }
@@ -105,6 +162,14 @@ pub fn registry_of(tenant: &Tenant) -> Arc<Registry> {
 pub fn strict_of(tenant: &Tenant) -> bool {
     tenant.settings.contains("\"strict\"")
         && TenantSettings::parse(&tenant.settings).is_ok_and(|s| s.strict)
+}
+
+/// A tenant's settings as stored; unreadable ones take the defaults (and are logged).
+pub fn of(tenant: &Tenant) -> TenantSettings {
+    TenantSettings::parse(&tenant.settings).unwrap_or_else(|e| {
+        tracing::error!("tenant {}: {e}", tenant.slug);
+        TenantSettings::default()
+    })
 }
 
 /// A tenant's settings, loaded by slug.
@@ -196,8 +261,20 @@ pub(super) fn save(
     tenant_id: i64,
     settings: &TenantSettings,
 ) -> crate::store::Result<()> {
-    let json = serde_json::to_string(settings)?;
-    tenants::set_settings(tx, tenant_id, &json)
+    let mut stored = serde_json::to_value(settings)?;
+    // Deletion-safety keys at their defaults are left out: a stored object holds what was
+    // chosen, and a later default applies to tenants that never chose.
+    if let (Value::Object(stored), Value::Object(defaults)) = (
+        &mut stored,
+        serde_json::to_value(TenantSettings::default())?,
+    ) {
+        for key in DEFAULTED_KEYS {
+            if stored.get(*key) == defaults.get(*key) {
+                stored.remove(*key);
+            }
+        }
+    }
+    tenants::set_settings(tx, tenant_id, &stored.to_string())
 }
 
 pub(super) fn no_tenant(slug: &str) -> OpError {

@@ -56,6 +56,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0009_create_webhooks.sql"),
     ),
     (
+        10,
+        "0010_create_tombstones",
+        include_str!("../../migrations/0010_create_tombstones.sql"),
+    ),
+    (
         12,
         "0012_create_maintenance",
         include_str!("../../migrations/0012_create_maintenance.sql"),

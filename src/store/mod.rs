@@ -20,6 +20,7 @@ pub mod tenants;
 mod testing;
 pub mod tokens;
 pub mod webhooks;
+pub mod tombstones;
 mod writer;
 
 use std::path::Path;
@@ -98,6 +99,8 @@ pub struct Store {
     /// migrations/log/0001_create_request_log.sql).
     log_writer: Arc<writer::Writer>,
     log_path: Arc<Path>,
+    /// The main database file (a WAL checkpoint after an erase opens it).
+    path: Arc<Path>,
     /// Counts the main writer's batches: a long poll waits for it to move.
     batches: tokio::sync::watch::Receiver<u64>,
 }
@@ -115,11 +118,14 @@ const READERS: u32 = 8;
 
 /// Per-connection settings. `synchronous=FULL` because scimd acknowledges a write only once it
 /// is on disk; `scim_fold` is the SQL twin of [`crate::scim::fold`] so folded comparisons in SQL
-/// and in Rust agree beyond ASCII.
+/// and in Rust agree beyond ASCII. `secure_delete` zeroes what a delete or an update frees, so
+/// an erased person's values (and every older version of a document) do not linger in free
+/// space of the file (issue 25; its cost is in README "Deleted users and groups").
 fn init_connection(conn: &mut Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA secure_delete = ON;",
     )?;
     register_functions(conn)
 }
@@ -208,6 +214,7 @@ impl Store {
             writer,
             log_writer,
             log_path: log_path.into(),
+            path: path.into(),
             batches,
         })
     }
@@ -264,6 +271,46 @@ impl Store {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         submit_infallible(&self.log_writer, f).await
+    }
+
+    /// Empties both databases' WAL files into the databases and truncates them to nothing
+    /// (`wal_checkpoint(TRUNCATE)`), so the WAL keeps no older version of a page an erase
+    /// overwrote. Waits for readers to finish, retrying for up to about two seconds; returns
+    /// whether both were truncated.
+    pub fn checkpoint_truncate(&self) -> Result<bool> {
+        let mut done = true;
+        for path in [&self.path, &self.log_path] {
+            let conn = Connection::open(&**path)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            let mut truncated = false;
+            for _ in 0..40 {
+                let busy: i64 =
+                    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    truncated = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            done &= truncated;
+        }
+        Ok(done)
+    }
+
+    /// Runs `f` in a write transaction on the request log's database with `secure_delete` on,
+    /// so the bytes it removes are overwritten rather than left in free space (an erase).
+    pub async fn write_log_securely<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        self.write_log(move |conn| {
+            conn.execute_batch("PRAGMA secure_delete = ON")?;
+            let out = f(conn);
+            conn.execute_batch("PRAGMA secure_delete = OFF")?;
+            out
+        })
+        .await
     }
 
     /// Bytes the request log takes on disk: its file and its WAL (`/healthz`, `/metrics`).

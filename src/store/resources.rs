@@ -88,7 +88,12 @@ fn name_of(resource_type: &str, doc: &Document) -> Result<String> {
         .ok_or_else(|| StoreError::Internal(format!("{resource_type} document without {attr}")))
 }
 
-fn write_emails(conn: &Connection, tenant_id: i64, seq: i64, doc: &Document) -> Result<()> {
+pub(super) fn write_emails(
+    conn: &Connection,
+    tenant_id: i64,
+    seq: i64,
+    doc: &Document,
+) -> Result<()> {
     conn.execute("DELETE FROM resource_emails WHERE resource_seq = ?1", [seq])?;
     let Some(Value::Array(emails)) = doc.get("emails") else {
         return Ok(());

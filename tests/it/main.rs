@@ -9,6 +9,7 @@ mod admin_listener;
 mod adversarial;
 mod backup;
 mod cli;
+mod deletion;
 mod discovery;
 mod doctor;
 mod durability;

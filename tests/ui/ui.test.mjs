@@ -514,6 +514,7 @@ async function main() {
       const leaver = (await scim(base, curl, 'GET', `/t/acme/scim/v2/Groups/${state.engineeringId}`, null, asCurl)).body.members
         .map((m) => m.value).find((v) => v !== state.adaId);
       eq((await scim(base, curl, 'DELETE', `/t/acme/scim/v2/Users/${leaver}`, null, asCurl)).status, 204, 'delete a member');
+      state.leaverId = leaver;
       eq((await scim(base, curl, 'GET', '/t/acme/scim/v2/Users?count=1', null, asCurl)).status, 200, 'curl list');
 
       // The request log is written in the background: reload until the dashboard shows it all.
@@ -659,6 +660,76 @@ async function main() {
       } finally {
         receiver.close();
       }
+    });
+
+    await step('issue 25: the Deleted page restores a deleted user; a mass-change alarm is reverted from the dashboard', async () => {
+      await page.goto('/ui/t/acme/users');
+      await page.click('nav[aria-label=Main] a:text("Deleted")');
+      await page.waitForSelector('main h1:text("Deleted")');
+      const row = page.locator('tbody tr', { hasText: state.leaverId });
+      await row.locator('button:text("Restore")').waitFor();
+      assert((await row.textContent()).includes('okta-prod') || (await row.textContent()).includes('curl'), `who deleted it: ${await row.textContent()}`);
+      await inspect(page, 'deleted');
+      await row.locator('button:text("Restore")').click();
+      await page.waitForSelector('p[role=status]:has-text("Restored user")');
+      await page.waitForSelector(`tbody tr:has-text("${state.leaverId}")`, { state: 'detached' });
+      const cli = (...args) => spawnSync(BIN, args, { encoding: 'utf8', env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_DATABASE: join(dir, 'scimd.db') } });
+      const token = cli('token', 'create', '--tenant', 'acme', '--name', 'okta-deletions').stdout.trim();
+      eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${state.leaverId}`)).status, 200, 'the restored user is back in SCIM');
+
+      // A privacy erase, confirmed first.
+      const gone = await scim(base, token, 'POST', '/t/acme/scim/v2/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: 'erase.me@acme.test' });
+      eq((await scim(base, token, 'DELETE', `/t/acme/scim/v2/Users/${gone.body.id}`)).status, 204, 'deleted');
+      await page.reload();
+      const doomed = page.locator('tbody tr', { hasText: 'erase.me@acme.test' });
+      await doomed.locator('button:text("Erase…")').click();
+      await doomed.locator('text=cannot be restored afterwards').waitFor();
+      await doomed.locator('button:text("Erase now")').click();
+      await page.waitForSelector(`p[role=status]:has-text("Erased user ${gone.body.id}")`);
+      await page.waitForSelector('tbody tr:has-text("erase.me@acme.test")', { state: 'detached' });
+
+      // A burst of deactivations over the tenant's threshold (lowered for the test).
+      eq(cli('tenant', 'set', 'acme', 'alarm_threshold=2').status, 0, 'lower the threshold');
+      const burst = [];
+      for (const n of ['burst.one', 'burst.two']) {
+        const made = await scim(base, token, 'POST', '/t/acme/scim/v2/Users', { schemas: ['urn:ietf:params:scim:schemas:core:2.0:User'], userName: `${n}@acme.test`, active: true });
+        eq(made.status, 201, 'create');
+        burst.push(made.body.id);
+      }
+      for (const id of burst) {
+        const off = await scim(base, token, 'PATCH', `/t/acme/scim/v2/Users/${id}`, { schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'], Operations: [{ op: 'replace', path: 'active', value: false }] });
+        eq(off.status, 200, 'SCIM answers a deactivation as always');
+      }
+      let seen = false;
+      for (let i = 0; i < 50 && !seen; i += 1) {
+        await page.goto('/ui/dashboard');
+        await page.waitForSelector('main h1:text("Dashboard")');
+        await page.waitForTimeout(300);
+        seen = await page.isVisible('.notice.alarm h3:has-text("Mass change in “acme”")');
+      }
+      assert(seen, 'the dashboard shows the alarm');
+      const alarm = page.locator('.notice.alarm', { hasText: 'acme' });
+      assert((await alarm.textContent()).includes('2 deactivations'), `the alarm says what happened: ${await alarm.textContent()}`);
+      await inspect(page, 'dashboard-alarm');
+      await alarm.locator('button:text("Revert this burst")').click();
+      await page.waitForSelector('[role=status]:has-text("Reverted: 0 restored, 2 reactivated")');
+      for (const id of burst) {
+        eq((await scim(base, token, 'GET', `/t/acme/scim/v2/Users/${id}`)).body.active, true, 'reactivated');
+      }
+      // The Settings page shows and changes the thresholds.
+      await page.goto('/ui/t/acme/settings');
+      await page.waitForSelector('main h2:text("Deleted users and groups")');
+      eq(await page.inputValue('#s-threshold'), '2', 'the threshold set from the CLI');
+      await page.fill('#s-threshold', '100');
+      await page.fill('#s-retention', '45');
+      await page.click('section:has(#s-deletion) button:text("Save")');
+      let saved = {};
+      for (let i = 0; i < 50 && saved.alarm_threshold !== 100; i += 1) {
+        await page.waitForTimeout(100);
+        saved = JSON.parse(cli('tenant', 'show', 'acme', '--json').stdout);
+      }
+      eq(saved.alarm_threshold, 100, 'saved threshold');
+      eq(saved.tombstone_retention_days, 45, 'saved retention');
     });
 
     await step('issue 21: an Entra integration\'s quirk profile and ignored attributes, as a person reads them', async () => {

@@ -1,6 +1,7 @@
 // Dashboard: per tenant the SCIM base URL to paste, token status, integration health per IdP
 // and recent failures with their diagnosis (the last two from the request log when present);
 // above them, the last `scimd doctor` report for the deployment as a whole.
+import { AlarmBanner } from './deleted.js';
 import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
 
 /** Tokens by what they have done. A refused request is an attempt too: a token whose only
@@ -99,6 +100,7 @@ function TenantCard({ t, origin }) {
     <p class="label" id=${`${headingId}-url`}>SCIM base URL</p>
     <p><${CopyField} value=${base} label=${`SCIM base URL of ${t.slug}`} /></p>
     <${Reachability} base=${base} />
+    <${AlarmBanner} slug=${t.slug} />
     <${ErrorBox} error=${state.error} title="Could not load this tenant's status" />
     <${WebhookAlerts} slug=${t.slug} hooks=${state.webhooks} />
     ${!s ? html`<${Loading} what="Loading tokens" />` : html`

@@ -3,15 +3,19 @@
 import { html, useState, api, enc, qs, navigate, useLoad, Time, ErrorBox, Loading, Empty, Badge, TableWrap, PageTitle, tenantPath } from '../lib.js';
 
 const TYPES = ['user.created', 'user.updated', 'user.deactivated', 'user.reactivated', 'user.deleted',
-  'group.created', 'group.updated', 'group.deleted', 'group.member_added', 'group.member_removed'];
+  'group.created', 'group.updated', 'group.deleted', 'group.member_added', 'group.member_removed',
+  'user.restored', 'group.restored', 'alarm.mass_change'];
 
 function typeKind(t) {
+  if (t === 'alarm.mass_change') return 'bad';
   if (t.endsWith('.deleted') || t === 'user.deactivated' || t === 'group.member_removed') return 'warn';
-  if (t.endsWith('.created') || t === 'user.reactivated' || t === 'group.member_added') return 'good';
+  if (t.endsWith('.created') || t.endsWith('.restored') || t === 'user.reactivated' || t === 'group.member_added') return 'good';
   return 'neutral';
 }
 
 function What({ e }) {
+  if (e.alarm) return html`${e.alarm.deletions} deletions, ${e.alarm.deactivations} deactivations within ${e.alarm.window_secs} s`;
+  if (e.erased) return html`<span class="muted">erased</span>`;
   if (e.member) return html`member ${e.member.type.toLowerCase()} <span class="mono">${e.member.id}</span>`;
   if (e.changed && e.changed.length > 0) return html`${e.changed.join(', ')}`;
   return html`<span class="muted">—</span>`;
@@ -19,14 +23,15 @@ function What({ e }) {
 
 function Row({ slug, e }) {
   const [open, setOpen] = useState(false);
-  const r = e.resource;
+  // An alarm is about the tenant, not one resource (docs/events.md).
+  const r = e.resource || { type: 'Tenant', id: slug };
   const name = r.userName || r.displayName || r.id;
   const page = tenantPath(slug, `${r.type === 'Group' ? 'groups' : 'users'}/${enc(r.id)}`);
   return html`<tr>
     <td data-label="Seq" class="mono">${e.seq}</td>
     <td data-label="Time"><${Time} iso=${e.occurred_at} /></td>
     <td data-label="Type"><${Badge} kind=${typeKind(e.type)}>${e.type}<//></td>
-    <th scope="row" data-label="Resource">${e.type.endsWith('.deleted') ? name : html`<a href=${page}>${name}</a>`}<div class="muted small">${r.type} ${r.id}</div></th>
+    <th scope="row" data-label="Resource">${e.type.endsWith('.deleted') || !e.resource ? name : html`<a href=${page}>${name}</a>`}<div class="muted small">${r.type} ${r.id}</div></th>
     <td data-label="What"><${What} e=${e} /></td>
     <td data-label="By">${e.actor ? `${e.actor.token_name} (${e.actor.idp})` : '—'}</td>
     <td class="actions-cell" data-label="JSON"><button type="button" class="btn small" aria-expanded=${open ? 'true' : 'false'} onClick=${() => setOpen(!open)}>${open ? 'Hide' : 'JSON'}</button>

@@ -1,4 +1,5 @@
-// Tenant settings: strict mode and the tenant's custom schema extensions (RFC 7643 §7 JSON).
+// Tenant settings: strict mode, deletion safety and the tenant's custom schema extensions
+// (RFC 7643 §7 JSON).
 import { html, useState, api, enc, useLoad, ErrorBox, Loading, Empty, TableWrap, PageTitle, announce } from '../lib.js';
 
 const EXAMPLE = JSON.stringify({
@@ -27,6 +28,41 @@ function Strict({ slug, settings, onSaved }) {
     <label><input type="checkbox" checked=${strictOn} onChange=${toggle} /> Strict: refuse attributes no schema of this tenant declares</label>
     <p class="muted">Off (the default), such attributes are ignored and reported in the Activity log, so one mapping mistake does not fail an IdP's whole provisioning job. On, the request gets 400 <code>invalidSyntax</code> naming the attribute.</p>
     <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
+}
+
+/** Deletion safety (issue 25): how long deleted users and groups stay restorable, and when a
+ * burst of deletions and deactivations raises the mass-change alarm. */
+function DeletionSafety({ slug, settings, onSaved }) {
+  const [form, setForm] = useState({
+    tombstone_retention_days: String(settings.tombstone_retention_days),
+    alarm_threshold: String(settings.alarm_threshold),
+    alarm_window_secs: String(settings.alarm_window_secs),
+  });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const field = (key) => (e) => setForm({ ...form, [key]: e.target.value });
+  const save = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const changes = Object.fromEntries(Object.entries(form).map(([k, v]) => [k, Number(v)]));
+      await api('PATCH', `/api/tenants/${enc(slug)}/settings`, changes);
+      announce('Deletion safety settings saved');
+      onSaved();
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  return html`<section class="card" aria-labelledby="s-deletion"><h2 id="s-deletion">Deleted users and groups</h2>
+    <form class="row" onSubmit=${save}>
+      <div class="field"><label for="s-retention">Restorable for (days)</label>
+        <input id="s-retention" type="number" min="1" max="3650" required value=${form.tombstone_retention_days} onInput=${field('tombstone_retention_days')} /></div>
+      <div class="field"><label for="s-threshold">Alarm after this many removals</label>
+        <input id="s-threshold" type="number" min="0" required value=${form.alarm_threshold} onInput=${field('alarm_threshold')} /></div>
+      <div class="field"><label for="s-window">within (seconds)</label>
+        <input id="s-window" type="number" min="10" max="86400" required value=${form.alarm_window_secs} onInput=${field('alarm_window_secs')} /></div>
+      <div class="field actions"><button class="btn" type="submit" disabled=${busy}>Save</button></div>
+    </form>
+    <p class="muted">Deleted users and groups can be restored on the Deleted page until then. Deletions plus deactivations over the threshold raise an alarm on the dashboard with one Revert button (0 turns it off); SCIM answers never change because of it.</p>
+    <${ErrorBox} error=${error} title="The settings were not changed" /></section>`;
 }
 
 function Declare({ slug, onSaved }) {
@@ -92,7 +128,8 @@ export function Settings({ slug }) {
   return html`<${PageTitle} sub="How this tenant treats what its IdP sends.">Settings<//>
     ${settings.error ? html`<${ErrorBox} error=${settings.error} title="The settings could not be loaded" />`
       : !settings.data ? html`<${Loading} what="Loading settings" />`
-      : html`<${Strict} slug=${slug} settings=${settings.data} onSaved=${reload} />`}
+      : html`<${Strict} slug=${slug} settings=${settings.data} onSaved=${reload} />
+        <${DeletionSafety} slug=${slug} settings=${settings.data} onSaved=${reload} />`}
     ${exts.error ? html`<${ErrorBox} error=${exts.error} title="The extensions could not be loaded" />`
       : !exts.data ? html`<${Loading} what="Loading extensions" />`
       : html`<${Extensions} slug=${slug} list=${exts.data} onSaved=${reload} />`}
