@@ -102,7 +102,6 @@ for i in $(seq "$slices"); do
     on+=("$(create "$slice")")
     echo "slice $i: off ${off[-1]} creates/s, on ${on[-1]} creates/s"
 done
-"$bin" webhook replay "$hook" 2>/dev/null
 final="$(last_seq)"
 while [ "$(cursor)" -lt "$final" ]; do sleep 0.1; done
 attempts="$(curl -fs "http://127.0.0.1:$SCIMD_PORT/metrics" | awk '/^scimd_webhook_attempts_total/ {printf "%s ", $0}')"

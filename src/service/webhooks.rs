@@ -356,6 +356,11 @@ pub fn replay(
     after: Option<i64>,
 ) -> Result<Webhook, OpError> {
     let w = find(store, tenant_slug, id)?;
+    if after.is_none() && w.state == "active" {
+        // Already delivering: its stored cursor trails the worker's, so going back to it
+        // would only send the last events again.
+        return Ok(w);
+    }
     let after = after.unwrap_or(w.cursor);
     let position = store
         .read_blocking(event_rows::position)
