@@ -18,6 +18,7 @@ mod fallback;
 mod health;
 mod metrics;
 mod no_store;
+mod probe;
 mod query;
 mod request_log;
 mod resources;
@@ -75,6 +76,7 @@ enum Side {
 const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Public, "/scim/v2", resources::routes),
     (Side::Public, "/scim/v2", discovery::routes),
+    (Side::Public, "/scim/v2", probe::routes),
     (Side::Public, "/scim/v2", fallback::routes),
     (Side::Public, "/", health::routes),
     (Side::Public, "/", events::routes),

@@ -1,7 +1,9 @@
 //! `scimd doctor` (issue 26): checks that this deployment will work with an IdP, each with the
-//! fix when it will not. This module holds the checks of the machine itself (configuration,
-//! TLS files, the plain-HTTP rule, the database, disk, backlogs, backups, tokens, the clock);
-//! the command line prints the report and the dashboard shows the last one.
+//! fix when it will not: the machine itself (configuration, TLS files, the plain-HTTP rule,
+//! the database, disk, backlogs, backups, tokens, the clock), then the way IdPs come in:
+//! `public_url` called from here through the one outbound client, answered by this scimd's
+//! probe (`GET /scim/v2/_doctor/<nonce>`), with `Authorization` and the query string intact.
+//! The command line prints the report and the dashboard shows the last one.
 
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -11,9 +13,16 @@ use crate::clock;
 use crate::config::Config;
 use crate::store::{Store, maintenance};
 
-/// The `maintenance` task the report is kept under; `backup` is `scimd backup`'s.
+/// The `maintenance` task the report is kept under; `backup` is `scimd backup`'s; the probe's
+/// nonce is kept under `doctor probe` while a run lasts.
 pub const DOCTOR_TASK: &str = "doctor";
 pub const BACKUP_TASK: &str = "backup";
+const PROBE_TASK: &str = "doctor probe";
+/// A probe nonce older than this is not this run's.
+const PROBE_VALID: Duration = Duration::minutes(5);
+/// Sent in the probe's query string: the filter Okta sends for a user whose name has `+` and
+/// `@`, percent-encoded as IdPs do, so a proxy that decodes or re-encodes it is caught.
+const PROBE_QUERY: &str = "filter=userName%20eq%20%22a%2Bb%40example.com%22&startIndex=1&count=1";
 
 /// A certificate this close to expiry fails the check: IdPs stop provisioning on the day.
 const CERT_FAIL_DAYS: i64 = 7;
@@ -111,6 +120,7 @@ pub fn run(config: &Config) -> Report {
             checks.push(backup(&store, now));
             checks.push(tokens(&store, now));
             checks.push(clock_sanity(&store, now));
+            checks.extend(through_public_url(config, &store));
             let report = Report::new(checks);
             keep(&store, &report);
             report
@@ -515,6 +525,181 @@ fn clock_sanity(store: &Store, now: OffsetDateTime) -> Check {
             "see the database check",
         ),
     }
+}
+
+/// What the probe endpoint answers: whether the nonce is the one this database holds, and
+/// what the request carried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProbeAnswer {
+    /// Always true: a body without it came from something else.
+    pub scimd: bool,
+    /// The nonce is the one `scimd doctor` just wrote into this database.
+    pub known: bool,
+    /// `intact`, `missing` or `altered`, against `Bearer scimd-doctor-<nonce>`.
+    pub authorization: String,
+    /// The query string as it arrived.
+    pub query: Option<String>,
+}
+
+/// The probe's answer (`http::probe`).
+pub fn answer_probe(
+    store: &Store,
+    nonce: &str,
+    authorization: Option<String>,
+    query: Option<String>,
+) -> ProbeAnswer {
+    let now = clock::now();
+    let known = store
+        .read_blocking(|c| maintenance::last_run(c, PROBE_TASK))
+        .ok()
+        .flatten()
+        .is_some_and(|run| {
+            run.detail == nonce && age(&run.at, now).is_some_and(|a| a < PROBE_VALID)
+        });
+    let authorization = match authorization {
+        None => "missing",
+        Some(a) if a == probe_authorization(nonce) => "intact",
+        Some(_) => "altered",
+    };
+    ProbeAnswer {
+        scimd: true,
+        known,
+        authorization: authorization.to_owned(),
+        query,
+    }
+}
+
+fn probe_authorization(nonce: &str) -> String {
+    format!("Bearer scimd-doctor-{nonce}")
+}
+
+/// The URL IdPs use, or the listener's own address seen from this machine.
+fn public_base(config: &Config) -> String {
+    if let Some(url) = config.public_base() {
+        return url.to_owned();
+    }
+    let mut listener = config.listener();
+    if listener.address.is_unspecified() {
+        listener.address = std::net::IpAddr::from([127, 0, 0, 1]);
+    }
+    listener.base()
+}
+
+/// Calls the probe through `public_url` and reads what arrived: reachable, this scimd, the
+/// `Authorization` header intact, the query string unchanged.
+fn through_public_url(config: &Config, store: &Store) -> Vec<Check> {
+    const NAME: &str = "public_url reach";
+    let nonce = uuid::Uuid::new_v4().simple().to_string();
+    let (at, recorded) = (clock::timestamp(clock::now()), nonce.clone());
+    if let Err(e) =
+        store.write_blocking(move |c| maintenance::record(c, PROBE_TASK, &at, &recorded))
+    {
+        return vec![Check::fail(
+            NAME,
+            format!("cannot write the probe's nonce: {e}"),
+            "see the database check",
+        )];
+    }
+    let base = public_base(config);
+    let url = format!("{base}/scim/v2/_doctor/{nonce}?{PROBE_QUERY}");
+    let client = crate::outbound::Client::new(crate::outbound::Limits {
+        connect_timeout: std::time::Duration::from_secs(5),
+        timeout: std::time::Duration::from_secs(10),
+        excerpt_bytes: 16 << 10,
+    });
+    let authorization = probe_authorization(&nonce);
+    let answer = match client.get(&url, &[("Authorization", authorization.as_str())]) {
+        Ok(a) => a,
+        Err(failure) => {
+            return vec![Check::fail(
+                NAME,
+                format!(
+                    "{base} cannot be reached from this machine: {}",
+                    failure.message
+                ),
+                "make public_url resolve and answer here too: check DNS, the firewall and that scimd (or its proxy) listens there; a TLS error means the certificate served there is not trusted or does not name the host, and IdPs will refuse it too",
+            )];
+        }
+    };
+    let probe: Option<ProbeAnswer> = serde_json::from_str(&answer.excerpt)
+        .ok()
+        .filter(|p: &ProbeAnswer| p.scimd && answer.status == 200);
+    let Some(probe) = probe else {
+        return vec![not_this_scimd(&base, &answer)];
+    };
+    let mut checks = vec![if probe.known {
+        Check::pass(NAME, format!("{base} reaches this scimd"))
+    } else {
+        Check::fail(
+            NAME,
+            format!(
+                "{base} reaches a scimd, but not this one (its database does not hold this run's nonce)"
+            ),
+            "point public_url's DNS name or proxy at this server, or run `scimd doctor` on the server it reaches",
+        )
+    }];
+    checks.push(match probe.authorization.as_str() {
+        "intact" => Check::pass("authorization header", "arrives as sent"),
+        "missing" => Check::fail(
+            "authorization header",
+            format!("a request to {base} arrives without its Authorization header: every IdP request will be refused with 401"),
+            "make the reverse proxy pass it: nginx passes it unless told otherwise (remove `proxy_set_header Authorization \"\";`); Apache needs `CGIPassAuth On` or `RequestHeader set Authorization \"%{HTTP:Authorization}e\"`",
+        ),
+        _ => Check::fail(
+            "authorization header",
+            format!("a request to {base} arrives with a different Authorization header: the proxy replaces it"),
+            "remove the proxy's own authentication or header rewrite for the SCIM paths; scimd checks the IdP's bearer token itself",
+        ),
+    });
+    checks.push(if probe.query.as_deref() == Some(PROBE_QUERY) {
+        Check::pass("query string", "arrives unchanged")
+    } else {
+        Check::fail(
+            "query string",
+            format!(
+                "the query string arrives changed: sent {PROBE_QUERY}, scimd received {}; IdPs' filters (userName eq \"a+b@example.com\") will not match",
+                probe.query.as_deref().unwrap_or("nothing")
+            ),
+            "pass the request URI through unchanged: nginx `proxy_pass http://127.0.0.1:8080;` with no path after the port",
+        )
+    });
+    checks
+}
+
+/// The probe was answered, but not by a scimd that knows it: say what answered.
+fn not_this_scimd(base: &str, answer: &crate::outbound::Answer) -> Check {
+    const NAME: &str = "public_url reach";
+    let scim_error = answer
+        .excerpt
+        .contains("urn:ietf:params:scim:api:messages:2.0:Error");
+    let path = base
+        .split_once("://")
+        .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        .filter(|p| !p.is_empty() && *p != "/");
+    if let (true, Some(path)) = (scim_error && answer.status == 404, path) {
+        return Check::fail(
+            NAME,
+            format!(
+                "{base} reaches scimd, but with the path prefix {path} still on (scimd serves /scim/v2 at its root)"
+            ),
+            format!(
+                "strip {path} at the proxy (nginx: `location {path}/ {{ proxy_pass http://127.0.0.1:8080/; }}`), or remove it from public_url"
+            ),
+        );
+    }
+    let redirect = answer
+        .location
+        .as_deref()
+        .map(|l| format!(", redirecting to {l}"))
+        .unwrap_or_default();
+    Check::fail(
+        NAME,
+        format!(
+            "{base} answers HTTP {}{redirect}, but not as scimd: another server or a proxy without a route to scimd answers there",
+            answer.status
+        ),
+        "point public_url at scimd: the proxy must forward /scim/v2/ to scimd's address and port (README: \"Make it reachable\"); IdPs do not follow redirects",
+    )
 }
 
 fn parse(t: &str) -> Option<OffsetDateTime> {

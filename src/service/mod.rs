@@ -4,8 +4,8 @@
 pub mod admins;
 pub mod alarms;
 pub mod browse;
-pub mod doctor;
 pub mod deleted;
+pub mod doctor;
 pub mod events;
 pub mod export;
 pub mod extensions;

@@ -19,8 +19,8 @@ pub mod tenants;
 #[cfg(test)]
 mod testing;
 pub mod tokens;
-pub mod webhooks;
 pub mod tombstones;
+pub mod webhooks;
 mod writer;
 
 use std::path::Path;

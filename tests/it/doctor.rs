@@ -80,10 +80,15 @@ fn a_healthy_deployment_passes_every_check() {
 
     let certs = tls.certs.display().to_string();
     let key = tls.key.display().to_string();
+    // The machine trusts the CA that issued scimd's certificate, as it would a public one.
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, &p.ca_pem).expect("write CA");
+    let ca = ca.display().to_string();
     let env = [
         ("SCIMD_TLS__CERTS", &certs),
         ("SCIMD_TLS__KEY", &key),
         ("SCIMD_PUBLIC_URL", &public_url),
+        ("SSL_CERT_FILE", &ca),
     ];
     let (ok, report) = doctor(dir.path(), &env);
     assert!(ok, "doctor failed on a healthy deployment:\n{report}");
@@ -95,6 +100,9 @@ fn a_healthy_deployment_passes_every_check() {
         "database",
         "backup",
         "tokens",
+        "public_url reach",
+        "authorization header",
+        "query string",
     ] {
         assert!(check(&report, name).starts_with('✔'), "{name}:\n{report}");
     }
@@ -208,7 +216,11 @@ fn unused_and_expiring_tokens_are_warnings_with_the_command_to_run() {
         .output()
         .expect("token");
     assert!(out.status.success(), "{out:?}");
-    let (ok, report) = doctor(dir.path(), &[]);
+    let port = free_port();
+    let mut server = crate::server::start(dir.path(), port);
+    let port = port.to_string();
+    let (ok, report) = doctor(dir.path(), &[("SCIMD_PORT", &port)]);
+    server.terminate();
     assert!(ok, "warnings alone must not fail the run:\n{report}");
     let tokens = check(&report, "tokens");
     assert!(tokens.starts_with('!'), "{report}");
@@ -220,4 +232,105 @@ fn unused_and_expiring_tokens_are_warnings_with_the_command_to_run() {
         tokens.contains("scimd token rotate okta --tenant default"),
         "{tokens}"
     );
+}
+
+/// A plain-HTTP deployment on loopback whose `public_url` is `url`.
+fn doctor_with_public_url(dir: &Path, url: &str) -> (bool, String) {
+    let url = url.to_owned();
+    doctor(dir, &[("SCIMD_PUBLIC_URL", &url)])
+}
+
+#[test]
+fn a_public_url_where_nothing_answers_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::server::token(dir.path());
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let (ok, report) = doctor_with_public_url(dir.path(), &url);
+    assert!(!ok, "{report}");
+    let reach = check(&report, "public_url reach");
+    assert!(reach.starts_with('✖'), "{report}");
+    assert!(
+        reach.contains(&format!("{url} cannot be reached from this machine")),
+        "{reach}"
+    );
+    assert!(
+        reach.contains("fix: make public_url resolve and answer here too"),
+        "{reach}"
+    );
+}
+
+#[test]
+fn a_public_url_that_reaches_another_scimd_is_caught() {
+    let (mine, other) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+    );
+    crate::server::token(mine.path());
+    let mut elsewhere = crate::server::start(other.path(), free_port());
+    let (ok, report) = doctor_with_public_url(mine.path(), &elsewhere.base);
+    elsewhere.terminate();
+    assert!(!ok, "{report}");
+    let reach = check(&report, "public_url reach");
+    assert!(reach.starts_with('✖'), "{report}");
+    assert!(
+        reach.contains("reaches a scimd, but not this one"),
+        "{reach}"
+    );
+}
+
+#[test]
+fn a_public_url_answered_by_another_server_is_caught() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    crate::server::token(dir.path());
+    // A web server that is not scimd, as a misrouted proxy would be.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for mut stream in listener.incoming().flatten() {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(
+                b"HTTP/1.1 404 Not Found\r\nContent-Type: text/html\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found",
+            );
+        }
+    });
+    let (ok, report) = doctor_with_public_url(dir.path(), &url);
+    assert!(!ok, "{report}");
+    let reach = check(&report, "public_url reach");
+    assert!(reach.starts_with('✖'), "{report}");
+    assert!(
+        reach.contains("answers HTTP 404, but not as scimd"),
+        "{reach}"
+    );
+    assert!(
+        reach.contains("the proxy must forward /scim/v2/ to scimd"),
+        "{reach}"
+    );
+}
+
+#[test]
+fn the_probe_tells_what_arrived_and_knows_only_this_runs_nonce() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = crate::server::start(dir.path(), free_port());
+    let base = server.base.clone();
+    let probe = |auth: Option<&str>| -> Value {
+        let mut req = ureq::get(&format!("{base}/scim/v2/_doctor/abc?x=%2B"));
+        if let Some(a) = auth {
+            req = req.set("Authorization", a);
+        }
+        serde_json::from_str(&req.call().expect("probe").into_string().expect("body"))
+            .expect("json")
+    };
+    let answer = probe(None);
+    assert_eq!(answer["scimd"], true);
+    assert_eq!(answer["known"], false, "a nonce nobody wrote is not known");
+    assert_eq!(answer["authorization"], "missing");
+    assert_eq!(answer["query"], "x=%2B", "the query string as it arrived");
+    assert_eq!(
+        probe(Some("Bearer scimd-doctor-abc"))["authorization"],
+        "intact"
+    );
+    assert_eq!(probe(Some("Basic Zm9v"))["authorization"], "altered");
+    server.terminate();
 }

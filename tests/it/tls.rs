@@ -18,6 +18,7 @@ use crate::server::{free_port, scimd, spawn};
 /// A CA and a server certificate for localhost/127.0.0.1 it issued, valid from `from` to `to`.
 pub(crate) struct Pki {
     pub(crate) ca_der: Vec<u8>,
+    pub(crate) ca_pem: String,
     pub(crate) cert_pem: String,
     pub(crate) key_pem: String,
 }
@@ -41,6 +42,7 @@ pub(crate) fn pki(from: OffsetDateTime, to: OffsetDateTime) -> Pki {
     let cert = params.signed_by(&key, &ca).expect("cert");
     Pki {
         ca_der: ca.der().to_vec(),
+        ca_pem: pem::encode(&pem::Pem::new("CERTIFICATE", ca.der().to_vec())),
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     }

@@ -476,7 +476,7 @@ async function main() {
       await page.goto('/ui/dashboard');
       await page.locator('section.doctor:has-text("Never run")').waitFor();
       // The admin runs the command on the server, beside the running scimd.
-      const run = spawnSync(BIN, ['doctor'], { cwd: dir, env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_DATABASE: join(dir, 'scimd.db'), RUST_LOG: 'warn' }, encoding: 'utf8' });
+      const run = spawnSync(BIN, ['doctor'], { cwd: dir, env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_PORT: new URL(base).port, RUST_LOG: 'warn' }, encoding: 'utf8' });
       eq(run.status, 0, `scimd doctor passes with warnings only: ${run.stdout}${run.stderr}`);
       await page.reload();
       const card = page.locator('section.doctor');
