@@ -46,6 +46,7 @@ fn main() {
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
         schemas: scimd::scim::schema::Registry::core(),
+        ephemeral: false,
     };
     let now = "2026-01-01T00:00:00.000Z";
     // Users are seeded straight into the store; the groups go through the service.

@@ -43,6 +43,7 @@ fn main() {
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
         schemas: scimd::scim::schema::Registry::core(),
+        ephemeral: false,
     };
     let runtime = rocket::tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -102,6 +102,10 @@ pub enum Command {
         /// Print the report as JSON (for monitoring).
         #[arg(long)]
         json: bool,
+        /// Skip the end-to-end self-test (the Okta and Entra flows replayed through
+        /// public_url in a throwaway tenant), e.g. for a monitoring probe every minute.
+        #[arg(long)]
+        no_self_test: bool,
     },
     /// Manage webhooks: push a tenant's events to an HTTPS endpoint, signed (Standard Webhooks).
     #[command(subcommand)]
@@ -410,7 +414,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::CheckConfig => check_config(&config),
         Command::Backup { file } => backup(&config, &file),
         Command::Health => health(&config),
-        Command::Doctor { json } => return doctor(&config, json),
+        Command::Doctor { json, no_self_test } => return doctor(&config, json, !no_self_test),
         Command::Token(cmd) => open(&config).and_then(|store| token(&store, cmd)),
         Command::Tenant(cmd) => open(&config).and_then(|store| tenant(&store, &config, cmd)),
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
@@ -431,8 +435,8 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 /// `scimd doctor`: the report on stdout (text or JSON); exit status 1 when a check failed.
-fn doctor(config: &Config, json: bool) -> ExitCode {
-    let report = crate::service::doctor::run(config);
+fn doctor(config: &Config, json: bool, self_test: bool) -> ExitCode {
+    let report = crate::service::doctor::run(config, self_test);
     let printed = if json {
         serde_json::to_string_pretty(&report)
             .map_err(|e| e.to_string())
@@ -597,6 +601,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         actor: None,
         history_value_cap: config.history.max_value_bytes,
         strict: false,
+        ephemeral: false,
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

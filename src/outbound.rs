@@ -34,6 +34,28 @@ pub struct Client {
     limits: Limits,
 }
 
+/// The methods scimd sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+}
+
 /// What came back: the status, the headers a caller may need, the start of the body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
@@ -83,23 +105,41 @@ impl Client {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Answer, Failure> {
-        let started = Instant::now();
-        let mut request = self.agent.post(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = request.send(body).map_err(|e| failed(&e, started))?;
-        Ok(self.answer(response, started))
+        self.send(Method::Post, url, headers, body)
     }
 
     /// GETs `url` with `headers` (a JWKS, a health probe); any HTTP status is an [`Answer`].
     pub fn get(&self, url: &str, headers: &[(&str, &str)]) -> Result<Answer, Failure> {
+        self.send(Method::Get, url, headers, &[])
+    }
+
+    /// Sends `method` to `url` with `headers` and, for POST, PUT and PATCH, `body` (the doctor's
+    /// replay of IdP requests); any HTTP status is an [`Answer`].
+    pub fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Answer, Failure> {
         let started = Instant::now();
-        let mut request = self.agent.get(url);
-        for (name, value) in headers {
-            request = request.header(*name, *value);
+        macro_rules! with_headers {
+            ($request:expr) => {{
+                let mut request = $request;
+                for (name, value) in headers {
+                    request = request.header(*name, *value);
+                }
+                request
+            }};
         }
-        let response = request.call().map_err(|e| failed(&e, started))?;
+        let sent = match method {
+            Method::Get => with_headers!(self.agent.get(url)).call(),
+            Method::Delete => with_headers!(self.agent.delete(url)).call(),
+            Method::Post => with_headers!(self.agent.post(url)).send(body),
+            Method::Put => with_headers!(self.agent.put(url)).send(body),
+            Method::Patch => with_headers!(self.agent.patch(url)).send(body),
+        };
+        let response = sent.map_err(|e| failed(&e, started))?;
         Ok(self.answer(response, started))
     }
 

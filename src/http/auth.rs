@@ -143,6 +143,7 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
         }),
         history_value_cap: app.config.history.max_value_bytes,
         strict: caller.strict,
+        ephemeral: crate::service::settings::ephemeral_of(&caller.tenant),
         schemas: caller.schemas,
     };
     Outcome::Success(scope)
@@ -220,6 +221,7 @@ impl<'r> FromRequest<'r> for Discovery {
                     history_value_cap: app.config.history.max_value_bytes,
                     // Discovery writes nothing: strictness does not apply.
                     strict: false,
+                    ephemeral: false,
                     schemas,
                 }))
             }

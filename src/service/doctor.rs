@@ -59,13 +59,13 @@ pub struct Check {
 }
 
 impl Check {
-    fn pass(name: &str, detail: impl Into<String>) -> Self {
+    pub(crate) fn pass(name: &str, detail: impl Into<String>) -> Self {
         Self::new(name, Outcome::Pass, detail.into(), None)
     }
-    fn warn(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn warn(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(name, Outcome::Warn, detail.into(), Some(fix.into()))
     }
-    fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn fail(name: &str, detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(name, Outcome::Fail, detail.into(), Some(fix.into()))
     }
     fn new(name: &str, outcome: Outcome, detail: String, fix: Option<String>) -> Self {
@@ -103,7 +103,7 @@ impl Report {
 
 /// Runs every check of this machine and keeps the report for the dashboard (when the database
 /// can be written). Never fails: what cannot be checked is itself a failed check.
-pub fn run(config: &Config) -> Report {
+pub fn run(config: &Config, self_test: bool) -> Report {
     let now = clock::now();
     let mut checks = vec![
         tls_files(config, now),
@@ -120,7 +120,7 @@ pub fn run(config: &Config) -> Report {
             checks.push(backup(&store, now));
             checks.push(tokens(&store, now));
             checks.push(clock_sanity(&store, now));
-            checks.extend(through_public_url(config, &store));
+            checks.extend(through_public_url(config, &store, self_test));
             let report = Report::new(checks);
             keep(&store, &report);
             report
@@ -587,7 +587,7 @@ fn public_base(config: &Config) -> String {
 
 /// Calls the probe through `public_url` and reads what arrived: reachable, this scimd, the
 /// `Authorization` header intact, the query string unchanged.
-fn through_public_url(config: &Config, store: &Store) -> Vec<Check> {
+fn through_public_url(config: &Config, store: &Store, self_test: bool) -> Vec<Check> {
     const NAME: &str = "public_url reach";
     let nonce = uuid::Uuid::new_v4().simple().to_string();
     let (at, recorded) = (clock::timestamp(clock::now()), nonce.clone());
@@ -663,6 +663,10 @@ fn through_public_url(config: &Config, store: &Store) -> Vec<Check> {
             "pass the request URI through unchanged: nginx `proxy_pass http://127.0.0.1:8080;` with no path after the port",
         )
     });
+    // The IdPs' own flows need a scimd that is reached and hears the token.
+    if self_test && probe.known && probe.authorization == "intact" {
+        checks.extend(super::selftest::run(store, &base, &client));
+    }
     checks
 }
 

@@ -105,7 +105,7 @@ pub fn record(
     change: Change<'_>,
     members: &[Delta],
 ) -> Result<()> {
-    if cfg!(feature = "bench-events-off") {
+    if cfg!(feature = "bench-events-off") || scope.ephemeral {
         return Ok(());
     }
     let own = own_event(rt, change);

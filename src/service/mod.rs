@@ -15,6 +15,7 @@ pub mod passwords;
 pub mod rate_limit;
 pub mod request_log;
 pub mod resources;
+pub mod selftest;
 pub mod settings;
 pub mod tenants;
 pub mod tokens;
@@ -38,6 +39,9 @@ pub struct Scope {
     pub strict: bool,
     /// The schemas this tenant serves: the built-in ones and its declared extensions.
     pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
+    /// A throwaway tenant (`scimd doctor`'s self-test, tenant setting `ephemeral`): its writes
+    /// append no events, so removing it takes nothing from the feed's sequence.
+    pub ephemeral: bool,
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -1038,6 +1038,7 @@ mod tests {
             history_value_cap: 4096,
             strict,
             schemas: crate::scim::schema::Registry::core(),
+            ephemeral: false,
         }
     }
 

@@ -165,6 +165,12 @@ pub fn strict_of(tenant: &Tenant) -> bool {
 }
 
 /// A tenant's settings as stored; unreadable ones take the defaults (and are logged).
+/// Whether `tenant` is a throwaway one (`ephemeral`); cheap enough for every request, since
+/// only a tenant whose settings name the key can be one.
+pub fn ephemeral_of(tenant: &Tenant) -> bool {
+    tenant.settings.contains("\"ephemeral\"") && of(tenant).ephemeral
+}
+
 pub fn of(tenant: &Tenant) -> TenantSettings {
     TenantSettings::parse(&tenant.settings).unwrap_or_else(|e| {
         tracing::error!("tenant {}: {e}", tenant.slug);

@@ -46,6 +46,45 @@ fn valid_slug(slug: &str) -> bool {
         && !slug.starts_with('-')
 }
 
+/// Removes a throwaway tenant (`ephemeral`, like `scimd doctor`'s self-test tenant) with all
+/// its rows, in both databases. Refuses any other tenant: real data is never removed here.
+pub fn remove_ephemeral(store: &Store, slug: &str) -> Result<(), OpError> {
+    let owned = slug.to_owned();
+    let id = store
+        .write_blocking(move |tx| {
+            let Some(tenant) = tenants::by_slug(tx, &owned)? else {
+                return Ok(None);
+            };
+            if !super::settings::ephemeral_of(&tenant) {
+                return Ok(Some(Err(tenant.slug)));
+            }
+            tenants::remove(tx, tenant.id)?;
+            Ok(Some(Ok(tenant.id)))
+        })
+        .map_err(|e| OpError::Internal(e.to_string()))?;
+    let id = match id {
+        None => return Err(OpError::NotFound(format!("no tenant \"{slug}\""))),
+        Some(Err(real)) => {
+            return Err(OpError::Conflict(format!(
+                "tenant \"{real}\" is not ephemeral; only throwaway tenants are removed"
+            )));
+        }
+        Some(Ok(id)) => id,
+    };
+    // The request log keeps no foreign key to the tenant; its rows go in their own file.
+    store
+        .write_log_blocking(move |log| {
+            for table in tenants::tables_with_tenant_id(log)? {
+                log.execute(
+                    &format!("DELETE FROM \"{table}\" WHERE tenant_id = ?1"),
+                    [id],
+                )?;
+            }
+            Ok(())
+        })
+        .map_err(|e| OpError::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

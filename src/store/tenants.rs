@@ -91,3 +91,31 @@ pub fn ensure_default(conn: &Connection, now: &str) -> Result<bool> {
     create(conn, DEFAULT_SLUG, "Default", now)?;
     Ok(true)
 }
+
+/// Deletes the tenant `id` and every row of it, in each table of `conn`'s database that has a
+/// `tenant_id` column (found in the schema, so a table added later is not forgotten). Foreign
+/// keys are checked at commit, once all rows are gone. For throwaway tenants only (the caller
+/// checks): a real tenant's data is never removed this way.
+pub fn remove(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute_batch("PRAGMA defer_foreign_keys = ON")?;
+    for table in tables_with_tenant_id(conn)? {
+        conn.execute(
+            &format!("DELETE FROM \"{table}\" WHERE tenant_id = ?1"),
+            [id],
+        )?;
+    }
+    conn.execute("DELETE FROM tenants WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+/// The tables of `conn`'s database, other than `tenants`, that have a `tenant_id` column.
+pub fn tables_with_tenant_id(conn: &Connection) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare(
+        "SELECT m.name FROM sqlite_master m WHERE m.type = 'table' AND m.name != 'tenants' \
+         AND EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'tenant_id')",
+    )?;
+    let names = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(names)
+}

@@ -103,12 +103,31 @@ fn a_healthy_deployment_passes_every_check() {
         "public_url reach",
         "authorization header",
         "query string",
+        "self-test okta",
+        "self-test entra",
     ] {
         assert!(check(&report, name).starts_with('✔'), "{name}:\n{report}");
     }
 
+    // The self-test's throwaway tenant is gone, and it left no event in the feed.
+    let tenants = scimd(dir.path())
+        .args(["tenant", "list"])
+        .output()
+        .expect("tenant list");
+    let tenants = String::from_utf8_lossy(&tenants.stdout);
+    assert!(!tenants.contains("scimd-doctor"), "{tenants}");
+    let events = scimd(dir.path())
+        .args(["events", "tail", "--json"])
+        .output()
+        .expect("events tail");
+    assert!(
+        events.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&events.stdout)
+    );
+
     let out = scimd(dir.path())
-        .args(["doctor", "--json"])
+        .args(["doctor", "--json", "--no-self-test"])
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("doctor --json");
