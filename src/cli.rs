@@ -98,6 +98,10 @@ pub enum Command {
         #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
         tenant: String,
     },
+    /// The read-only LDAP directory (`[ldap]`): service accounts and the values applications
+    /// need.
+    #[command(subcommand)]
+    Ldap(crate::ldap::cli::LdapCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -399,6 +403,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
+        Command::Ldap(cmd) => open(&config).and_then(|store| crate::ldap::cli::run(&store, cmd)),
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &config.database, &username))
         }

@@ -47,6 +47,7 @@ pub struct Metrics {
     events_last_seq: IntGauge,
     events_bytes: IntGauge,
     events_oldest_age: IntGauge,
+    ldap_operations: IntCounterVec,
 }
 
 impl Metrics {
@@ -119,6 +120,14 @@ impl Metrics {
             &["tenant", "token"],
         )
         .expect("valid metric");
+        let ldap_operations = IntCounterVec::new(
+            Opts::new(
+                "scimd_ldap_operations_total",
+                "LDAP operations answered, by operation and result code",
+            ),
+            &["operation", "result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -131,6 +140,7 @@ impl Metrics {
             Box::new(events_last_seq.clone()),
             Box::new(events_bytes.clone()),
             Box::new(events_oldest_age.clone()),
+            Box::new(ldap_operations.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -147,7 +157,13 @@ impl Metrics {
             events_last_seq,
             events_bytes,
             events_oldest_age,
+            ldap_operations,
         }
+    }
+
+    /// `scimd_ldap_operations_total`, shared with the LDAP listener (`src/ldap/`).
+    pub fn ldap_operations(&self) -> IntCounterVec {
+        self.ldap_operations.clone()
     }
 
     /// Counts one answered SCIM request.

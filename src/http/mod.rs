@@ -39,6 +39,7 @@ use crate::service::usage::{FLUSH_INTERVAL, UsageTracker};
 use crate::store::tenants::DEFAULT_SLUG;
 use crate::store::{Store, files};
 
+pub use metrics::Metrics;
 pub use respond::{ScimResponse, scim_json};
 
 /// The store and the configuration, shared by every listener.

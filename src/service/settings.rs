@@ -24,6 +24,9 @@ pub struct TenantSettings {
     /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
     /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
     pub extensions: Vec<Extension>,
+    /// The base DN of the tenant's LDAP tree (`[ldap]`); unset, `dc=<slug>,dc=scimd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldap_base_dn: Option<String>,
 }
 
 /// One declared extension: the resource type it extends and its schema as declared.
@@ -46,7 +49,7 @@ impl Extension {
 
 /// Keys `scimd tenant set` and `PATCH /api/tenants/<slug>/settings` change directly.
 /// `extensions` is not one: its own commands check what stored data a change would touch.
-const SCALAR_KEYS: &[&str] = &["strict"];
+const SCALAR_KEYS: &[&str] = &["strict", "ldap_base_dn"];
 
 impl TenantSettings {
     /// Reads stored settings; keys missing take their defaults.
@@ -58,6 +61,17 @@ impl TenantSettings {
     pub fn validate(&self) -> Result<(), String> {
         for e in &self.extensions {
             extension::resource_type(&e.resource_type)?;
+        }
+        if let Some(dn) = &self.ldap_base_dn {
+            let well_formed = dn.split(',').all(|rdn| {
+                rdn.split_once('=')
+                    .is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty())
+            });
+            if !well_formed || dn.contains(['\\', '+', '"']) {
+                return Err(format!(
+                    "ldap_base_dn \"{dn}\" is not a plain DN such as dc=example,dc=com (attribute=value pairs separated by commas, no escapes)"
+                ));
+            }
         }
         Ok(())
     }

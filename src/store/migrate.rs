@@ -50,6 +50,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0008_create_events",
         include_str!("../../migrations/0008_create_events.sql"),
     ),
+    (
+        11,
+        "0011_create_ldap",
+        include_str!("../../migrations/0011_create_ldap.sql"),
+    ),
 ];
 
 /// The request log's own database file.
