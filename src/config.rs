@@ -337,6 +337,10 @@ pub struct LdapConfig {
     /// waits twice as long as the one before, up to `max_bind_delay_ms`. Never a lockout.
     pub bind_failures_free: u32,
     pub max_bind_delay_ms: u64,
+    /// A connection with no complete request for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// LDAP connections served at once; further clients wait to be accepted.
+    pub max_connections: u32,
 }
 
 /// What `[ldap] deactivated` does with users whose `active` is false.
@@ -364,15 +368,22 @@ impl Default for LdapConfig {
             max_request_bytes: 65536,
             bind_failures_free: 3,
             max_bind_delay_ms: 5000,
+            idle_timeout_secs: 600,
+            max_connections: 1024,
         }
     }
 }
 
 impl LdapConfig {
     fn validate(&self) -> Result<(), ConfigError> {
-        if self.size_limit == 0 || self.max_page_size == 0 || self.time_limit_secs == 0 {
+        if self.size_limit == 0
+            || self.max_page_size == 0
+            || self.time_limit_secs == 0
+            || self.idle_timeout_secs == 0
+            || self.max_connections == 0
+        {
             return Err(ConfigError::Invalid(
-                "ldap.size_limit, ldap.max_page_size and ldap.time_limit_secs must be at least 1"
+                "ldap.size_limit, ldap.max_page_size, ldap.time_limit_secs, ldap.idle_timeout_secs and ldap.max_connections must be at least 1"
                     .into(),
             ));
         }

@@ -101,8 +101,9 @@ fn rdn(attr: &str, value: &str) -> Option<Rdn> {
 
 /// Drops the spaces around a value, except an escaped trailing one (`a\ `).
 fn trim_value(value: &str) -> &str {
-    let start = value.trim_start();
-    let end = start.trim_end();
+    // Only U+0020 is insignificant around a value (RFC 4514 §3), not every Unicode space.
+    let start = value.trim_start_matches(' ');
+    let end = start.trim_end_matches(' ');
     let backslashes = end.chars().rev().take_while(|c| *c == '\\').count();
     if backslashes % 2 == 1 && end.len() < start.len() {
         &start[..=end.len()]

@@ -7,13 +7,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use futures_util::{SinkExt, StreamExt};
 use ldap3_proto::LdapCodec;
 use ldap3_proto::proto::{
     LdapBindResponse, LdapExtendedResponse, LdapMsg, LdapOp, LdapResult, LdapResultCode,
 };
 use ldap3_proto::simple::DisconnectionNotice;
-use tokio_util::codec::Framed;
+use tokio_util::codec::{Decoder, Encoder, Framed};
 
 use super::{Ctx, Stream};
 use crate::service::ldap::Directory;
@@ -66,10 +67,63 @@ pub struct Session {
     pub tls: bool,
 }
 
-type Conn = Framed<Stream, LdapCodec>;
+pub type Conn = Framed<Stream, Codec>;
 
-fn codec(ctx: &Ctx) -> LdapCodec {
-    LdapCodec::new(Some(ctx.config.max_request_bytes), None)
+fn codec(ctx: &Ctx) -> Codec {
+    Codec {
+        inner: LdapCodec::new(Some(ctx.config.max_request_bytes), None),
+        max: ctx.config.max_request_bytes,
+    }
+}
+
+/// `ldap3_proto`'s codec behind a check of the length a message announces: the codec alone
+/// waits for a message as long as its first bytes claim (up to twice the limit) before it
+/// refuses it; this refuses it from its first six bytes.
+pub struct Codec {
+    inner: LdapCodec,
+    max: usize,
+}
+
+impl Decoder for Codec {
+    type Item = LdapMsg;
+    type Error = std::io::Error;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<LdapMsg>, Self::Error> {
+        if announced_len(buf).is_some_and(|n| n > self.max) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "message longer than ldap.max_request_bytes",
+            ));
+        }
+        self.inner.decode(buf)
+    }
+}
+
+impl Encoder<LdapMsg> for Codec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, msg: LdapMsg, buf: &mut BytesMut) -> Result<(), Self::Error> {
+        self.inner.encode(msg, buf)
+    }
+}
+
+/// The total length a BER element at the start of `buf` announces (tag, length, contents),
+/// once its length octets have arrived; `usize::MAX` for the indefinite form, which LDAP
+/// does not allow (RFC 4511 §5.1).
+fn announced_len(buf: &[u8]) -> Option<usize> {
+    let first = *buf.get(1)?;
+    if first < 0x80 {
+        return Some(2 + usize::from(first));
+    }
+    let n = usize::from(first & 0x7f);
+    if n == 0 || n > 8 {
+        return Some(usize::MAX);
+    }
+    let octets = buf.get(2..2 + n)?;
+    let len = octets.iter().fold(0usize, |acc, b| {
+        acc.saturating_mul(256).saturating_add(usize::from(*b))
+    });
+    Some(len.saturating_add(2 + n))
 }
 
 /// Serves one connection until the client unbinds or leaves, or the server shuts down.
@@ -83,9 +137,20 @@ pub async fn serve(stream: Stream, peer: SocketAddr, ctx: Arc<Ctx>, shutdown: ro
         tls,
     };
     let mut shutdown = std::pin::pin!(shutdown);
+    let idle = std::time::Duration::from_secs(session.ctx.config.idle_timeout_secs);
     loop {
         let next = rocket::tokio::select! {
-            m = conn.next() => m,
+            m = rocket::tokio::time::timeout(idle, conn.next()) => match m {
+                Ok(m) => m,
+                Err(_) => {
+                    let notice = DisconnectionNotice::gen_response(
+                        LdapResultCode::Unavailable,
+                        "idle longer than ldap.idle_timeout_secs",
+                    );
+                    let _ = conn.send(notice).await;
+                    return;
+                }
+            },
             () = &mut shutdown => {
                 let notice = DisconnectionNotice::gen_response(LdapResultCode::Unavailable, "scimd is shutting down");
                 let _ = conn.send(notice).await;
@@ -335,5 +400,23 @@ pub fn code_name(code: &LdapResultCode) -> &'static str {
         LdapResultCode::UnavailableCriticalExtension => "unavailableCriticalExtension",
         LdapResultCode::AdminLimitExceeded => "adminLimitExceeded",
         _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn announced_lengths_are_read_from_the_length_octets() {
+        assert_eq!(announced_len(&[0x30]), None);
+        assert_eq!(announced_len(&[0x30, 0x05]), Some(7));
+        assert_eq!(announced_len(&[0x30, 0x82, 0x01]), None);
+        assert_eq!(announced_len(&[0x30, 0x82, 0x01, 0x00]), Some(260));
+        assert_eq!(announced_len(&[0x30, 0x80]), Some(usize::MAX));
+        assert_eq!(
+            announced_len(&[0x30, 0x88, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]),
+            Some(usize::MAX)
+        );
     }
 }

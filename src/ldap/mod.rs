@@ -159,7 +159,18 @@ async fn accept(
     ctx: Arc<Ctx>,
     mut shutdown: rocket::Shutdown,
 ) {
+    let slots = Arc::new(rocket::tokio::sync::Semaphore::new(
+        usize::try_from(ctx.config.max_connections).unwrap_or(usize::MAX),
+    ));
     loop {
+        // At the limit, stop accepting: further clients wait in the kernel's queue.
+        let slot = rocket::tokio::select! {
+            s = Arc::clone(&slots).acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => return,
+            },
+            () = &mut shutdown => return,
+        };
         let accepted = rocket::tokio::select! {
             a = listener.accept() => a,
             () = &mut shutdown => return,
@@ -176,6 +187,7 @@ async fn accept(
         let ctx = Arc::clone(&ctx);
         let shutdown = shutdown.clone();
         rocket::tokio::spawn(async move {
+            let _slot = slot;
             let stream = if implicit_tls {
                 let Some(acceptor) = ctx.tls.clone() else {
                     return;

@@ -12,15 +12,12 @@
 use std::time::{Duration, Instant};
 
 use futures_util::SinkExt;
-use ldap3_proto::LdapCodec;
 use ldap3_proto::control::LdapControl;
 use ldap3_proto::proto::{
     LdapFilter, LdapMsg, LdapOp, LdapPartialAttribute, LdapResult, LdapResultCode,
     LdapSearchRequest, LdapSearchResultEntry, LdapSearchScope,
 };
-use tokio_util::codec::Framed;
 
-use super::Stream;
 use super::dn::{Dn, Rdn};
 use super::entries::{Entry, Tree};
 use super::filter::{self, DnIds, Kind, Term};
@@ -31,7 +28,7 @@ use crate::scim::schema::{GROUP, USER};
 use crate::service::ldap::{self, Directory};
 use crate::store::filter_sql::{self, SqlWhere};
 
-type Conn = Framed<Stream, LdapCodec>;
+use super::handler::Conn;
 
 /// Rows read per query: one chunk in memory at a time.
 const CHUNK: u64 = 256;
