@@ -206,3 +206,61 @@ mod tests {
             .expect("numbers");
     }
 }
+
+#[cfg(test)]
+mod plans {
+    use crate::ldap::filter::{DnIds, Kind, Term, to_scim};
+    use crate::scim::schema::USER;
+    use crate::store::filter_sql::translate;
+    use crate::store::testing::{query_plan, seeded};
+
+    /// What applications look users up by (`uid=`, `mail=`, `memberOf=`) reaches SQLite as an
+    /// index search, never a walk of the tenant's users, also in the keyset page query.
+    #[test]
+    fn ldap_lookups_use_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut seed: Vec<_> = (0..300)
+            .map(|i| {
+                let doc = serde_json::json!({"userName": format!("u{i}"),
+                    "emails": [{"value": format!("u{i}@x")}]});
+                ("User", format!("id{i}"), doc)
+            })
+            .collect();
+        seed.push(("Group", "g".into(), serde_json::json!({"displayName": "g"})));
+        let store = seeded(dir.path(), seed);
+        let ids = DnIds::from([("cn=g,ou=groups,dc=t".to_owned(), "g".to_owned())]);
+        store
+            .read_blocking(|conn| {
+                for (attr, value) in [
+                    ("uid", "u5"),
+                    ("mail", "u5@x"),
+                    ("memberOf", "cn=g,ou=groups,dc=t"),
+                ] {
+                    let f = ldap3_proto::proto::LdapFilter::Equality(attr.into(), value.into());
+                    let (Term::Scim(scim), true) = to_scim(&f, Kind::User, &ids) else {
+                        panic!("{attr}= is an exact SCIM filter");
+                    };
+                    let w = translate(&USER, &scim).expect("sql");
+                    let mut args: Vec<rusqlite::types::Value> = vec![1_i64.into(), "User".to_owned().into()];
+                    args.extend(w.params.clone());
+                    let (after, limit) = (args.len() + 1, args.len() + 2);
+                    args.extend([0_i64.into(), 256_i64.into()]);
+                    let sql = format!(
+                        "SELECT r.seq FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 \
+                         AND r.seq > ?{after} AND ({}) ORDER BY r.seq LIMIT ?{limit}",
+                        w.sql
+                    );
+                    let plan = query_plan(conn, &sql, rusqlite::params_from_iter(args.iter()));
+                    // `resources_page` may serve `seq IN (…)` as lookups (`seq=?`), never as a
+                    // walk of the tenant's users in seq order.
+                    assert!(!plan.contains("SCAN"), "{attr}=: {plan}");
+                    assert!(
+                        !plan.contains("resources_page (tenant_id=? AND resource_type=? AND seq>?)"),
+                        "{attr}=: {plan}"
+                    );
+                }
+                Ok(())
+            })
+            .expect("plans");
+    }
+}

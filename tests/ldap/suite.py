@@ -267,6 +267,22 @@ class Suite:
         assert code == 49, out
         assert s.errors_logged("bind DN not under this tenant's base")
 
+    def test_metrics_count_ldap_operations(self):
+        s = self.s
+        s.ldap().search(PEOPLE, "(uid=alice@example.com)", search_scope=LEVEL)
+        s.ldap("uid=alice@example.com," + PEOPLE, "nope")
+        conn = http.client.HTTPSConnection("127.0.0.1", s.port, context=s.tls, timeout=30)
+        conn.request("GET", "/metrics")
+        text = conn.getresponse().read().decode()
+        counts = {}
+        for line in text.splitlines():
+            if line.startswith("scimd_ldap_operations_total{"):
+                labels, value = line.rsplit(" ", 1)
+                counts[labels] = float(value)
+        assert counts.get('scimd_ldap_operations_total{operation="bind",result="success"}', 0) >= 1, counts
+        assert counts.get('scimd_ldap_operations_total{operation="bind",result="invalidCredentials"}', 0) >= 1, counts
+        assert counts.get('scimd_ldap_operations_total{operation="search",result="success"}', 0) >= 1, counts
+
     # --- searches ------------------------------------------------------------------------
 
     def test_every_filter_form(self):
