@@ -12,9 +12,10 @@ import { Setup } from './pages/setup.js';
 import { Activity } from './pages/activity.js';
 import { Events } from './pages/events.js';
 import { Settings } from './pages/settings.js';
+import { Ldap } from './pages/ldap.js';
 
 const TENANT_PAGES = [
-  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['settings', 'Settings'],
+  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['settings', 'Settings'], ['ldap', 'LDAP'],
 ];
 
 function parse(loc) {
@@ -76,6 +77,7 @@ function App() {
   else if (inTenant && page === 'activity') body = html`<${Activity} slug=${slug} search=${search} />`;
   else if (inTenant && page === 'events') body = html`<${Events} slug=${slug} search=${search} />`;
   else if (inTenant && page === 'settings') body = html`<${Settings} slug=${slug} />`;
+  else if (inTenant && page === 'ldap') body = html`<${Ldap} slug=${slug} />`;
   else body = html`<${ErrorBox} title="Page not found" error=${new Error('This address is not a page of the scimd UI. Use the navigation above.')} />`;
 
   const signOut = async () => {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod admin_browse;
+mod admin_ldap;
 mod admin_log;
 mod admin_settings;
 mod auth;
@@ -80,6 +81,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_browse::routes),
     (Side::Admin, "/api", admin_settings::routes),
     (Side::Admin, "/api", admin_log::routes),
+    (Side::Admin, "/api", admin_ldap::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];
