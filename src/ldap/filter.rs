@@ -111,11 +111,16 @@ fn source(kind: Kind, attr: &str) -> Option<Source> {
     })
 }
 
-/// Translates `f` for entries of `kind`: the term and whether it is exact.
-pub fn to_scim(f: &LdapFilter, kind: Kind, ids: &DnIds) -> (Term, bool) {
+/// Translates `f` for entries of `kind`: the term and whether it is exact. `nested`: memberOf
+/// includes groups reached through groups (`ldap.nested_groups`), which the membership index
+/// does not answer, so memberOf is then left to [`matches`].
+pub fn to_scim(f: &LdapFilter, kind: Kind, ids: &DnIds, nested: bool) -> (Term, bool) {
     match f {
         LdapFilter::And(items) => {
-            let parts: Vec<(Term, bool)> = items.iter().map(|i| to_scim(i, kind, ids)).collect();
+            let parts: Vec<(Term, bool)> = items
+                .iter()
+                .map(|i| to_scim(i, kind, ids, nested))
+                .collect();
             let exact = parts.iter().all(|p| p.1);
             if parts.iter().any(|p| p.0 == Term::Const(false)) {
                 return (Term::Const(false), true);
@@ -124,7 +129,10 @@ pub fn to_scim(f: &LdapFilter, kind: Kind, ids: &DnIds) -> (Term, bool) {
             (combine(filters, true), exact)
         }
         LdapFilter::Or(items) => {
-            let parts: Vec<(Term, bool)> = items.iter().map(|i| to_scim(i, kind, ids)).collect();
+            let parts: Vec<(Term, bool)> = items
+                .iter()
+                .map(|i| to_scim(i, kind, ids, nested))
+                .collect();
             if let Some(t) = parts.iter().find(|p| p.0 == Term::Const(true)) {
                 return (Term::Const(true), t.1 && parts.iter().all(|p| p.1));
             }
@@ -135,18 +143,22 @@ pub fn to_scim(f: &LdapFilter, kind: Kind, ids: &DnIds) -> (Term, bool) {
             }
             (combine(filters, false), exact)
         }
-        LdapFilter::Not(inner) => match to_scim(inner, kind, ids) {
+        LdapFilter::Not(inner) => match to_scim(inner, kind, ids, nested) {
             (Term::Const(b), true) => (Term::Const(!b), true),
             (Term::Scim(s), true) => (Term::Scim(Filter::Not(Box::new(s))), true),
             (_, false) => (Term::Const(true), false),
         },
         LdapFilter::Equality(attr, value) | LdapFilter::Approx(attr, value) => {
-            compare(kind, attr, ids, Assertion::Eq(value))
+            compare(kind, attr, ids, Assertion::Eq(value), nested)
         }
-        LdapFilter::GreaterOrEqual(attr, value) => compare(kind, attr, ids, Assertion::Ge(value)),
-        LdapFilter::LessOrEqual(attr, value) => compare(kind, attr, ids, Assertion::Le(value)),
-        LdapFilter::Substring(attr, sub) => compare(kind, attr, ids, Assertion::Sub(sub)),
-        LdapFilter::Present(attr) => compare(kind, attr, ids, Assertion::Present),
+        LdapFilter::GreaterOrEqual(attr, value) => {
+            compare(kind, attr, ids, Assertion::Ge(value), nested)
+        }
+        LdapFilter::LessOrEqual(attr, value) => {
+            compare(kind, attr, ids, Assertion::Le(value), nested)
+        }
+        LdapFilter::Substring(attr, sub) => compare(kind, attr, ids, Assertion::Sub(sub), nested),
+        LdapFilter::Present(attr) => compare(kind, attr, ids, Assertion::Present, nested),
         // Extensible matching is not offered: Undefined.
         LdapFilter::Extensible(_) => (Term::Const(false), true),
     }
@@ -200,10 +212,13 @@ fn cmp(attr: &AttrPath, op: CompareOp, value: &str) -> Filter {
     }
 }
 
-fn compare(kind: Kind, attr: &str, ids: &DnIds, a: Assertion<'_>) -> (Term, bool) {
+fn compare(kind: Kind, attr: &str, ids: &DnIds, a: Assertion<'_>, nested: bool) -> (Term, bool) {
     let Some(src) = source(kind, attr) else {
         return (Term::Const(false), true);
     };
+    if nested && attr.eq_ignore_ascii_case("memberOf") {
+        return (Term::Const(true), false);
+    }
     match src {
         Source::Computed => (Term::Const(true), false),
         Source::ObjectClass(classes) => match a {
@@ -410,7 +425,7 @@ mod tests {
     }
 
     fn scim(s: &str) -> (Term, bool) {
-        to_scim(&parse(s), Kind::User, &DnIds::new())
+        to_scim(&parse(s), Kind::User, &DnIds::new(), false)
     }
 
     #[test]
@@ -436,6 +451,7 @@ mod tests {
             &parse("(memberOf=CN=Ops,ou=groups,dc=t,dc=scimd)"),
             Kind::User,
             &ids,
+            false,
         );
         let Term::Scim(f) = t else {
             panic!("memberOf of a known group")
@@ -450,7 +466,8 @@ mod tests {
             to_scim(
                 &parse("(memberOf=cn=nope,ou=groups,dc=t,dc=scimd)"),
                 Kind::User,
-                &ids
+                &ids,
+                false
             ),
             (Term::Const(false), true)
         );
@@ -559,7 +576,7 @@ mod tests {
             }
             text.push(')');
             if let Ok(f) = parse_ldap_filter_str(&text) {
-                if let (Term::Scim(s), _) = to_scim(&f, Kind::User, &DnIds::new()) {
+                if let (Term::Scim(s), _) = to_scim(&f, Kind::User, &DnIds::new(), false) {
                     let _ = translate(&USER, &s);
                 }
                 let _ = matches(&f, &entry());

@@ -499,7 +499,8 @@ impl Queries {
                 ids.insert(dn.normal(), id.clone());
             }
         }
-        let term = |kind| match filter::to_scim(f, kind, &ids).0 {
+        let nested = s.ctx.config.nested_groups;
+        let term = |kind| match filter::to_scim(f, kind, &ids, nested).0 {
             Term::Const(false) => None,
             Term::Const(true) => Some(None),
             Term::Scim(f) => Some(Some(f)),

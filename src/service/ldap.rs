@@ -195,10 +195,19 @@ pub async fn check_account(
     if !bool::from(presented.ct_eq(&account.secret_hash)) {
         return Ok(None);
     }
-    let (id, now) = (account.id.clone(), clock::timestamp(clock::now()));
-    store
-        .write(move |tx| rows::touch_account(tx, &id, &now))
-        .await?;
+    // An application may bind for every login it checks: the last use is recorded at most
+    // once a minute, not as a durable write per bind.
+    let now = clock::now();
+    let recent = account.last_used.as_deref().is_some_and(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+            .is_ok_and(|t| now - t < time::Duration::minutes(1))
+    });
+    if !recent {
+        let (id, now) = (account.id.clone(), clock::timestamp(now));
+        store
+            .write(move |tx| rows::touch_account(tx, &id, &now))
+            .await?;
+    }
     Ok(Some(account))
 }
 

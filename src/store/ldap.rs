@@ -237,7 +237,7 @@ mod plans {
                     ("memberOf", "cn=g,ou=groups,dc=t"),
                 ] {
                     let f = ldap3_proto::proto::LdapFilter::Equality(attr.into(), value.into());
-                    let (Term::Scim(scim), true) = to_scim(&f, Kind::User, &ids) else {
+                    let (Term::Scim(scim), true) = to_scim(&f, Kind::User, &ids, false) else {
                         panic!("{attr}= is an exact SCIM filter");
                     };
                     let w = translate(&USER, &scim).expect("sql");

@@ -152,11 +152,14 @@ fn directory(dir: &Path, ldap: u16) -> Directory {
 }
 
 fn serve(dir: &Path, ldap: u16) -> Server {
+    serve_with(dir, ldap, &[])
+}
+
+fn serve_with(dir: &Path, ldap: u16, extra: &[(&str, &str)]) -> Server {
     let port = ldap.to_string();
-    let server = start_with(
-        dir,
-        &[("SCIMD_LDAP__ENABLED", "true"), ("SCIMD_LDAP__PORT", &port)],
-    );
+    let mut env = vec![("SCIMD_LDAP__ENABLED", "true"), ("SCIMD_LDAP__PORT", &port)];
+    env.extend_from_slice(extra);
+    let server = start_with(dir, &env);
     // The LDAP port is bound before launch, so it is up once HTTP answers.
     TcpStream::connect(("127.0.0.1", ldap)).expect("the LDAP port is open");
     server
@@ -414,4 +417,113 @@ fn ldap_is_off_by_default_and_a_taken_port_fails_the_launch() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("ldap.tls_port needs [tls]"), "{stderr}");
+}
+
+fn scim(
+    base: &str,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = ureq::request(method, &format!("{base}/scim/v2{path}"))
+        .set("Authorization", &format!("Bearer {token}"))
+        .set("Content-Type", "application/scim+json")
+        .send_string(&body.to_string())
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    serde_json::from_str(&r.into_string().expect("body")).unwrap_or_default()
+}
+
+fn values(e: &LdapSearchResultEntry, attr: &str) -> Vec<String> {
+    e.attributes
+        .iter()
+        .filter(|a| a.atype.eq_ignore_ascii_case(attr))
+        .flat_map(|a| {
+            a.vals
+                .iter()
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
+        .collect()
+}
+
+/// `ldap.deactivated = "hidden"` keeps deactivated users out of every search, and
+/// `ldap.nested_groups = true` lists the groups a user is in through other groups.
+#[test]
+fn ldap_hidden_deactivated_users_and_nested_member_of() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ldap = free_port();
+    let secret = cli(dir.path(), &["ldap", "account", "add", "app"]);
+    let server = serve_with(
+        dir.path(),
+        ldap,
+        &[
+            ("SCIMD_LDAP__DEACTIVATED", "hidden"),
+            ("SCIMD_LDAP__NESTED_GROUPS", "true"),
+        ],
+    );
+    let token = token(dir.path());
+    let base = server.base.clone();
+    let ann = create_user(&base, &token, "ann@example.com").expect("user");
+    let ben = create_user(&base, &token, "ben@example.com").expect("user");
+    let inner = scim(
+        &base,
+        &token,
+        "POST",
+        "/Groups",
+        serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "inner", "members": [{"value": ann}]}),
+    );
+    scim(
+        &base,
+        &token,
+        "POST",
+        "/Groups",
+        serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+        "displayName": "outer", "members": [{"value": inner["id"]}]}),
+    );
+    scim(
+        &base,
+        &token,
+        "PATCH",
+        &format!("/Users/{ben}"),
+        serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "active", "value": false}]}),
+    );
+    let mut c = Client::connect(ldap);
+    assert_eq!(
+        c.bind("cn=app,ou=services,dc=default,dc=scimd", &secret),
+        LdapResultCode::Success
+    );
+    let (entries, _) = c.search(
+        "ou=people,dc=default,dc=scimd",
+        present("uid"),
+        &["uid", "memberOf"],
+    );
+    let uids: Vec<String> = entries.iter().flat_map(|e| values(e, "uid")).collect();
+    assert_eq!(
+        uids,
+        vec!["ann@example.com".to_owned()],
+        "ben is deactivated, so hidden"
+    );
+    let mut groups = values(&entries[0], "memberOf");
+    groups.sort();
+    assert_eq!(
+        groups,
+        vec![
+            "cn=inner,ou=groups,dc=default,dc=scimd".to_owned(),
+            "cn=outer,ou=groups,dc=default,dc=scimd".to_owned()
+        ]
+    );
+    let (by_outer, _) = c.search(
+        "ou=people,dc=default,dc=scimd",
+        LdapFilter::Equality("uid".into(), "ben@example.com".into()),
+        &[],
+    );
+    assert!(
+        by_outer.is_empty(),
+        "a hidden user is not found by uid either"
+    );
 }
