@@ -262,6 +262,12 @@ impl Session {
         if !log.enabled() {
             return;
         }
+        // Anyone can send failing binds: like SCIM requests without a known token, they are
+        // logged in full up to `request_log.anonymous_per_minute` per tenant and status.
+        let known = method != "BIND" && !matches!(self.bound, Bound::Anonymous);
+        if !known && !log.admit_anonymous(tenant.unwrap_or_default(), status) {
+            return;
+        }
         let cap = log.field_cap();
         let mut parts = log.buffer(256 + detail.len());
         parts.set_capped(Field::Path, &format!("ldap:///{dn}"), cap);
