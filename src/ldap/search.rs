@@ -320,6 +320,40 @@ async fn run(
             after = 0;
         }
     }
+    // A search based at one user or group that matched nothing: does that entry exist at all?
+    if sent == 0
+        && let [Phase::Users { pin: Some(name) }] | [Phase::Groups { pin: Some(name) }] =
+            phases.as_slice()
+    {
+        let kind = if matches!(phases[0], Phase::Users { .. }) {
+            "User"
+        } else {
+            "Group"
+        };
+        let found = match ldap::ids_by_name(&s.ctx.store, dir.tenant_id, vec![(kind, name.clone())])
+            .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                return answer(
+                    LdapResultCode::OperationsError,
+                    &format!("store error: {e}"),
+                );
+            }
+        };
+        if found.is_empty() {
+            let mut res = result(
+                LdapResultCode::NoSuchObject,
+                "no such entry in this tenant's tree",
+            );
+            res.matcheddn = if kind == "User" {
+                tree.people()
+            } else {
+                tree.groups()
+            };
+            return Ok(Answer { res, cookie: None });
+        }
+    }
     Ok(Answer {
         res: result(LdapResultCode::Success, ""),
         cookie: page.map(|_| Vec::new()),

@@ -363,6 +363,10 @@ class Suite:
         assert conn.result["result"] == 4 and len(conn.entries) == 2, conn.result
         conn.search("ou=nowhere," + BASE_DN, "(objectClass=*)")
         assert conn.result["result"] == 32, conn.result
+        conn.search("uid=nobody@example.com," + PEOPLE, "(objectClass=*)", search_scope=BASE)
+        assert conn.result["result"] == 32 and conn.result["dn"] == PEOPLE, conn.result
+        conn.search(alice_dn, "(uid=bob@example.com)", search_scope=BASE)
+        assert conn.result["result"] == 0 and conn.entries == [], conn.result
         code, out = s.tool("ldapsearch", "-LLL", "-x", "-H", f"ldap://127.0.0.1:{s.ldap_port}",
                            "-D", s.account["default"], "-w", s.secret["default"],
                            "-b", "", "-s", "base", "(objectClass=*)", "*")
