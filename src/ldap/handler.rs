@@ -336,10 +336,12 @@ impl Session {
                 self.count("moddn", &LdapResultCode::UnwillingToPerform);
                 reply(LdapOp::ModifyDNResponse(refuse("modify DN")))
             }
-            LdapOp::CompareRequest(_) => reply(LdapOp::CompareResult(result(
-                LdapResultCode::UnwillingToPerform,
-                "compare is not offered; search with a filter on the attribute instead",
-            ))),
+            LdapOp::CompareRequest(req) => {
+                let value = String::from_utf8_lossy(&req.val).into_owned();
+                let res = super::search::compare_entry(self, &req.dn, &req.atype, &value).await;
+                self.count("compare", &res.code);
+                reply(LdapOp::CompareResult(res))
+            }
             LdapOp::ExtendedRequest(req) => match req.name.as_str() {
                 OID_WHOAMI => {
                     self.count("whoami", &LdapResultCode::Success);
@@ -405,6 +407,8 @@ pub fn code_name(code: &LdapResultCode) -> &'static str {
         LdapResultCode::OperationsError => "operationsError",
         LdapResultCode::UnavailableCriticalExtension => "unavailableCriticalExtension",
         LdapResultCode::AdminLimitExceeded => "adminLimitExceeded",
+        LdapResultCode::CompareTrue => "compareTrue",
+        LdapResultCode::CompareFalse => "compareFalse",
         _ => "other",
     }
 }

@@ -75,7 +75,7 @@ pub async fn search(
             _ => {}
         }
     }
-    let outcome = run(s, msgid, &req, paged, conn, started).await;
+    let outcome = run(s, msgid, &req, paged, &mut Out::Conn(conn), started).await;
     let (res, cookie) = match outcome {
         Ok(Answer { res, cookie }) => (res, cookie),
         Err(Closed) => return false,
@@ -148,7 +148,7 @@ async fn run(
     msgid: i32,
     req: &LdapSearchRequest,
     paged: Option<(i64, Vec<u8>)>,
-    conn: &mut Conn,
+    conn: &mut Out<'_>,
     started: Instant,
 ) -> Result<Answer, Closed> {
     let select = Selection::new(&req.attrs, req.typesonly);
@@ -162,14 +162,14 @@ async fn run(
     if base.0.is_empty() && req.scope == LdapSearchScope::Base {
         let e = root_dse(s).await;
         if filter::matches(&req.filter, &e) {
-            send(conn, msgid, &e, &select).await?;
+            conn.entry(msgid, &e, &select).await?;
         }
         return answer(LdapResultCode::Success, "");
     }
     if base.same(&subschema_dn()) {
         let e = subschema();
         if req.scope != LdapSearchScope::OneLevel && filter::matches(&req.filter, &e) {
-            send(conn, msgid, &e, &select).await?;
+            conn.entry(msgid, &e, &select).await?;
         }
         return answer(LdapResultCode::Success, "");
     }
@@ -311,7 +311,7 @@ async fn run(
                     },
                 });
             }
-            send(conn, msgid, &entry, &select).await?;
+            conn.entry(msgid, &entry, &select).await?;
             sent += 1;
             after = key;
         }
@@ -683,6 +683,60 @@ impl Selection {
             } else {
                 self.all_user
             }
+    }
+}
+
+/// Where a search's entries go: the client, or a list (Compare looks at one entry).
+pub enum Out<'a> {
+    Conn(&'a mut Conn),
+    Collect(Vec<Entry>),
+}
+
+impl Out<'_> {
+    async fn entry(&mut self, msgid: i32, e: &Entry, select: &Selection) -> Result<(), Closed> {
+        match self {
+            Out::Conn(conn) => send(conn, msgid, e, select).await,
+            Out::Collect(list) => {
+                list.push(e.clone());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Compare (RFC 4511 §4.10): whether the entry at `dn` holds `attr=value`, with the access
+/// and matching rules of a search based at that entry.
+pub async fn compare_entry(s: &mut Session, dn: &str, attr: &str, value: &str) -> LdapResult {
+    let req = LdapSearchRequest {
+        base: dn.to_owned(),
+        scope: LdapSearchScope::Base,
+        aliases: ldap3_proto::proto::LdapDerefAliases::Never,
+        sizelimit: 1,
+        timelimit: 0,
+        typesonly: false,
+        filter: LdapFilter::Present("objectClass".into()),
+        attrs: Vec::new(),
+    };
+    let mut out = Out::Collect(Vec::new());
+    let answer = run(s, 0, &req, None, &mut out, Instant::now()).await;
+    let res = match answer {
+        Ok(a) => a.res,
+        Err(Closed) => return result(LdapResultCode::Other, "the entry could not be read"),
+    };
+    if res.code != LdapResultCode::Success {
+        return res;
+    }
+    let Out::Collect(entries) = out else {
+        return result(LdapResultCode::Other, "");
+    };
+    let Some(entry) = entries.first() else {
+        return result(LdapResultCode::NoSuchObject, "no such entry");
+    };
+    let assertion = LdapFilter::Equality(attr.to_owned(), value.to_owned());
+    if filter::matches(&assertion, entry) {
+        result(LdapResultCode::CompareTrue, "")
+    } else {
+        result(LdapResultCode::CompareFalse, "")
     }
 }
 

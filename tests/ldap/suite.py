@@ -418,6 +418,23 @@ class Suite:
         e = search(conn, alice_dn, "(objectClass=*)", scope=BASE, attributes=["title"])
         assert str(e[0].title) == "Engineer"
 
+    def test_compare(self):
+        s = self.s
+        conn = s.ldap()
+        eng = "cn=Engineering," + GROUPS
+        assert conn.compare(eng, "member", "uid=alice@example.com," + PEOPLE) is True
+        assert conn.compare(eng, "member", "uid=carol@example.com," + PEOPLE) is False
+        assert conn.compare("uid=alice@example.com," + PEOPLE, "mail", "A.LIDDELL@example.com")
+        conn.compare("uid=nobody@example.com," + PEOPLE, "mail", "x")
+        assert conn.result["result"] == 32, conn.result
+        code, out = s.tool("ldapcompare", "-x", "-H", f"ldap://127.0.0.1:{s.ldap_port}",
+                           "-D", s.account["default"], "-w", s.secret["default"],
+                           "uid=bob@example.com," + PEOPLE, "title:Engineer")
+        assert code == 5 and "FALSE" in out, out
+        other = s.ldap(tenant="other")
+        other.compare(eng, "member", "uid=alice@example.com," + PEOPLE)
+        assert other.result["result"] == 32, other.result
+
     def test_tenant_isolation(self):
         s = self.s
         other = s.ldap(tenant="other")
