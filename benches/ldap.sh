@@ -3,14 +3,14 @@
 # overlay on), on the same machine in the same run, both searched as a service account:
 # lookups by uid, by memberOf, paged dumps of all users, user binds per second, and scimd's RSS
 # during the paged dump. slapd is loaded with an LDIF exported from scimd through LDAP itself.
-# Usage: benches/ldap.sh [PATH_TO_SCIMD] [USERS]   (default: the bench-profile binary, 10000)
-# Needs: slapd ldap-utils (apt), python3; builds: cargo build --profile bench --bin scimd
+# Usage: benches/ldap.sh [PATH_TO_SCIMD] [USERS]   (default: target/release/scimd, 10000 users)
+# Needs: slapd ldap-utils (apt), python3, and an optimised scimd: `cargo build --profile bench
+# --bin scimd` (no LTO, so minutes, not the release build's LTO) writes target/release/scimd.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 target="${CARGO_TARGET_DIR:-$root/target}"
 scimd="${1:-$target/release/scimd}"
-[ -x "$scimd" ] || scimd="$target/bench/scimd"
 users="${2:-10000}"
 venv="${LDAP_VENV:-$target/ldap-venv}"
 for tool in slapd slapadd ldapsearch ldapadd slappasswd; do

@@ -393,6 +393,22 @@ fn substring(stored: &str, s: &LdapSubstringFilter) -> bool {
     }
 }
 
+/// Whether `f` tests attribute `name` anywhere.
+pub fn mentions(f: &LdapFilter, name: &str) -> bool {
+    match f {
+        LdapFilter::And(items) | LdapFilter::Or(items) => items.iter().any(|i| mentions(i, name)),
+        LdapFilter::Not(inner) => mentions(inner, name),
+        LdapFilter::Equality(a, _)
+        | LdapFilter::Approx(a, _)
+        | LdapFilter::GreaterOrEqual(a, _)
+        | LdapFilter::LessOrEqual(a, _)
+        | LdapFilter::Substring(a, _)
+        | LdapFilter::Present(a) => a.eq_ignore_ascii_case(name),
+        // An extensible match may name no attribute: read everything.
+        LdapFilter::Extensible(_) => true,
+    }
+}
+
 /// Nodes of a filter, to refuse one beyond `ldap.max_filter_terms` before any work.
 pub fn size(f: &LdapFilter) -> usize {
     match f {

@@ -243,7 +243,8 @@ async fn run(
         _ => (u64::from(config.size_limit), false),
     };
     let want = page.unwrap_or(size_limit);
-    let queries = match Queries::new(s, &dir, &tree, &req.filter).await {
+    let needs = needs(&select, &req.filter, s.ctx.config.nested_groups);
+    let queries = match Queries::new(s, &dir, &tree, &req.filter, needs).await {
         Ok(q) => q,
         Err(e) => return answer(LdapResultCode::OperationsError, &e),
     };
@@ -468,6 +469,23 @@ struct Queries {
     /// The SQL translation failed: select by the hiding condition only (the exact check
     /// still applies to every entry).
     hide: Option<Filter>,
+    needs: ldap::Needs,
+}
+
+/// What related data the selected attributes and the filter read.
+fn needs(select: &Selection, f: &LdapFilter, nested: bool) -> ldap::Needs {
+    let any = |names: &[&str]| {
+        names
+            .iter()
+            .any(|n| select.wants(n, false) || filter::mentions(f, n))
+    };
+    ldap::Needs {
+        groups: any(&["memberOf"]),
+        nested,
+        number: any(&["uidNumber", "gidNumber"]),
+        manager: any(&["manager"]),
+        members: any(&["member", "uniqueMember", "memberUid"]),
+    }
 }
 
 fn compare(name: &str, op: CompareOp, value: CompValue) -> Filter {
@@ -504,6 +522,7 @@ impl Queries {
         dir: &Directory,
         tree: &Tree,
         f: &LdapFilter,
+        needs: ldap::Needs,
     ) -> Result<Self, String> {
         let mut dns = Vec::new();
         filter::dn_values(f, &mut dns);
@@ -555,6 +574,7 @@ impl Queries {
             }),
             groups: term(Kind::Group).map(|f| f.unwrap_or_else(everything)),
             hide,
+            needs,
         })
     }
 
@@ -595,16 +615,9 @@ impl Queries {
         };
         let rt = dir.schemas.get(&USER);
         let sql = Self::sql(rt, &f, self.hide.as_ref());
-        let rows = ldap::users_after(
-            &s.ctx.store,
-            dir.tenant_id,
-            sql,
-            after,
-            CHUNK,
-            s.ctx.config.nested_groups,
-        )
-        .await
-        .map_err(|e| format!("store error: {e}"))?;
+        let rows = ldap::users_after(&s.ctx.store, dir.tenant_id, sql, after, CHUNK, self.needs)
+            .await
+            .map_err(|e| format!("store error: {e}"))?;
         Ok(rows.iter().map(|u| (u.row.seq, tree.user(u))).collect())
     }
 
@@ -632,7 +645,7 @@ impl Queries {
         };
         let rt = dir.schemas.get(&GROUP);
         let sql = Self::sql(rt, &f, None);
-        let rows = ldap::groups_after(&s.ctx.store, dir.tenant_id, sql, after, CHUNK)
+        let rows = ldap::groups_after(&s.ctx.store, dir.tenant_id, sql, after, CHUNK, self.needs)
             .await
             .map_err(|e| format!("store error: {e}"))?;
         Ok(rows.iter().map(|g| (g.row.seq, tree.group(g))).collect())

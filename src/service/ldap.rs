@@ -341,6 +341,20 @@ pub async fn ids_by_name(
         .await
 }
 
+/// Which related data a search needs read besides the rows: a dump of `uid` and `mail` needs
+/// none of it, and each costs a query per entry.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    /// memberOf (and, for `nested`, through nested groups).
+    pub groups: bool,
+    pub nested: bool,
+    /// uidNumber / gidNumber.
+    pub number: bool,
+    pub manager: bool,
+    /// member, uniqueMember, memberUid.
+    pub members: bool,
+}
+
 /// Up to `limit` users matching `filter` after `seq` `after` (keyset), with what their
 /// entries name.
 pub async fn users_after(
@@ -349,16 +363,17 @@ pub async fn users_after(
     filter: SqlWhere,
     after: i64,
     limit: u64,
-    nested: bool,
+    needs: Needs,
 ) -> Result<Vec<UserData>, StoreError> {
     store
         .read(move |conn| {
             let rows = resources::list_after(conn, tenant_id, "User", &filter, after, limit)?;
             rows.into_iter()
                 .map(|row| {
-                    let manager = row
-                        .doc
-                        .get(crate::ldap::entries::ENTERPRISE)
+                    let manager = needs
+                        .manager
+                        .then_some(&row.doc)
+                        .and_then(|d| d.get(crate::ldap::entries::ENTERPRISE))
                         .and_then(|e| e.get("manager"))
                         .and_then(|m| m.get("value"))
                         .and_then(serde_json::Value::as_str)
@@ -366,8 +381,14 @@ pub async fn users_after(
                         .transpose()?
                         .flatten();
                     Ok(UserData {
-                        number: rows::posix_number(conn, tenant_id, "User", &row.id)?,
-                        groups: rows::group_names_of(conn, row.seq, nested)?,
+                        number: match needs.number {
+                            true => rows::posix_number(conn, tenant_id, "User", &row.id)?,
+                            false => None,
+                        },
+                        groups: match needs.groups {
+                            true => rows::group_names_of(conn, row.seq, needs.nested)?,
+                            false => Vec::new(),
+                        },
                         manager,
                         row,
                     })
@@ -384,6 +405,7 @@ pub async fn groups_after(
     filter: SqlWhere,
     after: i64,
     limit: u64,
+    needs: Needs,
 ) -> Result<Vec<GroupData>, StoreError> {
     store
         .read(move |conn| {
@@ -391,9 +413,18 @@ pub async fn groups_after(
             rows.into_iter()
                 .map(|row| {
                     Ok(GroupData {
-                        number: rows::posix_number(conn, tenant_id, "Group", &row.id)?,
-                        members: rows::member_names(conn, row.seq)?,
-                        groups: rows::group_names_of(conn, row.seq, false)?,
+                        number: match needs.number {
+                            true => rows::posix_number(conn, tenant_id, "Group", &row.id)?,
+                            false => None,
+                        },
+                        members: match needs.members {
+                            true => rows::member_names(conn, row.seq)?,
+                            false => Vec::new(),
+                        },
+                        groups: match needs.groups {
+                            true => rows::group_names_of(conn, row.seq, false)?,
+                            false => Vec::new(),
+                        },
                         row,
                     })
                 })
