@@ -120,6 +120,10 @@ pub enum Command {
     /// Deleted users and groups: list, restore, erase; mass-change alarms and their revert.
     #[command(subcommand)]
     Deleted(deleted::DeletedCommand),
+    /// The read-only LDAP directory (`[ldap]`): service accounts and the values applications
+    /// need.
+    #[command(subcommand)]
+    Ldap(crate::ldap::cli::LdapCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -424,6 +428,7 @@ pub fn run(cli: Cli) -> ExitCode {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }
         Command::Deleted(cmd) => open(&config).and_then(|store| deleted::run(&store, &config, cmd)),
+        Command::Ldap(cmd) => open(&config).and_then(|store| crate::ldap::cli::run(&store, cmd)),
         Command::Admin(AdminCommand::ResetPassword { username }) => {
             open(&config).and_then(|store| reset_password(&store, &config.database, &username))
         }

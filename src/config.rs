@@ -37,6 +37,7 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     pub deletion: DeletionConfig,
     pub metrics: MetricsConfig,
+    pub ldap: LdapConfig,
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
     pub admin: Option<AdminConfig>,
@@ -378,6 +379,102 @@ pub struct MetricsConfig {
     pub token: Option<String>,
 }
 
+// ---- [ldap] (issue 24) ----
+
+/// `[ldap]`: the read-only LDAP directory (`src/ldap/`), off by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LdapConfig {
+    pub enabled: bool,
+    pub address: IpAddr,
+    pub port: u16,
+    /// Serve LDAPS on `tls_port` and offer StartTLS on `port`, with `[tls]`'s certificate.
+    pub tls_port: Option<u16>,
+    /// Let clients that did not bind search any tenant's tree.
+    pub allow_anonymous: bool,
+    /// Deactivated users (`active: false`): `visible` (with `scimdActive: FALSE`) or `hidden`.
+    /// Either way they never bind.
+    pub deactivated: DeactivatedUsers,
+    /// `memberOf` lists groups reached through nested groups too, not only direct ones.
+    pub nested_groups: bool,
+    /// Most entries a search without the paged results control returns.
+    pub size_limit: u32,
+    /// Largest page of a paged search; a client asking for more gets this many per page.
+    pub max_page_size: u32,
+    /// Longest a search may run, in seconds (a client may ask for less).
+    pub time_limit_secs: u64,
+    /// Largest LDAP message accepted, in bytes; a larger one closes the connection.
+    pub max_request_bytes: usize,
+    /// Failed binds per (bind DN, client address) answered without delay; each further one
+    /// waits twice as long as the one before, up to `max_bind_delay_ms`. Never a lockout.
+    pub bind_failures_free: u32,
+    pub max_bind_delay_ms: u64,
+    /// A connection with no complete request for this long is closed.
+    pub idle_timeout_secs: u64,
+    /// LDAP connections served at once; further clients wait to be accepted.
+    pub max_connections: u32,
+}
+
+/// What `[ldap] deactivated` does with users whose `active` is false.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum DeactivatedUsers {
+    #[default]
+    Visible,
+    Hidden,
+}
+
+impl Default for LdapConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            address: IpAddr::from([127, 0, 0, 1]),
+            port: 3389,
+            tls_port: None,
+            allow_anonymous: false,
+            deactivated: DeactivatedUsers::Visible,
+            nested_groups: false,
+            size_limit: 5000,
+            max_page_size: 1000,
+            time_limit_secs: 60,
+            max_request_bytes: 65536,
+            bind_failures_free: 3,
+            max_bind_delay_ms: 5000,
+            idle_timeout_secs: 600,
+            max_connections: 1024,
+        }
+    }
+}
+
+impl LdapConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.size_limit == 0
+            || self.max_page_size == 0
+            || self.time_limit_secs == 0
+            || self.idle_timeout_secs == 0
+            || self.max_connections == 0
+        {
+            return Err(ConfigError::Invalid(
+                "ldap.size_limit, ldap.max_page_size, ldap.time_limit_secs, ldap.idle_timeout_secs and ldap.max_connections must be at least 1"
+                    .into(),
+            ));
+        }
+        if self.max_request_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "ldap.max_request_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.tls_port == Some(self.port) {
+            return Err(ConfigError::Invalid(
+                "ldap.tls_port must differ from ldap.port (LDAPS and plain LDAP with StartTLS need a port each)".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+// ---- end [ldap] ----
+
 /// Shows that a secret is set without showing it (`scimd check-config`).
 fn redact_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
@@ -402,6 +499,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             deletion: DeletionConfig::default(),
             metrics: MetricsConfig::default(),
+            ldap: LdapConfig::default(),
             admin: None,
         }
     }
@@ -548,6 +646,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "limits.max_extensions and limits.max_extension_attributes must be at least 1, limits.max_extension_bytes at least 1024".into(),
+            ));
+        }
+        self.ldap.validate()?;
+        if self.ldap.tls_port.is_some() && self.tls.is_none() {
+            return Err(ConfigError::Invalid(
+                "ldap.tls_port needs [tls] (certs and key): LDAPS serves the HTTPS certificate"
+                    .into(),
             ));
         }
         if self.limits.max_patch_operations == 0 || self.limits.max_multi_values == 0 {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod ldap;
 pub mod outbound;
 pub mod scim;
 pub mod service;
@@ -32,15 +33,18 @@ use crate::store::Store;
 pub fn rocket(config: Config) -> Rocket<Build> {
     configure_passwords(&config);
     let app = listener(&config, &config.listener(), Serves::Everything);
-    http::with_workers(app).attach(AdHoc::try_on_ignite("scimd state", |rocket| async move {
-        match Shared::open(config) {
-            Ok(shared) => Ok(shared.manage(rocket)),
-            Err(e) => {
-                tracing::error!("{e}");
-                Err(rocket)
+    http::with_workers(app)
+        .attach(AdHoc::try_on_ignite("scimd state", |rocket| async move {
+            match Shared::open(config) {
+                Ok(shared) => Ok(shared.manage(rocket)),
+                Err(e) => {
+                    tracing::error!("{e}");
+                    Err(rocket)
+                }
             }
-        }
-    }))
+        }))
+        // After the state: its ignition reads the configuration the state holds.
+        .attach(ldap::LdapListener::default())
 }
 
 /// What `scimd serve` runs: [`rocket`] alone, or with `[admin]` the public listener and the
@@ -55,7 +59,11 @@ pub fn listeners(config: Config) -> Result<Vec<Rocket<Build>>, String> {
     let public = http::with_workers(listener(&config, &config.listener(), Serves::Public));
     let admin = listener(&config, &admin, Serves::Admin);
     let shared = Shared::open(config)?;
-    Ok(vec![shared.clone().manage(public), shared.manage(admin)])
+    let public = shared
+        .clone()
+        .manage(public)
+        .attach(ldap::LdapListener::default());
+    Ok(vec![public, shared.manage(admin)])
 }
 
 /// One listener, with the route groups `serves` names; the shared state is managed by the

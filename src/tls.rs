@@ -340,6 +340,25 @@ fn validity(
     ))
 }
 
+/// Server config with `[tls]`'s certificate and key, for the listeners scimd runs itself
+/// (LDAPS and StartTLS; Rocket builds its own for HTTPS from the same files).
+pub fn server_config(tls: &TlsConfig) -> Result<rustls::ServerConfig, TlsError> {
+    let certs = load_certs(&tls.certs)?;
+    let key = load_key(&tls.key)?;
+    let provider = Arc::new(ring::default_provider());
+    let bad = |e: rustls::Error| TlsError::BadCertificate {
+        path: tls.certs.clone(),
+        index: 1,
+        detail: e.to_string(),
+    };
+    rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(bad)?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(bad)
+}
+
 /// Client config for `scimd health` on a TLS listener: it trusts exactly the end-entity
 /// certificate in `tls.certs`. The probe dials 127.0.0.1, which the certificate rarely names,
 /// so pinning the certificate scimd itself serves is the check that fits.

@@ -14,9 +14,10 @@ import { Events } from './pages/events.js';
 import { Settings } from './pages/settings.js';
 import { Webhooks } from './pages/webhooks.js';
 import { Deleted } from './pages/deleted.js';
+import { Ldap } from './pages/ldap.js';
 
 const TENANT_PAGES = [
-  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['deleted', 'Deleted'], ['settings', 'Settings'],
+  ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['deleted', 'Deleted'], ['settings', 'Settings'], ['ldap', 'LDAP'],
 ];
 
 function parse(loc) {
@@ -80,6 +81,7 @@ function App() {
   else if (inTenant && page === 'webhooks') body = html`<${Webhooks} slug=${slug} />`;
   else if (inTenant && page === 'settings') body = html`<${Settings} slug=${slug} />`;
   else if (inTenant && page === 'deleted') body = html`<${Deleted} slug=${slug} />`;
+  else if (inTenant && page === 'ldap') body = html`<${Ldap} slug=${slug} />`;
   else body = html`<${ErrorBox} title="Page not found" error=${new Error('This address is not a page of the scimd UI. Use the navigation above.')} />`;
 
   const signOut = async () => {

@@ -52,6 +52,7 @@ pub struct Metrics {
     webhook_oldest: IntGaugeVec,
     webhook_endpoints: IntGaugeVec,
     mass_change_alarms: IntGaugeVec,
+    ldap_operations: IntCounterVec,
 }
 
 impl Metrics {
@@ -156,6 +157,14 @@ impl Metrics {
             &["tenant", "token"],
         )
         .expect("valid metric");
+        let ldap_operations = IntCounterVec::new(
+            Opts::new(
+                "scimd_ldap_operations_total",
+                "LDAP operations answered, by operation and result code",
+            ),
+            &["operation", "result"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -172,6 +181,7 @@ impl Metrics {
             Box::new(webhook_oldest.clone()),
             Box::new(webhook_endpoints.clone()),
             Box::new(mass_change_alarms.clone()),
+            Box::new(ldap_operations.clone()),
         ] {
             registry.register(c).expect("unique metric names");
         }
@@ -192,7 +202,13 @@ impl Metrics {
             webhook_oldest,
             webhook_endpoints,
             mass_change_alarms,
+            ldap_operations,
         }
+    }
+
+    /// `scimd_ldap_operations_total`, shared with the LDAP listener (`src/ldap/`).
+    pub fn ldap_operations(&self) -> IntCounterVec {
+        self.ldap_operations.clone()
     }
 
     /// Counts one answered SCIM request.

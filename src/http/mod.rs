@@ -4,6 +4,7 @@
 mod admin;
 mod admin_browse;
 mod admin_deleted;
+mod admin_ldap;
 mod admin_log;
 mod admin_settings;
 mod admin_webhooks;
@@ -43,6 +44,7 @@ use crate::service::webhooks::Delivery;
 use crate::store::tenants::DEFAULT_SLUG;
 use crate::store::{Store, files};
 
+pub use metrics::Metrics;
 pub use respond::{ScimResponse, scim_json};
 
 /// The store and the configuration, shared by every listener.
@@ -86,6 +88,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_log::routes),
     (Side::Admin, "/api", admin_webhooks::routes),
     (Side::Admin, "/api", admin_deleted::routes),
+    (Side::Admin, "/api", admin_ldap::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];

@@ -10,6 +10,7 @@ pub mod events;
 pub mod export;
 pub mod extensions;
 pub mod history;
+pub mod ldap;
 pub mod members;
 pub mod passwords;
 pub mod rate_limit;

@@ -35,6 +35,9 @@ pub struct TenantSettings {
     /// A throwaway tenant (a doctor's test tenant): deletions leave no tombstone and raise no
     /// alarm.
     pub ephemeral: bool,
+    /// The base DN of the tenant's LDAP tree (`[ldap]`); unset, `dc=<slug>,dc=scimd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ldap_base_dn: Option<String>,
 }
 
 /// Defaults of the deletion-safety settings.
@@ -61,6 +64,7 @@ impl Default for TenantSettings {
             alarm_threshold: DEFAULT_ALARM_THRESHOLD,
             alarm_window_secs: DEFAULT_ALARM_WINDOW_SECS,
             ephemeral: false,
+            ldap_base_dn: None,
         }
     }
 }
@@ -91,6 +95,7 @@ const SCALAR_KEYS: &[&str] = &[
     "alarm_threshold",
     "alarm_window_secs",
     "ephemeral",
+    "ldap_base_dn",
 ];
 
 impl TenantSettings {
@@ -115,6 +120,17 @@ impl TenantSettings {
                 ALARM_WINDOW_SECS.start(),
                 ALARM_WINDOW_SECS.end()
             ));
+        }
+        if let Some(dn) = &self.ldap_base_dn {
+            let well_formed = dn.split(',').all(|rdn| {
+                rdn.split_once('=')
+                    .is_some_and(|(a, v)| !a.trim().is_empty() && !v.trim().is_empty())
+            });
+            if !well_formed || dn.contains(['\\', '+', '"']) {
+                return Err(format!(
+                    "ldap_base_dn \"{dn}\" is not a plain DN such as dc=example,dc=com (attribute=value pairs separated by commas, no escapes)"
+                ));
+            }
         }
         Ok(())
     }

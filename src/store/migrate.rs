@@ -61,6 +61,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0010_create_tombstones.sql"),
     ),
     (
+        11,
+        "0011_create_ldap",
+        include_str!("../../migrations/0011_create_ldap.sql"),
+    ),
+    (
         12,
         "0012_create_maintenance",
         include_str!("../../migrations/0012_create_maintenance.sql"),

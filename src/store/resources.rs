@@ -340,6 +340,38 @@ pub fn list(
     Ok(Page { total, rows })
 }
 
+/// Up to `limit` resources matching `filter` with `seq` above `after`, in `seq` order: a keyset
+/// page (the LDAP paged search). A resource's `seq` never changes, so a walk from 0 in such
+/// pages returns every resource that exists throughout exactly once, whatever is written
+/// meanwhile; an OFFSET would skip or repeat rows when earlier ones are deleted or created.
+pub fn list_after(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    filter: &SqlWhere,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<ResourceRow>> {
+    let mut args: Vec<rusqlite::types::Value> =
+        vec![tenant_id.into(), resource_type.to_owned().into()];
+    args.extend(filter.params.iter().cloned());
+    let (after_param, limit_param) = (args.len() + 1, args.len() + 2);
+    args.push(after.into());
+    args.push(i64::try_from(limit).unwrap_or(i64::MAX).into());
+    let sql = format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 \
+         AND r.seq > ?{after_param} AND ({}) ORDER BY r.seq LIMIT ?{limit_param}",
+        filter.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let raw = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
+    let mut rows = Vec::new();
+    for r in raw {
+        rows.push(into_resource(r?)?);
+    }
+    Ok(rows)
+}
+
 /// Marks each group that holds `member_seq` directly as changed (`version` + 1, and
 /// `last_modified`) and returns their ids: deleting the member removes it from their `members`,
 /// so their representation, and with it their ETag, changes (a client's `If-None-Match` must

@@ -21,6 +21,7 @@ mod filter_roundtrip;
 mod fuzz;
 mod groups;
 mod isolation;
+mod ldap;
 mod okta;
 mod others;
 mod packaging;

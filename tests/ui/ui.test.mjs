@@ -320,6 +320,29 @@ async function main() {
       await both('settings', '/ui/t/acme/settings');
     });
 
+    await step('ldap: the values to paste, a service account with its secret shown once, the examples', async () => {
+      await page.click('nav[aria-label=Main] a:text("LDAP")');
+      await page.waitForSelector('main h1:text("LDAP")');
+      await page.waitForSelector('text=The LDAP directory is off.');
+      await page.waitForSelector('tr:has(th:text("Base DN")) code:text("dc=acme,dc=scimd")');
+      await page.waitForSelector('tr:has(th:text("Users")) code:text("ou=people,dc=acme,dc=scimd")');
+      await page.waitForSelector('text=No service accounts yet.');
+      await page.fill('#l-name', 'gitlab');
+      await page.click('button:text("Create service account")');
+      await page.waitForSelector('h3:text("Service account “gitlab” — copy the secret now")');
+      const secret = await page.textContent('.notice.secret .secretline code');
+      assert(secret.startsWith('scimdldap_'), `the secret is shown: ${secret}`);
+      await page.waitForSelector('.notice.secret code:text("cn=gitlab,ou=services,dc=acme,dc=scimd")');
+      await page.waitForSelector('tr:has(th:has-text("gitlab")) td:has-text("never")');
+      await page.click('button:text("I have stored it")');
+      assert(!(await page.isVisible('.notice.secret')), 'the secret is gone once stored');
+      await page.waitForSelector('h3:text("Grafana")');
+      assert((await page.textContent('section[aria-labelledby=ex-sssd] pre')).includes('ldap_search_base = dc=acme,dc=scimd'), 'the sssd example names the base DN');
+      await both('ldap', '/ui/t/acme/ldap');
+      await page.click('button[aria-label="Remove gitlab"]');
+      await page.waitForSelector('text=No service accounts yet.');
+    });
+
     await step('create 1,000 users and a group of all of them over SCIM', async () => {
       const ids = [state.adaId];
       const names = [];
