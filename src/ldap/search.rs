@@ -602,17 +602,7 @@ impl Queries {
         let Some(f) = &self.users else {
             return Ok(Vec::new());
         };
-        let f = match pin {
-            Some(name) => and(
-                Some(f.clone()),
-                compare(
-                    "userName",
-                    CompareOp::Eq,
-                    CompValue::String(name.to_owned()),
-                ),
-            ),
-            None => f.clone(),
-        };
+        let f = pinned(f, "userName", pin);
         let rt = dir.schemas.get(&USER);
         let sql = Self::sql(rt, &f, self.hide.as_ref());
         let rows = ldap::users_after(&s.ctx.store, dir.tenant_id, sql, after, CHUNK, self.needs)
@@ -632,17 +622,7 @@ impl Queries {
         let Some(f) = &self.groups else {
             return Ok(Vec::new());
         };
-        let f = match pin {
-            Some(name) => and(
-                Some(f.clone()),
-                compare(
-                    "displayName",
-                    CompareOp::Eq,
-                    CompValue::String(name.to_owned()),
-                ),
-            ),
-            None => f.clone(),
-        };
+        let f = pinned(f, "displayName", pin);
         let rt = dir.schemas.get(&GROUP);
         let sql = Self::sql(rt, &f, None);
         let rows = ldap::groups_after(&s.ctx.store, dir.tenant_id, sql, after, CHUNK, self.needs)
@@ -929,5 +909,16 @@ fn write_filter(f: &LdapFilter, out: &mut String, depth: usize) {
             out.push_str(&format!("({a}={v})"));
         }
         LdapFilter::Extensible(_) => out.push_str("(extensible)"),
+    }
+}
+
+/// `f`, narrowed to the one entry a search based at it names (`naming` equal to `pin`).
+fn pinned(f: &Filter, naming: &str, pin: Option<&str>) -> Filter {
+    match pin {
+        Some(name) => and(
+            Some(f.clone()),
+            compare(naming, CompareOp::Eq, CompValue::String(name.to_owned())),
+        ),
+        None => f.clone(),
     }
 }

@@ -33,7 +33,7 @@ impl Watcher {
     /// Reads the events committed since the last call and raises or extends alarms; returns
     /// the ids of the alarms it raised.
     pub async fn scan(&mut self, store: &Store) -> store::Result<Vec<i64>> {
-        let head = store.read(|c| Ok(store::events::position(c)?.last)).await?;
+        let head = store.read(|c| Ok(store::events::head(c)?.last)).await?;
         let Some(after) = self.cursor.replace(head) else {
             // The first call only sets where to start.
             return Ok(Vec::new());

@@ -477,7 +477,7 @@ async fn read_once(
         .read(move |conn| {
             crate::store::snapshot(conn, |conn| {
                 Ok((
-                    rows::position(conn)?,
+                    rows::head(conn)?,
                     rows::after(conn, tenant_id, after, fetch, &types)?,
                 ))
             })

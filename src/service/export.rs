@@ -41,7 +41,7 @@ pub fn snapshot(
     store
         .read_blocking(|conn| {
             store::snapshot(conn, |conn| {
-                let cursor = store::events::position(conn)?.last;
+                let cursor = store::events::head(conn)?.last;
                 emit(
                     &mut line,
                     &json!({"cursor": cursor, "tenant": scope.tenant_slug,

@@ -282,7 +282,7 @@ pub fn add(
                 return Ok(None);
             }
             // In the writer: no event can commit between reading the head and the insert.
-            let cursor = event_rows::position(tx)?.last;
+            let cursor = event_rows::head(tx)?.last;
             rows::insert(tx, &Webhook { cursor, ..new })?;
             Ok(Some(cursor))
         })
@@ -363,7 +363,7 @@ pub fn replay(
     }
     let after = after.unwrap_or(w.cursor);
     let position = store
-        .read_blocking(event_rows::position)
+        .read_blocking(event_rows::head)
         .map_err(internal("reading the events"))?;
     if after < 0 || after > position.last {
         return Err(OpError::Invalid(format!(
@@ -775,7 +775,7 @@ impl Delivery {
         let read = self.store.read_blocking(|c| {
             crate::store::snapshot(c, |c| {
                 Ok((
-                    event_rows::position(c)?,
+                    event_rows::head(c)?,
                     rows::pending(c, w.tenant_id, cursor, &w.types, PAGE)?,
                 ))
             })

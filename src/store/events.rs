@@ -52,6 +52,27 @@ pub struct Position {
     pub body_bytes: i64,
 }
 
+/// Where the feed stands without its size: the newest number handed out and the highest
+/// pruned one. Two indexed lookups, for every caller that runs often (each feed read, each
+/// webhook round, the alarm watcher); [`position`] also sums the bodies the pruner has not
+/// counted yet, up to ten minutes of writes, which only `/healthz`, `/metrics` and the
+/// pruner need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub last: i64,
+    pub pruned_through: i64,
+}
+
+pub fn head(conn: &Connection) -> Result<Head> {
+    let pruned_through: i64 = conn
+        .prepare_cached("SELECT pruned_through FROM event_sequence")?
+        .query_row([], |r| r.get(0))?;
+    Ok(Head {
+        last: newest(conn)?.unwrap_or(pruned_through),
+        pruned_through,
+    })
+}
+
 pub fn position(conn: &Connection) -> Result<Position> {
     let (pruned_through, counted_through, counted): (i64, i64, i64) = conn
         .prepare_cached("SELECT pruned_through, counted_through, body_bytes FROM event_sequence")?
