@@ -13,6 +13,8 @@ shift || true
 venv="${LDAP_VENV:-$target/ldap-venv}"
 
 [ -x "$scimd" ] || { echo "no scimd binary at $scimd; run cargo build first" >&2; exit 1; }
+# The suite runs scimd from temporary directories: a relative path must not depend on them.
+scimd="$(cd "$(dirname "$scimd")" && pwd)/$(basename "$scimd")"
 for tool in ldapsearch ldapwhoami openssl; do
     command -v "$tool" >/dev/null || { echo "$tool is missing: apt-get install ldap-utils openssl" >&2; exit 1; }
 done
