@@ -8,7 +8,7 @@
 //! threads. Work beyond what the queue holds is refused at once ([`HashError::Busy`]), so a
 //! burst costs a 503, not memory. The command line hashes directly with [`hash`].
 
-use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::sync::mpsc::{self, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
@@ -18,10 +18,10 @@ use rocket::tokio::sync::oneshot;
 
 use crate::scim::error::ScimError;
 
-/// argon2's working memory (about 19 MiB with the default parameters). Each hashing thread
-/// keeps one for its lifetime: allocating it per hash made glibc keep every freed one cached
-/// (its mmap threshold rises to the largest block freed), so RSS grew by a hash's worth per
-/// hash instead of staying at one per thread.
+/// argon2's working memory (about 19 MiB with the default parameters). A hashing thread keeps
+/// its workspace while jobs are queued (a burst of sign-ins or an import with passwords hashes
+/// back to back without reallocating) and frees it when the queue runs dry, so an idle server
+/// holds none (the binary's allocator returns freed memory to the system).
 type Workspace = Vec<Block>;
 
 /// Hashes a password with a fresh salt, on the calling thread.
@@ -178,9 +178,20 @@ impl HashPool {
                     let mut workspace = Workspace::new();
                     loop {
                         // The lock is held only while taking the next job, not while running it.
-                        let job = match queue.lock() {
-                            Ok(q) => q.recv(),
+                        let waiting = match queue.lock() {
+                            Ok(q) => q.try_recv(),
                             Err(_) => return,
+                        };
+                        let job = match waiting {
+                            Ok(job) => Ok(job),
+                            Err(TryRecvError::Disconnected) => return,
+                            Err(TryRecvError::Empty) => {
+                                workspace = Workspace::new();
+                                match queue.lock() {
+                                    Ok(q) => q.recv(),
+                                    Err(_) => return,
+                                }
+                            }
                         };
                         match job {
                             Ok(job) => job(&mut workspace),
