@@ -9,6 +9,8 @@
 # Env: A_BIN, B_BIN=path     release binaries (default: both `cargo build --release`)
 #      A_ENV, B_ENV="K=V …"  extra environment of each server (e.g. SCIMD_REQUEST_LOG__ENABLED=false)
 #      A_NAME, B_NAME        labels in the output (default A, B)
+#      B_SQL="…"             SQL run on B's copy of the (migrated) seed before B starts, for a
+#                            schema experiment with one binary (e.g. "DROP INDEX …")
 #      BENCH_SEED_DIR=d      reuse d/scimd.db and d/ids.txt written by the seed bench
 #      SLICES=N              pairs of slices (default 16); SLICE=S seconds each (default 4)
 #      SCENARIO=name         a scenario of benches/wrk/scimd.lua (default get)
@@ -49,6 +51,10 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0));
 start() {
     mkdir "$work/$1"
     cp "$work/scimd.db" "$work/$1/"
+    if [ "$1" = b ] && [ -n "${B_SQL:-}" ]; then
+        python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.close()' \
+            "$work/b/scimd.db" "$B_SQL"
+    fi
     printf -v "$1_port" '%s' "$(port)"
     local p="$1_port"
     # shellcheck disable=SC2086 # ENV is a list of K=V words on purpose

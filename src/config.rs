@@ -286,6 +286,10 @@ pub struct EventsConfig {
     /// Longest a snapshot may take to send: it holds a read transaction, which keeps the
     /// database's WAL from being checkpointed, so a stalled reader is cut off.
     pub snapshot_timeout_secs: u64,
+    /// Events the admin UI's Events page reads per page when filtering by type or resource
+    /// (the outbox has no per-resource index, which would cost every write): a filtered page
+    /// searches this far back and offers to search further.
+    pub browse_scan_rows: u32,
 }
 
 impl Default for EventsConfig {
@@ -296,6 +300,7 @@ impl Default for EventsConfig {
             max_page: 1000,
             max_wait_secs: 30,
             snapshot_timeout_secs: 600,
+            browse_scan_rows: 20_000,
         }
     }
 }
@@ -566,6 +571,12 @@ impl Config {
         if self.events.max_page == 0 || self.events.retention_days == 0 {
             return Err(ConfigError::Invalid(
                 "events.max_page and events.retention_days must be at least 1".into(),
+            ));
+        }
+        if self.events.browse_scan_rows < 200 {
+            return Err(ConfigError::Invalid(
+                "events.browse_scan_rows must be at least 200 (the Events page's largest page)"
+                    .into(),
             ));
         }
         let w = &self.webhooks;

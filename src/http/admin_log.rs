@@ -111,7 +111,7 @@ async fn browse_events(
 ) -> Result<Json<BrowsePage>, ApiError> {
     let before = number("before", before)?.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
     let limit = number("limit", limit)?.unwrap_or(50).clamp(1, 200) as u32;
-    let store = app.store.clone();
+    let (store, scan) = (app.store.clone(), app.config.events.browse_scan_rows);
     let (kind, resource) = (
         r#type.filter(|s| !s.is_empty()),
         resource.filter(|s| !s.is_empty()),
@@ -125,6 +125,7 @@ async fn browse_events(
                 kind.as_deref(),
                 resource.as_deref(),
                 limit,
+                scan,
             )
         })
         .await?,

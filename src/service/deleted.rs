@@ -14,6 +14,7 @@ use super::{OpError, Scope, events, extensions, settings};
 use crate::clock;
 use crate::scim::resource::Document;
 use crate::scim::schema::{GROUP, TypeRef, USER};
+use crate::store::events as event_rows;
 use crate::store::members::{self as member_rows, Candidate};
 use crate::store::resources::{self as rows, ResourceRow};
 use crate::store::tombstones::{self as graves, Erasure, Listed, Tombstone};
@@ -388,10 +389,20 @@ pub async fn erase(
 ) -> Result<Erased, OpError> {
     let (tenant_id, id_owned, by_owned) = (scope.tenant_id, id.to_owned(), by.to_owned());
     let batch = batch.max(1);
-    let (resource_type, had_tombstone, needles) = store
-        .write_or_rollback(move |tx| start_erase(tx, tenant_id, &id_owned, &by_owned))
-        .await
-        .map_err(internal)??;
+    let mut started = begin_erase(store, tenant_id, &id_owned, &by_owned, None).await?;
+    if let Err(OpError::NotFound(_)) = &started {
+        // Neither a tombstone nor history: only events may still name it (history kept for
+        // less time than events). Scanning them is a reader's work, never the writer's.
+        let rid = id_owned.clone();
+        let named = store
+            .read(move |c| graves::type_in_events(c, tenant_id, &rid))
+            .await
+            .map_err(internal)?;
+        if named.is_some() {
+            started = begin_erase(store, tenant_id, &id_owned, &by_owned, named).await?;
+        }
+    }
+    let (resource_type, had_tombstone, needles) = started?;
     let mut out = Erased {
         id: id.to_owned(),
         resource_type: resource_type.clone(),
@@ -409,28 +420,28 @@ pub async fn erase(
             break;
         }
     }
-    let mut after = 0;
-    loop {
+    // The resource is gone, so no new event names it: the sequence up to its newest number now
+    // holds them all. One window of `batch` numbers per transaction.
+    let head = store.read(event_rows::head).await.map_err(internal)?;
+    let step = i64::from(batch);
+    let mut from = head.pruned_through + 1;
+    while from <= head.last {
         let (kind, rid) = (resource_type.clone(), id.to_owned());
-        let (seen, last, changed) = store
+        out.events += store
             .write(move |tx| {
-                let page = graves::events_of(tx, tenant_id, &kind, &rid, after, batch)?;
+                let window = graves::events_in(tx, tenant_id, &kind, &rid, from, from + step)?;
                 let mut changed = 0;
-                for (seq, body) in &page {
-                    if let Some(erased) = events::erased_body(body) {
-                        graves::replace_event_body(tx, *seq, &erased)?;
+                for (seq, body) in window {
+                    if let Some(erased) = events::erased_body(&body) {
+                        graves::replace_event_body(tx, seq, &erased)?;
                         changed += 1;
                     }
                 }
-                Ok((page.len(), page.last().map(|p| p.0), changed))
+                Ok(changed)
             })
             .await
             .map_err(internal)?;
-        out.events += changed;
-        match last {
-            Some(last) if seen == batch as usize => after = last,
-            _ => break,
-        }
+        from += step;
     }
     if let Some(log) = log {
         log.flush(store).await;
@@ -461,14 +472,30 @@ pub async fn erase(
 /// The resource type, whether there was a tombstone, and the values to look for in the log.
 type EraseStart = (String, bool, Vec<String>);
 
+async fn begin_erase(
+    store: &Store,
+    tenant_id: i64,
+    id: &str,
+    by: &str,
+    named_by_events: Option<String>,
+) -> Result<Result<EraseStart, OpError>, OpError> {
+    let (id, by) = (id.to_owned(), by.to_owned());
+    store
+        .write_or_rollback(move |tx| start_erase(tx, tenant_id, &id, &by, named_by_events))
+        .await
+        .map_err(internal)
+}
+
 /// The first transaction of an erase: refuses a live resource, removes the tombstone, records
 /// the erase; returns the resource type, whether there was a tombstone, and the values the
 /// request log names the person by (to find its entries that do not carry the id).
+/// `named_by_events` is the type the events give it, when the caller looked them up.
 fn start_erase(
     tx: &Conn,
     tenant_id: i64,
     id: &str,
     by: &str,
+    named_by_events: Option<String>,
 ) -> store::Result<Result<EraseStart, OpError>> {
     if let Some(c) = member_rows::find(tx, tenant_id, &[id.to_owned()])?.first() {
         return Ok(Err(OpError::Conflict(format!(
@@ -485,7 +512,7 @@ fn start_erase(
             }
             t.resource_type.clone()
         }
-        None => match history_type(tx, tenant_id, id)? {
+        None => match history_type(tx, tenant_id, id)?.or(named_by_events) {
             Some(kind) => kind,
             None => {
                 return Ok(Err(OpError::NotFound(format!(
@@ -562,8 +589,7 @@ fn history_type(tx: &Conn, tenant_id: i64, id: &str) -> store::Result<Option<Str
     use rusqlite::OptionalExtension;
     Ok(tx
         .query_row(
-            "SELECT resource_type FROM events WHERE tenant_id = ?1 AND resource_type IN ('User', 'Group') \
-             AND resource_id = ?2 UNION SELECT resource_type FROM resource_history \
+            "SELECT resource_type FROM resource_history \
              WHERE tenant_id = ?1 AND resource_type IN ('User', 'Group') AND resource_id = ?2 LIMIT 1",
             rusqlite::params![tenant_id, id],
             |r| r.get(0),

@@ -671,10 +671,14 @@ pub fn describe(body: &str) -> String {
 pub struct BrowsePage {
     pub events: Vec<Value>,
     /// `before` of the next (older) page; `None` when this page reached the oldest event.
+    /// With a filter, the page may be short (or empty) and still have one: the search stopped
+    /// at its window (`events.browse_scan_rows`).
     pub next_before: Option<i64>,
 }
 
-/// The admin UI's Events view: a tenant's events newest first, filtered by type and resource.
+/// The admin UI's Events view: a tenant's events newest first, filtered by type and resource,
+/// among the `scan` newest before `before` (`events.browse_scan_rows`): a page may hold fewer
+/// than `limit` and still have older ones to search.
 pub fn browse(
     store: &Store,
     scope: &Scope,
@@ -682,6 +686,7 @@ pub fn browse(
     event_type: Option<&str>,
     resource_id: Option<&str>,
     limit: u32,
+    scan: u32,
 ) -> std::result::Result<BrowsePage, super::OpError> {
     if let Some(t) = event_type.filter(|t| EventType::parse(t).is_none()) {
         return Err(super::OpError::Invalid(format!(
@@ -689,13 +694,25 @@ pub fn browse(
         )));
     }
     let tenant_id = scope.tenant_id;
-    let rows = store
-        .read_blocking(|conn| rows::browse(conn, tenant_id, before, event_type, resource_id, limit))
+    let found = store
+        .read_blocking(|conn| {
+            rows::browse(
+                conn,
+                tenant_id,
+                before,
+                event_type,
+                resource_id,
+                limit,
+                scan,
+            )
+        })
         .map_err(|e| super::OpError::Internal(format!("reading events failed: {e}")))?;
-    let next_before = (rows.len() == limit as usize)
-        .then(|| rows.last().map(|r| r.seq))
-        .flatten();
-    let events = rows
+    let next_before = match found.rows.last() {
+        Some(last) if found.rows.len() == limit as usize => Some(last.seq),
+        _ => found.window_floor,
+    };
+    let events = found
+        .rows
         .into_iter()
         .filter_map(|r| serde_json::from_str(&r.body).ok())
         .collect();

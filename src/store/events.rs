@@ -155,8 +155,10 @@ pub fn newest_of(conn: &Connection, tenant_id: i64, n: u32) -> Result<Vec<Stored
     Ok(rows)
 }
 
-/// A page of a tenant's events for browsing, newest first: those before `before` (all when
-/// `None`), of one type, about one resource, if given.
+/// A page of a tenant's events for browsing, newest first, found in a window of the newest
+/// `scan` events before `before` (all when `None`): those of one type, about one resource, if
+/// given. The window bounds the rows a filtered page reads (the outbox has no per-resource
+/// index: it cost every write a random page; see migration 0016).
 pub fn browse(
     conn: &Connection,
     tenant_id: i64,
@@ -164,27 +166,44 @@ pub fn browse(
     event_type: Option<&str>,
     resource_id: Option<&str>,
     limit: u32,
-) -> Result<Vec<StoredEvent>> {
-    // Naming both resource types lets the (tenant, type, id, seq) index serve a search by id.
+    scan: u32,
+) -> Result<BrowseRows> {
+    let before = before.unwrap_or(i64::MAX);
+    let (floor, scanned): (Option<i64>, u32) = conn
+        .prepare_cached(
+            "SELECT min(seq), count(*) FROM (SELECT seq FROM events WHERE tenant_id = ?1 \
+             AND seq < ?2 ORDER BY seq DESC LIMIT ?3)",
+        )?
+        .query_row(params![tenant_id, before, scan], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let Some(floor) = floor else {
+        return Ok(BrowseRows::default());
+    };
     let rows = conn
         .prepare_cached(&format!(
             "SELECT seq, type, {SERVED} FROM events WHERE tenant_id = ?1 AND seq < ?2 \
-             AND (?3 IS NULL OR type = ?3) \
-             AND (?4 IS NULL OR (resource_type IN ('User', 'Group') AND resource_id = ?4)) \
-             ORDER BY seq DESC LIMIT ?5"
+             AND seq >= ?3 AND (?4 IS NULL OR type = ?4) \
+             AND (?5 IS NULL OR (resource_type IN ('User', 'Group') AND resource_id = ?5)) \
+             ORDER BY seq DESC LIMIT ?6"
         ))?
         .query_map(
-            params![
-                tenant_id,
-                before.unwrap_or(i64::MAX),
-                event_type,
-                resource_id,
-                limit
-            ],
+            params![tenant_id, before, floor, event_type, resource_id, limit],
             stored,
         )?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    Ok(BrowseRows {
+        rows,
+        window_floor: (scanned == scan).then_some(floor),
+    })
+}
+
+/// What [`browse`] found.
+#[derive(Debug, Default)]
+pub struct BrowseRows {
+    pub rows: Vec<StoredEvent>,
+    /// The oldest event the window reached, when older ones were left unread.
+    pub window_floor: Option<i64>,
 }
 
 /// The oldest event kept (any tenant): its time, for the retention gauges.

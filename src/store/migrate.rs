@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0012_create_maintenance",
         include_str!("../../migrations/0012_create_maintenance.sql"),
     ),
+    (
+        16,
+        "0016_drop_events_by_resource",
+        include_str!("../../migrations/0016_drop_events_by_resource.sql"),
+    ),
 ];
 
 /// The request log's own database file.

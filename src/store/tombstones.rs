@@ -420,24 +420,39 @@ pub fn removals_between(
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
-/// Up to `limit` events about one resource after `after`: `(seq, body)`, oldest first.
-pub fn events_of(
+/// The events about one resource with numbers in `from..to`: `(seq, body)`, oldest first. A
+/// window of the sequence, not a search: the outbox has no per-resource index (migration 0016),
+/// so a caller walks the sequence a window per transaction.
+pub fn events_in(
     conn: &Connection,
     tenant_id: i64,
     resource_type: &str,
     id: &str,
-    after: i64,
-    limit: u32,
+    from: i64,
+    to: i64,
 ) -> Result<Vec<(i64, String)>> {
     Ok(conn
         .prepare_cached(
-            "SELECT seq, body FROM events WHERE tenant_id = ?1 AND resource_type = ?2 \
-             AND resource_id = ?3 AND seq > ?4 ORDER BY seq LIMIT ?5",
+            "SELECT seq, body FROM events WHERE seq >= ?4 AND seq < ?5 AND tenant_id = ?1 \
+             AND resource_type = ?2 AND resource_id = ?3 ORDER BY seq",
         )?
-        .query_map(params![tenant_id, resource_type, id, after, limit], |r| {
+        .query_map(params![tenant_id, resource_type, id, from, to], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// The type of the resource the events name `id` (`User` or `Group`), if any does: a scan of
+/// the tenant's events, for an erase that finds neither a tombstone nor history. Run it on a
+/// reader, never in the writer.
+pub fn type_in_events(conn: &Connection, tenant_id: i64, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT resource_type FROM events WHERE tenant_id = ?1 \
+             AND resource_type IN ('User', 'Group') AND resource_id = ?2 LIMIT 1",
+        )?
+        .query_row(params![tenant_id, id], |r| r.get(0))
+        .optional()?)
 }
 
 /// Replaces an event's body (an erase drops its payload), keeping the running byte count of

@@ -364,7 +364,8 @@ fn occurrences(path: &std::path::Path, needle: &str) -> usize {
 
 #[rocket::async_test]
 async fn erase_leaves_no_trace_of_the_person_in_either_database_or_wal() {
-    let app = TestApp::new().await;
+    // Transactions of two rows: the erase walks the events (and the log) window by window.
+    let app = TestApp::with(|c| c.deletion.batch_rows = 2).await;
     let admin = sign_in(&app).await;
     let values = [
         "zofia.quarrington@example.org",

@@ -56,11 +56,14 @@ export function Events({ slug, search }) {
     <${ErrorBox} error=${page.error} title="Events could not be loaded" />
     ${page.loading && !d ? html`<${Loading} what="Loading events" />`
       : !d ? null
-      : d.events.length === 0 ? html`<${Empty} title=${f.type || f.resource ? 'No events match.' : 'No events yet.'}><p>Every change an IdP makes to a user or group appears here and on the feed.</p><//>`
-      : html`<${TableWrap} label="Events"><table class="stack">
+      : d.events.length === 0 && !d.next_before ? html`<${Empty} title=${f.type || f.resource ? 'No events match.' : 'No events yet.'}><p>Every change an IdP makes to a user or group appears here and on the feed.</p><//>`
+      : html`${d.events.length === 0
+          // A filtered page searches a stretch of the feed at a time (events.browse_scan_rows).
+          ? html`<${Empty} title="No events match in this stretch of the feed."><p>Searched back to event #${d.next_before}. <strong>Older →</strong> searches further back.</p><//>`
+          : html`<${TableWrap} label="Events"><table class="stack">
           <thead><tr><th scope="col">Seq</th><th scope="col">Time</th><th scope="col">Type</th><th scope="col">Resource</th><th scope="col">What</th><th scope="col">By</th><th scope="col"><span class="sr-only">JSON</span></th></tr></thead>
           <tbody>${d.events.map((e) => html`<${Row} key=${e.seq} slug=${slug} e=${e} />`)}</tbody>
-        </table><//>
+        </table><//>`}
         <nav class="pager" aria-label="Events pages">
           <button type="button" class="btn" disabled=${!f.before} onClick=${() => go({ before: '' })}>Newest</button>
           <button type="button" class="btn" disabled=${!d.next_before} onClick=${() => go({ before: String(d.next_before) })}>Older →</button>
