@@ -77,6 +77,7 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64, f64) {
             read_only: false,
             kind: Default::default(),
             expires_in: None,
+            allowed_addresses: Vec::new(),
         },
     )
     .expect("token")

@@ -35,6 +35,7 @@ fn fixture() -> Fixture {
             read_only: false,
             kind: Default::default(),
             expires_in: None,
+            allowed_addresses: Vec::new(),
         },
     )
     .expect("token")
