@@ -146,7 +146,7 @@ pub fn spawn(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server
 }
 
 /// [`spawn`] keeping whatever stdout and stderr `cmd` was given.
-fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
+pub fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
     let child = cmd.spawn().expect("spawn scimd");
     let mut server = Server { child, base };
     let deadline = Instant::now() + Duration::from_secs(20);
