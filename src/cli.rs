@@ -942,6 +942,10 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                 if t.kind == TokenKind::Events {
                     status.push_str(" events");
                 }
+                if !t.allowed_addresses.is_empty() {
+                    status.push_str(" from ");
+                    status.push_str(&token_addresses::list_text(&t.allowed_addresses));
+                }
                 let used = t.last_used.as_deref().map_or_else(
                     || "never".to_owned(),
                     |at| {

@@ -209,6 +209,39 @@ fn doctor_checks_the_admin_listener_transport() {
     );
 }
 
+/// `scimd doctor` names the rate limit in force and where it comes from; none is a warning.
+#[test]
+fn doctor_names_the_rate_limit_in_force() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let created = run(dir.path(), &["token", "create", "--name", "okta"], &[]);
+    assert!(created.status.success(), "{}", text(&created.stderr));
+    let report = |limit: Option<&str>| -> String {
+        let mut cmd = scimd(dir.path());
+        cmd.args(["doctor", "--no-self-test"]);
+        match limit {
+            Some(l) => cmd.env("SCIMD_LIMITS__REQUESTS_PER_SECOND", l),
+            None => cmd.env_remove("SCIMD_LIMITS__REQUESTS_PER_SECOND"),
+        };
+        text(&cmd.output().expect("doctor").stdout)
+    };
+    let new = report(None);
+    assert!(
+        new.lines().any(|l| l.starts_with("✔ rate limit")
+            && l.contains("50 requests per second per token (the default of a new install")),
+        "{new}"
+    );
+    let off = report(Some("0"));
+    assert!(
+        off.lines()
+            .any(|l| l.starts_with("! rate limit") && l.contains("no per-token rate limit")),
+        "{off}"
+    );
+    assert!(
+        off.contains("fix: set limits.requests_per_second = 50"),
+        "{off}"
+    );
+}
+
 /// The dashboard's source: `/api/security` lists the running configuration's warnings.
 #[rocket::async_test]
 async fn api_security_lists_the_warnings_the_dashboard_shows() {
@@ -576,6 +609,11 @@ fn the_cli_sets_the_list_and_a_forged_header_does_not_pass() {
     assert_eq!(get(None).0, 200);
     let shown = run(dir.path(), &["token", "addresses", "entra"], &[]);
     assert_eq!(text(&shown.stdout), "127.0.0.0/8\n10.0.0.0/8\n");
+    let list = text(&run(dir.path(), &["token", "list"], &[]).stdout);
+    assert!(
+        list.contains("active from 127.0.0.0/8, 10.0.0.0/8"),
+        "{list}"
+    );
     let out = run(
         dir.path(),
         &["token", "addresses", "entra", "--set", "10.0.0.0/8"],
