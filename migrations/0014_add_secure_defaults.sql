@@ -11,6 +11,8 @@ CREATE TABLE install_defaults (
 INSERT INTO install_defaults (key, value)
     SELECT 'limits.requests_per_second', '50' WHERE NOT EXISTS (SELECT 1 FROM tenants)
     UNION ALL
+    SELECT 'limits.requests_burst', '500' WHERE NOT EXISTS (SELECT 1 FROM tenants)
+    UNION ALL
     SELECT 'token_expires_in', '365d' WHERE NOT EXISTS (SELECT 1 FROM tenants);
 
 -- Per-token client-address allowlist: a JSON array of CIDR ranges ("10.0.0.0/8"); NULL

@@ -141,6 +141,10 @@ pub struct Limits {
     /// (`service::secure_defaults`: 50 on a new install, unlimited on one upgraded from before
     /// secure defaults), so an upgrade never changes behaviour; a set value always wins.
     pub requests_per_second: Option<u32>,
+    /// Requests one token may send at once before `requests_per_second` paces it (the size of
+    /// its bucket). Unset: one second's worth of a configured `requests_per_second`, else the
+    /// install default (500 on a new install: ten seconds at 50 per second).
+    pub requests_burst: Option<u32>,
     /// Longest password (SCIM `password`, admin sign-in) and admin username accepted, in
     /// bytes; checked before any hashing.
     pub max_password_bytes: usize,
@@ -199,6 +203,7 @@ impl Default for Limits {
             max_body_bytes: 1_048_576,
             max_results: 1000,
             requests_per_second: None,
+            requests_burst: None,
             max_password_bytes: 256,
             password_hashes_at_once: 0,
             login_failures: 5,
@@ -875,6 +880,11 @@ impl Config {
                 "limits.max_url_bytes must be between 1024 and {} (longer URLs are refused by the HTTP parser itself, without a SCIM error)",
                 HYPER_MAX_URI_BYTES - 1
             )));
+        }
+        if self.limits.requests_burst == Some(0) {
+            return Err(ConfigError::Invalid(
+                "limits.requests_burst must be at least 1 (or unset: one second's worth of limits.requests_per_second)".into(),
+            ));
         }
         if self.limits.max_extensions == 0
             || self.limits.max_extension_attributes == 0

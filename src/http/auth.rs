@@ -88,8 +88,10 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
     }
     // Resolved when the state was opened (`service::secure_defaults`): always set here.
     let per_second = app.config.limits.requests_per_second.unwrap_or(0);
+    let burst = app.config.limits.requests_burst.unwrap_or(per_second);
     if let Some(limiter) = req.rocket().state::<Arc<RateLimiter>>()
-        && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
+        && let Err(wait) =
+            limiter.check_with_burst(&caller.token.id, per_second, burst, Instant::now())
     {
         let secs = rate_limit::retry_after_secs(wait);
         req.local_cache(|| RetryAfter(Some(secs)));

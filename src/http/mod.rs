@@ -187,11 +187,15 @@ fn resolve_secure_defaults(store: &Store, mut config: Config) -> Result<Config, 
     let defaults = secure_defaults::read(store)
         .map_err(|e| format!("cannot read the install defaults: {e}"))?;
     let (per_second, source) = secure_defaults::requests_per_second(&config, &defaults);
+    let burst = secure_defaults::requests_burst(&config, &defaults, per_second);
     config.limits.requests_per_second = Some(per_second);
+    config.limits.requests_burst = Some(burst);
     if per_second == 0 {
         tracing::info!("per-token rate limit: off ({source})");
     } else {
-        tracing::info!("per-token rate limit: {per_second} requests per second ({source})");
+        tracing::info!(
+            "per-token rate limit: {per_second} requests per second, bursts of {burst} ({source})"
+        );
     }
     for w in config.warnings() {
         tracing::warn!("{}: {}; fix: {}", w.key, w.detail, w.fix);

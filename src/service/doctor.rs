@@ -290,10 +290,13 @@ fn rate_limit(config: &Config, store: &Store) -> Check {
             format!("no per-token rate limit ({source})"),
             "set limits.requests_per_second = 50 in scimd.toml (Entra needs 25 per second; 429 answers carry Retry-After, which IdPs honour) and restart scimd",
         ),
-        (n, source) => Check::pass(
-            NAME,
-            format!("{n} requests per second per token ({source})"),
-        ),
+        (n, source) => {
+            let burst = secure_defaults::requests_burst(config, &defaults, n);
+            Check::pass(
+                NAME,
+                format!("{n} requests per second per token, bursts of {burst} ({source})"),
+            )
+        }
     }
 }
 

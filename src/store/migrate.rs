@@ -256,7 +256,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut main, mut log, path) = open(dir.path());
         apply(&mut main, &mut log, &path).expect("new");
-        assert_eq!(count(&main, defaults), 2);
+        assert_eq!(count(&main, defaults), 3);
         let old = tempfile::tempdir().expect("tempdir");
         let (mut main, mut log, path) = open(old.path());
         let before = MIGRATIONS.iter().take_while(|m| m.0 < 14).count();

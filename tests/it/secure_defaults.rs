@@ -163,7 +163,9 @@ fn serve_warns_of_plain_http_at_start_and_logs_the_rate_limit() {
         "{log}"
     );
     assert!(
-        log.contains("per-token rate limit: 50 requests per second (the default of a new install"),
+        log.contains(
+            "per-token rate limit: 50 requests per second, bursts of 500 (the default of a new install"
+        ),
         "{log}"
     );
 }
@@ -227,7 +229,9 @@ fn doctor_names_the_rate_limit_in_force() {
     let new = report(None);
     assert!(
         new.lines().any(|l| l.starts_with("✔ rate limit")
-            && l.contains("50 requests per second per token (the default of a new install")),
+            && l.contains(
+                "50 requests per second per token, bursts of 500 (the default of a new install"
+            )),
         "{new}"
     );
     let off = report(Some("0"));
@@ -281,12 +285,16 @@ async fn api_security_lists_the_warnings_the_dashboard_shows() {
 async fn a_new_install_limits_each_token_and_a_setting_wins() {
     let app = TestApp::with(|c| c.limits.requests_per_second = None).await;
     assert_eq!(app.app().config.limits.requests_per_second, Some(50));
-    // In-process requests come far faster than 50 per second (even a loaded machine answers
-    // one in well under 20 ms): the burst (one second's worth) runs out, and the refusal is
-    // the S24 429.
-    let (accepted, refused) = until_refused(&app, 1000).await;
+    assert_eq!(app.app().config.limits.requests_burst, Some(500));
+    // In-process requests come far faster than 50 per second (a loaded machine still answers
+    // one in well under 15 ms): the burst of 500 runs out, and the refusal is the S24 429.
+    let (accepted, refused) = until_refused(&app, 5000).await;
     assert_eq!(refused, Some(429), "accepted {accepted}");
-    assert!(accepted >= 50, "accepted {accepted}");
+    assert!(accepted >= 500, "accepted {accepted}");
+
+    // A configured rate without a burst keeps the old bucket: one second's worth.
+    let rate = TestApp::with(|c| c.limits.requests_per_second = Some(20)).await;
+    assert_eq!(rate.app().config.limits.requests_burst, Some(20));
 
     let set = TestApp::with(|c| c.limits.requests_per_second = Some(0)).await;
     let (accepted, refused) = until_refused(&set, 200).await;
@@ -315,7 +323,7 @@ async fn the_packaged_config_on_an_empty_database_limits_each_token() {
     })
     .await;
     assert_eq!(app.app().config.limits.requests_per_second, Some(50));
-    let (accepted, refused) = until_refused(&app, 1000).await;
+    let (accepted, refused) = until_refused(&app, 5000).await;
     assert_eq!(refused, Some(429), "accepted {accepted}");
 }
 
