@@ -556,6 +556,34 @@ async fn an_allowlisted_token_is_refused_elsewhere_with_403_and_diagnosed() {
     .await;
     assert_eq!(r.body["allowed_addresses"], json!([]), "{}", r.raw);
     assert_eq!(from(&app, &secret, "203.0.113.9").await.status, 200);
+    // A rotation replaces the secret of the same integration: the new token keeps the list.
+    let r = api(
+        &app,
+        "PUT",
+        &path,
+        Some(json!({"allowed_addresses": ["203.0.113.0/24"]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    let rotated = api(
+        &app,
+        "POST",
+        &format!("/api/tenants/default/tokens/{id}/rotate"),
+        Some(json!({"overlap": "0s"})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 201, "{}", rotated.raw);
+    assert_eq!(
+        rotated.body["token"]["allowed_addresses"],
+        json!(["203.0.113.0/24"])
+    );
+    let new_secret = rotated.body["secret"].as_str().expect("secret").to_owned();
+    assert_eq!(from(&app, &new_secret, "203.0.113.9").await.status, 200);
+    assert_eq!(from(&app, &new_secret, "198.51.100.4").await.status, 403);
     // Other tokens were never limited.
     assert_eq!(from(&app, &app.token, "192.0.2.1").await.status, 200);
 }
