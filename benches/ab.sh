@@ -40,6 +40,8 @@ if [ -n "${BENCH_SEED_DIR:-}" ]; then
 else
     cargo bench --locked --bench seed -- "$work/scimd.db" "$work/ids.txt"
 fi
+# Benchmarks flood on purpose: without a new install's per-token rate limit (50/s).
+export SCIMD_LIMITS__REQUESTS_PER_SECOND=0
 export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1
 # The reference binary migrates the seed and makes the token; the candidate migrates its own
 # copy forward when it starts (a newer schema is its to apply, never the reference's).

@@ -60,7 +60,9 @@ def main():
     work = tempfile.mkdtemp(prefix="scimd-events-latency.")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCIMD_")}
-    env.update(SCIMD_CONFIG="/dev/null", SCIMD_DATABASE=os.path.join(work, "scimd.db"),
+    # RATE writes per second (200 by default) is above a new install's per-token rate limit.
+    env.update(SCIMD_LIMITS__REQUESTS_PER_SECOND="0",
+               SCIMD_CONFIG="/dev/null", SCIMD_DATABASE=os.path.join(work, "scimd.db"),
                SCIMD_ADDRESS="127.0.0.1", SCIMD_PORT=str(port))
     token = cli(env, "token", "create", "--name", "okta")
     reader = cli(env, "token", "create", "--name", "app", "--events")

@@ -63,6 +63,8 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64, f64) {
         ..Config::default()
     };
     config.request_log.enabled = log_on;
+    // A throughput benchmark: without a new install's per-token rate limit.
+    config.limits.requests_per_second = Some(0);
     let client = Arc::new(
         Client::untracked(scimd::rocket(config))
             .await
@@ -77,6 +79,7 @@ async fn round(log_on: bool, seconds: u64, workers: u64) -> (f64, u64, f64) {
             read_only: false,
             kind: Default::default(),
             expires_in: None,
+            allowed_addresses: Vec::new(),
         },
     )
     .expect("token")

@@ -49,6 +49,8 @@ results="$work/results.jsonl"
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 # No /etc/scimd/scimd.toml: only the settings below.
+# Benchmarks flood on purpose: without a new install's per-token rate limit (50/s).
+export SCIMD_LIMITS__REQUESTS_PER_SECOND=0
 export SCIMD_CONFIG=/dev/null SCIMD_DATABASE="$work/scimd.db" SCIMD_PORT="$port" SCIMD_ADDRESS=127.0.0.1
 base="http://127.0.0.1:$port"
 

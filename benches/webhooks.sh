@@ -53,6 +53,8 @@ EOF
 nginx -p "$work/nginx" -e "$work/nginx/error.log" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
 pids+=($!)
 
+# Benchmarks flood on purpose: without a new install's per-token rate limit (50/s).
+export SCIMD_LIMITS__REQUESTS_PER_SECOND=0
 export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1 SCIMD_DATABASE="$work/scimd.db"
 export SCIMD_PORT="$(port)" SCIMD_WEBHOOKS__ALLOW_HTTP=true RUST_LOG=warn
 token="$("$bin" token create --name bench 2>"$work/token.err")" || { cat "$work/token.err" >&2; exit 1; }

@@ -19,6 +19,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::service::tenants as tenants_service;
 use crate::service::tokens::{self, NewToken, Rotation};
+use crate::service::{secure_defaults, token_addresses};
 use crate::store::Store;
 use crate::store::tenants::DEFAULT_SLUG;
 use crate::store::tokens::TokenKind;
@@ -197,9 +198,14 @@ pub enum TokenCommand {
         /// Tenant the token belongs to.
         #[arg(long, default_value = DEFAULT_SLUG)]
         tenant: String,
-        /// Lifetime, e.g. 30m, 12h, 90d. Without it the token does not expire.
+        /// Lifetime, e.g. 30m, 12h, 90d, or `never`. Without it: the install's default (365d
+        /// on a database created since secure defaults; never on an older one).
         #[arg(long, value_name = "DURATION")]
         expires_in: Option<String>,
+        /// Client addresses the token may be used from: CIDR ranges or addresses, comma
+        /// separated (e.g. your IdP's published ranges). Without it: any address.
+        #[arg(long, value_name = "RANGES")]
+        allow_from: Vec<String>,
         /// Allow only GET and POST /.search.
         #[arg(long, conflicts_with = "events")]
         read_only: bool,
@@ -221,6 +227,21 @@ pub enum TokenCommand {
         /// Tenant of the token, when names repeat across tenants.
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Show or change the client addresses a token may be used from (requests from elsewhere
+    /// get 403).
+    Addresses {
+        /// Token id or name.
+        token: String,
+        /// Tenant of the token, when names repeat across tenants.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The new list: CIDR ranges or addresses, comma separated; replaces the old list.
+        #[arg(long, value_name = "RANGES", conflicts_with = "any")]
+        set: Vec<String>,
+        /// Accept the token from any address again.
+        #[arg(long)]
+        any: bool,
     },
     /// Replace a token without downtime: prints the new secret (named NAME-2, then NAME-3…)
     /// alone on stdout; the old token keeps working until the overlap ends.
@@ -575,6 +596,9 @@ fn check_config(config: &Config) -> Result<(), String> {
     let tls = check_tls(config)?;
     let text = effective_toml(config)?;
     out!("{text}")?;
+    for w in config.warnings() {
+        eprintln!("warning: {}: {}; fix: {}", w.key, w.detail, w.fix);
+    }
     if let Some(tls) = tls {
         eprintln!(
             "TLS: certificate for {} ({} in the chain) valid until {}; the key matches it",
@@ -837,13 +861,12 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             name,
             tenant,
             expires_in,
+            allow_from,
             read_only,
             events,
         } => {
-            let expires_in = expires_in
-                .as_deref()
-                .map(tokens::parse_duration)
-                .transpose()?;
+            let expires_in = secure_defaults::token_lifetime(store, expires_in.as_deref())?;
+            let allowed_addresses = token_addresses::parse(&allow_from)?;
             let issued = tokens::issue(
                 store,
                 &NewToken {
@@ -856,6 +879,7 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                         TokenKind::Scim
                     },
                     expires_in,
+                    allowed_addresses,
                 },
             )?;
             let t = &issued.token;
@@ -868,12 +892,21 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                 ),
             )?;
             eprintln!(
-                "created token \"{}\" (id {}, tenant {tenant}{}{}); it is shown only once, store it in the IdP now",
+                "created token \"{}\" (id {}, tenant {tenant}{}{}{}); it is shown only once, store it in the IdP now",
                 t.name,
                 t.id,
-                t.expires
-                    .as_ref()
-                    .map_or_else(String::new, |e| format!(", expires {e}")),
+                t.expires.as_ref().map_or_else(
+                    || ", never expires".to_owned(),
+                    |e| format!(", expires {e}")
+                ),
+                if t.allowed_addresses.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ", only from {}",
+                        token_addresses::list_text(&t.allowed_addresses)
+                    )
+                },
                 match (t.kind, t.read_only) {
                     (TokenKind::Events, _) => ", events feed only",
                     (_, true) => ", read-only",
@@ -909,6 +942,10 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
                 if t.kind == TokenKind::Events {
                     status.push_str(" events");
                 }
+                if !t.allowed_addresses.is_empty() {
+                    status.push_str(" from ");
+                    status.push_str(&token_addresses::list_text(&t.allowed_addresses));
+                }
                 let used = t.last_used.as_deref().map_or_else(
                     || "never".to_owned(),
                     |at| {
@@ -931,6 +968,12 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             }
             Ok(())
         }
+        TokenCommand::Addresses {
+            token,
+            tenant,
+            set,
+            any,
+        } => token_addresses_command(store, &token, tenant.as_deref(), &set, any),
         TokenCommand::Revoke { token, tenant } => {
             let t = tokens::revoke(store, tenant.as_deref(), &token)?;
             eprintln!(
@@ -976,6 +1019,58 @@ fn token(store: &Store, cmd: TokenCommand) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// `scimd token addresses`: prints the token's allowlist, after replacing it when asked.
+fn token_addresses_command(
+    store: &Store,
+    token: &str,
+    tenant: Option<&str>,
+    set: &[String],
+    any: bool,
+) -> Result<(), String> {
+    let row = if any || !set.is_empty() {
+        let list = token_addresses::parse(set)?;
+        if list.is_empty() && !any {
+            return Err("--set needs at least one range; use --any to accept every address".into());
+        }
+        token_addresses::set(store, tenant, token, list)?
+    } else {
+        let tenant_id = match tenant {
+            Some(slug) => Some(
+                tenants_service::list(store)?
+                    .into_iter()
+                    .find(|t| t.slug == slug)
+                    .ok_or_else(|| {
+                        format!("there is no tenant \"{slug}\"; `scimd tenant list` shows them")
+                    })?
+                    .id,
+            ),
+            None => None,
+        };
+        let wanted = token.to_owned();
+        store
+            .read_blocking(move |c| crate::store::tokens::find(c, &wanted, tenant_id))
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound => {
+                    format!("no token has the id or name \"{token}\" (see `scimd token list`)")
+                }
+                other => other.to_string(),
+            })?
+    };
+    for net in &row.allowed_addresses {
+        out!("{net}")?;
+    }
+    if row.allowed_addresses.is_empty() {
+        eprintln!("token \"{}\" is accepted from any address", row.name);
+    } else {
+        eprintln!(
+            "token \"{}\" is accepted only from {}",
+            row.name,
+            token_addresses::list_text(&row.allowed_addresses)
+        );
+    }
+    Ok(())
 }
 
 fn reset_password(store: &Store, database: &Path, username: &str) -> Result<(), String> {

@@ -41,6 +41,10 @@ pub struct Config {
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
     pub admin: Option<AdminConfig>,
+    /// What loading changed rather than refused (a value below its floor, clamped), for the
+    /// warnings at start, in `check-config` and on the dashboard ([`Config::warnings`]).
+    #[serde(skip)]
+    pub adjusted: Vec<ConfigWarning>,
 }
 
 /// `[admin]`: the admin listener. With it, the main listener (`address`, `port`) serves only
@@ -132,8 +136,15 @@ pub struct Limits {
     pub max_results: u32,
     /// Requests per second one bearer token may make to the SCIM API, with a burst of one
     /// second's worth; more get 429 with `Retry-After` (Okta honours it, S24). 0 = unlimited.
-    /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra.
-    pub requests_per_second: u32,
+    /// Entra gallery apps must sustain 25 per second, so never set it lower for Entra. Unset,
+    /// the install default recorded in the database when it was created applies
+    /// (`service::secure_defaults`: 50 on a new install, unlimited on one upgraded from before
+    /// secure defaults), so an upgrade never changes behaviour; a set value always wins.
+    pub requests_per_second: Option<u32>,
+    /// Requests one token may send at once before `requests_per_second` paces it (the size of
+    /// its bucket). Unset: one second's worth of a configured `requests_per_second`, else the
+    /// install default (500 on a new install: ten seconds at 50 per second).
+    pub requests_burst: Option<u32>,
     /// Longest password (SCIM `password`, admin sign-in) and admin username accepted, in
     /// bytes; checked before any hashing.
     pub max_password_bytes: usize,
@@ -191,7 +202,8 @@ impl Default for Limits {
         Self {
             max_body_bytes: 1_048_576,
             max_results: 1000,
-            requests_per_second: 0,
+            requests_per_second: None,
+            requests_burst: None,
             max_password_bytes: 256,
             password_hashes_at_once: 0,
             login_failures: 5,
@@ -480,6 +492,238 @@ impl LdapConfig {
 
 // ---- end [ldap] ----
 
+// ---- warnings and floors (issue 27 part 2) ----
+
+/// The smallest `limits.max_results`: the SCIM Interoperability Profile (§6.4) requires a
+/// service provider to return pages of at least 100; a smaller value is raised to it.
+pub const MIN_MAX_RESULTS: u32 = 100;
+
+/// Something about the configuration that works but should change: logged at start, printed
+/// by `scimd check-config`, shown on the dashboard (`GET /api/warnings`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigWarning {
+    /// The key (or listener) concerned, e.g. `limits.max_results`.
+    pub key: String,
+    pub detail: String,
+    pub fix: String,
+}
+
+impl Config {
+    /// Raises values below their floor instead of refusing them, so that a configuration an
+    /// older scimd accepted never stops an upgraded install from starting.
+    fn clamp(&mut self) {
+        let set = self.limits.max_results;
+        if set < MIN_MAX_RESULTS {
+            self.limits.max_results = MIN_MAX_RESULTS;
+            self.adjusted.push(ConfigWarning {
+                key: "limits.max_results".into(),
+                detail: format!(
+                    "limits.max_results = {set} is below {MIN_MAX_RESULTS}, the smallest page the SCIM Interoperability Profile allows; scimd uses {MIN_MAX_RESULTS}"
+                ),
+                fix: format!(
+                    "set limits.max_results to {MIN_MAX_RESULTS} or more (default 1000) in scimd.toml, or remove it"
+                ),
+            });
+        }
+    }
+
+    /// Everything to warn about: values raised to their floor, and each listener that serves
+    /// plain HTTP off loopback without being *behind TLS* ([`Listener::behind_tls`]).
+    pub fn warnings(&self) -> Vec<ConfigWarning> {
+        let mut all = self.adjusted.clone();
+        let split = self.admin.is_some();
+        let main = if split {
+            "the SCIM listener"
+        } else {
+            "the listener (SCIM API and web UI)"
+        };
+        all.extend(plain_http(main, "address", &self.listener(), split));
+        if let Some(admin) = self.admin_listener() {
+            all.extend(plain_http(
+                "the admin listener (web UI)",
+                "admin.address",
+                &admin,
+                false,
+            ));
+        }
+        all
+    }
+}
+
+/// The warning for `listener` when it serves plain HTTP off loopback and not behind TLS.
+/// Loopback (127.0.0.0/8, ::1) never leaves the machine; a wildcard address does.
+fn plain_http(
+    what: &str,
+    key: &str,
+    listener: &Listener,
+    scim_only: bool,
+) -> Option<ConfigWarning> {
+    if listener.behind_tls() || listener.address.to_canonical().is_loopback() {
+        return None;
+    }
+    let at = std::net::SocketAddr::new(listener.address, listener.port);
+    let carried = if scim_only {
+        "IdPs' bearer tokens and users' attributes"
+    } else if key == "address" {
+        "IdPs' bearer tokens, users' attributes and admin passwords"
+    } else {
+        "admin passwords and session cookies"
+    };
+    let fix = if key == "address" {
+        "set [tls] certs and key so scimd serves HTTPS, or put a TLS reverse proxy in front, set public_url = \"https://…\" and bind address = \"127.0.0.1\""
+    } else {
+        "set [tls] (admin.tls = true, the default, serves it with that certificate), or put a TLS proxy in front and set admin.url = \"https://…\", or bind admin.address = \"127.0.0.1\""
+    };
+    Some(ConfigWarning {
+        key: key.into(),
+        detail: format!(
+            "{what} on {at} serves plain HTTP beyond loopback and is not behind TLS: {carried} cross the network in clear"
+        ),
+        fix: fix.into(),
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)]
+mod warning_tests {
+    use super::*;
+    use figment::Jail;
+
+    /// Issue 27: a `max_results` below 100 (0 included, refused before) is raised to 100 with
+    /// a warning naming the key, never refused.
+    #[test]
+    fn max_results_below_100_is_clamped_with_a_warning() {
+        Jail::expect_with(|jail| {
+            for set in ["0", "50", "99"] {
+                jail.set_env("SCIMD_LIMITS__MAX_RESULTS", set);
+                let c = Config::from_figment(Config::figment(None)).expect("clamped, not refused");
+                assert_eq!(c.limits.max_results, MIN_MAX_RESULTS);
+                let w = c.warnings();
+                assert_eq!(w.len(), 1, "{w:?}");
+                assert_eq!(w[0].key, "limits.max_results");
+                assert!(
+                    w[0].detail.contains(&format!("= {set} is below 100")),
+                    "{w:?}"
+                );
+            }
+            jail.set_env("SCIMD_LIMITS__MAX_RESULTS", "100");
+            let c = Config::from_figment(Config::figment(None)).expect("100");
+            assert_eq!(c.limits.max_results, 100);
+            assert!(c.warnings().is_empty());
+            Ok(())
+        });
+    }
+
+    /// Issue 27: plain HTTP beyond loopback warns per listener unless behind TLS.
+    #[test]
+    fn plain_http_off_loopback_warns_per_listener() {
+        let tls = Some(TlsConfig {
+            certs: "c.pem".into(),
+            key: "k.pem".into(),
+        });
+        let admin = |address: [u8; 4], tls: bool, url: Option<&str>| {
+            Some(AdminConfig {
+                address: IpAddr::from(address),
+                port: 9090,
+                tls,
+                url: url.map(str::to_owned),
+                ..AdminConfig::default()
+            })
+        };
+        let keys =
+            |c: &Config| -> Vec<String> { c.warnings().into_iter().map(|w| w.key).collect() };
+        let cases: Vec<(Config, Vec<&str>)> = vec![
+            (Config::default(), vec![]),
+            (
+                Config {
+                    address: IpAddr::from([127, 1, 2, 3]),
+                    ..Config::default()
+                },
+                vec![],
+            ),
+            (
+                Config {
+                    address: "::1".parse().expect("v6"),
+                    ..Config::default()
+                },
+                vec![],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([0, 0, 0, 0]),
+                    ..Config::default()
+                },
+                vec!["address"],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([0, 0, 0, 0]),
+                    public_url: Some("https://scim.example.com".into()),
+                    ..Config::default()
+                },
+                vec![],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([0, 0, 0, 0]),
+                    public_url: Some("http://scim.example.com".into()),
+                    ..Config::default()
+                },
+                vec!["address"],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([0, 0, 0, 0]),
+                    tls: tls.clone(),
+                    admin: admin([10, 0, 0, 5], false, None),
+                    ..Config::default()
+                },
+                vec!["admin.address"],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([0, 0, 0, 0]),
+                    tls: tls.clone(),
+                    admin: admin([10, 0, 0, 5], true, None),
+                    ..Config::default()
+                },
+                vec![],
+            ),
+            (
+                Config {
+                    address: IpAddr::from([192, 0, 2, 1]),
+                    admin: admin([10, 0, 0, 5], true, Some("https://admin.example.com")),
+                    ..Config::default()
+                },
+                vec!["address"],
+            ),
+            (
+                Config {
+                    tls,
+                    admin: admin([127, 0, 0, 1], false, None),
+                    ..Config::default()
+                },
+                vec![],
+            ),
+        ];
+        for (config, expected) in cases {
+            assert_eq!(keys(&config), expected, "{config:?}");
+        }
+        let w = Config {
+            address: IpAddr::from([0, 0, 0, 0]),
+            ..Config::default()
+        }
+        .warnings();
+        assert!(
+            w[0].detail.contains("0.0.0.0:8080 serves plain HTTP"),
+            "{w:?}"
+        );
+        assert!(w[0].fix.contains("[tls]"), "{w:?}");
+    }
+}
+
+// ---- end warnings and floors ----
+
 /// Shows that a secret is set without showing it (`scimd check-config`).
 fn redact_secret<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
     match v {
@@ -506,6 +750,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             ldap: LdapConfig::default(),
             admin: None,
+            adjusted: Vec::new(),
         }
     }
 }
@@ -542,7 +787,8 @@ impl Config {
 
     /// Extracts and validates a configuration from a provider chain.
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(describe)?;
+        let mut config: Config = figment.extract().map_err(describe)?;
+        config.clamp();
         config.validate()?;
         Ok(config)
     }
@@ -646,9 +892,9 @@ impl Config {
                 HYPER_MAX_URI_BYTES - 1
             )));
         }
-        if self.limits.max_results == 0 {
+        if self.limits.requests_burst == Some(0) {
             return Err(ConfigError::Invalid(
-                "limits.max_results must be at least 1".into(),
+                "limits.requests_burst must be at least 1 (or unset: one second's worth of limits.requests_per_second)".into(),
             ));
         }
         if self.limits.max_extensions == 0
@@ -796,7 +1042,7 @@ mod tests {
         Jail::expect_with(|jail| {
             jail.create_file(
                 "scimd.toml",
-                "port = 9000\ndatabase = \"/tmp/x.db\"\n[limits]\nmax_results = 50\n",
+                "port = 9000\ndatabase = \"/tmp/x.db\"\n[limits]\nmax_results = 200\n",
             )?;
             jail.set_env("SCIMD_PORT", "9001");
             jail.set_env("SCIMD_LIMITS__MAX_BODY_BYTES", "10");
@@ -805,9 +1051,9 @@ mod tests {
                 .expect("config");
             assert_eq!(c.port, 9001);
             assert_eq!(c.database, PathBuf::from("/tmp/x.db"));
-            assert_eq!(c.limits.max_results, 50);
+            assert_eq!(c.limits.max_results, 200);
             assert_eq!(c.limits.max_body_bytes, 10);
-            assert_eq!(c.limits.requests_per_second, 30);
+            assert_eq!(c.limits.requests_per_second, Some(30));
             assert_eq!(c.address, IpAddr::from([127, 0, 0, 1]));
             Ok(())
         });

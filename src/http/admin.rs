@@ -17,7 +17,7 @@ use super::{App, ThisListener, origin};
 use crate::scim::ScimError;
 use crate::service::admins::{self, LoginError, LoginLimiter, SESSION_LIFETIME, Session};
 use crate::service::tokens::{self, DEFAULT_OVERLAP, Listed, NewToken, Rotation};
-use crate::service::{OpError, Scope, tenants};
+use crate::service::{OpError, Scope, secure_defaults, tenants, token_addresses};
 use crate::store::tenants::Tenant;
 use crate::store::tokens::{TokenKind, TokenRow};
 
@@ -54,7 +54,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: Status, error: &'static str, detail: impl Into<String>) -> Self {
+    pub(super) fn new(status: Status, error: &'static str, detail: impl Into<String>) -> Self {
         Self {
             status,
             error,
@@ -459,7 +459,11 @@ async fn list_tokens(
 #[derive(Deserialize)]
 pub struct TokenRequest {
     name: String,
+    /// A duration (`90d`) or `never`; absent, the install's default (`service::secure_defaults`).
     expires_in: Option<String>,
+    /// CIDR ranges or addresses the token may be used from; absent or empty, any.
+    #[serde(default)]
+    allowed_addresses: Vec<String>,
     #[serde(default)]
     read_only: bool,
     /// `scim` (default) or `events`: a token that reads the events feed only.
@@ -490,9 +494,17 @@ async fn create_token(
     app: &State<App>,
 ) -> Result<(Status, Json<IssuedToken>), ApiError> {
     let req = body(req)?;
-    let expires_in = duration("expires_in", req.expires_in.as_deref())?;
+    let allowed_addresses = token_addresses::parse(&req.allowed_addresses).map_err(|m| {
+        ApiError::new(
+            Status::BadRequest,
+            "invalid",
+            format!("allowed_addresses: {m}"),
+        )
+    })?;
     let store = app.store.clone();
     let issued = blocking(move || {
+        let expires_in = secure_defaults::token_lifetime(&store, req.expires_in.as_deref())
+            .map_err(|m| OpError::Invalid(format!("expires_in: {m}")))?;
         tokens::issue(
             &store,
             &NewToken {
@@ -501,6 +513,7 @@ async fn create_token(
                 read_only: req.read_only,
                 kind: req.kind,
                 expires_in,
+                allowed_addresses,
             },
         )
     })

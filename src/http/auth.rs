@@ -13,6 +13,7 @@ use super::{App, origin, stash, tenant_slug};
 use crate::scim::ScimError;
 use crate::scim::diagnosis::idp_from_user_agent;
 use crate::service::rate_limit::{self, RateLimiter};
+use crate::service::token_addresses;
 use crate::service::tokens::{self, TokenCache};
 use crate::service::usage::UsageTracker;
 use crate::service::{Actor, Scope};
@@ -81,9 +82,16 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
         token: Some((caller.token.id.clone(), caller.token.name.clone())),
         tenant_known: true,
     });
-    let per_second = app.config.limits.requests_per_second;
+    // Before the rate limit: a token used from elsewhere must not spend the IdP's budget.
+    if let Err(refused) = token_addresses::admit(&caller.token, req.client_ip()) {
+        return fail(req, refused);
+    }
+    // Resolved when the state was opened (`service::secure_defaults`): always set here.
+    let per_second = app.config.limits.requests_per_second.unwrap_or(0);
+    let burst = app.config.limits.requests_burst.unwrap_or(per_second);
     if let Some(limiter) = req.rocket().state::<Arc<RateLimiter>>()
-        && let Err(wait) = limiter.check(&caller.token.id, per_second, Instant::now())
+        && let Err(wait) =
+            limiter.check_with_burst(&caller.token.id, per_second, burst, Instant::now())
     {
         let secs = rate_limit::retry_after_secs(wait);
         req.local_cache(|| RetryAfter(Some(secs)));

@@ -6,6 +6,7 @@ mod admin_browse;
 mod admin_deleted;
 mod admin_ldap;
 mod admin_log;
+mod admin_security;
 mod admin_settings;
 mod admin_webhooks;
 mod auth;
@@ -89,6 +90,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_webhooks::routes),
     (Side::Admin, "/api", admin_deleted::routes),
     (Side::Admin, "/api", admin_ldap::routes),
+    (Side::Admin, "/api", admin_security::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];
@@ -140,6 +142,7 @@ impl Shared {
     pub fn open(config: Config) -> Result<Self, String> {
         let store = crate::open_store(&config)
             .map_err(|e| format!("cannot open database {}: {e}", config.database.display()))?;
+        let config = resolve_secure_defaults(&store, config)?;
         let app = App { store, config };
         first_admin(&app)?;
         let config = &app.config;
@@ -175,6 +178,29 @@ impl Shared {
             .manage(self.logins)
             .manage(self.webhooks)
     }
+}
+
+/// Settles what the configuration leaves to the install (`service::secure_defaults`) and logs
+/// it with the configuration's warnings, once per process.
+fn resolve_secure_defaults(store: &Store, mut config: Config) -> Result<Config, String> {
+    use crate::service::secure_defaults;
+    let defaults = secure_defaults::read(store)
+        .map_err(|e| format!("cannot read the install defaults: {e}"))?;
+    let (per_second, source) = secure_defaults::requests_per_second(&config, &defaults);
+    let burst = secure_defaults::requests_burst(&config, &defaults, per_second);
+    config.limits.requests_per_second = Some(per_second);
+    config.limits.requests_burst = Some(burst);
+    if per_second == 0 {
+        tracing::info!("per-token rate limit: off ({source})");
+    } else {
+        tracing::info!(
+            "per-token rate limit: {per_second} requests per second, bursts of {burst} ({source})"
+        );
+    }
+    for w in config.warnings() {
+        tracing::warn!("{}: {}; fix: {}", w.key, w.detail, w.fix);
+    }
+    Ok(config)
 }
 
 /// The background work on the shared state, attached to exactly one listener: the request

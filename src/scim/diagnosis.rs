@@ -74,6 +74,13 @@ pub fn diagnose(o: &Observed<'_>) -> Option<Diagnosis> {
             ),
             "Create a token without --read-only (`scimd token create --name <idp>`) and put it in the IdP's provisioning settings.",
         )),
+        403 if detail.contains("may be used only from") => Some(d(
+            "Token used from an address it is not allowed from",
+            format!(
+                "The token is valid, but its address allowlist does not include the address this request came from. {detail}"
+            ),
+            "If the address is your IdP's, add its published range to the token (`scimd token addresses <token> --set …`, or Tokens in the web UI: Okta and Microsoft publish their provisioning ranges). If it is not, someone else holds the token: revoke it and create a new one.",
+        )),
         404 => Some(not_found(o, detail)),
         409 => Some(conflict(o, detail)),
         400 => Some(bad_request(o, detail)),

@@ -110,6 +110,7 @@ pub fn run(config: &Config, self_test: bool) -> Report {
         transport(config),
         public_url(config),
     ];
+    checks.extend(admin_transport(config));
     checks.extend(certificate_names_public_url(config));
     match open_database(config) {
         Ok(store) => {
@@ -119,6 +120,7 @@ pub fn run(config: &Config, self_test: bool) -> Report {
             checks.push(events(&store, config));
             checks.push(backup(&store, now));
             checks.push(tokens(&store, now));
+            checks.push(rate_limit(config, &store));
             checks.push(clock_sanity(&store, now));
             checks.extend(through_public_url(config, &store, self_test));
             let report = Report::new(checks);
@@ -239,6 +241,63 @@ fn transport(config: &Config) -> Check {
         ),
         "set [tls] certs and key so scimd terminates TLS, or put a TLS reverse proxy in front, set public_url = \"https://…\" and bind scimd to 127.0.0.1",
     )
+}
+
+/// Issue 27: the admin listener, when `[admin]` splits it off, carries admin passwords and
+/// session cookies: plain HTTP beyond loopback without TLS is a warning with its fix (the
+/// same rule as `Config::warnings`).
+fn admin_transport(config: &Config) -> Option<Check> {
+    const NAME: &str = "admin transport";
+    let listener = config.admin_listener()?;
+    let warning = config
+        .warnings()
+        .into_iter()
+        .find(|w| w.key == "admin.address");
+    Some(match warning {
+        Some(w) => Check::warn(NAME, w.detail, w.fix),
+        None if listener.behind_tls() => Check::pass(
+            NAME,
+            format!("behind TLS: the web UI is at {}", listener.base()),
+        ),
+        None => Check::pass(
+            NAME,
+            format!(
+                "plain HTTP on loopback ({}): admin sign-ins stay on this machine",
+                listener.base()
+            ),
+        ),
+    })
+}
+
+/// Issue 27: the per-token rate limit in force; off is a warning (a leaked token or a runaway
+/// script could then take the writer from the IdPs), with where the setting comes from.
+fn rate_limit(config: &Config, store: &Store) -> Check {
+    use crate::service::secure_defaults;
+    const NAME: &str = "rate limit";
+    let defaults = match secure_defaults::read(store) {
+        Ok(d) => d,
+        Err(e) => {
+            return Check::fail(
+                NAME,
+                format!("cannot read the install defaults: {e}"),
+                "see the database check",
+            );
+        }
+    };
+    match secure_defaults::requests_per_second(config, &defaults) {
+        (0, source) => Check::warn(
+            NAME,
+            format!("no per-token rate limit ({source})"),
+            "set limits.requests_per_second = 50 in scimd.toml (Entra needs 25 per second; 429 answers carry Retry-After, which IdPs honour) and restart scimd",
+        ),
+        (n, source) => {
+            let burst = secure_defaults::requests_burst(config, &defaults, n);
+            Check::pass(
+                NAME,
+                format!("{n} requests per second per token, bursts of {burst} ({source})"),
+            )
+        }
+    }
 }
 
 fn public_url(config: &Config) -> Check {

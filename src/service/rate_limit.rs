@@ -1,5 +1,5 @@
 //! Per-token request rate limit of the SCIM API (`[limits] requests_per_second`, S24): a token
-//! bucket per bearer token holding one second's worth of requests. Pure bookkeeping on an
+//! bucket per bearer token holding `requests_burst` requests (one second's worth unless set). Pure bookkeeping on an
 //! injected `Instant`; the HTTP guard decides what a refusal looks like (429 + `Retry-After`).
 
 use std::collections::HashMap;
@@ -15,7 +15,7 @@ pub struct RateLimiter {
 
 #[derive(Debug)]
 struct Bucket {
-    /// Requests that may be made now; at most `per_second`.
+    /// Requests that may be made now; at most the burst.
     available: f64,
     refilled: Instant,
 }
@@ -25,18 +25,31 @@ impl RateLimiter {
     /// second's worth). `Err` carries how long until the next request would be accepted.
     /// `per_second == 0` means unlimited.
     pub fn check(&self, key: &str, per_second: u32, now: Instant) -> Result<(), Duration> {
+        self.check_with_burst(key, per_second, per_second, now)
+    }
+
+    /// [`check`](Self::check) with a bucket of `burst` requests (`[limits] requests_burst`):
+    /// that many may come at once, then `per_second` refill it. A burst below 1 counts as 1.
+    pub fn check_with_burst(
+        &self,
+        key: &str,
+        per_second: u32,
+        burst: u32,
+        now: Instant,
+    ) -> Result<(), Duration> {
         if per_second == 0 {
             return Ok(());
         }
         let rate = f64::from(per_second);
+        let size = f64::from(burst.max(1));
         // A panic elsewhere while holding the lock leaves counters that are still usable.
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         let bucket = buckets.entry(key.to_owned()).or_insert(Bucket {
-            available: rate,
+            available: size,
             refilled: now,
         });
         let elapsed = now.saturating_duration_since(bucket.refilled).as_secs_f64();
-        bucket.available = (bucket.available + elapsed * rate).min(rate);
+        bucket.available = (bucket.available + elapsed * rate).min(size);
         bucket.refilled = now;
         if bucket.available >= 1.0 {
             bucket.available -= 1.0;
@@ -95,6 +108,23 @@ mod tests {
             assert!(l.check("t", 25, t2).is_ok());
         }
         assert!(l.check("t", 25, t2).is_err());
+    }
+
+    /// Issue 27: a new install's bucket holds ten seconds' worth, refilled at the rate.
+    #[test]
+    fn a_larger_burst_then_the_rate() {
+        let l = RateLimiter::default();
+        let t0 = Instant::now();
+        for _ in 0..500 {
+            assert!(l.check_with_burst("t", 50, 500, t0).is_ok());
+        }
+        let wait = l.check_with_burst("t", 50, 500, t0).expect_err("501st");
+        assert!(wait <= Duration::from_millis(20), "{wait:?}");
+        let t1 = t0 + Duration::from_secs(1);
+        for _ in 0..50 {
+            assert!(l.check_with_burst("t", 50, 500, t1).is_ok());
+        }
+        assert!(l.check_with_burst("t", 50, 500, t1).is_err());
     }
 
     #[test]

@@ -216,6 +216,7 @@ fn prepare(store: &Store, slug: &str) -> Result<String, super::OpError> {
             read_only: false,
             kind: TokenKind::Scim,
             expires_in: Some(std::time::Duration::from_secs(600)),
+            allowed_addresses: Vec::new(),
         },
     )?;
     Ok(issued.secret)

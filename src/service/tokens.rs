@@ -32,6 +32,8 @@ pub struct NewToken<'a> {
     pub read_only: bool,
     pub kind: TokenKind,
     pub expires_in: Option<std::time::Duration>,
+    /// Client addresses it may be used from (`service::token_addresses`); empty = any.
+    pub allowed_addresses: Vec<ipnet::IpNet>,
 }
 
 /// SHA-256 of a secret, as stored.
@@ -73,6 +75,7 @@ fn new_secret(
         last_used: None,
         last_used_ip: None,
         last_used_agent: None,
+        allowed_addresses: Vec::new(),
     };
     Ok(Issued { token, secret })
 }
@@ -103,10 +106,11 @@ pub fn issue(store: &Store, new: &NewToken<'_>) -> Result<Issued, OpError> {
     )?;
     let slug = new.tenant_slug.to_owned();
     let lookup = slug.clone();
+    let allowed_addresses = new.allowed_addresses.clone();
     let stored = store
         .write_blocking(move |tx| {
             let tenant = tenants::by_slug(tx, &lookup)?.ok_or(StoreError::NotFound)?;
-            let token = TokenRow { tenant_id: tenant.id, ..token };
+            let token = TokenRow { tenant_id: tenant.id, allowed_addresses, ..token };
             rows::insert(tx, &token)?;
             Ok(token)
         })
@@ -179,7 +183,12 @@ pub fn rotate(store: &Store, r: &Rotation<'_>) -> Result<Rotated, OpError> {
             Ok(i) => i,
             Err(e) => return Ok(Err(e)),
         };
-        let token = TokenRow { tenant_id: old.tenant_id, ..issued.token };
+        // The same integration, so the same addresses.
+        let token = TokenRow {
+            tenant_id: old.tenant_id,
+            allowed_addresses: old.allowed_addresses.clone(),
+            ..issued.token
+        };
         rows::insert(tx, &token)?;
         rows::mark_rotated(tx, &old.id, &stamp, &token.id, &until)?;
         let old = TokenRow {

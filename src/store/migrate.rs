@@ -71,6 +71,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0012_create_maintenance.sql"),
     ),
     (
+        14,
+        "0014_add_secure_defaults",
+        include_str!("../../migrations/0014_add_secure_defaults.sql"),
+    ),
+    (
         16,
         "0016_drop_events_by_resource",
         include_str!("../../migrations/0016_drop_events_by_resource.sql"),
@@ -248,6 +253,27 @@ mod tests {
         );
     }
 
+    /// Issue 27: a new database records the secure defaults; one upgraded from before them
+    /// (it has a tenant) records none, so its behaviour does not change.
+    #[test]
+    fn secure_defaults_are_recorded_for_new_databases_only() {
+        let defaults = "SELECT COUNT(*) FROM install_defaults";
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut main, mut log, path) = open(dir.path());
+        apply(&mut main, &mut log, &path).expect("new");
+        assert_eq!(count(&main, defaults), 3);
+        let old = tempfile::tempdir().expect("tempdir");
+        let (mut main, mut log, path) = open(old.path());
+        let before = MIGRATIONS.iter().take_while(|m| m.0 < 14).count();
+        apply_list(&mut main, &MIGRATIONS[..before]).expect("old schema");
+        main.execute_batch(
+            "INSERT INTO tenants (slug, display_name, created) VALUES ('default', 'Default', '2026-01-01T00:00:00Z')",
+        )
+        .expect("old tenant");
+        apply(&mut main, &mut log, &path).expect("upgrade");
+        assert_eq!(count(&main, defaults), 0);
+    }
+
     #[test]
     fn every_table_has_tenant_id() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -257,8 +283,9 @@ mod tests {
             let mut stmt = conn
                 // Admin accounts are global by design (see 0002_create_admin_tables.sql), and
                 // so is the one counter of credential changes (0006), and the events' one
-                // global sequence (0008), and the deployment's maintenance runs (0012).
-                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version','event_sequence','maintenance') AND name NOT LIKE 'sqlite_%'")
+                // global sequence (0008), and the deployment's maintenance runs (0012), and
+                // the defaults the database was created with (0014).
+                .prepare("SELECT name FROM sqlite_master WHERE type='table' AND name NOT IN ('tenants','schema_migrations','admin_users','admin_sessions','credentials_version','event_sequence','maintenance','install_defaults') AND name NOT LIKE 'sqlite_%'")
                 .expect("prepare");
             let tables: Vec<String> = stmt
                 .query_map([], |r| r.get(0))

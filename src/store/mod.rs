@@ -10,6 +10,7 @@ pub mod extensions;
 pub mod files;
 pub mod filter_sql;
 mod hold;
+pub mod install_defaults;
 pub mod ldap;
 pub mod maintenance;
 pub mod members;

@@ -56,10 +56,30 @@ pub struct TokenRow {
     pub last_used: Option<String>,
     pub last_used_ip: Option<String>,
     pub last_used_agent: Option<String>,
+    /// The client addresses the token may be used from (issue 27); empty = any.
+    pub allowed_addresses: Vec<ipnet::IpNet>,
 }
 
 const COLUMNS: &str = "id, tenant_id, name, prefix, secret_hash, read_only, created, expires, revoked, \
-     rotated, replaced_by, overlap_until, last_used, last_used_ip, last_used_agent, kind";
+     rotated, replaced_by, overlap_until, last_used, last_used_ip, last_used_agent, kind, \
+     allowed_addresses";
+
+/// The stored form of an allowlist: a JSON array of CIDR strings, NULL when empty.
+fn addresses_column(list: &[ipnet::IpNet]) -> Option<String> {
+    (!list.is_empty()).then(|| {
+        serde_json::Value::from(list.iter().map(ToString::to_string).collect::<Vec<_>>())
+            .to_string()
+    })
+}
+
+fn addresses_from(column: Option<String>) -> rusqlite::Result<Vec<ipnet::IpNet>> {
+    let Some(json) = column else {
+        return Ok(Vec::new());
+    };
+    serde_json::from_str(&json).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(16, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -79,14 +99,15 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         last_used_ip: r.get(13)?,
         last_used_agent: r.get(14)?,
         kind: TokenKind::parse(&r.get::<_, String>(15)?),
+        allowed_addresses: addresses_from(r.get(16)?)?,
     })
 }
 
 /// Stores a new token; `Conflict` if the tenant already has a token with that name.
 pub fn insert(conn: &Connection, token: &TokenRow) -> Result<()> {
     conn.execute(
-        "INSERT INTO tokens (id, tenant_id, name, prefix, secret_hash, read_only, created, expires, kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO tokens (id, tenant_id, name, prefix, secret_hash, read_only, created, expires, kind, allowed_addresses)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             token.id,
             token.tenant_id,
@@ -96,7 +117,8 @@ pub fn insert(conn: &Connection, token: &TokenRow) -> Result<()> {
             token.read_only,
             token.created,
             token.expires,
-            token.kind.as_str()
+            token.kind.as_str(),
+            addresses_column(&token.allowed_addresses)
         ],
     )?;
     Ok(())
@@ -175,6 +197,19 @@ pub fn revoke(
         revoked: Some(token.revoked.unwrap_or_else(|| now.to_owned())),
         ..token
     })
+}
+
+/// Replaces the client-address allowlist of token `id` (empty: any address).
+pub fn set_allowed_addresses(conn: &Connection, id: &str, list: &[ipnet::IpNet]) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE tokens SET allowed_addresses = ?2 WHERE id = ?1",
+        params![id, addresses_column(list)],
+    )?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound)
+    }
 }
 
 /// Records that `id` was rotated at `now`, replaced by `replaced_by`, usable until `until`.

@@ -101,6 +101,9 @@ impl TestApp {
             database: dir.path().join("scimd.db"),
             ..Config::default()
         };
+        // Tests send requests as fast as they can; a new install's per-token rate limit
+        // (service::secure_defaults) has its own tests, which set this back to None.
+        config.limits.requests_per_second = Some(0);
         adjust(&mut config);
         let client = Client::tracked(scimd::rocket(config))
             .await
@@ -146,6 +149,7 @@ impl TestApp {
                 read_only: false,
                 kind: scimd::store::tokens::TokenKind::Events,
                 expires_in: None,
+                allowed_addresses: Vec::new(),
             },
         )
         .expect("events token")
@@ -283,6 +287,7 @@ fn issue(
             read_only,
             kind: Default::default(),
             expires_in,
+            allowed_addresses: Vec::new(),
         },
     )
     .expect("token")

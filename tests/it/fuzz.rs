@@ -21,10 +21,12 @@ struct Fixture {
 
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
+    let mut config = Config {
         database: dir.path().join("fuzz.db"),
         ..Config::default()
     };
+    // Thousands of cases as fast as they run: without a new install's per-token rate limit.
+    config.limits.requests_per_second = Some(0);
     let client = Client::tracked(scimd::rocket(config)).expect("rocket");
     let app = client.rocket().state::<App>().expect("app");
     let secret = tokens::issue(
@@ -35,6 +37,7 @@ fn fixture() -> Fixture {
             read_only: false,
             kind: Default::default(),
             expires_in: None,
+            allowed_addresses: Vec::new(),
         },
     )
     .expect("token")

@@ -30,6 +30,7 @@ mod quirks;
 mod replay;
 mod request_log;
 mod secrets;
+mod secure_defaults;
 mod tenants;
 mod tls;
 mod tokens;

@@ -59,7 +59,7 @@ async fn until_refused(
 // See: ../shared/idp-requirements.md S24
 #[rocket::async_test]
 async fn okta_s24_rate_limit_trips_with_integer_retry_after_and_recovers() {
-    let app = TestApp::with(|c| c.limits.requests_per_second = 25).await;
+    let app = TestApp::with(|c| c.limits.requests_per_second = Some(25)).await;
     let bearer = app.bearer();
     let (accepted, refused, took) = until_refused(&app, &bearer, 500).await;
     let refused = refused.expect("the limit of 25/s must trip within 500 requests");
@@ -103,7 +103,7 @@ async fn okta_s24_rate_limit_trips_with_integer_retry_after_and_recovers() {
 // gallery app must sustain 25 requests per second per tenant)
 #[rocket::async_test]
 async fn okta_s24_paced_client_at_the_limit_is_never_refused() {
-    let app = TestApp::with(|c| c.limits.requests_per_second = 25).await;
+    let app = TestApp::with(|c| c.limits.requests_per_second = Some(25)).await;
     let bearer = app.bearer();
     let started = Instant::now();
     for i in 0..50u32 {
@@ -119,11 +119,12 @@ async fn okta_s24_paced_client_at_the_limit_is_never_refused() {
     }
 }
 
-// See: ../shared/idp-requirements.md S24 — the limit is off unless configured.
+// See: ../shared/idp-requirements.md S24 — `requests_per_second = 0` turns the limit off (new
+// installs have it on: tests/it/secure_defaults.rs).
 #[rocket::async_test]
-async fn okta_s24_no_limit_by_default() {
-    let app = TestApp::new().await;
-    assert_eq!(app.app().config.limits.requests_per_second, 0);
+async fn okta_s24_no_limit_when_set_to_zero() {
+    let app = TestApp::with(|c| c.limits.requests_per_second = Some(0)).await;
+    assert_eq!(app.app().config.limits.requests_per_second, Some(0));
     let bearer = app.bearer();
     let (accepted, refused, _) = until_refused(&app, &bearer, 200).await;
     assert!(refused.is_none(), "refused after {accepted} requests");

@@ -281,7 +281,7 @@ async fn request_errors_are_diagnosed() {
 
 #[rocket::async_test]
 async fn rate_limited_requests_are_diagnosed() {
-    let app = TestApp::with(|c| c.limits.requests_per_second = 1).await;
+    let app = TestApp::with(|c| c.limits.requests_per_second = Some(1)).await;
     sign_in(&app).await;
     let mut statuses = Vec::new();
     for _ in 0..3 {

@@ -47,6 +47,9 @@ pub fn scimd(dir: &Path) -> Command {
         }
     }
     c.env("SCIMD_CONFIG", "/dev/null");
+    // Tests flood on purpose; a new install's per-token rate limit has its own tests
+    // (tests/it/secure_defaults.rs), which remove this.
+    c.env("SCIMD_LIMITS__REQUESTS_PER_SECOND", "0");
     c
 }
 
@@ -143,7 +146,7 @@ pub fn spawn(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server
 }
 
 /// [`spawn`] keeping whatever stdout and stderr `cmd` was given.
-fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
+pub fn spawn_with_output(mut cmd: Command, base: String, ready: impl Fn() -> bool) -> Server {
     let child = cmd.spawn().expect("spawn scimd");
     let mut server = Server { child, base };
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -53,14 +53,17 @@ function freePort() {
  * `adminPort`, an `[admin]` listener serves the UI there (issue 20 item 2): `base` stays the
  * public listener and `ui` is the admin one (else `ui` is `base`).
  */
-async function startScimd({ adminPort } = {}) {
+async function startScimd({ adminPort, env = {} } = {}) {
   assert(existsSync(BIN), `scimd binary not found at ${BIN}; build it first (cargo build)`);
   const dir = mkdtempSync(join(tmpdir(), 'scimd-ui-'));
   const port = await freePort();
   const admin = adminPort ? { SCIMD_ADMIN__PORT: String(adminPort) } : {};
+  // The suite creates 1,000 users as fast as it can: without the new-install rate limit
+  // (50 per second per token; tested in tests/it/secure_defaults.rs).
+  const unlimited = { SCIMD_LIMITS__REQUESTS_PER_SECOND: '0' };
   const proc = spawn(BIN, ['serve'], {
     cwd: dir,
-    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', SCIMD_WEBHOOKS__ALLOW_HTTP: 'true', RUST_LOG: 'warn', ...admin },
+    env: { ...process.env, SCIMD_CONFIG: '/dev/null', SCIMD_ADDRESS: '127.0.0.1', SCIMD_PORT: String(port), SCIMD_DATABASE: join(dir, 'scimd.db'), SCIMD_CLIENT_IP_HEADER: 'X-Real-IP', SCIMD_WEBHOOKS__ALLOW_HTTP: 'true', RUST_LOG: 'warn', ...unlimited, ...admin, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -848,6 +851,56 @@ async function main() {
         await adminCtx.close().catch(() => {});
         split.proc.kill('SIGTERM');
         rmSync(split.dir, { recursive: true, force: true });
+      }
+    });
+
+    // Issue 27 part 2: secure defaults as an admin sees them.
+    await step('secure defaults: a new token expires in 1 year unless Never is chosen; an address allowlist refuses elsewhere, and is changed in place', async () => {
+      await page.goto('/ui/t/acme/tokens');
+      await page.waitForSelector('main h1:text("Tokens")');
+      await page.waitForFunction(() => document.querySelector('#tok-exp').value === '365d');
+      eq(await page.$eval('#tok-exp', (s) => s.options[s.selectedIndex].textContent), '1 year', 'the preselected lifetime');
+      await page.fill('#tok-name', 'entra-fenced');
+      await page.fill('#tok-from', '198.51.100.0/24');
+      await page.click('button:text("Create token")');
+      const secret = (await page.textContent('#token-secret')).trim();
+      await page.click('button:text("I have stored it")');
+      const row = 'tr:has(th:has-text("entra-fenced"))';
+      await page.waitForSelector(`${row} td:has-text("198.51.100.0/24")`);
+      assert(!(await page.textContent(`${row} td[data-label=Expires]`)).includes('never'), 'the token expires');
+      const refused = await scim(base, secret, 'GET', '/t/acme/scim/v2/Users', null, { 'X-Real-IP': '203.0.113.9' });
+      eq(refused.status, 403, 'a request from outside the list');
+      assert(refused.body.detail.includes('entra-fenced') && refused.body.detail.includes('203.0.113.9'), `the detail names the token and the address: ${refused.body.detail}`);
+      await page.click('button[aria-label="Change addresses of entra-fenced"]');
+      await page.fill(`${row} input`, '203.0.113.0/24, 198.51.100.0/24');
+      await page.click('button:text("Save addresses")');
+      await page.waitForSelector(`${row} td:has-text("203.0.113.0/24, 198.51.100.0/24")`);
+      eq((await scim(base, secret, 'GET', '/t/acme/scim/v2/Users', null, { 'X-Real-IP': '203.0.113.9' })).status, 200, 'allowed once the range is added');
+      await inspect(page, 'tokens-allowlist');
+      await page.goto('/');
+      await page.waitForSelector('main h1:text("Dashboard")');
+      await page.waitForSelector('.diag:has-text("Token used from an address it is not allowed from")');
+      assert(!(await page.isVisible('text=Configuration warnings')), 'no configuration warning on loopback');
+    });
+
+    await step('secure defaults: the dashboard shows plain HTTP beyond loopback and a clamped max_results, with the fixes', async () => {
+      const open = await startScimd({ env: { SCIMD_ADDRESS: '0.0.0.0', SCIMD_LIMITS__MAX_RESULTS: '50' } });
+      const openCtx = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: open.base });
+      try {
+        const p = watch(await openCtx.newPage(), 'plain-http');
+        await p.goto('/');
+        await p.fill('#password', open.password);
+        await p.click('button[type=submit]');
+        await p.waitForSelector('main h1:text("Dashboard")');
+        const card = 'section:has(h2:text("Configuration warnings"))';
+        await p.waitForSelector(`${card} li:has-text("serves plain HTTP beyond loopback and is not behind TLS")`);
+        await p.waitForSelector(`${card} li:has-text("limits.max_results = 50 is below 100")`);
+        assert((await p.textContent(card)).includes('Fix: set [tls] certs and key'), 'the fix is shown');
+        await inspect(p, 'dashboard-config-warnings');
+      } finally {
+        await openCtx.close().catch(() => {});
+        open.proc.kill('SIGTERM');
+        rmSync(open.dir, { recursive: true, force: true });
       }
     });
 

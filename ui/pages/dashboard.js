@@ -2,6 +2,7 @@
 // and recent failures with their diagnosis (the last two from the request log when present);
 // above them, the last `scimd doctor` report for the deployment as a whole.
 import { AlarmBanner } from './deleted.js';
+import { ConfigWarnings } from './security.js';
 import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, ErrorBox, Loading, Empty, Badge, CopyField, PageTitle, guessIdp, idpName, daysUntil, Reachability, quirkPhrase } from '../lib.js';
 
 /** Tokens by what they have done. A refused request is an attempt too: a token whose only
@@ -172,5 +173,5 @@ export function Dashboard({ tenants }) {
   return html`<${PageTitle} sub="What each IdP should point at, and whether it is working.">Dashboard<//>
     ${tenants === null || origin === null ? html`<${Loading} what="Loading tenants" />`
       : tenants.length === 0 ? html`<${Empty} title="No tenants."><p><a href="/ui/tenants">Create a tenant</a> to get a SCIM URL.</p><//>`
-      : html`<${DoctorCard} /><div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} />`)}</div>`}`;
+      : html`<${ConfigWarnings} /><${DoctorCard} /><div class="grid">${tenants.map((t) => html`<${TenantCard} key=${t.slug} t=${t} origin=${origin} />`)}</div>`}`;
 }

@@ -1,8 +1,10 @@
 // Tokens of one tenant: create (secret shown once), list with last use and expiry, revoke,
 // rotate with an overlap during which both the old and the new token work.
-import { html, useState, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
+import { html, useState, useEffect, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
+import { security, parseRanges } from './security.js';
 
-const EXPIRY = [['', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
+// `never` is sent as such: without a choice the server applies the install's default lifetime.
+const EXPIRY = [['never', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
 // What a token may do: an IdP writes over SCIM; an application reads (SCIM read-only) or
 // follows the events feed (docs/events.md).
 const ACCESS = [['scim', 'SCIM (an IdP)'], ['read-only', 'SCIM read-only'], ['events', 'Events feed (an application)']];
@@ -23,14 +25,17 @@ export function SecretPanel({ issued, onDone }) {
 export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok', forIdp = false }) {
   const [name, setName] = useState(defaultName);
   const [expires, setExpires] = useState('');
+  const [ranges, setRanges] = useState('');
   const [access, setAccess] = useState('scim');
+  // Preselect the install's default lifetime (1 year on a new install; never on an older one).
+  useEffect(() => { security().then((s) => setExpires((e) => e || s.token_expires_in || 'never'), () => setExpires((e) => e || 'never')); }, []);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true); setError(null);
     try {
-      const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens`, { name: name.trim(), expires_in: expires || undefined, read_only: access === 'read-only', kind: access === 'events' ? 'events' : 'scim' });
+      const issued = await api('POST', `/api/tenants/${enc(slug)}/tokens`, { name: name.trim(), expires_in: expires || undefined, allowed_addresses: parseRanges(ranges), read_only: access === 'read-only', kind: access === 'events' ? 'events' : 'scim' });
       announce(`Token ${issued.token.name} created. Copy it now; it is shown only once.`);
       onCreated(issued);
     } catch (err) { setError(err); } finally { setBusy(false); }
@@ -39,12 +44,48 @@ export function CreateToken({ slug, defaultName = '', onCreated, idPrefix = 'tok
     <div class="field"><label for=${`${idPrefix}-name`}>Token name</label>
       <input id=${`${idPrefix}-name`} required value=${name} placeholder="okta-production" onInput=${(e) => setName(e.target.value)} /></div>
     <div class="field"><label for=${`${idPrefix}-exp`}>Expires</label>
-      <select id=${`${idPrefix}-exp`} value=${expires} onChange=${(e) => setExpires(e.target.value)}>${EXPIRY.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+      <select id=${`${idPrefix}-exp`} value=${expires} onChange=${(e) => setExpires(e.target.value)}>${expiryOptions(expires).map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>
+    <div class="field"><label for=${`${idPrefix}-from`}>Allowed from <span class="muted small">(optional)</span></label>
+      <input id=${`${idPrefix}-from`} value=${ranges} placeholder="any address; or e.g. 203.0.113.0/24" aria-describedby=${`${idPrefix}-from-help`} onInput=${(e) => setRanges(e.target.value)} />
+      <div id=${`${idPrefix}-from-help`} class="muted small">CIDR ranges, comma separated: your IdP's published ranges (README “Secure defaults”). Requests from elsewhere get 403.</div></div>
     ${!forIdp && html`<div class="field"><label for=${`${idPrefix}-access`}>Access</label>
       <select id=${`${idPrefix}-access`} value=${access} onChange=${(e) => setAccess(e.target.value)}>${ACCESS.map(([v, l]) => html`<option value=${v}>${l}</option>`)}</select></div>`}
     <div class="field actions"><button class="btn primary" type="submit" disabled=${busy}>${busy ? 'Creating…' : 'Create token'}</button></div>
     <${ErrorBox} error=${error} title="The token was not created" />
   </form>`;
+}
+
+/** The lifetimes offered, with the install's default among them even when it is not a preset. */
+function expiryOptions(current) {
+  return current && !EXPIRY.some(([v]) => v === current) ? [...EXPIRY, [current, current]] : EXPIRY;
+}
+
+/** A token's allowlist, changeable in place: empty accepts any address. */
+function Addresses({ slug, t, onChanged }) {
+  const [editing, setEditing] = useState(false);
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const list = t.allowed_addresses || [];
+  const save = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      await api('PUT', `/api/tenants/${enc(slug)}/tokens/${enc(t.id)}/addresses`, { allowed_addresses: parseRanges(text) });
+      announce(`Addresses of token ${t.name} saved`);
+      setEditing(false); onChanged();
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  const live = t.status !== 'revoked';
+  return html`<div class="addresses">
+    ${list.length === 0 ? html`<span class="muted">any address</span>` : html`<span class="mono">${list.join(', ')}</span>`}
+    ${live && !editing && html` <button type="button" class="btn small" onClick=${() => { setText(list.join(', ')); setEditing(true); }} aria-label=${`Change addresses of ${t.name}`}>Change…</button>`}
+    ${editing && html`<form class="confirm" onSubmit=${save}>
+      <label for=${`addr-${t.id}`}>Allowed from (empty: any address)</label>
+      <input id=${`addr-${t.id}`} value=${text} onInput=${(e) => setText(e.target.value)} />
+      <button class="btn small primary" type="submit" disabled=${busy}>Save addresses</button> <button type="button" class="btn small" onClick=${() => setEditing(false)}>Cancel</button></form>`}
+    <${ErrorBox} error=${error} title="The addresses were not saved" />
+  </div>`;
 }
 
 function statusBadge(t) {
@@ -78,6 +119,7 @@ function Row({ slug, t, onChanged, onIssued }) {
     <td data-label="Status">${statusBadge(t)}</td>
     <td data-label="Last used">${t.last_used ? html`<${Time} iso=${t.last_used} /><div class="muted small">${t.last_used_agent || ''}${t.last_used_ip ? ` · ${t.last_used_ip}` : ''}</div>` : html`<${Badge} kind="warn">never used<//>`}</td>
     <td data-label="Expires"><${Time} iso=${t.expires} empty="never" /></td>
+    <td data-label="Allowed from"><${Addresses} slug=${slug} t=${t} onChanged=${onChanged} /></td>
     <td data-label="Created"><${Time} iso=${t.created} /></td>
     <td class="actions-cell" data-label="Actions">
       ${live && mode === null && html`<button type="button" class="btn small" onClick=${() => setMode('rotate')}>Rotate…</button> <button type="button" class="btn small danger" onClick=${() => setMode('revoke')}>Revoke…</button>`}
@@ -110,7 +152,7 @@ export function Tokens({ slug }) {
       ${list.loading && !list.data ? html`<${Loading} what="Loading tokens" />`
         : tokens.length === 0 ? html`<${Empty} title="No tokens yet."><p>Create one above, or open a <a href=${tenantPath(slug, 'setup')}>setup guide</a> that creates one for your IdP.</p><//>`
         : html`<${TableWrap} label="Tokens"><table class="stack">
-            <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
+            <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Allowed from</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
             <tbody>${tokens.map((t) => html`<${Row} key=${t.id} slug=${slug} t=${t} onChanged=${list.reload} onIssued=${onIssued} />`)}</tbody>
           </table><//>`}
     </section>`;
