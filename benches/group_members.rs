@@ -45,6 +45,7 @@ fn main() {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        interop_profile: false,
         schemas: scimd::scim::schema::Registry::core(),
         ephemeral: false,
     };

@@ -245,6 +245,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 actor: None,
                 history_value_cap: app.config.history.max_value_bytes,
                 strict: false,
+                interop_profile: false,
                 ephemeral: false,
             })),
             Ok(None) => fail(

@@ -24,7 +24,7 @@ pub(crate) fn routes() -> Vec<Route> {
 #[get("/ServiceProviderConfig")]
 fn service_provider_config(d: Discovery, app: &State<App>) -> ScimResponse {
     let limits = &app.config.limits;
-    ScimResponse::ok(json!({
+    let mut config = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
@@ -40,7 +40,13 @@ fn service_provider_config(d: Discovery, app: &State<App>) -> ScimResponse {
             "primary": true,
         }],
         "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{}/ServiceProviderConfig", d.0.base_url)},
-    }))
+    });
+    // draft-zollner-scim-interop-profile-01 §4: claimed only by a tenant that behaves as the
+    // profile requires (tenant setting `interop_profile`); others omit it.
+    if d.0.interop_profile {
+        config["interopProfileConformant"] = Value::Bool(true);
+    }
+    ScimResponse::ok(config)
 }
 
 fn resource_type_json(base: &str, rt: &schema::ResourceType) -> Value {

@@ -258,6 +258,10 @@ fn parse_operation(i: usize, op: &Value, quirks: &mut Quirks) -> Result<PatchOpe
         OpKind::Remove if path.is_none() => Err(ScimError::no_target(format!(
             "Operations[{i}] (remove) has no \"path\"; say which attribute to remove, e.g. \"path\": \"members[value eq \\\"<id>\\\"]\""
         ))),
+        _ if path.is_none() && quirks.is_profile() => Err(ScimError::invalid_syntax(format!(
+            "Operations[{i}] ({}) has no \"path\"; this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only operations with a path (§6.5.1.1). Send one operation per attribute, e.g. {{\"op\":\"replace\",\"path\":\"active\",\"value\":false}}",
+            kind.as_str()
+        ))),
         _ => {
             if path.is_none() {
                 quirks.note(Quirk::PathlessPatch);
@@ -360,7 +364,7 @@ pub fn apply_patch(
         member_changes: Vec::new(),
         limits: *limits,
         index: IndexSlot::default(),
-        quirks: Quirks::new(quirks.is_strict()),
+        quirks: quirks.same_policy(),
     };
     for (i, op) in ops.iter().enumerate() {
         // Only an operation that writes `primary` can make a second element primary, so only
@@ -487,6 +491,8 @@ enum Target<'p> {
         has_sub: bool,
     },
     Attr(AttrTarget<'p>),
+    /// `schemas` (RFC 7643 §3): checked against the URNs the tenant serves for the type.
+    Schemas,
     /// A name no schema of the resource type defines: skipped and noted, or refused with
     /// `refusal` when strict.
     Undeclared {
@@ -604,6 +610,7 @@ impl State<'_> {
                 self.apply_members(kind, *filter, *has_sub, value)
             }
             Target::Attr(t) => self.apply_attr(kind, t, value),
+            Target::Schemas => check_schemas_patch(self.rt, kind, value, &mut self.quirks),
             Target::Undeclared { name, refusal } => {
                 self.quirks.undeclared(name, || refusal.clone())
             }
@@ -802,6 +809,14 @@ impl State<'_> {
 /// Maps a parsed path onto the resource type's schemas.
 fn resolve<'p>(rt: &'p ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
     let attr = &path.attr;
+    if attr.urn.is_none()
+        && attr.name.eq_ignore_ascii_case("schemas")
+        && attr.sub_attr.is_none()
+        && path.filter.is_none()
+        && path.sub_attr.is_none()
+    {
+        return Ok(Target::Schemas);
+    }
     let (ext, def) = match &attr.urn {
         Some(urn) => {
             if let Some(schema) = rt.schema_by_urn(urn) {
@@ -916,6 +931,88 @@ fn resolve<'p>(rt: &'p ResourceType, path: &'p PatchPath) -> Result<Target<'p>> 
         filter: path.filter.as_ref(),
         sub,
     }))
+}
+
+/// `add`/`replace` on `schemas`: each URN must be the type's core schema or one of the
+/// extensions the tenant serves for it (a tolerated foreign URN is noted, outside profile mode),
+/// and a `replace` must keep the core schema. A resource's `schemas` is rendered from the
+/// attributes it holds (RFC 7643 §3: the schemas "used to indicate the attributes contained"),
+/// so a checked list changes nothing stored: an extension listed without attributes adds none,
+/// and one left out keeps its attributes (remove them by their path).
+fn check_schemas_patch(
+    rt: &ResourceType,
+    kind: OpKind,
+    value: Option<&Value>,
+    quirks: &mut Quirks,
+) -> Result<()> {
+    let supported = || {
+        let mut all = vec![&*rt.schema.id];
+        all.extend(rt.extensions.iter().map(|e| &*e.id));
+        all.join(", ")
+    };
+    if kind == OpKind::Remove {
+        return Err(ScimError::invalid_value(format!(
+            "schemas cannot be removed: a {} always lists {}; remove an extension's attributes by their path (e.g. \"{}\") instead",
+            rt.name,
+            rt.schema.id,
+            rt.extensions
+                .first()
+                .map_or("displayName".into(), |e| e.id.to_string())
+        )));
+    }
+    let urns: Vec<&Value> = match value {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::String(_)) => {
+            quirks.note(Quirk::SchemasAsString);
+            vec![v]
+        }
+        other => {
+            return Err(ScimError::invalid_value(format!(
+                "schemas must be an array of schema URNs ({}), but the request sent {}",
+                supported(),
+                other.map_or("nothing", json_kind)
+            )));
+        }
+    };
+    let mut has_core = false;
+    for urn in urns {
+        let Some(urn) = urn.as_str() else {
+            return Err(ScimError::invalid_value(format!(
+                "schemas must hold URN strings, but it contains {}",
+                json_kind(urn)
+            )));
+        };
+        if rt.schema.id.eq_ignore_ascii_case(urn) {
+            has_core = true;
+            continue;
+        }
+        if rt.extension(urn).is_some() {
+            continue;
+        }
+        if rt.tolerates_schema(urn) && !quirks.is_profile() {
+            quirks.note(Quirk::ForeignSchemaUrn);
+            continue;
+        }
+        let detail = format!(
+            "schemas lists \"{}\", which this tenant does not serve for {}; the schemas it serves are {} (see /Schemas)",
+            snippet(urn),
+            rt.name,
+            supported()
+        );
+        // The Interoperability Profile (§5.3) asks for invalidSyntax.
+        return Err(if quirks.is_profile() {
+            ScimError::invalid_syntax(detail)
+        } else {
+            ScimError::invalid_value(detail)
+        });
+    }
+    if kind == OpKind::Replace && !has_core {
+        return Err(ScimError::invalid_value(format!(
+            "a replace of schemas must keep {}, the core schema of every {}",
+            rt.schema.id, rt.name
+        )));
+    }
+    Ok(())
 }
 
 /// A core-schema attribute or a common one (`id`, `externalId`, `meta`).
@@ -1052,6 +1149,11 @@ fn apply_whole(
             };
             add_elements(def, &mut list, items, cx.limits, label)?;
             Value::Array(list)
+        }
+        // The Interoperability Profile (§6.5.2.1(3)): `replace` of a whole singular complex
+        // attribute replaces it; RFC 7644 §3.5.2.3 (the default) merges.
+        (false, OpKind::Replace, Value::Object(new)) if cx.quirks.is_profile() => {
+            Value::Object(new)
         }
         (false, _, Value::Object(new)) => merge_single(def, map.get(name), new),
         (_, _, new) => new,

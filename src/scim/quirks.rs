@@ -3,7 +3,10 @@
 //! functions of this module tree push into as they apply one. A request's collector ends on its
 //! request log entry and in the per-token counts, so an admin sees what their IdP really sends.
 //! The collector also carries the tenant's `strict` setting: names no schema declares are
-//! ignored and recorded by default, refused with 400 `invalidSyntax` when strict.
+//! ignored and recorded by default, refused with 400 `invalidSyntax` when strict. A tenant in
+//! Interoperability Profile mode (`profile`) also has the profile's refusals of what is
+//! otherwise a quirk: path-less PATCH operations, values outside `canonicalValues`, schema URNs
+//! scimd merely tolerates.
 
 use super::error::{Result, ScimError};
 
@@ -220,6 +223,8 @@ pub const MAX_NAME_CHARS: usize = 100;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Quirks {
     strict: bool,
+    /// SCIM 2.0 Interoperability Profile mode (draft-zollner-scim-interop-profile-01).
+    profile: bool,
     applied: u32,
     ignored: Vec<String>,
     /// Undeclared names beyond [`MAX_IGNORED_NAMES`].
@@ -235,9 +240,48 @@ impl Quirks {
         }
     }
 
+    /// The same collector, in Interoperability Profile mode when `profile`.
+    #[must_use]
+    pub fn with_profile(mut self, profile: bool) -> Self {
+        self.profile = profile;
+        self
+    }
+
     /// Whether undeclared names are refused.
     pub fn is_strict(&self) -> bool {
         self.strict
+    }
+
+    /// Whether the tenant behaves as the Interoperability Profile requires.
+    pub fn is_profile(&self) -> bool {
+        self.profile
+    }
+
+    /// An empty collector with this one's policy.
+    #[must_use]
+    pub fn same_policy(&self) -> Self {
+        Self::new(self.strict).with_profile(self.profile)
+    }
+
+    /// `value` of `path` is not one of `allowed` (its attribute's canonicalValues): noted, or
+    /// refused with 400 invalidValue naming the allowed values in profile mode
+    /// (draft-zollner-scim-interop-profile-01 §5.4: clients use only the listed values).
+    pub fn non_canonical<S: AsRef<str>>(
+        &mut self,
+        path: &str,
+        value: &str,
+        allowed: &[S],
+    ) -> Result<()> {
+        if self.profile {
+            let allowed: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
+            let shown: String = value.chars().take(MAX_NAME_CHARS).collect();
+            return Err(ScimError::invalid_value(format!(
+                "{path} is \"{shown}\", which is not one of its canonicalValues ({}); this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only the values /Schemas lists. Map the IdP's value to one of them",
+                allowed.join(", ")
+            )));
+        }
+        self.note(Quirk::NonCanonicalValue);
+        Ok(())
     }
 
     /// Notes that `quirk` was applied.
