@@ -251,16 +251,16 @@ fn parse_operation(i: usize, op: &Value, quirks: &mut Quirks) -> Result<PatchOpe
     };
     let value = get_ci(op, "value").cloned();
     match kind {
+        _ if path.is_none() && quirks.is_profile() => Err(ScimError::invalid_syntax(format!(
+            "Operations[{i}] ({}) has no \"path\"; this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only operations with a path (§6.5.1.1). Send one operation per attribute, e.g. {{\"op\":\"replace\",\"path\":\"active\",\"value\":false}}",
+            kind.as_str()
+        ))),
         OpKind::Add | OpKind::Replace if value.is_none() => Err(ScimError::invalid_value(format!(
             "Operations[{i}] ({}) has no \"value\"; add and replace need the value to write",
             kind.as_str()
         ))),
         OpKind::Remove if path.is_none() => Err(ScimError::no_target(format!(
             "Operations[{i}] (remove) has no \"path\"; say which attribute to remove, e.g. \"path\": \"members[value eq \\\"<id>\\\"]\""
-        ))),
-        _ if path.is_none() && quirks.is_profile() => Err(ScimError::invalid_syntax(format!(
-            "Operations[{i}] ({}) has no \"path\"; this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only operations with a path (§6.5.1.1). Send one operation per attribute, e.g. {{\"op\":\"replace\",\"path\":\"active\",\"value\":false}}",
-            kind.as_str()
         ))),
         _ => {
             if path.is_none() {

@@ -637,6 +637,62 @@ async fn uniqueness_conflicts_are_409_uniqueness() {
     .assert_error(409, Some("uniqueness"));
 }
 
+/// The setting through the admin API, as the UI's Settings page sends it: shown, validated,
+/// and in effect at the tenant's next request; at its default it is not stored.
+#[rocket::async_test]
+async fn the_admin_api_turns_profile_mode_on_and_off() {
+    let app = TestApp::new().await;
+    let s = sign_in(&app).await;
+    let path = "/api/tenants/default/settings";
+    let shown = api(&app, "GET", path, None, None, None).await;
+    assert_eq!(shown.body["interop_profile"], false, "{}", shown.raw);
+    let set = |on: Value| {
+        let csrf = s.csrf.clone();
+        let app = &app;
+        async move {
+            api(
+                app,
+                "PATCH",
+                path,
+                Some(json!({"interop_profile": on})),
+                Some(&csrf),
+                None,
+            )
+            .await
+        }
+    };
+    let r = set(json!("yes")).await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert!(r.raw.contains("interop_profile"), "{}", r.raw);
+    let r = set(json!(true)).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert_eq!(r.body["interop_profile"], true);
+    let id = create(&app, user("ada@x.test")).await;
+    app.patch(
+        &format!("/scim/v2/Users/{id}"),
+        ops(json!([{"op": "replace", "value": {"active": false}}])),
+    )
+    .await
+    .assert_error(400, Some("invalidSyntax"));
+    assert_eq!(
+        app.get("/scim/v2/ServiceProviderConfig").await.body["interopProfileConformant"],
+        true
+    );
+    let r = set(json!(false)).await;
+    assert_eq!(r.status, 200, "{}", r.raw);
+    assert!(
+        !app.sql_text("SELECT settings FROM tenants")
+            .contains("interop_profile")
+    );
+    let r = app
+        .patch(
+            &format!("/scim/v2/Users/{id}"),
+            ops(json!([{"op": "replace", "value": {"active": false}}])),
+        )
+        .await;
+    assert_eq!(r.ok()["active"], false);
+}
+
 /// TLS 1.3 through `scimd serve` with profile mode turned on by the CLI: a client that speaks
 /// only TLS 1.3 reads the tenant's ServiceProviderConfig.
 #[test]
@@ -653,6 +709,15 @@ fn a_tls_13_only_client_reaches_a_profile_mode_tenant() {
     assert!(
         out.status.success() && stderr.contains("interop_profile = true"),
         "{stderr}"
+    );
+    let out = scimd(dir.path())
+        .args(["tenant", "show", "default"])
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("profile     SCIM Interoperability Profile"),
+        "{stdout}"
     );
     let now = time::OffsetDateTime::now_utc();
     let p = crate::tls::pki(
