@@ -2313,6 +2313,119 @@ mod tests {
         }
     }
 
+    /// A user PATCH in Interoperability Profile mode.
+    fn patch_in_profile(list: Value) -> Result<PatchOutcome> {
+        let mut q = Quirks::new(true).with_profile(true);
+        let body = ops(list);
+        let parsed = parse_patch(&body, &WriteLimits::default(), &mut q)?;
+        apply_patch(
+            &USER,
+            "id-1",
+            &user(),
+            &parsed,
+            &WriteLimits::default(),
+            &mut q,
+        )
+    }
+
+    #[test]
+    fn profile_mode_refuses_operations_without_a_path() {
+        for op in [
+            json!({"op": "replace", "value": {"active": false}}),
+            json!({"op": "add", "value": {"title": "x"}}),
+            json!({"op": "remove"}),
+        ] {
+            let (t, detail) = err_type(patch_in_profile(json!([op])));
+            assert_eq!(t, Some(ScimType::InvalidSyntax), "{detail}");
+            assert!(
+                detail.starts_with("Operations[0]") && detail.contains("interop_profile"),
+                "{detail}"
+            );
+        }
+        // The default keeps RFC 7644's path-less form (Okta S11).
+        assert_eq!(
+            ok_user(ops(json!([{"op": "replace", "value": {"active": false}}])))["active"],
+            false
+        );
+    }
+
+    #[test]
+    fn profile_mode_replaces_a_whole_complex_attribute_and_the_default_merges() {
+        let op = json!([{"op": "replace", "path": "name", "value": {"givenName": "Babs"}}]);
+        let replaced = patch_in_profile(op.clone()).expect("profile");
+        assert_eq!(replaced.doc["name"], json!({"givenName": "Babs"}));
+        let merged = ok_user(ops(op));
+        assert_eq!(
+            merged["name"],
+            json!({"givenName": "Babs", "familyName": "Jensen"})
+        );
+        // `add` merges in both.
+        let added = patch_in_profile(json!([{"op": "add", "path": "name",
+                                             "value": {"middleName": "B"}}]))
+        .expect("add");
+        assert_eq!(
+            added.doc["name"],
+            json!({"givenName": "Barbara", "familyName": "Jensen", "middleName": "B"})
+        );
+    }
+
+    #[test]
+    fn schemas_operations_are_checked_against_the_served_urns() {
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+        for (op, value) in [("add", json!([ENT])), ("replace", json!([core, ENT]))] {
+            let out =
+                patch_user(ops(json!([{"op": op, "path": "schemas", "value": value}]))).expect(op);
+            assert_eq!(out.doc, user(), "{op}: nothing stored by itself");
+        }
+        let unknown = json!([{"op": "add", "path": "schemas", "value": ["urn:x:y"]}]);
+        let (t, d) = err_type(patch_user(ops(unknown.clone())));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(
+            d.contains("urn:x:y") && d.contains(core) && d.contains(ENT),
+            "{d}"
+        );
+        let (t, _) = err_type(patch_in_profile(unknown));
+        assert_eq!(t, Some(ScimType::InvalidSyntax), "§5.3 in profile mode");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op": "replace", "path": "schemas", "value": [ENT]}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("must keep"), "{d}");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op": "remove", "path": "schemas"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("cannot be removed"), "{d}");
+        // Microsoft's group URN is tolerated by default, refused in profile mode.
+        let adscim = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+        let body = ops(json!([{"op": "add", "path": "schemas", "value": [adscim]}]));
+        let parsed =
+            parse_patch(&body, &WriteLimits::default(), &mut Quirks::default()).expect("parse");
+        let group = doc(json!({"displayName": "Ops"}));
+        let mut q = Quirks::default();
+        apply_patch(
+            &GROUP,
+            "g",
+            &group,
+            &parsed,
+            &WriteLimits::default(),
+            &mut q,
+        )
+        .expect("tolerated");
+        assert!(q.contains(Quirk::ForeignSchemaUrn));
+        let mut p = Quirks::new(true).with_profile(true);
+        let e = apply_patch(
+            &GROUP,
+            "g",
+            &group,
+            &parsed,
+            &WriteLimits::default(),
+            &mut p,
+        )
+        .expect_err("profile");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
+    }
+
     #[test]
     fn s11_deactivate_without_path() {
         let d = ok_user(

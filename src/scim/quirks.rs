@@ -405,4 +405,27 @@ mod tests {
         );
         assert!(strict.ignored().is_empty() && strict.is_empty());
     }
+
+    #[test]
+    fn non_canonical_values_are_noted_or_refused_in_profile_mode() {
+        let mut q = Quirks::new(false);
+        q.non_canonical("emails[0].type", "Work", &["work", "home", "other"])
+            .expect("noted");
+        assert!(q.contains(Quirk::NonCanonicalValue));
+        let mut p = Quirks::new(true).with_profile(true);
+        let e = p
+            .non_canonical("emails[0].type", "Work", &["work", "home", "other"])
+            .expect_err("profile");
+        assert_eq!(
+            (e.status, e.scim_type.map(|t| t.as_str())),
+            (400, Some("invalidValue"))
+        );
+        assert!(
+            e.detail.contains("emails[0].type") && e.detail.contains("work, home, other"),
+            "{}",
+            e.detail
+        );
+        assert!(p.is_empty());
+        assert_eq!(p.same_policy(), Quirks::new(true).with_profile(true));
+    }
 }

@@ -917,11 +917,11 @@ async fn default_tenants_keep_their_tolerance_and_record_quirks() {
     let app = TestApp::new().await;
     sign_in(&app).await;
     let mut body = user("ada@x.test");
-    body["emails"] = json!([{"value": "ada@x.test", "type": "Work", "primary": true}]);
+    // roles declare canonicalValues since issue 27: before, any type passed unnoticed.
     body["roles"] = json!([{"value": "admin", "type": "superuser"}]);
     let r = app.post("/scim/v2/Users", body).await;
     assert_eq!(r.status, 201, "{}", r.raw);
-    assert_eq!(r.body["emails"][0]["type"], "Work", "stored as sent");
+    assert_eq!(r.body["roles"][0]["type"], "superuser", "stored as sent");
     let entry = newest_entry(&app).await;
     assert!(
         quirk_ids(&entry).contains(&"non_canonical_value".to_owned()),
