@@ -46,6 +46,7 @@ fn main() {
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
         interop_profile: false,
+        accept_password: true,
         schemas: scimd::scim::schema::Registry::core(),
         ephemeral: false,
     };

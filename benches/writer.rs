@@ -28,6 +28,7 @@ fn scope(tenant_id: i64, slug: &str) -> Scope {
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
         interop_profile: false,
+        accept_password: true,
         schemas: scimd::scim::schema::Registry::core(),
         ephemeral: false,
     }

@@ -608,6 +608,7 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         history_value_cap: config.history.max_value_bytes,
         strict: false,
         interop_profile: false,
+        accept_password: true,
         ephemeral: false,
     };
     let stdout = std::io::stdout();
@@ -1005,6 +1006,14 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
             }
             out!("tenant {slug}")?;
             out!("  strict      {}", s.strict)?;
+            out!(
+                "  passwords   {}",
+                if s.accept_password {
+                    "accepted (stored hashed, for LDAP binds)"
+                } else {
+                    "refused (accept_password = false)"
+                }
+            )?;
             out!(
                 "  profile     {}",
                 if s.interop_profile {

@@ -77,6 +77,7 @@ fn scope(store: &Store, config: &Config, slug: &str) -> Result<Scope, String> {
         history_value_cap: config.history.max_value_bytes,
         strict: false,
         interop_profile: false,
+        accept_password: true,
         ephemeral: false,
     })
 }

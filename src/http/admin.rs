@@ -246,6 +246,7 @@ impl<'r> FromRequest<'r> for TenantScope {
                 history_value_cap: app.config.history.max_value_bytes,
                 strict: false,
                 interop_profile: false,
+                accept_password: true,
                 ephemeral: false,
             })),
             Ok(None) => fail(

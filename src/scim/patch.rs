@@ -736,6 +736,7 @@ impl State<'_> {
                 "password is a simple attribute; use the path \"password\"",
             ));
         }
+        self.quirks.check_password()?;
         let v = value.unwrap_or(&Value::Null);
         match validate_value(t.def, v, "password", &mut self.quirks)? {
             Some(Value::String(s)) => {

@@ -225,6 +225,8 @@ pub struct Quirks {
     strict: bool,
     /// SCIM 2.0 Interoperability Profile mode (draft-zollner-scim-interop-profile-01).
     profile: bool,
+    /// `password` is refused (tenant setting `accept_password = false`).
+    refuse_password: bool,
     applied: u32,
     ignored: Vec<String>,
     /// Undeclared names beyond [`MAX_IGNORED_NAMES`].
@@ -247,6 +249,23 @@ impl Quirks {
         self
     }
 
+    /// The same collector, taking `password` in writes or refusing it.
+    #[must_use]
+    pub fn with_password(mut self, accept: bool) -> Self {
+        self.refuse_password = !accept;
+        self
+    }
+
+    /// Refuses a write carrying `password` on a tenant that does not take them.
+    pub fn check_password(&self) -> Result<()> {
+        if self.refuse_password {
+            return Err(ScimError::invalid_value(
+                "this tenant does not accept passwords (tenant setting accept_password = false, as IPSIE's SCIM profile asks); turn off password sync in the IdP's provisioning settings, or set accept_password = true if the tenant's users bind over LDAP",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether undeclared names are refused.
     pub fn is_strict(&self) -> bool {
         self.strict
@@ -260,7 +279,9 @@ impl Quirks {
     /// An empty collector with this one's policy.
     #[must_use]
     pub fn same_policy(&self) -> Self {
-        Self::new(self.strict).with_profile(self.profile)
+        Self::new(self.strict)
+            .with_profile(self.profile)
+            .with_password(!self.refuse_password)
     }
 
     /// `value` of `path` is not one of `allowed` (its attribute's canonicalValues): noted, or

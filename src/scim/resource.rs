@@ -120,6 +120,9 @@ pub fn validate(rt: &ResourceType, body: &Value, quirks: &mut Quirks) -> Result<
             }
         } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
             if def.name == "password" {
+                if !value.is_null() {
+                    quirks.check_password()?;
+                }
                 password = validate_value(def, value, &def.name, quirks)?
                     .and_then(|v| v.as_str().map(str::to_owned));
             } else if !def.is_read_only()

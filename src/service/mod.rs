@@ -41,6 +41,8 @@ pub struct Scope {
     /// The tenant runs in SCIM 2.0 Interoperability Profile mode (tenant setting
     /// `interop_profile`, issue 27): `strict` and the profile's refusals apply.
     pub interop_profile: bool,
+    /// The tenant takes `password` in SCIM writes (tenant setting `accept_password`).
+    pub accept_password: bool,
     /// The schemas this tenant serves: the built-in ones and its declared extensions.
     pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
     /// A throwaway tenant (`scimd doctor`'s self-test, tenant setting `ephemeral`): its writes
@@ -54,6 +56,7 @@ impl Scope {
     pub fn quirks(&self) -> crate::scim::quirks::Quirks {
         crate::scim::quirks::Quirks::new(self.strict || self.interop_profile)
             .with_profile(self.interop_profile)
+            .with_password(self.accept_password)
     }
 }
 

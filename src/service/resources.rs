@@ -1038,6 +1038,7 @@ mod tests {
             history_value_cap: 4096,
             strict,
             interop_profile: false,
+            accept_password: true,
             schemas: crate::scim::schema::Registry::core(),
             ephemeral: false,
         }

@@ -27,6 +27,10 @@ pub struct TenantSettings {
     /// `interopProfileConformant: true` advertised. Off, IdPs' common deviations are accepted
     /// and recorded as quirks (README "Standards").
     pub interop_profile: bool,
+    /// Take `password` in SCIM writes (stored as an argon2 hash for LDAP binds). Off, a write
+    /// carrying one is refused and /Schemas leaves it out: IPSIE's successor profile forbids
+    /// accepting passwords, at the price of LDAP binds for this tenant's users.
+    pub accept_password: bool,
     /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
     /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
     pub extensions: Vec<Extension>,
@@ -53,6 +57,7 @@ pub const DEFAULT_ALARM_WINDOW_SECS: u32 = 600;
 /// Settings not stored while at their default (see [`save`]).
 const DEFAULTED_KEYS: &[&str] = &[
     "interop_profile",
+    "accept_password",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -67,6 +72,7 @@ impl Default for TenantSettings {
         Self {
             strict: false,
             interop_profile: false,
+            accept_password: true,
             extensions: Vec::new(),
             tombstone_retention_days: DEFAULT_TOMBSTONE_RETENTION_DAYS,
             alarm_threshold: DEFAULT_ALARM_THRESHOLD,
@@ -100,6 +106,7 @@ impl Extension {
 const SCALAR_KEYS: &[&str] = &[
     "strict",
     "interop_profile",
+    "accept_password",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -194,6 +201,12 @@ pub fn strict_of(tenant: &Tenant) -> bool {
 pub fn interop_profile_of(tenant: &Tenant) -> bool {
     tenant.settings.contains("\"interop_profile\"")
         && TenantSettings::parse(&tenant.settings).is_ok_and(|s| s.interop_profile)
+}
+
+/// Whether the tenant takes `password` in SCIM writes (`accept_password`, default true).
+pub fn accepts_password(tenant: &Tenant) -> bool {
+    !tenant.settings.contains("\"accept_password\"")
+        || TenantSettings::parse(&tenant.settings).map_or(true, |s| s.accept_password)
 }
 
 /// Whether `tenant` is a throwaway one (`ephemeral`); cheap enough for every request, since

@@ -693,6 +693,50 @@ async fn the_admin_api_turns_profile_mode_on_and_off() {
     assert_eq!(r.ok()["active"], false);
 }
 
+/// IPSIE's successor text forbids accepting `password`; LDAP binds need it. The tenant
+/// setting `accept_password` (default true, profile mode included) chooses: off, every write
+/// carrying one is refused naming the setting, and /Schemas and /ServiceProviderConfig stop
+/// offering it.
+#[rocket::async_test]
+async fn a_tenant_can_refuse_passwords() {
+    let app = profile_app().await;
+    let id = create(&app, okta_user("ada@x.test")).await;
+    let spc = app.get("/scim/v2/ServiceProviderConfig").await;
+    assert_eq!(spc.ok()["changePassword"]["supported"], true);
+    assert!(published(&app, USER).await.contains_key("password"));
+    set(&app, "accept_password", json!(false));
+    let path = format!("/scim/v2/Users/{id}");
+    let before = app.get(&path).await.body;
+    let hash = app.sql_text("SELECT COALESCE(password_hash, '') FROM resources");
+    for r in [
+        app.post("/scim/v2/Users", okta_user("bob@x.test")).await,
+        app.put(&path, okta_user("ada@x.test")).await,
+        app.patch(
+            &path,
+            ops(json!([{"op": "replace", "path": "password", "value": "n3w-Secret"}])),
+        )
+        .await,
+    ] {
+        let d = r.assert_error(400, Some("invalidValue"));
+        assert!(
+            d.contains("accept_password") && !d.contains("n3w-Secret"),
+            "{d}"
+        );
+    }
+    assert_eq!(app.get(&path).await.body, before);
+    assert_eq!(
+        app.sql_text("SELECT COALESCE(password_hash, '') FROM resources"),
+        hash
+    );
+    assert_eq!(count(&app), 1);
+    let mut without = okta_user("bob@x.test");
+    without.as_object_mut().expect("object").remove("password");
+    create(&app, without).await;
+    let spc = app.get("/scim/v2/ServiceProviderConfig").await;
+    assert_eq!(spc.ok()["changePassword"]["supported"], false);
+    assert!(!published(&app, USER).await.contains_key("password"));
+}
+
 /// TLS 1.3 through `scimd serve` with profile mode turned on by the CLI: a client that speaks
 /// only TLS 1.3 reads the tenant's ServiceProviderConfig.
 #[test]
