@@ -373,7 +373,7 @@ impl Quirks {
 }
 
 /// The sentence that follows a refused undeclared name: why, and the three ways out.
-pub const STRICT_FIX: &str = "this tenant refuses attributes no schema defines (tenant setting strict). Fix the attribute mapping in the IdP, declare an extension that defines it, or turn strict off";
+pub const STRICT_FIX: &str = "this tenant refuses attributes no schema defines (tenant setting strict, implied by interop_profile). Fix the attribute mapping in the IdP, declare an extension that defines it, or turn strict (and interop_profile) off";
 
 #[cfg(test)]
 mod tests {

@@ -250,6 +250,20 @@ async fn case_sensitivity_is_the_same_for_filters_and_uniqueness() {
     };
     assert_eq!(app.get(&exact("ABC-123")).await.ok()["totalResults"], 1);
     assert_eq!(app.get(&exact("abc-123")).await.ok()["totalResults"], 0);
+    app.create_group("Ops").await;
+    let found = app
+        .get(&format!(
+            "/scim/v2/Groups?filter={}",
+            enc("displayName eq \"ops\"")
+        ))
+        .await;
+    assert_eq!(found.ok()["totalResults"], 1, "{}", found.raw);
+    app.post(
+        "/scim/v2/Groups",
+        json!({"schemas": [GROUP], "displayName": "OPS"}),
+    )
+    .await
+    .assert_error(409, Some("uniqueness"));
     assert_eq!(app.get(&format!("/scim/v2/Users/{id}")).await.status, 200);
     let upper = id.to_uppercase();
     assert_ne!(upper, id);
