@@ -45,6 +45,8 @@ fn main() {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        interop_profile: false,
+        accept_password: true,
         schemas: scimd::scim::schema::Registry::core(),
         ephemeral: false,
     };

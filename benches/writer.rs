@@ -27,6 +27,8 @@ fn scope(tenant_id: i64, slug: &str) -> Scope {
         actor: None,
         history_value_cap: scimd::config::HistoryConfig::default().max_value_bytes,
         strict: false,
+        interop_profile: false,
+        accept_password: true,
         schemas: scimd::scim::schema::Registry::core(),
         ephemeral: false,
     }

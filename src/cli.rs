@@ -279,7 +279,8 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Change settings: `scimd tenant set acme strict=true`.
+    /// Change settings: `scimd tenant set acme strict=true`, `interop_profile=true` (the SCIM
+    /// 2.0 Interoperability Profile; README "Standards").
     Set {
         slug: String,
         /// KEY=VALUE pairs; values are JSON when they read as JSON (true, 3), text otherwise.
@@ -630,6 +631,8 @@ fn export(store: &Store, config: &Config, slug: &str) -> Result<(), String> {
         actor: None,
         history_value_cap: config.history.max_value_bytes,
         strict: false,
+        interop_profile: false,
+        accept_password: true,
         ephemeral: false,
     };
     let stdout = std::io::stdout();
@@ -1099,6 +1102,22 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
             out!("tenant {slug}")?;
             out!("  strict      {}", s.strict)?;
             out!(
+                "  passwords   {}",
+                if s.accept_password {
+                    "accepted (stored hashed, for LDAP binds)"
+                } else {
+                    "refused (accept_password = false)"
+                }
+            )?;
+            out!(
+                "  profile     {}",
+                if s.interop_profile {
+                    "SCIM Interoperability Profile (interop_profile = true; strict implied)"
+                } else {
+                    "none (interop_profile = false: IdP quirks accepted)"
+                }
+            )?;
+            out!(
                 "  deleted     restorable {} days; alarm at {} removals within {} s{}",
                 s.tombstone_retention_days,
                 s.alarm_threshold,
@@ -1127,7 +1146,10 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
                 changes.insert(k, v);
             }
             let s = crate::service::settings::set(store, &slug, changes)?;
-            eprintln!("tenant \"{slug}\" now has strict = {}", s.strict);
+            eprintln!(
+                "tenant \"{slug}\" now has strict = {}, interop_profile = {}",
+                s.strict, s.interop_profile
+            );
             Ok(())
         }
         TenantCommand::Extension(cmd) => extension(store, config, cmd),

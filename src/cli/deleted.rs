@@ -76,6 +76,8 @@ fn scope(store: &Store, config: &Config, slug: &str) -> Result<Scope, String> {
         actor: None,
         history_value_cap: config.history.max_value_bytes,
         strict: false,
+        interop_profile: false,
+        accept_password: true,
         ephemeral: false,
     })
 }

@@ -245,6 +245,8 @@ impl<'r> FromRequest<'r> for TenantScope {
                 actor: None,
                 history_value_cap: app.config.history.max_value_bytes,
                 strict: false,
+                interop_profile: false,
+                accept_password: true,
                 ephemeral: false,
             })),
             Ok(None) => fail(

@@ -151,6 +151,8 @@ async fn admit(req: &Request<'_>, kind: TokenKind) -> Outcome<Scope, ()> {
         }),
         history_value_cap: app.config.history.max_value_bytes,
         strict: caller.strict,
+        interop_profile: crate::service::settings::interop_profile_of(&caller.tenant),
+        accept_password: crate::service::settings::accepts_password(&caller.tenant),
         ephemeral: crate::service::settings::ephemeral_of(&caller.tenant),
         schemas: caller.schemas,
     };
@@ -221,6 +223,8 @@ impl<'r> FromRequest<'r> for Discovery {
                 });
                 let base_url = tokens::scim_base(&origin(req), &t.slug);
                 let schemas = crate::service::settings::registry_of(&t);
+                let interop_profile = crate::service::settings::interop_profile_of(&t);
+                let accept_password = crate::service::settings::accepts_password(&t);
                 Outcome::Success(Self(Scope {
                     tenant_id: t.id,
                     tenant_slug: t.slug,
@@ -229,6 +233,8 @@ impl<'r> FromRequest<'r> for Discovery {
                     history_value_cap: app.config.history.max_value_bytes,
                     // Discovery writes nothing: strictness does not apply.
                     strict: false,
+                    interop_profile,
+                    accept_password,
                     ephemeral: false,
                     schemas,
                 }))

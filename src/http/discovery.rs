@@ -10,6 +10,7 @@ use super::respond::ScimResponse;
 use crate::scim::ScimError;
 use crate::scim::list::list_response;
 use crate::scim::schema;
+use crate::service::Scope;
 
 pub(crate) fn routes() -> Vec<Route> {
     routes![
@@ -24,13 +25,13 @@ pub(crate) fn routes() -> Vec<Route> {
 #[get("/ServiceProviderConfig")]
 fn service_provider_config(d: Discovery, app: &State<App>) -> ScimResponse {
     let limits = &app.config.limits;
-    ScimResponse::ok(json!({
+    let mut config = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
         "documentationUri": "https://github.com/scimd/scimd#readme",
         "patch": {"supported": true},
         "bulk": {"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": true, "maxResults": limits.max_results},
-        "changePassword": {"supported": true},
+        "changePassword": {"supported": d.0.accept_password},
         "sort": {"supported": true},
         "etag": {"supported": true},
         "authenticationSchemes": [{
@@ -40,7 +41,13 @@ fn service_provider_config(d: Discovery, app: &State<App>) -> ScimResponse {
             "primary": true,
         }],
         "meta": {"resourceType": "ServiceProviderConfig", "location": format!("{}/ServiceProviderConfig", d.0.base_url)},
-    }))
+    });
+    // draft-zollner-scim-interop-profile-01 §4: claimed only by a tenant that behaves as the
+    // profile requires (tenant setting `interop_profile`); others omit it.
+    if d.0.interop_profile {
+        config["interopProfileConformant"] = Value::Bool(true);
+    }
+    ScimResponse::ok(config)
 }
 
 fn resource_type_json(base: &str, rt: &schema::ResourceType) -> Value {
@@ -72,8 +79,16 @@ fn get_resource_type(d: Discovery, name: &str) -> Result<ScimResponse, ScimError
         })
 }
 
-fn schema_json(base: &str, s: &schema::SchemaDef) -> Value {
-    s.to_json(&format!("{base}/Schemas/{}", s.id))
+fn schema_json(scope: &Scope, s: &schema::SchemaDef) -> Value {
+    let mut out = s.to_json(&format!("{}/Schemas/{}", scope.base_url, s.id));
+    // A tenant that refuses `password` (accept_password = false) does not declare it: /Schemas
+    // lists what the tenant takes (Interop Profile §5.1).
+    if !scope.accept_password
+        && let Some(Value::Array(attrs)) = out.get_mut("attributes")
+    {
+        attrs.retain(|a| a["name"] != "password");
+    }
+    out
 }
 
 #[get("/Schemas")]
@@ -81,7 +96,7 @@ fn list_schemas(d: Discovery) -> ScimResponse {
     let all: Vec<Value> =
         d.0.schemas
             .schemas()
-            .map(|s| schema_json(&d.0.base_url, s))
+            .map(|s| schema_json(&d.0, s))
             .collect();
     ScimResponse::ok(list_response(all.len() as u64, 1, all))
 }
@@ -90,7 +105,7 @@ fn list_schemas(d: Discovery) -> ScimResponse {
 fn get_schema(d: Discovery, id: &str) -> Result<ScimResponse, ScimError> {
     d.0.schemas
         .schema(id)
-        .map(|s| ScimResponse::ok(schema_json(&d.0.base_url, s)))
+        .map(|s| ScimResponse::ok(schema_json(&d.0, s)))
         .ok_or_else(|| {
             ScimError::not_found(format!(
                 "there is no schema \"{id}\"; GET /Schemas lists the ones this server has"

@@ -180,7 +180,7 @@ async fn create_resource(
     noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
-    let mut quirks = Quirks::new(auth.scope.strict);
+    let mut quirks = auth.scope.quirks();
     let created = service::create(
         &app.store,
         endpoint.of(&auth.scope),
@@ -208,7 +208,7 @@ async fn replace_resource(
     noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
-    let mut quirks = Quirks::new(auth.scope.strict);
+    let mut quirks = auth.scope.quirks();
     let replaced = service::replace(
         &app.store,
         endpoint.of(&auth.scope),
@@ -238,7 +238,7 @@ async fn patch_resource(
     noticed: &Noticed,
     app: &State<App>,
 ) -> Result<ScimResponse, ScimError> {
-    let mut quirks = Quirks::new(auth.scope.strict);
+    let mut quirks = auth.scope.quirks();
     let patched = service::patch(
         &app.store,
         endpoint.of(&auth.scope),

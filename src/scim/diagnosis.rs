@@ -325,6 +325,28 @@ fn bad_request(o: &Observed<'_>, detail: &str) -> Diagnosis {
                 idp_name(o.idp)
             ),
         ),
+        _ if detail.contains("tenant setting interop_profile") => d(
+            "Refused by the SCIM Interoperability Profile",
+            format!(
+                "{} sent what the SCIM 2.0 Interoperability Profile does not allow, and this tenant is in profile mode, so scimd refused the whole request. {detail}",
+                sender(o)
+            ),
+            format!(
+                "Configure {} to follow the profile as the detail says, or turn the tenant's interop_profile setting off: scimd then accepts the request and records the deviation as a quirk.",
+                idp_name(o.idp)
+            ),
+        ),
+        _ if detail.contains("accept_password") => d(
+            "Password refused",
+            format!(
+                "{} sent a password, and this tenant does not accept them. {detail}",
+                sender(o)
+            ),
+            format!(
+                "Turn off password sync in {}'s provisioning settings, or set the tenant's accept_password setting to true if its users bind over LDAP.",
+                idp_name(o.idp)
+            ),
+        ),
         _ if detail.contains("tenant setting strict") => d(
             "Undeclared attribute refused (strict tenant)",
             format!(
@@ -563,6 +585,37 @@ mod tests {
                 .starts_with("The integration \"hr-sync\" sent `a` and `b`, which"),
             "{got:?}"
         );
+    }
+
+    #[test]
+    fn profile_and_password_refusals_name_the_setting() {
+        let profile = Observed {
+            status: 400,
+            scim_type: Some("invalidSyntax"),
+            detail: Some(
+                "Operations[0] (replace) has no \"path\"; this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), …",
+            ),
+            method: "PATCH",
+            idp: "okta",
+            ..Observed::default()
+        };
+        let got = diagnose(&profile).expect("diagnosed");
+        assert_eq!(got.title, "Refused by the SCIM Interoperability Profile");
+        assert!(got.explanation.starts_with("Okta sent"), "{got:?}");
+        assert!(got.fix.contains("interop_profile"), "{got:?}");
+        let password = Observed {
+            status: 400,
+            scim_type: Some("invalidValue"),
+            detail: Some(
+                "this tenant does not accept passwords (tenant setting accept_password = false, …)",
+            ),
+            method: "POST",
+            idp: "entra",
+            ..Observed::default()
+        };
+        let got = diagnose(&password).expect("diagnosed");
+        assert_eq!(got.title, "Password refused");
+        assert!(got.fix.contains("accept_password"), "{got:?}");
     }
 
     #[test]

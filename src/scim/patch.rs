@@ -251,6 +251,10 @@ fn parse_operation(i: usize, op: &Value, quirks: &mut Quirks) -> Result<PatchOpe
     };
     let value = get_ci(op, "value").cloned();
     match kind {
+        _ if path.is_none() && quirks.is_profile() => Err(ScimError::invalid_syntax(format!(
+            "Operations[{i}] ({}) has no \"path\"; this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only operations with a path (§6.5.1.1). Send one operation per attribute, e.g. {{\"op\":\"replace\",\"path\":\"active\",\"value\":false}}",
+            kind.as_str()
+        ))),
         OpKind::Add | OpKind::Replace if value.is_none() => Err(ScimError::invalid_value(format!(
             "Operations[{i}] ({}) has no \"value\"; add and replace need the value to write",
             kind.as_str()
@@ -360,7 +364,7 @@ pub fn apply_patch(
         member_changes: Vec::new(),
         limits: *limits,
         index: IndexSlot::default(),
-        quirks: Quirks::new(quirks.is_strict()),
+        quirks: quirks.same_policy(),
     };
     for (i, op) in ops.iter().enumerate() {
         // Only an operation that writes `primary` can make a second element primary, so only
@@ -487,6 +491,8 @@ enum Target<'p> {
         has_sub: bool,
     },
     Attr(AttrTarget<'p>),
+    /// `schemas` (RFC 7643 §3): checked against the URNs the tenant serves for the type.
+    Schemas,
     /// A name no schema of the resource type defines: skipped and noted, or refused with
     /// `refusal` when strict.
     Undeclared {
@@ -604,6 +610,7 @@ impl State<'_> {
                 self.apply_members(kind, *filter, *has_sub, value)
             }
             Target::Attr(t) => self.apply_attr(kind, t, value),
+            Target::Schemas => check_schemas_patch(self.rt, kind, value, &mut self.quirks),
             Target::Undeclared { name, refusal } => {
                 self.quirks.undeclared(name, || refusal.clone())
             }
@@ -729,6 +736,7 @@ impl State<'_> {
                 "password is a simple attribute; use the path \"password\"",
             ));
         }
+        self.quirks.check_password()?;
         let v = value.unwrap_or(&Value::Null);
         match validate_value(t.def, v, "password", &mut self.quirks)? {
             Some(Value::String(s)) => {
@@ -802,6 +810,14 @@ impl State<'_> {
 /// Maps a parsed path onto the resource type's schemas.
 fn resolve<'p>(rt: &'p ResourceType, path: &'p PatchPath) -> Result<Target<'p>> {
     let attr = &path.attr;
+    if attr.urn.is_none()
+        && attr.name.eq_ignore_ascii_case("schemas")
+        && attr.sub_attr.is_none()
+        && path.filter.is_none()
+        && path.sub_attr.is_none()
+    {
+        return Ok(Target::Schemas);
+    }
     let (ext, def) = match &attr.urn {
         Some(urn) => {
             if let Some(schema) = rt.schema_by_urn(urn) {
@@ -916,6 +932,88 @@ fn resolve<'p>(rt: &'p ResourceType, path: &'p PatchPath) -> Result<Target<'p>> 
         filter: path.filter.as_ref(),
         sub,
     }))
+}
+
+/// `add`/`replace` on `schemas`: each URN must be the type's core schema or one of the
+/// extensions the tenant serves for it (a tolerated foreign URN is noted, outside profile mode),
+/// and a `replace` must keep the core schema. A resource's `schemas` is rendered from the
+/// attributes it holds (RFC 7643 §3: the schemas "used to indicate the attributes contained"),
+/// so a checked list changes nothing stored: an extension listed without attributes adds none,
+/// and one left out keeps its attributes (remove them by their path).
+fn check_schemas_patch(
+    rt: &ResourceType,
+    kind: OpKind,
+    value: Option<&Value>,
+    quirks: &mut Quirks,
+) -> Result<()> {
+    let supported = || {
+        let mut all = vec![&*rt.schema.id];
+        all.extend(rt.extensions.iter().map(|e| &*e.id));
+        all.join(", ")
+    };
+    if kind == OpKind::Remove {
+        return Err(ScimError::invalid_value(format!(
+            "schemas cannot be removed: a {} always lists {}; remove an extension's attributes by their path (e.g. \"{}\") instead",
+            rt.name,
+            rt.schema.id,
+            rt.extensions
+                .first()
+                .map_or("displayName".into(), |e| e.id.to_string())
+        )));
+    }
+    let urns: Vec<&Value> = match value {
+        Some(Value::Array(a)) => a.iter().collect(),
+        Some(v @ Value::String(_)) => {
+            quirks.note(Quirk::SchemasAsString);
+            vec![v]
+        }
+        other => {
+            return Err(ScimError::invalid_value(format!(
+                "schemas must be an array of schema URNs ({}), but the request sent {}",
+                supported(),
+                other.map_or("nothing", json_kind)
+            )));
+        }
+    };
+    let mut has_core = false;
+    for urn in urns {
+        let Some(urn) = urn.as_str() else {
+            return Err(ScimError::invalid_value(format!(
+                "schemas must hold URN strings, but it contains {}",
+                json_kind(urn)
+            )));
+        };
+        if rt.schema.id.eq_ignore_ascii_case(urn) {
+            has_core = true;
+            continue;
+        }
+        if rt.extension(urn).is_some() {
+            continue;
+        }
+        if rt.tolerates_schema(urn) && !quirks.is_profile() {
+            quirks.note(Quirk::ForeignSchemaUrn);
+            continue;
+        }
+        let detail = format!(
+            "schemas lists \"{}\", which this tenant does not serve for {}; the schemas it serves are {} (see /Schemas)",
+            snippet(urn),
+            rt.name,
+            supported()
+        );
+        // The Interoperability Profile (§5.3) asks for invalidSyntax.
+        return Err(if quirks.is_profile() {
+            ScimError::invalid_syntax(detail)
+        } else {
+            ScimError::invalid_value(detail)
+        });
+    }
+    if kind == OpKind::Replace && !has_core {
+        return Err(ScimError::invalid_value(format!(
+            "a replace of schemas must keep {}, the core schema of every {}",
+            rt.schema.id, rt.name
+        )));
+    }
+    Ok(())
 }
 
 /// A core-schema attribute or a common one (`id`, `externalId`, `meta`).
@@ -1052,6 +1150,11 @@ fn apply_whole(
             };
             add_elements(def, &mut list, items, cx.limits, label)?;
             Value::Array(list)
+        }
+        // The Interoperability Profile (§6.5.2.1(3)): `replace` of a whole singular complex
+        // attribute replaces it; RFC 7644 §3.5.2.3 (the default) merges.
+        (false, OpKind::Replace, Value::Object(new)) if cx.quirks.is_profile() => {
+            Value::Object(new)
         }
         (false, _, Value::Object(new)) => merge_single(def, map.get(name), new),
         (_, _, new) => new,
@@ -2209,6 +2312,119 @@ mod tests {
             value: id.to_owned(),
             kind: None,
         }
+    }
+
+    /// A user PATCH in Interoperability Profile mode.
+    fn patch_in_profile(list: Value) -> Result<PatchOutcome> {
+        let mut q = Quirks::new(true).with_profile(true);
+        let body = ops(list);
+        let parsed = parse_patch(&body, &WriteLimits::default(), &mut q)?;
+        apply_patch(
+            &USER,
+            "id-1",
+            &user(),
+            &parsed,
+            &WriteLimits::default(),
+            &mut q,
+        )
+    }
+
+    #[test]
+    fn profile_mode_refuses_operations_without_a_path() {
+        for op in [
+            json!({"op": "replace", "value": {"active": false}}),
+            json!({"op": "add", "value": {"title": "x"}}),
+            json!({"op": "remove"}),
+        ] {
+            let (t, detail) = err_type(patch_in_profile(json!([op])));
+            assert_eq!(t, Some(ScimType::InvalidSyntax), "{detail}");
+            assert!(
+                detail.starts_with("Operations[0]") && detail.contains("interop_profile"),
+                "{detail}"
+            );
+        }
+        // The default keeps RFC 7644's path-less form (Okta S11).
+        assert_eq!(
+            ok_user(ops(json!([{"op": "replace", "value": {"active": false}}])))["active"],
+            false
+        );
+    }
+
+    #[test]
+    fn profile_mode_replaces_a_whole_complex_attribute_and_the_default_merges() {
+        let op = json!([{"op": "replace", "path": "name", "value": {"givenName": "Babs"}}]);
+        let replaced = patch_in_profile(op.clone()).expect("profile");
+        assert_eq!(replaced.doc["name"], json!({"givenName": "Babs"}));
+        let merged = ok_user(ops(op));
+        assert_eq!(
+            merged["name"],
+            json!({"givenName": "Babs", "familyName": "Jensen"})
+        );
+        // `add` merges in both.
+        let added = patch_in_profile(json!([{"op": "add", "path": "name",
+                                             "value": {"middleName": "B"}}]))
+        .expect("add");
+        assert_eq!(
+            added.doc["name"],
+            json!({"givenName": "Barbara", "familyName": "Jensen", "middleName": "B"})
+        );
+    }
+
+    #[test]
+    fn schemas_operations_are_checked_against_the_served_urns() {
+        let core = "urn:ietf:params:scim:schemas:core:2.0:User";
+        for (op, value) in [("add", json!([ENT])), ("replace", json!([core, ENT]))] {
+            let out =
+                patch_user(ops(json!([{"op": op, "path": "schemas", "value": value}]))).expect(op);
+            assert_eq!(out.doc, user(), "{op}: nothing stored by itself");
+        }
+        let unknown = json!([{"op": "add", "path": "schemas", "value": ["urn:x:y"]}]);
+        let (t, d) = err_type(patch_user(ops(unknown.clone())));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(
+            d.contains("urn:x:y") && d.contains(core) && d.contains(ENT),
+            "{d}"
+        );
+        let (t, _) = err_type(patch_in_profile(unknown));
+        assert_eq!(t, Some(ScimType::InvalidSyntax), "§5.3 in profile mode");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op": "replace", "path": "schemas", "value": [ENT]}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("must keep"), "{d}");
+        let (t, d) = err_type(patch_user(ops(
+            json!([{"op": "remove", "path": "schemas"}]),
+        )));
+        assert_eq!(t, Some(ScimType::InvalidValue));
+        assert!(d.contains("cannot be removed"), "{d}");
+        // Microsoft's group URN is tolerated by default, refused in profile mode.
+        let adscim = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group";
+        let body = ops(json!([{"op": "add", "path": "schemas", "value": [adscim]}]));
+        let parsed =
+            parse_patch(&body, &WriteLimits::default(), &mut Quirks::default()).expect("parse");
+        let group = doc(json!({"displayName": "Ops"}));
+        let mut q = Quirks::default();
+        apply_patch(
+            &GROUP,
+            "g",
+            &group,
+            &parsed,
+            &WriteLimits::default(),
+            &mut q,
+        )
+        .expect("tolerated");
+        assert!(q.contains(Quirk::ForeignSchemaUrn));
+        let mut p = Quirks::new(true).with_profile(true);
+        let e = apply_patch(
+            &GROUP,
+            "g",
+            &group,
+            &parsed,
+            &WriteLimits::default(),
+            &mut p,
+        )
+        .expect_err("profile");
+        assert_eq!(e.scim_type, Some(ScimType::InvalidSyntax));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! functions of this module tree push into as they apply one. A request's collector ends on its
 //! request log entry and in the per-token counts, so an admin sees what their IdP really sends.
 //! The collector also carries the tenant's `strict` setting: names no schema declares are
-//! ignored and recorded by default, refused with 400 `invalidSyntax` when strict.
+//! ignored and recorded by default, refused with 400 `invalidSyntax` when strict. A tenant in
+//! Interoperability Profile mode (`profile`) also has the profile's refusals of what is
+//! otherwise a quirk: path-less PATCH operations, values outside `canonicalValues`, schema URNs
+//! scimd merely tolerates.
 
 use super::error::{Result, ScimError};
 
@@ -220,6 +223,10 @@ pub const MAX_NAME_CHARS: usize = 100;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Quirks {
     strict: bool,
+    /// SCIM 2.0 Interoperability Profile mode (draft-zollner-scim-interop-profile-01).
+    profile: bool,
+    /// `password` is refused (tenant setting `accept_password = false`).
+    refuse_password: bool,
     applied: u32,
     ignored: Vec<String>,
     /// Undeclared names beyond [`MAX_IGNORED_NAMES`].
@@ -235,9 +242,67 @@ impl Quirks {
         }
     }
 
+    /// The same collector, in Interoperability Profile mode when `profile`.
+    #[must_use]
+    pub fn with_profile(mut self, profile: bool) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    /// The same collector, taking `password` in writes or refusing it.
+    #[must_use]
+    pub fn with_password(mut self, accept: bool) -> Self {
+        self.refuse_password = !accept;
+        self
+    }
+
+    /// Refuses a write carrying `password` on a tenant that does not take them.
+    pub fn check_password(&self) -> Result<()> {
+        if self.refuse_password {
+            return Err(ScimError::invalid_value(
+                "this tenant does not accept passwords (tenant setting accept_password = false, as IPSIE's SCIM profile asks); turn off password sync in the IdP's provisioning settings, or set accept_password = true if the tenant's users bind over LDAP",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether undeclared names are refused.
     pub fn is_strict(&self) -> bool {
         self.strict
+    }
+
+    /// Whether the tenant behaves as the Interoperability Profile requires.
+    pub fn is_profile(&self) -> bool {
+        self.profile
+    }
+
+    /// An empty collector with this one's policy.
+    #[must_use]
+    pub fn same_policy(&self) -> Self {
+        Self::new(self.strict)
+            .with_profile(self.profile)
+            .with_password(!self.refuse_password)
+    }
+
+    /// `value` of `path` is not one of `allowed` (its attribute's canonicalValues): noted, or
+    /// refused with 400 invalidValue naming the allowed values in profile mode
+    /// (draft-zollner-scim-interop-profile-01 §5.4: clients use only the listed values).
+    pub fn non_canonical<S: AsRef<str>>(
+        &mut self,
+        path: &str,
+        value: &str,
+        allowed: &[S],
+    ) -> Result<()> {
+        if self.profile {
+            let allowed: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
+            let shown: String = value.chars().take(MAX_NAME_CHARS).collect();
+            return Err(ScimError::invalid_value(format!(
+                "{path} is \"{shown}\", which is not one of its canonicalValues ({}); this tenant follows the SCIM Interoperability Profile (tenant setting interop_profile), which takes only the values /Schemas lists. Map the IdP's value to one of them",
+                allowed.join(", ")
+            )));
+        }
+        self.note(Quirk::NonCanonicalValue);
+        Ok(())
     }
 
     /// Notes that `quirk` was applied.
@@ -308,7 +373,7 @@ impl Quirks {
 }
 
 /// The sentence that follows a refused undeclared name: why, and the three ways out.
-pub const STRICT_FIX: &str = "this tenant refuses attributes no schema defines (tenant setting strict). Fix the attribute mapping in the IdP, declare an extension that defines it, or turn strict off";
+pub const STRICT_FIX: &str = "this tenant refuses attributes no schema defines (tenant setting strict, implied by interop_profile). Fix the attribute mapping in the IdP, declare an extension that defines it, or turn strict (and interop_profile) off";
 
 #[cfg(test)]
 mod tests {
@@ -360,5 +425,28 @@ mod tests {
             (400, Some("invalidSyntax"))
         );
         assert!(strict.ignored().is_empty() && strict.is_empty());
+    }
+
+    #[test]
+    fn non_canonical_values_are_noted_or_refused_in_profile_mode() {
+        let mut q = Quirks::new(false);
+        q.non_canonical("emails[0].type", "Work", &["work", "home", "other"])
+            .expect("noted");
+        assert!(q.contains(Quirk::NonCanonicalValue));
+        let mut p = Quirks::new(true).with_profile(true);
+        let e = p
+            .non_canonical("emails[0].type", "Work", &["work", "home", "other"])
+            .expect_err("profile");
+        assert_eq!(
+            (e.status, e.scim_type.map(|t| t.as_str())),
+            (400, Some("invalidValue"))
+        );
+        assert!(
+            e.detail.contains("emails[0].type") && e.detail.contains("work, home, other"),
+            "{}",
+            e.detail
+        );
+        assert!(p.is_empty());
+        assert_eq!(p.same_policy(), Quirks::new(true).with_profile(true));
     }
 }

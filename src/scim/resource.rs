@@ -120,6 +120,9 @@ pub fn validate(rt: &ResourceType, body: &Value, quirks: &mut Quirks) -> Result<
             }
         } else if let Some(def) = rt.schema.attr(key).or_else(|| common_writable(key)) {
             if def.name == "password" {
+                if !value.is_null() {
+                    quirks.check_password()?;
+                }
                 password = validate_value(def, value, &def.name, quirks)?
                     .and_then(|v| v.as_str().map(str::to_owned));
             } else if !def.is_read_only()
@@ -214,7 +217,7 @@ fn validate_single(
             Value::String(s) => {
                 if !def.canonical_values.is_empty() && !def.canonical_values.iter().any(|c| c == s)
                 {
-                    quirks.note(Quirk::NonCanonicalValue);
+                    quirks.non_canonical(path, s, &def.canonical_values)?;
                 }
                 Ok(Some(value.clone()))
             }
@@ -359,7 +362,7 @@ fn check_schemas(rt: &ResourceType, value: &Value, quirks: &mut Quirks) -> Resul
         let Some(urn) = urn.as_str() else {
             return Err(wrong_type("schemas", "an array of schema URN strings", urn));
         };
-        if rt.tolerates_schema(urn) {
+        if rt.tolerates_schema(urn) && !quirks.is_profile() {
             quirks.note(Quirk::ForeignSchemaUrn);
         } else if rt.schema_by_urn(urn).is_none() {
             quirks.undeclared(urn, || {

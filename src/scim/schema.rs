@@ -213,6 +213,9 @@ pub fn find<'a>(attrs: &'a [AttrDef], name: &str) -> Option<&'a AttrDef> {
     attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name))
 }
 
+/// The URN prefix of RFC 7643's core schemas (User, Group), which carry the common attributes.
+const CORE_URN_PREFIX: &str = "urn:ietf:params:scim:schemas:core:2.0:";
+
 /// A schema (RFC 7643 §7): an id URN and its attributes.
 #[derive(Debug, Clone)]
 pub struct SchemaDef {
@@ -231,7 +234,16 @@ impl SchemaDef {
     /// The `Schema` resource served on `/Schemas/{id}` (RFC 7643 §7). `location` is the
     /// absolute URL of that endpoint.
     pub fn to_json(&self, location: &str) -> Value {
-        let attrs: Vec<Value> = self.attributes.iter().map(AttrDef::to_json).collect();
+        let mut attrs: Vec<Value> = self.attributes.iter().map(AttrDef::to_json).collect();
+        // `externalId` is a common attribute (RFC 7643 §3.1) every resource takes; published
+        // in each core schema so that /Schemas lists every attribute a client may write
+        // (IPSIE requires it declared; the Interop Profile §5.1 wants /Schemas exact).
+        // `id` and `meta` are readOnly and need no declaration to be sent.
+        if self.id.starts_with(CORE_URN_PREFIX)
+            && let Some(external) = find(&COMMON_ATTRIBUTES, "externalId")
+        {
+            attrs.insert(0, external.to_json());
+        }
         json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
             "id": self.id,
@@ -643,17 +655,34 @@ static USER_GROUP_SUBS: [AttrDef; 4] = [
     .canonical(texts!["direct", "indirect"]),
 ];
 
-static GENERIC_MULTI_SUBS: [AttrDef; 4] = [
-    string("value", "The value of the attribute."),
+// RFC 7643 defines no vocabulary for the `type` of entitlements, roles and certificates;
+// the Interoperability Profile (§5.4) wants every `type` declared, so these are the labels of
+// RFC 7643 §2.4's example ("work", "home", "other") plus what IdPs send: Entra's app-role
+// assignments carry "WindowsAzureActiveDirectoryRole". Other values are recorded as a quirk
+// (refused in profile mode).
+static ENTITLEMENT_SUBS: [AttrDef; 4] = [
+    string("value", "The value of an entitlement."),
     display(),
-    type_of(&[]),
+    type_of(texts!["work", "home", "other"]),
+    primary(),
+];
+
+static ROLE_SUBS: [AttrDef; 4] = [
+    string("value", "The value of a role."),
+    display(),
+    type_of(texts![
+        "work",
+        "home",
+        "other",
+        "WindowsAzureActiveDirectoryRole"
+    ]),
     primary(),
 ];
 
 static CERT_SUBS: [AttrDef; 4] = [
     attr("value", AttrType::Binary).description("The value of an X.509 certificate (base64 DER)."),
     display(),
-    type_of(&[]),
+    type_of(texts!["work", "home", "other"]),
     primary(),
 ];
 
@@ -727,14 +756,10 @@ static USER_ATTRIBUTES: [AttrDef; 21] = [
     .mutability(Mutability::ReadOnly),
     multi(
         "entitlements",
-        &GENERIC_MULTI_SUBS,
+        &ENTITLEMENT_SUBS,
         "A list of entitlements for the User.",
     ),
-    multi(
-        "roles",
-        &GENERIC_MULTI_SUBS,
-        "A list of roles for the User.",
-    ),
+    multi("roles", &ROLE_SUBS, "A list of roles for the User."),
     multi(
         "x509Certificates",
         &CERT_SUBS,

@@ -40,11 +40,26 @@ pub struct Scope {
     /// The tenant refuses attributes no schema defines (400 invalidSyntax) instead of
     /// ignoring and reporting them (tenant setting `strict`, issue 21).
     pub strict: bool,
+    /// The tenant runs in SCIM 2.0 Interoperability Profile mode (tenant setting
+    /// `interop_profile`, issue 27): `strict` and the profile's refusals apply.
+    pub interop_profile: bool,
+    /// The tenant takes `password` in SCIM writes (tenant setting `accept_password`).
+    pub accept_password: bool,
     /// The schemas this tenant serves: the built-in ones and its declared extensions.
     pub schemas: std::sync::Arc<crate::scim::schema::Registry>,
     /// A throwaway tenant (`scimd doctor`'s self-test, tenant setting `ephemeral`): its writes
     /// append no events, so removing it takes nothing from the feed's sequence.
     pub ephemeral: bool,
+}
+
+impl Scope {
+    /// A collector for one write's quirks under this tenant's policy (`strict`, implied by
+    /// the Interoperability Profile, and the profile's own refusals).
+    pub fn quirks(&self) -> crate::scim::quirks::Quirks {
+        crate::scim::quirks::Quirks::new(self.strict || self.interop_profile)
+            .with_profile(self.interop_profile)
+            .with_password(self.accept_password)
+    }
 }
 
 /// The token (never its secret) and IdP behind a SCIM write.

@@ -285,11 +285,11 @@ pub async fn patch(
     let resolver = projection.resolve(rt)?;
     let ops = patch::parse_patch(&body, limits, quirks)?;
     drop(body);
-    let (id_owned, limits, strict) = (id.to_owned(), *limits, quirks.is_strict());
+    let (id_owned, limits, policy) = (id.to_owned(), *limits, quirks.same_policy());
     let rt_shared = rt.clone();
     let (row, applied) = update(store, rt, scope, id, if_match, move |current| {
         let rt = &rt_shared;
-        let mut noticed = Quirks::new(strict);
+        let mut noticed = policy.clone();
         let outcome = patch::apply_patch(rt, &id_owned, &current.doc, &ops, &limits, &mut noticed)?;
         // The patched document is validated again as a whole; it holds only what the
         // operations already checked, so what this notices is not the request's.
@@ -1037,6 +1037,8 @@ mod tests {
             actor: None,
             history_value_cap: 4096,
             strict,
+            interop_profile: false,
+            accept_password: true,
             schemas: crate::scim::schema::Registry::core(),
             ephemeral: false,
         }

@@ -21,6 +21,16 @@ pub struct TenantSettings {
     /// Refuse attributes that no schema of the tenant declares (400 `invalidSyntax`) instead
     /// of ignoring them and reporting them in the request log.
     pub strict: bool,
+    /// Behave as the SCIM 2.0 Interoperability Profile (draft-zollner-scim-interop-profile-01)
+    /// requires: `strict` implied, path-less PATCH operations and values outside
+    /// `canonicalValues` refused, `replace` of a whole complex attribute replaces it, and
+    /// `interopProfileConformant: true` advertised. Off, IdPs' common deviations are accepted
+    /// and recorded as quirks (README "Standards").
+    pub interop_profile: bool,
+    /// Take `password` in SCIM writes (stored as an argon2 hash for LDAP binds). Off, a write
+    /// carrying one is refused and /Schemas leaves it out: IPSIE's successor profile forbids
+    /// accepting passwords, at the price of LDAP binds for this tenant's users.
+    pub accept_password: bool,
     /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
     /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
     pub extensions: Vec<Extension>,
@@ -46,6 +56,8 @@ pub const DEFAULT_ALARM_THRESHOLD: u32 = 100;
 pub const DEFAULT_ALARM_WINDOW_SECS: u32 = 600;
 /// Settings not stored while at their default (see [`save`]).
 const DEFAULTED_KEYS: &[&str] = &[
+    "interop_profile",
+    "accept_password",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -59,6 +71,8 @@ impl Default for TenantSettings {
     fn default() -> Self {
         Self {
             strict: false,
+            interop_profile: false,
+            accept_password: true,
             extensions: Vec::new(),
             tombstone_retention_days: DEFAULT_TOMBSTONE_RETENTION_DAYS,
             alarm_threshold: DEFAULT_ALARM_THRESHOLD,
@@ -91,6 +105,8 @@ impl Extension {
 /// `extensions` is not one: its own commands check what stored data a change would touch.
 const SCALAR_KEYS: &[&str] = &[
     "strict",
+    "interop_profile",
+    "accept_password",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -180,13 +196,26 @@ pub fn strict_of(tenant: &Tenant) -> bool {
         && TenantSettings::parse(&tenant.settings).is_ok_and(|s| s.strict)
 }
 
-/// A tenant's settings as stored; unreadable ones take the defaults (and are logged).
+/// Whether the tenant runs in Interoperability Profile mode (`interop_profile`); as cheap as
+/// [`strict_of`] for the tenants that never named the key.
+pub fn interop_profile_of(tenant: &Tenant) -> bool {
+    tenant.settings.contains("\"interop_profile\"")
+        && TenantSettings::parse(&tenant.settings).is_ok_and(|s| s.interop_profile)
+}
+
+/// Whether the tenant takes `password` in SCIM writes (`accept_password`, default true).
+pub fn accepts_password(tenant: &Tenant) -> bool {
+    !tenant.settings.contains("\"accept_password\"")
+        || TenantSettings::parse(&tenant.settings).map_or(true, |s| s.accept_password)
+}
+
 /// Whether `tenant` is a throwaway one (`ephemeral`); cheap enough for every request, since
 /// only a tenant whose settings name the key can be one.
 pub fn ephemeral_of(tenant: &Tenant) -> bool {
     tenant.settings.contains("\"ephemeral\"") && of(tenant).ephemeral
 }
 
+/// A tenant's settings as stored; unreadable ones take the defaults (and are logged).
 pub fn of(tenant: &Tenant) -> TenantSettings {
     TenantSettings::parse(&tenant.settings).unwrap_or_else(|e| {
         tracing::error!("tenant {}: {e}", tenant.slug);

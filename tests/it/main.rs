@@ -25,6 +25,7 @@ mod ldap;
 mod okta;
 mod others;
 mod packaging;
+mod profiles;
 mod query;
 mod quirks;
 mod replay;

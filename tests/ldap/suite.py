@@ -232,6 +232,7 @@ class Suite:
         assert s.errors_logged("enable password sync in Okta")
 
     def test_deactivated_user_cannot_bind(self):
+        # profile-row: IPSIE-3.2.2.3-b
         s = self.s
         dn = "uid=dave@example.com," + PEOPLE
         before = s.ldap(dn, "Dave-pass-1")

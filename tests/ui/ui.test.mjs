@@ -306,6 +306,25 @@ async function main() {
       await page.waitForSelector('main h1:text("Settings")');
       assert(await page.isChecked('text=Strict: refuse attributes no schema of this tenant declares'), 'strict stays on after a reload');
       await Promise.all([page.waitForResponse(saved), page.uncheck('text=Strict: refuse attributes no schema of this tenant declares')]);
+      // Profile mode (issue 27): on, the tenant advertises the profile; off again for the
+      // Entra-style path-less PATCH below.
+      const profile = 'text=Profile mode: behave as the SCIM 2.0 Interoperability Profile requires';
+      await Promise.all([page.waitForResponse(saved), page.check(profile)]);
+      await page.reload();
+      await page.waitForSelector('main h1:text("Settings")');
+      assert(await page.isChecked(profile), 'profile mode stays on after a reload');
+      const spc = await scim(base, state.token, 'GET', '/t/acme/scim/v2/ServiceProviderConfig');
+      eq(spc.body.interopProfileConformant, true, `profile mode is advertised: ${JSON.stringify(spc.body)}`);
+      await Promise.all([page.waitForResponse(saved), page.uncheck(profile)]);
+      const passwords = 'text=Accept passwords the IdP sends (stored hashed, for LDAP binds)';
+      assert(await page.isChecked(passwords), 'passwords are accepted by default');
+      await Promise.all([page.waitForResponse(saved), page.uncheck(passwords)]);
+      const refused = await scim(base, state.token, 'PATCH', `/t/acme/scim/v2/Users/${state.adaId}`, {
+        schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
+        Operations: [{ op: 'replace', path: 'password', value: 'N3w-secret' }],
+      });
+      eq(refused.status, 400, `a password is refused: ${JSON.stringify(refused.body)}`);
+      await Promise.all([page.waitForResponse(saved), page.check(passwords)]);
       const r = await scim(base, state.token, 'PATCH', `/t/acme/scim/v2/Users/${state.adaId}`, {
         schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
         Operations: [{ op: 'replace', value: { [`${urn}:costCenter`]: 'CC-7', [`${urn}:badgeNumber`]: 42 } }],

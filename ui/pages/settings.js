@@ -1,4 +1,4 @@
-// Tenant settings: strict mode, deletion safety and the tenant's custom schema extensions
+// Tenant settings: strict mode, Interoperability Profile mode, passwords, deletion safety and the tenant's custom schema extensions
 // (RFC 7643 §7 JSON).
 import { html, useState, api, enc, useLoad, ErrorBox, Loading, Empty, TableWrap, PageTitle, announce } from '../lib.js';
 
@@ -27,6 +27,45 @@ function Strict({ slug, settings, onSaved }) {
   return html`<section class="card" aria-labelledby="s-strict"><h2 id="s-strict">Undeclared attributes</h2>
     <label><input type="checkbox" checked=${strictOn} onChange=${toggle} /> Strict: refuse attributes no schema of this tenant declares</label>
     <p class="muted">Off (the default), such attributes are ignored and reported in the Activity log, so one mapping mistake does not fail an IdP's whole provisioning job. On, the request gets 400 <code>invalidSyntax</code> naming the attribute.</p>
+    <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
+}
+
+/** SCIM 2.0 Interoperability Profile mode (issue 27): exact where the default is tolerant. */
+function InteropProfile({ slug, settings, onSaved }) {
+  const [error, setError] = useState(null);
+  const [on, setOn] = useState(settings.interop_profile);
+  const toggle = async (e) => {
+    const interop_profile = e.target.checked;
+    setOn(interop_profile); setError(null);
+    try {
+      await api('PATCH', `/api/tenants/${enc(slug)}/settings`, { interop_profile });
+      announce(interop_profile ? 'Interoperability Profile mode on' : 'Interoperability Profile mode off');
+      onSaved();
+    } catch (err) { setOn(!interop_profile); setError(err); }
+  };
+  return html`<section class="card" aria-labelledby="s-profile"><h2 id="s-profile">SCIM Interoperability Profile</h2>
+    <label><input type="checkbox" checked=${on} onChange=${toggle} /> Profile mode: behave as the SCIM 2.0 Interoperability Profile requires</label>
+    <p class="muted">On, this tenant is strict and also refuses PATCH operations without a <code>path</code> and values outside an attribute's <code>canonicalValues</code>; <code>replace</code> of a whole complex attribute such as <code>name</code> replaces it, and /ServiceProviderConfig advertises <code>interopProfileConformant</code>. Turn it on only for IdPs that follow the profile: Okta's and Entra's default integrations send path-less PATCH operations.</p>
+    <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
+}
+
+/** Whether SCIM writes may carry `password` (kept hashed for LDAP binds); IPSIE's successor
+ * profile forbids accepting them. */
+function Passwords({ slug, settings, onSaved }) {
+  const [error, setError] = useState(null);
+  const [on, setOn] = useState(settings.accept_password);
+  const toggle = async (e) => {
+    const accept_password = e.target.checked;
+    setOn(accept_password); setError(null);
+    try {
+      await api('PATCH', `/api/tenants/${enc(slug)}/settings`, { accept_password });
+      announce(accept_password ? 'Passwords accepted' : 'Passwords refused');
+      onSaved();
+    } catch (err) { setOn(!accept_password); setError(err); }
+  };
+  return html`<section class="card" aria-labelledby="s-passwords"><h2 id="s-passwords">Passwords</h2>
+    <label><input type="checkbox" checked=${on} onChange=${toggle} /> Accept passwords the IdP sends (stored hashed, for LDAP binds)</label>
+    <p class="muted">Off, a create or update carrying <code>password</code> gets 400 naming this setting, and /Schemas no longer lists it, as IPSIE's SCIM profile asks. This tenant's users then cannot bind over LDAP with a new password.</p>
     <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
 }
 
@@ -129,6 +168,8 @@ export function Settings({ slug }) {
     ${settings.error ? html`<${ErrorBox} error=${settings.error} title="The settings could not be loaded" />`
       : !settings.data ? html`<${Loading} what="Loading settings" />`
       : html`<${Strict} slug=${slug} settings=${settings.data} onSaved=${reload} />
+        <${InteropProfile} slug=${slug} settings=${settings.data} onSaved=${reload} />
+        <${Passwords} slug=${slug} settings=${settings.data} onSaved=${reload} />
         <${DeletionSafety} slug=${slug} settings=${settings.data} onSaved=${reload} />`}
     ${exts.error ? html`<${ErrorBox} error=${exts.error} title="The extensions could not be loaded" />`
       : !exts.data ? html`<${Loading} what="Loading extensions" />`
