@@ -907,7 +907,7 @@ async fn users_and_groups_change_only_through_scim() {
 #[rocket::async_test]
 async fn over_the_rate_limit_is_429_with_retry_after() {
     // profile-row: IPSIE-3.2.2.5-b
-    let app = TestApp::with(|c| c.limits.requests_per_second = 2).await;
+    let app = TestApp::with(|c| c.limits.requests_per_second = Some(2)).await;
     set(&app, "interop_profile", json!(true));
     let mut limited = None;
     for _ in 0..20 {
