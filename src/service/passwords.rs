@@ -21,8 +21,16 @@ use crate::scim::error::ScimError;
 /// argon2's working memory (about 19 MiB with the default parameters). A hashing thread keeps
 /// its workspace while jobs are queued (a burst of sign-ins or an import with passwords hashes
 /// back to back without reallocating) and frees it when the queue runs dry, so an idle server
-/// holds none (the binary's allocator returns freed memory to the system).
+/// holds none. See [`WORKSPACE_CAPACITY`] for why freeing it gives the memory back.
 type Workspace = Vec<Block>;
+
+/// Blocks a workspace reserves: 33 MiB, above glibc's largest mmap threshold (32 MiB on 64-bit,
+/// mallopt(3)), so the workspace is always a mapping of its own that `free` unmaps. Smaller, it
+/// would come from the thread's arena once the threshold had risen to its size (glibc raises
+/// it to every mapped block freed), and an arena keeps a freed block that size for the life of
+/// the process: 19 MiB per hashing thread. The blocks past what argon2 uses are never touched,
+/// so they take address space, not memory.
+const WORKSPACE_CAPACITY: usize = (33 << 20) / std::mem::size_of::<Block>();
 
 /// Hashes a password with a fresh salt, on the calling thread.
 pub fn hash(password: &str) -> Result<String, ScimError> {
@@ -100,6 +108,7 @@ fn run(
 ) -> Result<Output, argon2::password_hash::Error> {
     let blocks = argon.params().block_count();
     if workspace.len() < blocks {
+        workspace.reserve_exact(WORKSPACE_CAPACITY.max(blocks) - workspace.len());
         workspace.resize(blocks, Block::default());
     }
     let memory = workspace
