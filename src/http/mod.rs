@@ -19,6 +19,7 @@ mod fallback;
 mod health;
 mod metrics;
 mod no_store;
+mod oauth;
 mod probe;
 mod query;
 mod request_log;
@@ -82,6 +83,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Public, "/scim/v2", fallback::routes),
     (Side::Public, "/", health::routes),
     (Side::Public, "/", events::routes),
+    (Side::Public, "/", oauth::routes),
     (Side::Admin, "/api", admin::routes),
     (Side::Admin, "/api", admin_browse::routes),
     (Side::Admin, "/api", admin_settings::routes),
@@ -133,6 +135,7 @@ pub struct Shared {
     rate: Arc<RateLimiter>,
     logins: Arc<LoginLimiter>,
     webhooks: Arc<Delivery>,
+    jwks: Arc<crate::service::oauth::JwksCache>,
 }
 
 impl Shared {
@@ -153,6 +156,7 @@ impl Shared {
         let webhooks = Arc::new(Delivery::new(app.store.clone(), config.webhooks.clone()));
         Ok(Self {
             webhooks,
+            jwks: Arc::default(),
             log: Arc::new(log),
             usage: Arc::default(),
             tokens: Arc::default(),
@@ -174,6 +178,7 @@ impl Shared {
             .manage(self.rate)
             .manage(self.logins)
             .manage(self.webhooks)
+            .manage(self.jwks)
     }
 }
 
@@ -424,7 +429,7 @@ impl Fairing for TenantPrefix {
         };
         let (slug, tail) = rest.split_once('/').unwrap_or((rest, ""));
         let under = |root: &str| tail == root || tail.starts_with(&format!("{root}/"));
-        if !(under("scim/v2") || under("events")) || slug.is_empty() {
+        if !(under("scim/v2") || under("events") || under("oauth")) || slug.is_empty() {
             return;
         }
         let rewritten = match req.uri().query() {

@@ -12,6 +12,7 @@ pub mod extensions;
 pub mod history;
 pub mod ldap;
 pub mod members;
+pub mod oauth;
 pub mod passwords;
 pub mod rate_limit;
 pub mod request_log;

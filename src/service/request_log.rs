@@ -583,8 +583,10 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<Cow<'_, str>>) {
 #[derive(Default, serde::Deserialize)]
 struct ResponseFields {
     id: Option<String>,
-    #[serde(rename = "scimType")]
+    // The token endpoint's errors are RFC 6749 §5.2 `error` and `error_description`.
+    #[serde(rename = "scimType", alias = "error")]
     scim_type: Option<String>,
+    #[serde(alias = "error_description")]
     detail: Option<String>,
 }
 

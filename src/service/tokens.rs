@@ -373,6 +373,11 @@ pub async fn authenticate(
             scheme, credential,
         ))));
     }
+    // The second kind of credential: an access token from the tenant's OAuth token endpoint.
+    if credential.starts_with(super::oauth::ACCESS_PREFIX) {
+        return super::oauth::authenticate_access(store, &cache.access, slug, credential, origin)
+            .await;
+    }
     if !credential.starts_with(TOKEN_PREFIX)
         || credential.len() != TOKEN_PREFIX.len() + SECRET_BYTES * 2
         || credential.contains(char::is_whitespace)
@@ -499,6 +504,8 @@ struct Lookup {
 #[derive(Default)]
 pub struct TokenCache {
     entries: std::sync::Mutex<std::collections::HashMap<(String, Vec<u8>), Cached>>,
+    /// OAuth access tokens' lookups (`service::oauth`).
+    access: super::oauth::AccessCache,
 }
 
 struct Cached {

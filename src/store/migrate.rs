@@ -70,6 +70,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0012_create_maintenance",
         include_str!("../../migrations/0012_create_maintenance.sql"),
     ),
+    (
+        15,
+        "0015_create_oauth",
+        include_str!("../../migrations/0015_create_oauth.sql"),
+    ),
 ];
 
 /// The request log's own database file.
