@@ -405,7 +405,7 @@ impl Default for OAuthConfig {
     fn default() -> Self {
         Self {
             access_token_lifetime_secs: 3600,
-            max_assertion_lifetime_secs: 300,
+            max_assertion_lifetime_secs: 3600,
             max_tokens_per_client: 100,
             jwks_cache_secs: 300,
             max_jwks_bytes: 65536,

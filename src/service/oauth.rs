@@ -36,6 +36,9 @@ const SECRET_BYTES: usize = 32;
 pub const SCOPE: &str = "scim";
 /// RFC 7523 §2.2.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+/// RFC 7523 §2.1: a JWT used as the authorization grant itself (IPSIE's "exchange a signed
+/// JWT for an access token"); checked exactly like a `private_key_jwt` client assertion.
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 /// Clock difference tolerated on an assertion's `exp`, `nbf` and `iat`.
 const LEEWAY_SECS: u64 = 30;
 /// Signature algorithms accepted on an assertion: asymmetric only (a shared-secret HS256
@@ -83,7 +86,7 @@ pub fn metadata(origin: &str, slug: &str) -> Value {
     json!({
         "issuer": issuer(origin, slug),
         "token_endpoint": token_endpoint(origin, slug),
-        "grant_types_supported": ["client_credentials"],
+        "grant_types_supported": ["client_credentials", JWT_BEARER_GRANT],
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": algs,
@@ -557,6 +560,8 @@ pub struct TokenRequest {
     pub client_secret: Option<String>,
     pub client_assertion_type: Option<String>,
     pub client_assertion: Option<String>,
+    /// RFC 7523 §2.1 `assertion` of the JWT bearer grant.
+    pub assertion: Option<String>,
 }
 
 /// An RFC 6749 §5.2 error, with what the request log names.
@@ -623,6 +628,7 @@ pub fn parse_form(body: &str) -> Result<TokenRequest, OAuthError> {
             "client_secret" => &mut req.client_secret,
             "client_assertion_type" => &mut req.client_assertion_type,
             "client_assertion" => &mut req.client_assertion,
+            "assertion" => &mut req.assertion,
             _ => continue,
         };
         if slot.is_some() {
@@ -710,7 +716,7 @@ enum Proof {
 pub async fn grant(
     ep: &Endpoint<'_>,
     basic: Option<(String, String)>,
-    req: TokenRequest,
+    mut req: TokenRequest,
 ) -> Result<Granted, OAuthError> {
     let slug = ep.slug.to_owned();
     let tenant = ep
@@ -730,9 +736,26 @@ pub async fn grant(
         e.tenant_known = false;
         return Err(e);
     };
+    let bearer_grant = req.grant_type.as_deref() == Some(JWT_BEARER_GRANT);
+    if bearer_grant {
+        // The grant's JWT is the client's proof: signed by its key, iss = sub = client id.
+        let Some(jwt) = req.assertion.take() else {
+            return Err(OAuthError::request(format!(
+                "grant_type {JWT_BEARER_GRANT} needs the signed JWT in the assertion parameter (RFC 7523 §2.1)"
+            )));
+        };
+        if req.client_assertion.is_some() {
+            return Err(OAuthError::request(
+                "send the signed JWT once: as assertion (JWT bearer grant) or as client_assertion (client credentials), not both",
+            ));
+        }
+        req.client_assertion = Some(jwt);
+        req.client_assertion_type = Some(ASSERTION_TYPE.to_owned());
+    }
     let (client, proof) = authenticate_client(ep, &tenant, basic, &req).await?;
     match req.grant_type.as_deref() {
         Some("client_credentials") => {}
+        Some(JWT_BEARER_GRANT) => {}
         None => {
             return Err(OAuthError::request(
                 "the grant_type parameter is missing; send grant_type=client_credentials",

@@ -286,7 +286,32 @@ async fn private_key_jwt_with_registered_pem_and_jwk_keys_and_each_assertion_onl
     let replay = token_request(&app, "/oauth/token", &assertion_form(&jwt), None).await;
     let d = oauth_error(&replay, 401, "invalid_client");
     assert!(d.contains("replayed") && d.contains("by-issuer"), "{d}");
-    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_assertions"), 5);
+    // RFC 7523 §2.1: the same JWT as the grant itself, used once too.
+    let jwt = sign(
+        Algorithm::ES256,
+        "test-only-ec.pem",
+        Some("ec-1"),
+        &claims(&ec.client.client_id, TOKEN_URL, "grant-1"),
+    );
+    let form = format!(
+        "grant_type={}&assertion={jwt}",
+        crate::common::enc(oauth::JWT_BEARER_GRANT)
+    );
+    let got = token_request(&app, "/oauth/token", &form, None).await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_eq!(
+        scim_get(
+            &app,
+            "/scim/v2/Users",
+            got.body["access_token"].as_str().expect("t")
+        )
+        .await
+        .status,
+        200
+    );
+    let again = token_request(&app, "/oauth/token", &form, None).await;
+    assert!(oauth_error(&again, 401, "invalid_client").contains("replayed"));
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_assertions"), 6);
 }
 
 // profile-row: IPSIE-AUTH-5
@@ -320,7 +345,7 @@ async fn a_bad_assertion_is_refused_with_what_is_wrong_and_uses_up_nothing() {
         .contains("no jti")
     );
     let mut long = claims(&id, TOKEN_URL, "d");
-    long["exp"] = json!(scimd::clock::now().unix_timestamp() + 3600);
+    long["exp"] = json!(scimd::clock::now().unix_timestamp() + 7200);
     assert!(
         oauth_error(
             &try_claims(long, "test-only-rsa.pem").await,
@@ -534,7 +559,7 @@ async fn rfc_8414_metadata_is_at_the_well_known_path_of_each_issuer() {
     assert_eq!(m.body["token_endpoint"], TOKEN_URL);
     assert_eq!(
         m.body["grant_types_supported"],
-        json!(["client_credentials"])
+        json!(["client_credentials", oauth::JWT_BEARER_GRANT])
     );
     assert!(
         m.body["token_endpoint_auth_methods_supported"]
