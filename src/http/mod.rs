@@ -6,6 +6,7 @@ mod admin_browse;
 mod admin_deleted;
 mod admin_ldap;
 mod admin_log;
+mod admin_oauth;
 mod admin_settings;
 mod admin_webhooks;
 mod auth;
@@ -91,6 +92,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_webhooks::routes),
     (Side::Admin, "/api", admin_deleted::routes),
     (Side::Admin, "/api", admin_ldap::routes),
+    (Side::Admin, "/api", admin_oauth::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];

@@ -186,7 +186,7 @@ async fn metadata(
 }
 
 /// This server's origin as clients address it (`public_url` or the Host).
-pub struct Origin(String);
+pub struct Origin(pub String);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for Origin {

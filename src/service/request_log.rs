@@ -1095,7 +1095,15 @@ pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Heal
                 return Ok(None);
             };
             let mut out = Vec::new();
-            for t in crate::store::tokens::list(c, Some(tenant.id))? {
+            let tokens = crate::store::tokens::list(c, Some(tenant.id))?
+                .into_iter()
+                .map(|t| (t.id, t.name));
+            // OAuth clients are integrations too: the log names them like tokens.
+            let clients = crate::store::oauth::list(c, Some(tenant.id))?
+                .into_iter()
+                .map(|o| (o.id, o.name));
+            for t in tokens.chain(clients) {
+                let t = TokenRef { id: t.0, name: t.1 };
                 let f = rows::token_figures(c, &t.id, &since)?;
                 let (quirks, ignored_attributes, ignored_requests) = profile(c, &t.id)?;
                 out.push(TokenHealth {

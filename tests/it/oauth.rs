@@ -123,7 +123,7 @@ fn assertion_form(jwt: &str) -> String {
 const TOKEN_URL: &str = "http://localhost/oauth/token";
 
 // profile-row: IPSIE-AUTH-1
-// profile-row: IPSIE-AUTH-2
+// profile-row: IPSIE-AUTH-8
 #[rocket::async_test]
 async fn a_client_secret_by_basic_or_in_the_form_gets_a_short_lived_token_that_works_on_scim() {
     let app = TestApp::new().await;
@@ -163,6 +163,28 @@ async fn a_client_secret_by_basic_or_in_the_form_gets_a_short_lived_token_that_w
         )
         .await;
     assert_eq!(created.status, 201, "{}", created.raw);
+    // Every kind of SCIM operation takes the access token.
+    let bearer = format!("Bearer {}", post.body["access_token"].as_str().expect("t"));
+    let auth = [("Authorization", bearer.as_str())];
+    let id = created.body["id"].as_str().expect("id").to_owned();
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let group = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "g", "members": [{"value": id}]});
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": "userName eq \"oauth@example.com\""});
+    for (method, path, body, want) in [
+        ("PATCH", format!("/scim/v2/Users/{id}"), Some(patch), 200),
+        ("POST", "/scim/v2/Groups".to_owned(), Some(group), 201),
+        (
+            "POST",
+            "/scim/v2/Users/.search".to_owned(),
+            Some(search),
+            200,
+        ),
+        ("GET", format!("/scim/v2/Users/{id}"), None, 200),
+        ("DELETE", format!("/scim/v2/Users/{id}"), None, 204),
+    ] {
+        let r = app.send_with(method, &path, body, &auth).await;
+        assert_eq!(r.status, want, "{method} {path}: {}", r.raw);
+    }
     // Only the hash is stored.
     assert_eq!(
         app.sql_int(&format!(
@@ -177,6 +199,7 @@ async fn a_client_secret_by_basic_or_in_the_form_gets_a_short_lived_token_that_w
     );
 }
 
+// profile-row: IPSIE-AUTH-5
 #[rocket::async_test]
 async fn every_malformed_token_request_gets_its_rfc_6749_error() {
     let app = TestApp::new().await;
@@ -240,8 +263,10 @@ async fn every_malformed_token_request_gets_its_rfc_6749_error() {
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_tokens"), 0);
 }
 
+// profile-row: IPSIE-AUTH-2
 // profile-row: IPSIE-AUTH-3
-// profile-row: IPSIE-AUTH-4
+// profile-row: IPSIE-AUTH-9
+// profile-row: IPSIE-AUTH-10
 #[rocket::async_test]
 async fn private_key_jwt_with_registered_pem_and_jwk_keys_and_each_assertion_only_once() {
     let app = TestApp::new().await;
@@ -314,7 +339,8 @@ async fn private_key_jwt_with_registered_pem_and_jwk_keys_and_each_assertion_onl
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_assertions"), 6);
 }
 
-// profile-row: IPSIE-AUTH-5
+// profile-row: IPSIE-AUTH-2
+// profile-row: IPSIE-AUTH-4
 #[rocket::async_test]
 async fn a_bad_assertion_is_refused_with_what_is_wrong_and_uses_up_nothing() {
     let app = TestApp::new().await;
@@ -408,7 +434,8 @@ async fn a_bad_assertion_is_refused_with_what_is_wrong_and_uses_up_nothing() {
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_tokens"), 0);
 }
 
-// profile-row: IPSIE-AUTH-6
+// profile-row: IPSIE-AUTH-5
+// profile-row: IPSIE-AUTH-9
 #[rocket::async_test]
 async fn expired_revoked_and_other_tenant_access_tokens_each_get_their_diagnosis() {
     let app = TestApp::new().await;
@@ -546,7 +573,8 @@ async fn rotating_a_secret_keeps_the_old_one_for_the_overlap_only() {
     assert_eq!(got.status, 200);
 }
 
-// profile-row: IPSIE-AUTH-7
+// profile-row: IPSIE-AUTH-4
+// profile-row: IPSIE-AUTH-6
 #[rocket::async_test]
 async fn rfc_8414_metadata_is_at_the_well_known_path_of_each_issuer() {
     let app = TestApp::new().await;
@@ -633,4 +661,247 @@ async fn token_requests_are_logged_with_the_client_and_diagnosis_but_never_the_t
     })
     .expect("diagnosis");
     assert_eq!(diag.title, "OAuth client revoked");
+}
+
+/// Serves `body` as a JWK Set at `http://127.0.0.1:<port>/jwks.json` on a thread, counting the
+/// requests (a client's JWKS URL, which scimd fetches through `src/outbound.rs`).
+fn serve_jwks(body: String) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/jwks.json", listener.local_addr().expect("addr"));
+    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = hits.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/jwk-set+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    (url, hits)
+}
+
+// profile-row: IPSIE-AUTH-7
+#[rocket::async_test]
+async fn private_key_jwt_with_keys_fetched_from_the_clients_jwks_url_cached() {
+    let app = TestApp::with(|c| c.oauth.allow_http_jwks = true).await;
+    let (url, hits) = serve_jwks(fixture("test-only.jwks.json"));
+    let c = oauth::add(
+        &app.app().store,
+        &NewClient {
+            tenant_slug: "default",
+            name: "svc",
+            method: Method::PrivateKeyJwt,
+            public_keys: None,
+            jwks_uri: Some(&url),
+        },
+        &app.app().config.oauth,
+    )
+    .expect("client");
+    for jti in ["j1", "j2"] {
+        let jwt = sign(
+            Algorithm::ES256,
+            "test-only-ec.pem",
+            Some("ec-1"),
+            &claims(&c.client.client_id, TOKEN_URL, jti),
+        );
+        let got = token_request(&app, "/oauth/token", &assertion_form(&jwt), None).await;
+        assert_eq!(got.status, 200, "{}", got.raw);
+    }
+    assert_eq!(
+        hits.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the JWKS is fetched once, then cached"
+    );
+    // A kid the cached set lacks makes scimd fetch once more before refusing.
+    let jwt = sign(
+        Algorithm::ES256,
+        "test-only-ec.pem",
+        Some("ec-9"),
+        &claims(&c.client.client_id, TOKEN_URL, "j3"),
+    );
+    let d = oauth_error(
+        &token_request(&app, "/oauth/token", &assertion_form(&jwt), None).await,
+        401,
+        "invalid_client",
+    );
+    assert!(d.contains("no key") && d.contains("ec-9"), "{d}");
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // Plain http is refused unless allowed.
+    let strict = TestApp::new().await;
+    let refused = oauth::add(
+        &strict.app().store,
+        &NewClient {
+            tenant_slug: "default",
+            name: "svc",
+            method: Method::PrivateKeyJwt,
+            public_keys: None,
+            jwks_uri: Some(&url),
+        },
+        &strict.app().config.oauth,
+    )
+    .expect_err("http refused");
+    assert!(
+        refused.to_string().contains("oauth.allow_http_jwks"),
+        "{refused}"
+    );
+}
+
+#[rocket::async_test]
+async fn the_admin_api_registers_lists_rotates_and_revokes_clients_and_health_counts_their_use() {
+    use crate::admin_api::{api, sign_in};
+    let app = TestApp::new().await;
+    let s = sign_in(&app).await;
+    let made = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-clients",
+        Some(json!({"name": "entra"})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.raw);
+    assert_eq!(made.body["token_endpoint"], TOKEN_URL);
+    assert_eq!(made.body["scope"], "scim");
+    let id = made.body["client"]["id"].as_str().expect("id").to_owned();
+    let client_id = made.body["client"]["client_id"]
+        .as_str()
+        .expect("cid")
+        .to_owned();
+    let secret = made.body["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    assert!(made.body["client"].get("secret_hash").is_none());
+    let bad = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-clients",
+        Some(json!({"name": "k", "method": "private_key_jwt"})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert!(bad.assert_error(400).contains("public key"));
+    // A token and a SCIM call: the client's use is counted in integration health.
+    let got = token_request(
+        &app,
+        "/oauth/token",
+        "grant_type=client_credentials",
+        Some(&basic(&client_id, &secret)),
+    )
+    .await;
+    let token = got.body["access_token"].as_str().expect("token").to_owned();
+    assert_eq!(scim_get(&app, "/scim/v2/Users", &token).await.status, 200);
+    let log = app.state::<std::sync::Arc<scimd::service::request_log::RequestLog>>();
+    log.flush(&app.app().store).await;
+    let health = api(&app, "GET", "/api/health?tenant=default", None, None, None).await;
+    let entry = health.body["tokens"]
+        .as_array()
+        .expect("tokens")
+        .iter()
+        .find(|t| t["name"] == "entra")
+        .cloned()
+        .expect("entra in health");
+    assert!(entry["last_success"].is_string(), "{entry}");
+    let listed = api(
+        &app,
+        "GET",
+        "/api/tenants/default/oauth-clients",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["token_endpoint"], TOKEN_URL);
+    assert_eq!(listed.body["clients"][0]["live_tokens"], 1);
+    assert!(!listed.raw.contains(&secret));
+    let rotated = api(
+        &app,
+        "POST",
+        &format!("/api/tenants/default/oauth-clients/{id}/rotate"),
+        Some(json!({"overlap": "1h"})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.raw);
+    assert_ne!(
+        rotated.body["client_secret"].as_str(),
+        Some(secret.as_str())
+    );
+    let revoked = api(
+        &app,
+        "DELETE",
+        &format!("/api/tenants/default/oauth-clients/{id}"),
+        None,
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.raw);
+    assert!(
+        scim_get(&app, "/scim/v2/Users", &token)
+            .await
+            .assert_error(401, None)
+            .contains("revoked")
+    );
+}
+
+#[test]
+fn the_cli_registers_a_client_prints_its_credentials_once_and_revokes_it() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |args: &[&str]| {
+        let out = crate::server::scimd(dir.path())
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (stdout, _) = run(&["oauth", "client", "add", "--name", "entra"]);
+    let shown: Value = serde_json::from_str(&stdout).expect("json on stdout");
+    assert!(
+        shown["client_secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("scimcs_"))
+    );
+    assert!(
+        shown["token_endpoint"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/oauth/token"))
+    );
+    let (listing, _) = run(&["oauth", "client", "list"]);
+    assert!(
+        listing.contains("entra") && listing.contains("active"),
+        "{listing}"
+    );
+    assert!(!listing.contains(shown["client_secret"].as_str().expect("s")));
+    let (rotated, err) = run(&["oauth", "client", "rotate", "entra", "--overlap", "1h"]);
+    assert!(err.contains("previous secret works until"), "{err}");
+    assert_ne!(
+        serde_json::from_str::<Value>(&rotated).expect("json")["client_secret"],
+        shown["client_secret"]
+    );
+    let (_, err) = run(&["oauth", "client", "revoke", "entra"]);
+    assert!(err.contains("revoked OAuth client \"entra\""), "{err}");
+    let (listing, _) = run(&["oauth", "client", "list", "--json"]);
+    assert_eq!(
+        serde_json::from_str::<Value>(&listing).expect("json")[0]["status"],
+        "revoked"
+    );
 }

@@ -13,7 +13,9 @@ Usage: test_oauth.py PATH_TO_SCIMD FIXTURES_DIR
 # profile-row: IPSIE-AUTH-1
 # profile-row: IPSIE-AUTH-2
 # profile-row: IPSIE-AUTH-3
+# profile-row: IPSIE-AUTH-7
 # profile-row: IPSIE-AUTH-8
+# profile-row: IPSIE-AUTH-9
 
 import json
 import os

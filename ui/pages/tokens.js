@@ -1,5 +1,6 @@
 // Tokens of one tenant: create (secret shown once), list with last use and expiry, revoke,
 // rotate with an overlap during which both the old and the new token work.
+import { OAuthClients } from './oauth.js';
 import { html, useState, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
 
 const EXPIRY = [['', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
@@ -113,5 +114,6 @@ export function Tokens({ slug }) {
             <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
             <tbody>${tokens.map((t) => html`<${Row} key=${t.id} slug=${slug} t=${t} onChanged=${list.reload} onIssued=${onIssued} />`)}</tbody>
           </table><//>`}
-    </section>`;
+    </section>
+    <${OAuthClients} slug=${slug} />`;
 }
