@@ -25,6 +25,7 @@ CREATE TABLE oauth_clients (
 
 CREATE TABLE oauth_tokens (
     hash      BLOB PRIMARY KEY,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id),
     client    TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
     issued    TEXT NOT NULL,
     expires   TEXT NOT NULL
@@ -34,6 +35,7 @@ CREATE INDEX oauth_tokens_expires ON oauth_tokens (expires);
 
 -- RFC 7523 §3: a `jti` is accepted once; kept until the assertion expires.
 CREATE TABLE oauth_assertions (
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id),
     client  TEXT NOT NULL REFERENCES oauth_clients(id) ON DELETE CASCADE,
     jti     TEXT NOT NULL,
     expires TEXT NOT NULL,

@@ -793,7 +793,7 @@ async fn issue(ep: &Endpoint<'_>, client: ClientRow, proof: Proof) -> Result<Gra
     let expires = clock::timestamp(now + time::Duration::seconds(lifetime.cast_signed()));
     let forget = clock::timestamp(now - EXPIRED_KEPT);
     let keep = ep.config.max_tokens_per_client;
-    let id = client.id.clone();
+    let (id, tenant_id) = (client.id.clone(), client.tenant_id);
     let stored = ep
         .store
         .write_or_rollback(move |tx| {
@@ -801,11 +801,18 @@ async fn issue(ep: &Endpoint<'_>, client: ClientRow, proof: Proof) -> Result<Gra
                 jti,
                 expires: until,
             } = &proof
-                && !rows::use_jti(tx, &id, jti, until, &issued)?
+                && !rows::use_jti(tx, (tenant_id, &id), jti, until, &issued)?
             {
                 return Ok(Err(jti.clone()));
             }
-            rows::insert_token(tx, &hash, &id, (&issued, &expires), keep, &forget)?;
+            rows::insert_token(
+                tx,
+                &hash,
+                (tenant_id, &id),
+                (&issued, &expires),
+                keep,
+                &forget,
+            )?;
             Ok(Ok(()))
         })
         .await

@@ -189,7 +189,7 @@ pub fn set_keys(
 /// (RFC 7523 §3, item 7). Expired ones are forgotten first.
 pub fn use_jti(
     conn: &Connection,
-    client: &str,
+    (tenant_id, client): (i64, &str),
     jti: &str,
     expires: &str,
     now: &str,
@@ -198,9 +198,10 @@ pub fn use_jti(
         .execute([now])?;
     let n = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO oauth_assertions (client, jti, expires) VALUES (?1, ?2, ?3)",
+            "INSERT OR IGNORE INTO oauth_assertions (tenant_id, client, jti, expires) \
+             VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![client, jti, expires])?;
+        .execute(params![tenant_id, client, jti, expires])?;
     Ok(n == 1)
 }
 
@@ -209,7 +210,7 @@ pub fn use_jti(
 pub fn insert_token(
     conn: &Connection,
     hash: &[u8],
-    client: &str,
+    (tenant_id, client): (i64, &str),
     (issued, expires): (&str, &str),
     keep: u32,
     forget_before: &str,
@@ -217,9 +218,10 @@ pub fn insert_token(
     conn.prepare_cached("DELETE FROM oauth_tokens WHERE expires < ?1")?
         .execute([forget_before])?;
     conn.prepare_cached(
-        "INSERT INTO oauth_tokens (hash, client, issued, expires) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO oauth_tokens (hash, tenant_id, client, issued, expires) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
     )?
-    .execute(params![hash, client, issued, expires])?;
+    .execute(params![hash, tenant_id, client, issued, expires])?;
     conn.prepare_cached(
         "DELETE FROM oauth_tokens WHERE client = ?1 AND hash IN (SELECT hash FROM oauth_tokens \
          WHERE client = ?1 ORDER BY issued DESC, hash LIMIT -1 OFFSET ?2)",
