@@ -502,14 +502,23 @@ pub struct JwksCache {
 impl JwksCache {
     /// Entries kept at most (one per client with a JWKS URL).
     const CAPACITY: usize = 256;
+    /// The least time between two fetches of one URL when a `kid` is not in the cached set.
+    const MIN_REFETCH: Duration = Duration::from_secs(10);
 
     /// The JWK Set at `url`: from the cache unless `fresh` or older than the configured time.
     async fn get(&self, url: &str, cfg: &OAuthConfig, fresh: bool) -> Result<String, String> {
         let max_age = Duration::from_secs(cfg.jwks_cache_secs);
-        if !fresh
-            && let Ok(entries) = self.entries.lock()
+        // A refetch for an unknown `kid` is asked for by whoever sends an assertion naming the
+        // client: at most one per MIN_REFETCH, so bogus assertions cannot make scimd hammer
+        // the client's JWKS URL.
+        let young = if fresh {
+            Self::MIN_REFETCH.min(max_age)
+        } else {
+            max_age
+        };
+        if let Ok(entries) = self.entries.lock()
             && let Some((at, body)) = entries.get(url)
-            && at.elapsed() < max_age
+            && at.elapsed() < young
         {
             return Ok(body.clone());
         }
