@@ -70,6 +70,18 @@ impl From<OAuthError> for Reply {
     }
 }
 
+impl Reply {
+    fn granted(g: &oauth::Granted) -> Self {
+        Self {
+            status: 200,
+            body: g.body(),
+            challenge: false,
+            logged: Some((g.client.id.clone(), g.client.name.clone())),
+            tenant_known: true,
+        }
+    }
+}
+
 impl<'r> Responder<'r, 'static> for Reply {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         req.local_cache(|| LoggedToken {
@@ -111,21 +123,16 @@ async fn token(
         slug: &call.slug,
         origin: &call.origin,
     };
-    match grant(&ep, &call, body.ok().map(|s| s.into_inner())).await {
+    // A body cut at the limit is not a form: refused rather than parsed in part.
+    let body = body
+        .ok()
+        .filter(|b| b.is_complete())
+        .map(|b| b.into_inner());
+    match grant(&ep, &call, body).await {
         Ok(g) => {
-            usage.record(
-                &g.client.id,
-                crate::clock::now(),
-                call.ip,
-                call.agent.as_deref(),
-            );
-            Reply {
-                status: 200,
-                body: g.body(),
-                challenge: false,
-                logged: Some((g.client.id.clone(), g.client.name.clone())),
-                tenant_known: true,
-            }
+            let when = crate::clock::now();
+            usage.record(&g.client.id, when, call.ip, call.agent.as_deref());
+            Reply::granted(&g)
         }
         Err(e) => e.into(),
     }

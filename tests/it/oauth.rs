@@ -260,6 +260,12 @@ async fn every_malformed_token_request_gets_its_rfc_6749_error() {
         )
         .await;
     assert!(oauth_error(&json_body, 400, "invalid_request").contains("x-www-form-urlencoded"));
+    let huge = format!(
+        "grant_type=client_credentials&scope={}",
+        "s".repeat(2 << 20)
+    );
+    let cut = token_request(&app, "/oauth/token", &huge, Some(&good)).await;
+    assert!(oauth_error(&cut, 400, "invalid_request").contains("limits.max_body_bytes"));
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_tokens"), 0);
 }
 
