@@ -15,6 +15,7 @@ use serde_json::Value;
 use super::auth::LoggedToken;
 use super::{App, origin, tenant_slug};
 use crate::service::oauth::{self, Endpoint, JwksCache, OAuthError};
+use crate::service::rate_limit::RateLimiter;
 use crate::service::usage::UsageTracker;
 use crate::store::tenants::DEFAULT_SLUG;
 
@@ -56,6 +57,7 @@ pub struct Reply {
     /// The client the request log names, and whether the tenant exists.
     logged: Option<(String, String)>,
     tenant_known: bool,
+    retry_after: Option<u64>,
 }
 
 impl From<OAuthError> for Reply {
@@ -66,6 +68,7 @@ impl From<OAuthError> for Reply {
             challenge: e.status == 401,
             logged: e.client,
             tenant_known: e.tenant_known,
+            retry_after: e.retry_after,
         }
     }
 }
@@ -78,6 +81,7 @@ impl Reply {
             challenge: false,
             logged: Some((g.client.id.clone(), g.client.name.clone())),
             tenant_known: true,
+            retry_after: None,
         }
     }
 }
@@ -99,6 +103,9 @@ impl<'r> Responder<'r, 'static> for Reply {
             .header(Header::new("Cache-Control", "no-store"))
             .header(Header::new("Pragma", "no-cache"))
             .sized_body(bytes.len(), Cursor::new(bytes));
+        if let Some(secs) = self.retry_after {
+            res.header(Header::new("Retry-After", secs.to_string()));
+        }
         if self.challenge {
             res.header(Header::new("WWW-Authenticate", "Basic realm=\"scimd\""));
         }
@@ -113,6 +120,7 @@ async fn token(
     app: &State<App>,
     jwks: &State<Arc<JwksCache>>,
     usage: &State<Arc<UsageTracker>>,
+    rate: &State<Arc<RateLimiter>>,
 ) -> Reply {
     let limit = app.config.limits.max_body_bytes;
     let body = body.open(limit.bytes()).into_string().await;
@@ -122,6 +130,7 @@ async fn token(
         config: &app.config.oauth,
         slug: &call.slug,
         origin: &call.origin,
+        limiter: Some((rate, app.config.limits.requests_per_second)),
     };
     // A body cut at the limit is not a form: refused rather than parsed in part.
     let body = body

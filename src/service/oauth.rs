@@ -584,6 +584,8 @@ pub struct OAuthError {
     /// (id, name) of the client, once known: the request log names it.
     pub client: Option<(String, String)>,
     pub tenant_known: bool,
+    /// Seconds for `Retry-After` (a 429).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -595,6 +597,7 @@ impl OAuthError {
             basic: false,
             client: None,
             tenant_known: true,
+            retry_after: None,
         }
     }
 
@@ -688,6 +691,9 @@ pub struct Endpoint<'a> {
     pub config: &'a OAuthConfig,
     pub slug: &'a str,
     pub origin: &'a str,
+    /// The per-client limit (`limits.requests_per_second`), shared with the SCIM requests
+    /// of the client's tokens.
+    pub limiter: Option<(&'a super::rate_limit::RateLimiter, u32)>,
 }
 
 /// A token issued to a client.
@@ -762,6 +768,22 @@ pub async fn grant(
         req.client_assertion_type = Some(ASSERTION_TYPE.to_owned());
     }
     let (client, proof) = authenticate_client(ep, &tenant, basic, &req).await?;
+    if let Some((limiter, per_second)) = ep.limiter
+        && let Err(wait) = limiter.check(&client.id, per_second, Instant::now())
+    {
+        let secs = super::rate_limit::retry_after_secs(wait);
+        let mut e = OAuthError::new(
+            429,
+            "temporarily_unavailable",
+            format!(
+                "OAuth client \"{}\" sent more than limits.requests_per_second = {per_second} requests per second; retry after {secs} s, or raise the limit in scimd.toml",
+                client.name
+            ),
+        )
+        .of(&client);
+        e.retry_after = Some(secs);
+        return Err(e);
+    }
     match req.grant_type.as_deref() {
         Some("client_credentials") => {}
         Some(JWT_BEARER_GRANT) => {}

@@ -929,3 +929,33 @@ fn the_cli_registers_a_client_prints_its_credentials_once_and_revokes_it() {
         "revoked"
     );
 }
+
+#[rocket::async_test]
+async fn token_requests_count_against_the_clients_rate_limit() {
+    let app = TestApp::with(|c| c.limits.requests_per_second = 1).await;
+    let r = add(&app, "default", "entra");
+    let auth = basic(&r.client.client_id, r.client_secret.as_deref().expect("s"));
+    let mut limited = None;
+    for _ in 0..5 {
+        let got = token_request(
+            &app,
+            "/oauth/token",
+            "grant_type=client_credentials",
+            Some(&auth),
+        )
+        .await;
+        if got.status == 429 {
+            limited = Some(got);
+            break;
+        }
+        assert_eq!(got.status, 200, "{}", got.raw);
+    }
+    let got = limited.expect("a burst over 1 request per second is limited");
+    assert!(
+        oauth_error(&got, 429, "temporarily_unavailable").contains("limits.requests_per_second")
+    );
+    assert!(
+        got.header("Retry-After")
+            .is_some_and(|s| s.parse::<u64>().is_ok())
+    );
+}
