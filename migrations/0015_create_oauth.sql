@@ -53,3 +53,24 @@ CREATE TRIGGER oauth_clients_changed_bump_credentials
 AFTER UPDATE OF id, tenant_id, name, client_id, method, secret_hash, previous_hash,
     previous_until, public_keys, jwks_uri, revoked ON oauth_clients
 BEGIN UPDATE credentials_version SET n = n + 1; END;
+
+-- External authorization servers a tenant trusts (issue 28, optional point): JWT access tokens
+-- they sign are accepted on the tenant's SCIM API, checked against their JWKS.
+CREATE TABLE oauth_issuers (
+    id        TEXT PRIMARY KEY,
+    tenant_id INTEGER NOT NULL REFERENCES tenants(id),
+    name      TEXT NOT NULL,
+    issuer    TEXT NOT NULL,
+    jwks_uri  TEXT NOT NULL,
+    -- The `aud` required; NULL: the tenant's SCIM base URL.
+    audience  TEXT,
+    created   TEXT NOT NULL,
+    UNIQUE (tenant_id, issuer),
+    UNIQUE (tenant_id, name)
+);
+CREATE TRIGGER oauth_issuers_inserted_bump_credentials AFTER INSERT ON oauth_issuers
+BEGIN UPDATE credentials_version SET n = n + 1; END;
+CREATE TRIGGER oauth_issuers_deleted_bump_credentials AFTER DELETE ON oauth_issuers
+BEGIN UPDATE credentials_version SET n = n + 1; END;
+CREATE TRIGGER oauth_issuers_changed_bump_credentials AFTER UPDATE ON oauth_issuers
+BEGIN UPDATE credentials_version SET n = n + 1; END;

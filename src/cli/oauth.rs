@@ -16,6 +16,84 @@ pub enum OauthCommand {
     /// OAuth 2.0 clients (client credentials grant) of a tenant.
     #[command(subcommand)]
     Client(ClientCommand),
+    /// External authorization servers whose JWT access tokens a tenant accepts.
+    #[command(subcommand)]
+    Issuer(IssuerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IssuerCommand {
+    /// Trust an issuer's JWT access tokens (signature by its JWKS, iss, aud, exp, scope scim).
+    Add {
+        #[arg(long, default_value = crate::store::tenants::DEFAULT_SLUG)]
+        tenant: String,
+        #[arg(long)]
+        name: String,
+        /// The tokens' `iss`.
+        #[arg(long)]
+        issuer: String,
+        #[arg(long, value_name = "URL")]
+        jwks_uri: String,
+        /// The `aud` required (default: the tenant's SCIM base URL).
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// The trusted issuers.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Stop trusting an issuer (id, name or issuer URL).
+    Remove {
+        issuer: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn issuer(store: &Store, config: &Config, cmd: IssuerCommand) -> Result<(), String> {
+    use crate::service::oauth_external as external;
+    match cmd {
+        IssuerCommand::Add {
+            tenant,
+            name,
+            issuer,
+            jwks_uri,
+            audience,
+        } => {
+            let row = external::add(
+                store,
+                &config.oauth,
+                (&tenant, &name),
+                (&issuer, &jwks_uri, audience.as_deref()),
+            )?;
+            eprintln!(
+                "tenant {tenant} accepts JWT access tokens of \"{}\" ({}) with scope scim",
+                row.name, row.issuer
+            );
+            Ok(())
+        }
+        IssuerCommand::List { tenant } => {
+            for i in external::list(store, tenant.as_deref())? {
+                println!(
+                    "{:<20}  {:<40}  {}  aud={}",
+                    i.name,
+                    i.issuer,
+                    i.jwks_uri,
+                    i.audience.as_deref().unwrap_or("(the SCIM base URL)")
+                );
+            }
+            Ok(())
+        }
+        IssuerCommand::Remove { issuer, tenant } => {
+            let row = external::remove(store, tenant.as_deref(), &issuer)?;
+            eprintln!(
+                "removed trusted issuer \"{}\"; its tokens are refused from now on",
+                row.name
+            );
+            Ok(())
+        }
+    }
 }
 
 /// How a client authenticates at the token endpoint.
@@ -112,7 +190,10 @@ fn slug_of(store: &Store, tenant_id: i64) -> String {
 }
 
 pub fn run(store: &Store, config: &Config, cmd: OauthCommand) -> Result<(), String> {
-    let OauthCommand::Client(cmd) = cmd;
+    let cmd = match cmd {
+        OauthCommand::Client(c) => c,
+        OauthCommand::Issuer(c) => return issuer(store, config, c),
+    };
     match cmd {
         ClientCommand::Add {
             tenant,

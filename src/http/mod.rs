@@ -161,7 +161,7 @@ impl Shared {
             jwks: Arc::default(),
             log: Arc::new(log),
             usage: Arc::default(),
-            tokens: Arc::default(),
+            tokens: Arc::new(TokenCache::with_oauth(config.oauth.clone())),
             metrics: Arc::new(metrics::Metrics::new()),
             rate: Arc::default(),
             logins: Arc::new(logins),

@@ -401,14 +401,14 @@ fn internal(e: &StoreError) -> OpError {
 // ---- keys ----
 
 /// An RSA or EC public key of a client.
-struct Key {
-    kid: Option<String>,
-    rsa: bool,
-    key: DecodingKey,
+pub(super) struct Key {
+    pub(super) kid: Option<String>,
+    pub(super) rsa: bool,
+    pub(super) key: DecodingKey,
 }
 
 /// Parses registered keys: a JWK Set, a single JWK, or PEM public keys.
-fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
+pub(super) fn parse_keys(text: &str) -> Result<Vec<Key>, String> {
     let text = text.trim();
     if text.starts_with('{') {
         let value: Value = serde_json::from_str(text)
@@ -489,7 +489,7 @@ fn value_has_private_part(jwk: &jsonwebtoken::jwk::Jwk) -> bool {
     serde_json::to_value(jwk).is_ok_and(|v| v.get("d").is_some())
 }
 
-fn is_rsa(alg: Algorithm) -> bool {
+pub(super) fn is_rsa(alg: Algorithm) -> bool {
     !matches!(alg, Algorithm::ES256 | Algorithm::ES384)
 }
 
@@ -506,7 +506,12 @@ impl JwksCache {
     const MIN_REFETCH: Duration = Duration::from_secs(10);
 
     /// The JWK Set at `url`: from the cache unless `fresh` or older than the configured time.
-    async fn get(&self, url: &str, cfg: &OAuthConfig, fresh: bool) -> Result<String, String> {
+    pub(super) async fn get(
+        &self,
+        url: &str,
+        cfg: &OAuthConfig,
+        fresh: bool,
+    ) -> Result<String, String> {
         let max_age = Duration::from_secs(cfg.jwks_cache_secs);
         // A refetch for an unknown `kid` is asked for by whoever sends an assertion naming the
         // client: at most one per MIN_REFETCH, so bogus assertions cannot make scimd hammer
@@ -1260,10 +1265,23 @@ type CacheKey = (String, Vec<u8>);
 #[derive(Default)]
 pub struct AccessCache {
     entries: Mutex<HashMap<CacheKey, (i64, Lookup)>>,
+    /// External issuers' JWK Sets and the `[oauth]` settings (`service::oauth_external`).
+    pub(super) external: super::oauth_external::External,
 }
 
 impl AccessCache {
     const CAPACITY: usize = 1024;
+
+    pub(super) fn with_oauth(config: OAuthConfig) -> Self {
+        Self {
+            external: super::oauth_external::External::new(config),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn external(&self) -> &super::oauth_external::External {
+        &self.external
+    }
 
     async fn lookup(&self, store: &Store, slug: &str, hash: Vec<u8>) -> Result<Lookup, ScimError> {
         let key = (slug.to_owned(), hash);

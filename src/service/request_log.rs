@@ -1102,7 +1102,10 @@ pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Heal
             let clients = crate::store::oauth::list(c, Some(tenant.id))?
                 .into_iter()
                 .map(|o| (o.id, o.name));
-            for t in tokens.chain(clients) {
+            let issuers = crate::store::oauth::issuers(c, Some(tenant.id))?
+                .into_iter()
+                .map(|i| (i.id, i.name));
+            for t in tokens.chain(clients).chain(issuers) {
                 let t = TokenRef { id: t.0, name: t.1 };
                 let f = rows::token_figures(c, &t.id, &since)?;
                 let (quirks, ignored_attributes, ignored_requests) = profile(c, &t.id)?;

@@ -286,3 +286,89 @@ pub fn record_usage(conn: &Connection, uses: &[super::tokens::Usage]) -> Result<
     }
     Ok(changed)
 }
+
+/// An external authorization server a tenant trusts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IssuerRow {
+    pub id: String,
+    pub tenant_id: i64,
+    pub name: String,
+    pub issuer: String,
+    pub jwks_uri: String,
+    /// The `aud` required; `None`: the tenant's SCIM base URL.
+    pub audience: Option<String>,
+    pub created: String,
+}
+
+const ISSUER_COLUMNS: &str = "id, tenant_id, name, issuer, jwks_uri, audience, created";
+
+fn issuer_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssuerRow> {
+    Ok(IssuerRow {
+        id: r.get(0)?,
+        tenant_id: r.get(1)?,
+        name: r.get(2)?,
+        issuer: r.get(3)?,
+        jwks_uri: r.get(4)?,
+        audience: r.get(5)?,
+        created: r.get(6)?,
+    })
+}
+
+/// Stores a trusted issuer; `Conflict` if the tenant has one of that name or issuer.
+pub fn insert_issuer(conn: &Connection, i: &IssuerRow) -> Result<()> {
+    conn.execute(
+        &format!(
+            "INSERT INTO oauth_issuers ({ISSUER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ),
+        params![
+            i.id,
+            i.tenant_id,
+            i.name,
+            i.issuer,
+            i.jwks_uri,
+            i.audience,
+            i.created
+        ],
+    )?;
+    Ok(())
+}
+
+/// Trusted issuers of one tenant, or of all.
+pub fn issuers(conn: &Connection, tenant_id: Option<i64>) -> Result<Vec<IssuerRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ISSUER_COLUMNS} FROM oauth_issuers WHERE ?1 IS NULL OR tenant_id = ?1 ORDER BY tenant_id, name"
+    ))?;
+    let rows = stmt.query_map([tenant_id], issuer_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every tenant's entry for the issuer `iss`.
+pub fn issuers_named(conn: &Connection, iss: &str) -> Result<Vec<IssuerRow>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {ISSUER_COLUMNS} FROM oauth_issuers WHERE issuer = ?1"
+    ))?;
+    let rows = stmt.query_map([iss], issuer_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes a trusted issuer by id, name or issuer URL; `NotFound` if none matches.
+pub fn remove_issuer(conn: &Connection, wanted: &str, tenant_id: Option<i64>) -> Result<IssuerRow> {
+    let found = conn
+        .prepare(&format!(
+            "SELECT {ISSUER_COLUMNS} FROM oauth_issuers \
+             WHERE (id = ?1 OR name = ?1 OR issuer = ?1) AND (?2 IS NULL OR tenant_id = ?2)"
+        ))?
+        .query_map(params![wanted, tenant_id], issuer_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let [one] = found.as_slice() else {
+        return Err(if found.is_empty() {
+            StoreError::NotFound
+        } else {
+            StoreError::Conflict {
+                index: format!("{} issuers match {wanted}; pass --tenant", found.len()),
+            }
+        });
+    };
+    conn.execute("DELETE FROM oauth_issuers WHERE id = ?1", [&one.id])?;
+    Ok(one.clone())
+}

@@ -959,3 +959,90 @@ async fn token_requests_count_against_the_clients_rate_limit() {
             .is_some_and(|s| s.parse::<u64>().is_ok())
     );
 }
+
+// The optional point: JWT access tokens of an external authorization server the tenant trusts.
+// profile-row: IPSIE-AUTH-7
+#[rocket::async_test]
+async fn jwt_access_tokens_of_a_trusted_issuer_are_checked_against_its_jwks() {
+    use scimd::service::oauth_external as external;
+    let app = TestApp::with(|c| c.oauth.allow_http_jwks = true).await;
+    scimd::service::tenants::create(&app.app().store, "acme", None).expect("tenant");
+    let (url, _) = serve_jwks(fixture("test-only.jwks.json"));
+    let cfg = app.app().config.oauth.clone();
+    external::add(
+        &app.app().store,
+        &cfg,
+        ("default", "corp-idp"),
+        ("https://idp.example", &url, None),
+    )
+    .expect("issuer");
+    let now = scimd::clock::now().unix_timestamp();
+    let token = |claims: Value| {
+        sign(
+            Algorithm::RS256,
+            "test-only-rsa.pem",
+            Some("rsa-1"),
+            &claims,
+        )
+    };
+    let good = json!({"iss": "https://idp.example", "aud": "http://localhost/scim/v2", "sub": "provisioner", "exp": now + 300, "scope": "scim"});
+    assert_eq!(
+        scim_get(&app, "/scim/v2/Users", &token(good.clone()))
+            .await
+            .status,
+        200
+    );
+    let mut scp = good.clone();
+    scp.as_object_mut().expect("o").remove("scope");
+    scp["scp"] = json!(["scim", "openid"]);
+    assert_eq!(
+        scim_get(&app, "/scim/v2/Users", &token(scp)).await.status,
+        200
+    );
+    let refused = |claims: Value| {
+        let t = token(claims);
+        let app = &app;
+        async move {
+            scim_get(app, "/scim/v2/Users", &t)
+                .await
+                .assert_error(401, None)
+        }
+    };
+    let mut v = good.clone();
+    v["scope"] = json!("openid profile");
+    assert!(refused(v).await.contains("lacks the \"scim\" scope"));
+    let mut v = good.clone();
+    v["aud"] = json!("https://other.example");
+    assert!(refused(v).await.contains("wrong audience"));
+    let mut v = good.clone();
+    v["exp"] = json!(now - 600);
+    assert!(refused(v).await.contains("expired"));
+    let mut v = good.clone();
+    v["iss"] = json!("https://rogue.example");
+    assert!(
+        refused(v)
+            .await
+            .contains("not trusted by tenant \"default\"")
+    );
+    let forged = sign(
+        Algorithm::RS256,
+        "test-only-other-rsa.pem",
+        Some("rsa-1"),
+        &good,
+    );
+    assert!(
+        scim_get(&app, "/scim/v2/Users", &forged)
+            .await
+            .assert_error(401, None)
+            .contains("does not verify")
+    );
+    let acme = scim_get(&app, "/t/acme/scim/v2/Users", &token(good.clone()))
+        .await
+        .assert_error(401, None);
+    assert!(
+        acme.contains("trusted by tenant \"default\", not \"acme\""),
+        "{acme}"
+    );
+    external::remove(&app.app().store, None, "corp-idp").expect("remove");
+    assert!(refused(good).await.contains("not trusted"));
+}
