@@ -229,10 +229,40 @@ fn access_token_refused(idp: &str, detail: &str) -> Diagnosis {
     d(title, detail.to_owned(), fix)
 }
 
+/// A SCIM 401 for a JWT access token of an external issuer (`service::oauth_external`).
+fn external_token_refused(idp: &str, detail: &str) -> Diagnosis {
+    let (title, fix) = if detail.contains("not trusted") {
+        ("JWT from an untrusted issuer", "Trust the issuer for this tenant (`scimd oauth issuer add`), or point the IdP at the tenant that trusts it.".to_owned())
+    } else if detail.contains("expired") {
+        (
+            "Expired JWT access token",
+            format!(
+                "{idp} should request a new access token from its authorization server before the old one expires."
+            ),
+        )
+    } else if detail.contains("wrong audience") {
+        ("JWT access token for another audience", "Configure the authorization server to issue tokens for the audience named in the detail, or set --audience on the trusted issuer.".to_owned())
+    } else if detail.contains("scope") {
+        (
+            "JWT access token without the scim scope",
+            format!("Have {idp} request the scim scope."),
+        )
+    } else {
+        (
+            "JWT access token refused",
+            "Read the detail: it names the claim or key at fault.".to_owned(),
+        )
+    };
+    d(title, detail.to_owned(), fix)
+}
+
 fn unauthorized(o: &Observed<'_>, detail: &str) -> Diagnosis {
     let idp = idp_name(o.idp);
     if detail.contains("OAuth access token") || detail.starts_with("OAuth client") {
         return access_token_refused(idp, detail);
+    }
+    if detail.contains("JWT access token") {
+        return external_token_refused(idp, detail);
     }
     if detail.contains("has no Authorization header") {
         d(
@@ -578,6 +608,62 @@ pub const IDPS: [&str; 6] = ["okta", "entra", "onelogin", "jumpcloud", "google",
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oauth_refusals_get_their_own_diagnoses() {
+        let title = |status, path: &str, detail: &str| {
+            diagnose(&Observed {
+                status,
+                path,
+                detail: Some(detail),
+                method: "POST",
+                idp: "entra",
+                ..Observed::default()
+            })
+            .map(|d| d.title)
+            .unwrap_or_default()
+        };
+        assert_eq!(
+            title(
+                401,
+                "/oauth/token",
+                "the client assertion was replayed: its jti \"x\""
+            ),
+            "Replayed client assertion"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/t/a/oauth/token",
+                "wrong audience: the assertion's aud"
+            ),
+            "Client assertion for another audience"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the OAuth access token of client \"e\" expired on 2020"
+            ),
+            "Expired OAuth access token"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the OAuth access token was issued to client \"e\" of tenant \"a\""
+            ),
+            "OAuth access token of another tenant"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the JWT access token's issuer \"x\" is not trusted"
+            ),
+            "JWT from an untrusted issuer"
+        );
+    }
 
     #[test]
     fn user_agents() {
