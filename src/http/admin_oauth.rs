@@ -12,11 +12,20 @@ use super::admin::{Admin, ApiError, Body, TenantScope, blocking, body};
 use super::oauth::Origin;
 use crate::service::OpError;
 use crate::service::oauth::{self, ListedClient, NewClient, Registered, Rotation};
+use crate::service::oauth_external as external;
 use crate::service::tokens::{DEFAULT_OVERLAP, parse_duration};
-use crate::store::oauth::{ClientRow, Method};
+use crate::store::oauth::{ClientRow, IssuerRow, Method};
 
 pub(crate) fn routes() -> Vec<Route> {
-    routes![list_clients, create_client, rotate_client, revoke_client]
+    routes![
+        list_clients,
+        create_client,
+        rotate_client,
+        revoke_client,
+        list_issuers,
+        add_issuer,
+        remove_issuer
+    ]
 }
 
 /// Where a tenant's clients get their tokens: what an IdP's OAuth settings need.
@@ -184,5 +193,61 @@ async fn revoke_client(
     let store = app.store.clone();
     Ok(Json(
         blocking(move || oauth::revoke(&store, Some(&t.0.tenant_slug), &id)).await?,
+    ))
+}
+
+#[get("/tenants/<_>/oauth-issuers")]
+async fn list_issuers(
+    _admin: Admin,
+    t: TenantScope,
+    app: &State<App>,
+) -> Result<Json<Vec<IssuerRow>>, ApiError> {
+    let store = app.store.clone();
+    Ok(Json(
+        blocking(move || external::list(&store, Some(&t.0.tenant_slug))).await?,
+    ))
+}
+
+/// Body of `POST /api/tenants/<slug>/oauth-issuers`.
+#[derive(Deserialize)]
+pub struct NewIssuer {
+    name: String,
+    issuer: String,
+    jwks_uri: String,
+    audience: Option<String>,
+}
+
+#[post("/tenants/<_>/oauth-issuers", data = "<req>")]
+async fn add_issuer(
+    _admin: Admin,
+    t: TenantScope,
+    req: Body<'_, NewIssuer>,
+    app: &State<App>,
+) -> Result<(Status, Json<IssuerRow>), ApiError> {
+    let req = body(req)?;
+    let (store, cfg) = (app.store.clone(), app.config.oauth.clone());
+    let row = blocking(move || {
+        let audience = blank(req.audience);
+        external::add(
+            &store,
+            &cfg,
+            (&t.0.tenant_slug, &req.name),
+            (&req.issuer, &req.jwks_uri, audience.as_deref()),
+        )
+    })
+    .await?;
+    Ok((Status::Created, Json(row)))
+}
+
+#[delete("/tenants/<_>/oauth-issuers/<id>")]
+async fn remove_issuer(
+    _admin: Admin,
+    t: TenantScope,
+    id: String,
+    app: &State<App>,
+) -> Result<Json<IssuerRow>, ApiError> {
+    let store = app.store.clone();
+    Ok(Json(
+        blocking(move || external::remove(&store, Some(&t.0.tenant_slug), &id)).await?,
     ))
 }

@@ -1046,3 +1046,62 @@ async fn jwt_access_tokens_of_a_trusted_issuer_are_checked_against_its_jwks() {
     external::remove(&app.app().store, None, "corp-idp").expect("remove");
     assert!(refused(good).await.contains("not trusted"));
 }
+
+#[rocket::async_test]
+async fn the_admin_api_manages_trusted_issuers() {
+    use crate::admin_api::{api, sign_in};
+    let app = TestApp::new().await;
+    let s = sign_in(&app).await;
+    let body = json!({"name": "corp", "issuer": "https://idp.example", "jwks_uri": "https://idp.example/jwks.json"});
+    let made = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-issuers",
+        Some(body),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.raw);
+    let plain = json!({"name": "lab", "issuer": "https://lab.example", "jwks_uri": "http://lab.example/jwks.json"});
+    let refused = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-issuers",
+        Some(plain),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert!(refused.assert_error(400).contains("oauth.allow_http_jwks"));
+    let listed = api(
+        &app,
+        "GET",
+        "/api/tenants/default/oauth-issuers",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(listed.body[0]["issuer"], "https://idp.example");
+    let gone = api(
+        &app,
+        "DELETE",
+        "/api/tenants/default/oauth-issuers/corp",
+        None,
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 200, "{}", gone.raw);
+    let listed = api(
+        &app,
+        "GET",
+        "/api/tenants/default/oauth-issuers",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(listed.body, json!([]));
+}

@@ -514,7 +514,14 @@ async function main() {
       const row = page.locator('tr:has(th:has-text("entra-oauth"))');
       await row.waitFor();
       eq((await page.textContent('#oauth-endpoints')).includes(`${base}/t/acme/oauth/token`), true, 'the Tokens page shows the token endpoint');
+      await page.fill('#iss-name', 'corp-idp');
+      await page.fill('#iss-issuer', 'https://idp.example');
+      await page.fill('#iss-jwks', 'https://idp.example/jwks.json');
+      await page.click('button:text("Trust issuer")');
+      await page.waitForSelector('section[aria-labelledby=oauth-issuers] th:text("corp-idp")');
       await inspect(page, 'tokens-oauth');
+      await page.click('button[aria-label="Remove corp-idp"]');
+      await page.waitForSelector('section[aria-labelledby=oauth-issuers] th:text("corp-idp")', { state: 'detached' });
       await row.locator('button:text("Revoke…")').click();
       await row.locator('button:text("Revoke now")').click();
       await page.waitForSelector('tr:has(th:has-text("entra-oauth")) .badge:text("revoked")');

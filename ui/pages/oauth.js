@@ -95,6 +95,47 @@ function ClientRow({ slug, c, onChanged, onShown }) {
   </tr>`;
 }
 
+/** External authorization servers whose JWT access tokens the tenant accepts. */
+export function TrustedIssuers({ slug }) {
+  const list = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/oauth-issuers`), [slug]);
+  const [form, setForm] = useState({ name: '', issuer: '', jwks_uri: '', audience: '' });
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  const add = async (e) => {
+    e.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const row = await api('POST', `/api/tenants/${enc(slug)}/oauth-issuers`, { ...form, audience: form.audience.trim() || undefined });
+      announce(`Tenant ${slug} now accepts JWT access tokens of ${row.name}`);
+      setForm({ name: '', issuer: '', jwks_uri: '', audience: '' });
+      list.reload();
+    } catch (err) { setError(err); } finally { setBusy(false); }
+  };
+  const remove = async (row) => {
+    setError(null);
+    try { await api('DELETE', `/api/tenants/${enc(slug)}/oauth-issuers/${enc(row.id)}`); announce(`Issuer ${row.name} removed`); list.reload(); } catch (err) { setError(err); }
+  };
+  const rows = list.data || [];
+  return html`<section class="card" aria-labelledby="oauth-issuers">
+    <h2 id="oauth-issuers">Trusted authorization servers</h2>
+    <p class="muted">JWT access tokens signed by these issuers are accepted when their audience is this tenant's SCIM base URL (or the audience given) and their scope includes “scim”.</p>
+    <form class="row" onSubmit=${add}>
+      <div class="field"><label for="iss-name">Name</label><input id="iss-name" required value=${form.name} onInput=${set('name')} placeholder="corp-idp" /></div>
+      <div class="field"><label for="iss-issuer">Issuer (iss)</label><input id="iss-issuer" required value=${form.issuer} onInput=${set('issuer')} placeholder="https://idp.example.com" /></div>
+      <div class="field"><label for="iss-jwks">JWKS URL</label><input id="iss-jwks" type="url" required value=${form.jwks_uri} onInput=${set('jwks_uri')} placeholder="https://idp.example.com/jwks.json" /></div>
+      <div class="field"><label for="iss-aud">Audience (optional)</label><input id="iss-aud" value=${form.audience} onInput=${set('audience')} /></div>
+      <div class="field actions"><button class="btn primary" type="submit" disabled=${busy}>Trust issuer</button></div>
+    </form>
+    <${ErrorBox} error=${error || list.error} title="That did not work" />
+    ${rows.length > 0 && html`<${TableWrap} label="Trusted authorization servers"><table class="stack">
+      <thead><tr><th scope="col">Name</th><th scope="col">Issuer</th><th scope="col">JWKS URL</th><th scope="col">Audience</th><th scope="col">Actions</th></tr></thead>
+      <tbody>${rows.map((r) => html`<tr key=${r.id}><th scope="row">${r.name}</th><td data-label="Issuer" class="mono">${r.issuer}</td><td data-label="JWKS URL" class="mono">${r.jwks_uri}</td><td data-label="Audience">${r.audience || 'the SCIM base URL'}</td>
+        <td class="actions-cell" data-label="Actions"><button type="button" class="btn small danger" onClick=${() => remove(r)} aria-label=${`Remove ${r.name}`}>Remove</button></td></tr>`)}</tbody>
+    </table><//>`}
+  </section>`;
+}
+
 /** The OAuth section of the Tokens page. */
 export function OAuthClients({ slug }) {
   const list = useLoad(() => api('GET', `/api/tenants/${enc(slug)}/oauth-clients`), [slug]);

@@ -1,6 +1,6 @@
 // Tokens of one tenant: create (secret shown once), list with last use and expiry, revoke,
 // rotate with an overlap during which both the old and the new token work.
-import { OAuthClients } from './oauth.js';
+import { OAuthClients, TrustedIssuers } from './oauth.js';
 import { html, useState, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
 
 const EXPIRY = [['', 'Never'], ['30d', '30 days'], ['90d', '90 days'], ['365d', '1 year']];
@@ -115,5 +115,6 @@ export function Tokens({ slug }) {
             <tbody>${tokens.map((t) => html`<${Row} key=${t.id} slug=${slug} t=${t} onChanged=${list.reload} onIssued=${onIssued} />`)}</tbody>
           </table><//>`}
     </section>
-    <${OAuthClients} slug=${slug} />`;
+    <${OAuthClients} slug=${slug} />
+    <${TrustedIssuers} slug=${slug} />`;
 }
