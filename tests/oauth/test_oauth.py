@@ -19,6 +19,7 @@ Usage: test_oauth.py PATH_TO_SCIMD FIXTURES_DIR
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -158,6 +159,8 @@ def main():
     finally:
         s.stop()
         jwks.shutdown()
+        if not failures:
+            shutil.rmtree(work, ignore_errors=True)
     if failures:
         print(f"\n{len(failures)} failed:\n  " + "\n  ".join(failures))
         sys.exit(1)
