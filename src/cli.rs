@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+mod oauth;
 mod webhook;
 
 use crate::clock;
@@ -111,6 +112,9 @@ pub enum Command {
     /// Manage webhooks: push a tenant's events to an HTTPS endpoint, signed (Standard Webhooks).
     #[command(subcommand)]
     Webhook(webhook::WebhookCommand),
+    /// OAuth 2.0 clients of a tenant's token endpoint (client credentials, private_key_jwt).
+    #[command(subcommand)]
+    Oauth(oauth::OauthCommand),
     /// Print every user and group of a tenant as JSON lines (one SCIM resource a line, as GET
     /// returns it, no secrets), consistent as of one commit, for audits and migrations.
     Export {
@@ -446,6 +450,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Log(cmd) => open(&config).and_then(|store| log(&store, cmd)),
         Command::Events(cmd) => open(&config).and_then(|store| events(&store, cmd)),
         Command::Webhook(cmd) => open(&config).and_then(|store| webhook::run(&store, &config, cmd)),
+        Command::Oauth(cmd) => open(&config).and_then(|store| oauth::run(&store, &config, cmd)),
         Command::Export { tenant } => {
             open(&config).and_then(|store| export(&store, &config, &tenant))
         }

@@ -38,6 +38,7 @@ pub struct Config {
     pub deletion: DeletionConfig,
     pub metrics: MetricsConfig,
     pub ldap: LdapConfig,
+    pub oauth: OAuthConfig,
     /// A separate listener for the web UI, its API and `/metrics`; unset, one listener serves
     /// everything.
     pub admin: Option<AdminConfig>,
@@ -396,6 +397,61 @@ pub struct MetricsConfig {
     pub token: Option<String>,
 }
 
+// ---- [oauth] (issue 28) ----
+
+/// `[oauth]`: the per-tenant OAuth 2.0 token endpoint (client credentials, `service::oauth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Lifetime of an issued access token, in seconds.
+    pub access_token_lifetime_secs: u64,
+    /// Longest a `private_key_jwt` assertion may live (`exp` minus now, and minus `iat`): its
+    /// `jti` is remembered until it expires, so this bounds that memory too.
+    pub max_assertion_lifetime_secs: u64,
+    /// Access tokens kept per client; issuing one more forgets the oldest.
+    pub max_tokens_per_client: u32,
+    /// How long a client's JWKS fetched from its `jwks_uri` is reused.
+    pub jwks_cache_secs: u64,
+    /// Largest JWKS document read from a `jwks_uri`.
+    pub max_jwks_bytes: usize,
+    /// Accept `http://` JWKS URLs (a lab); otherwise only `https://`.
+    pub allow_http_jwks: bool,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_lifetime_secs: 3600,
+            max_assertion_lifetime_secs: 3600,
+            max_tokens_per_client: 100,
+            jwks_cache_secs: 300,
+            max_jwks_bytes: 65536,
+            allow_http_jwks: false,
+        }
+    }
+}
+
+impl OAuthConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.access_token_lifetime_secs == 0
+            || self.max_assertion_lifetime_secs == 0
+            || self.max_tokens_per_client == 0
+            || self.max_jwks_bytes < 1024
+        {
+            return Err(ConfigError::Invalid(
+                "oauth.access_token_lifetime_secs, max_assertion_lifetime_secs and max_tokens_per_client must be at least 1, oauth.max_jwks_bytes at least 1024".into(),
+            ));
+        }
+        if self.access_token_lifetime_secs > 86400 {
+            return Err(ConfigError::Invalid(format!(
+                "oauth.access_token_lifetime_secs = {} is over a day; access tokens are meant to be short-lived (the default is 3600)",
+                self.access_token_lifetime_secs
+            )));
+        }
+        Ok(())
+    }
+}
+
 // ---- [ldap] (issue 24) ----
 
 /// `[ldap]`: the read-only LDAP directory (`src/ldap/`), off by default.
@@ -749,6 +805,7 @@ impl Default for Config {
             deletion: DeletionConfig::default(),
             metrics: MetricsConfig::default(),
             ldap: LdapConfig::default(),
+            oauth: OAuthConfig::default(),
             admin: None,
             adjusted: Vec::new(),
         }
@@ -844,6 +901,7 @@ impl Config {
                 w.max_backlog_age_secs, w.retry_for_secs
             )));
         }
+        self.oauth.validate()?;
         if self.deletion.batch_rows == 0 || self.deletion.max_restore_ids == 0 {
             return Err(ConfigError::Invalid(
                 "deletion.batch_rows and deletion.max_restore_ids must be at least 1".into(),

@@ -6,6 +6,7 @@ mod admin_browse;
 mod admin_deleted;
 mod admin_ldap;
 mod admin_log;
+mod admin_oauth;
 mod admin_security;
 mod admin_settings;
 mod admin_webhooks;
@@ -20,6 +21,7 @@ mod fallback;
 mod health;
 mod metrics;
 mod no_store;
+mod oauth;
 mod probe;
 mod query;
 mod request_log;
@@ -83,6 +85,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Public, "/scim/v2", fallback::routes),
     (Side::Public, "/", health::routes),
     (Side::Public, "/", events::routes),
+    (Side::Public, "/", oauth::routes),
     (Side::Admin, "/api", admin::routes),
     (Side::Admin, "/api", admin_browse::routes),
     (Side::Admin, "/api", admin_settings::routes),
@@ -91,6 +94,7 @@ const ROUTE_GROUPS: &[Group<Route>] = &[
     (Side::Admin, "/api", admin_deleted::routes),
     (Side::Admin, "/api", admin_ldap::routes),
     (Side::Admin, "/api", admin_security::routes),
+    (Side::Admin, "/api", admin_oauth::routes),
     (Side::Admin, "/", metrics::routes),
     (Side::Admin, "/", crate::ui::routes),
 ];
@@ -135,6 +139,7 @@ pub struct Shared {
     rate: Arc<RateLimiter>,
     logins: Arc<LoginLimiter>,
     webhooks: Arc<Delivery>,
+    jwks: Arc<crate::service::oauth::JwksCache>,
 }
 
 impl Shared {
@@ -156,9 +161,10 @@ impl Shared {
         let webhooks = Arc::new(Delivery::new(app.store.clone(), config.webhooks.clone()));
         Ok(Self {
             webhooks,
+            jwks: Arc::default(),
             log: Arc::new(log),
             usage: Arc::default(),
-            tokens: Arc::default(),
+            tokens: Arc::new(TokenCache::with_oauth(config.oauth.clone())),
             metrics: Arc::new(metrics::Metrics::new()),
             rate: Arc::default(),
             logins: Arc::new(logins),
@@ -177,6 +183,7 @@ impl Shared {
             .manage(self.rate)
             .manage(self.logins)
             .manage(self.webhooks)
+            .manage(self.jwks)
     }
 }
 
@@ -450,7 +457,7 @@ impl Fairing for TenantPrefix {
         };
         let (slug, tail) = rest.split_once('/').unwrap_or((rest, ""));
         let under = |root: &str| tail == root || tail.starts_with(&format!("{root}/"));
-        if !(under("scim/v2") || under("events")) || slug.is_empty() {
+        if !(under("scim/v2") || under("events") || under("oauth")) || slug.is_empty() {
             return;
         }
         let rewritten = match req.uri().query() {

@@ -115,6 +115,14 @@ pub fn keep_response_body(req: &Request<'_>, body: &Bytes) {
     }
 }
 
+/// A response whose body the log must not keep (a token response holds the access token).
+struct Withheld(bool);
+
+/// Keeps this response's body out of the request log.
+pub fn withhold_response_body(req: &Request<'_>) {
+    req.local_cache(|| Withheld(true));
+}
+
 /// Copies the response body into the capture: the body its responder rendered, or else (a
 /// responder that does not hand its body to the log) read back and put back.
 async fn capture_response(
@@ -124,7 +132,7 @@ async fn capture_response(
     cap: usize,
 ) {
     let size = res.body().preset_size();
-    if size == Some(0) {
+    if size == Some(0) || req.local_cache(|| Withheld(false)).0 {
         return;
     }
     // No fairing of scimd replaces a body, so a body of the rendered size is the rendered one.
@@ -147,7 +155,8 @@ async fn capture_response(
 
 fn is_scim(path: &str) -> bool {
     // Without the leading slash, so that a tenant's tail is checked without a copy.
-    let scim = |p: &str| p == "scim/v2" || p.starts_with("scim/v2/");
+    // The OAuth token endpoint is logged like the SCIM API: its refusals are diagnoses.
+    let scim = |p: &str| p == "scim/v2" || p.starts_with("scim/v2/") || p == "oauth/token";
     if path.strip_prefix('/').is_some_and(scim) {
         return true;
     }

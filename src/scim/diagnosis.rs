@@ -63,6 +63,9 @@ fn d(title: &str, explanation: impl Into<String>, fix: impl Into<String>) -> Dia
 /// The catalogue entry for a request, or `None` for a success with nothing to note.
 pub fn diagnose(o: &Observed<'_>) -> Option<Diagnosis> {
     let detail = o.detail.unwrap_or_default();
+    if o.status >= 400 && o.path.ends_with("/oauth/token") {
+        return Some(oauth_refusal(o, detail));
+    }
     match o.status {
         200..=399 => quirk(o),
         401 => Some(unauthorized(o, detail)),
@@ -144,8 +147,130 @@ fn not_supported(o: &Observed<'_>, detail: &str) -> Diagnosis {
     )
 }
 
+/// A refusal of the OAuth token endpoint (RFC 6749 §5.2), by its description.
+fn oauth_refusal(o: &Observed<'_>, detail: &str) -> Diagnosis {
+    let idp = idp_name(o.idp);
+    let (title, fix) = if detail.contains("was replayed") {
+        (
+            "Replayed client assertion",
+            format!(
+                "{idp} (or someone holding a copy) sent a private_key_jwt assertion a second time. Each assertion must carry a new jti; if it is not {idp}, rotate the client's keys."
+            ),
+        )
+    } else if detail.contains("wrong audience") {
+        (
+            "Client assertion for another audience",
+            format!(
+                "Set the audience (token endpoint URL) in {idp}'s OAuth settings to the URL named in the detail."
+            ),
+        )
+    } else if detail.contains("was revoked on") {
+        (
+            "Revoked OAuth client",
+            format!(
+                "Register a new OAuth client (`scimd oauth client add`) and put its client id and secret into {idp}."
+            ),
+        )
+    } else if detail.contains("belongs to tenant") {
+        (
+            "OAuth client used on another tenant's token endpoint",
+            format!("Set {idp}'s token endpoint to the URL named in the detail."),
+        )
+    } else if detail.contains("secret is wrong") || detail.contains("previous secret stopped") {
+        (
+            "Wrong client secret",
+            format!(
+                "Paste the client secret from `scimd oauth client add` or `rotate` into {idp}."
+            ),
+        )
+    } else if detail.contains("assertion") {
+        (
+            "Client assertion refused",
+            "Fix the client's assertion as the detail says (iss and sub = client id, aud = token endpoint, short exp, a new jti, signed with a registered key).".to_owned(),
+        )
+    } else if detail.contains("is not known") {
+        (
+            "Unknown OAuth client",
+            format!(
+                "Copy the client id of a client of this tenant (`scimd oauth client list`) into {idp}."
+            ),
+        )
+    } else {
+        (
+            "Token request refused",
+            "Read the detail: it names the parameter and the fix.".to_owned(),
+        )
+    };
+    d(title, detail.to_owned(), fix)
+}
+
+/// A SCIM 401 for an OAuth access token (`service::oauth`).
+fn access_token_refused(idp: &str, detail: &str) -> Diagnosis {
+    let (title, fix) = if detail.contains("was revoked on") {
+        (
+            "OAuth client revoked",
+            format!(
+                "Register a new OAuth client and put its credentials into {idp}; the revoked client's tokens ended at once."
+            ),
+        )
+    } else if detail.contains("expired on") {
+        (
+            "Expired OAuth access token",
+            format!(
+                "{idp} should request a new access token when the old one expires; check its token endpoint and client credentials, or raise oauth.access_token_lifetime_secs."
+            ),
+        )
+    } else if detail.contains("issued to client") {
+        (
+            "OAuth access token of another tenant",
+            format!(
+                "Point {idp} at the SCIM URL named in the detail, or use the token endpoint of this tenant."
+            ),
+        )
+    } else {
+        (
+            "Unknown OAuth access token",
+            format!("Let {idp} request a new token from this tenant's token endpoint."),
+        )
+    };
+    d(title, detail.to_owned(), fix)
+}
+
+/// A SCIM 401 for a JWT access token of an external issuer (`service::oauth_external`).
+fn external_token_refused(idp: &str, detail: &str) -> Diagnosis {
+    let (title, fix) = if detail.contains("not trusted") {
+        ("JWT from an untrusted issuer", "Trust the issuer for this tenant (`scimd oauth issuer add`), or point the IdP at the tenant that trusts it.".to_owned())
+    } else if detail.contains("expired") {
+        (
+            "Expired JWT access token",
+            format!(
+                "{idp} should request a new access token from its authorization server before the old one expires."
+            ),
+        )
+    } else if detail.contains("wrong audience") {
+        ("JWT access token for another audience", "Configure the authorization server to issue tokens for the audience named in the detail, or set --audience on the trusted issuer.".to_owned())
+    } else if detail.contains("scope") {
+        (
+            "JWT access token without the scim scope",
+            format!("Have {idp} request the scim scope."),
+        )
+    } else {
+        (
+            "JWT access token refused",
+            "Read the detail: it names the claim or key at fault.".to_owned(),
+        )
+    };
+    d(title, detail.to_owned(), fix)
+}
+
 fn unauthorized(o: &Observed<'_>, detail: &str) -> Diagnosis {
     let idp = idp_name(o.idp);
+    if detail.contains("OAuth access token") || detail.starts_with("OAuth client") {
+        return access_token_refused(idp, detail);
+    }
+    if detail.contains("JWT access token") {
+        return external_token_refused(idp, detail);
+    }
     if detail.contains("has no Authorization header") {
         d(
             "No token sent",
@@ -512,6 +637,62 @@ pub const IDPS: [&str; 6] = ["okta", "entra", "onelogin", "jumpcloud", "google",
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn oauth_refusals_get_their_own_diagnoses() {
+        let title = |status, path: &str, detail: &str| {
+            diagnose(&Observed {
+                status,
+                path,
+                detail: Some(detail),
+                method: "POST",
+                idp: "entra",
+                ..Observed::default()
+            })
+            .map(|d| d.title)
+            .unwrap_or_default()
+        };
+        assert_eq!(
+            title(
+                401,
+                "/oauth/token",
+                "the client assertion was replayed: its jti \"x\""
+            ),
+            "Replayed client assertion"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/t/a/oauth/token",
+                "wrong audience: the assertion's aud"
+            ),
+            "Client assertion for another audience"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the OAuth access token of client \"e\" expired on 2020"
+            ),
+            "Expired OAuth access token"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the OAuth access token was issued to client \"e\" of tenant \"a\""
+            ),
+            "OAuth access token of another tenant"
+        );
+        assert_eq!(
+            title(
+                401,
+                "/scim/v2/Users",
+                "the JWT access token's issuer \"x\" is not trusted"
+            ),
+            "JWT from an untrusted issuer"
+        );
+    }
 
     #[test]
     fn user_agents() {

@@ -12,6 +12,8 @@ pub mod extensions;
 pub mod history;
 pub mod ldap;
 pub mod members;
+pub mod oauth;
+pub mod oauth_external;
 pub mod passwords;
 pub mod rate_limit;
 pub mod request_log;

@@ -583,8 +583,10 @@ fn resource_of(path: &str) -> (Option<&'static str>, Option<Cow<'_, str>>) {
 #[derive(Default, serde::Deserialize)]
 struct ResponseFields {
     id: Option<String>,
-    #[serde(rename = "scimType")]
+    // The token endpoint's errors are RFC 6749 §5.2 `error` and `error_description`.
+    #[serde(rename = "scimType", alias = "error")]
     scim_type: Option<String>,
+    #[serde(alias = "error_description")]
     detail: Option<String>,
 }
 
@@ -1093,7 +1095,18 @@ pub fn health(store: &Store, log: &RequestLog, tenant_slug: &str) -> Result<Heal
                 return Ok(None);
             };
             let mut out = Vec::new();
-            for t in crate::store::tokens::list(c, Some(tenant.id))? {
+            let tokens = crate::store::tokens::list(c, Some(tenant.id))?
+                .into_iter()
+                .map(|t| (t.id, t.name));
+            // OAuth clients are integrations too: the log names them like tokens.
+            let clients = crate::store::oauth::list(c, Some(tenant.id))?
+                .into_iter()
+                .map(|o| (o.id, o.name));
+            let issuers = crate::store::oauth::issuers(c, Some(tenant.id))?
+                .into_iter()
+                .map(|i| (i.id, i.name));
+            for t in tokens.chain(clients).chain(issuers) {
+                let t = TokenRef { id: t.0, name: t.1 };
                 let f = rows::token_figures(c, &t.id, &since)?;
                 let (quirks, ignored_attributes, ignored_requests) = profile(c, &t.id)?;
                 out.push(TokenHealth {

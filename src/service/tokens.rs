@@ -382,6 +382,22 @@ pub async fn authenticate(
             scheme, credential,
         ))));
     }
+    // The second kind of credential: an access token from the tenant's OAuth token endpoint.
+    if credential.starts_with(super::oauth::ACCESS_PREFIX) {
+        return super::oauth::authenticate_access(store, &cache.access, slug, credential, origin)
+            .await;
+    }
+    // The third: a JWT access token of an external authorization server the tenant trusts.
+    if !credential.starts_with(TOKEN_PREFIX) && credential.split('.').count() == 3 {
+        return super::oauth_external::authenticate(
+            store,
+            cache.access.external(),
+            slug,
+            credential,
+            origin,
+        )
+        .await;
+    }
     if !credential.starts_with(TOKEN_PREFIX)
         || credential.len() != TOKEN_PREFIX.len() + SECRET_BYTES * 2
         || credential.contains(char::is_whitespace)
@@ -508,6 +524,8 @@ struct Lookup {
 #[derive(Default)]
 pub struct TokenCache {
     entries: std::sync::Mutex<std::collections::HashMap<(String, Vec<u8>), Cached>>,
+    /// OAuth access tokens' lookups (`service::oauth`).
+    access: super::oauth::AccessCache,
 }
 
 struct Cached {
@@ -516,6 +534,14 @@ struct Cached {
 }
 
 impl TokenCache {
+    /// A cache whose OAuth checks fetch JWK Sets under `[oauth]`'s settings.
+    pub fn with_oauth(config: crate::config::OAuthConfig) -> Self {
+        Self {
+            access: super::oauth::AccessCache::with_oauth(config),
+            ..Self::default()
+        }
+    }
+
     /// Entries kept at most; only known tokens are cached, so this is never reached in use.
     const CAPACITY: usize = 1024;
 

@@ -76,6 +76,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../migrations/0014_add_secure_defaults.sql"),
     ),
     (
+        15,
+        "0015_create_oauth",
+        include_str!("../../migrations/0015_create_oauth.sql"),
+    ),
+    (
         16,
         "0016_drop_events_by_resource",
         include_str!("../../migrations/0016_drop_events_by_resource.sql"),

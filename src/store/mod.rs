@@ -15,6 +15,7 @@ pub mod ldap;
 pub mod maintenance;
 pub mod members;
 mod migrate;
+pub mod oauth;
 pub mod request_log;
 pub mod resources;
 pub mod tenants;

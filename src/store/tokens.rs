@@ -251,5 +251,7 @@ pub fn record_usage(conn: &Connection, uses: &[Usage]) -> Result<usize> {
     for u in uses {
         changed += stmt.execute(params![u.token_id, u.at, u.ip, u.agent])?;
     }
+    // OAuth clients are counted like tokens (their ids are uuids too, never a token's).
+    changed += super::oauth::record_usage(conn, uses)?;
     Ok(changed)
 }

@@ -22,6 +22,7 @@ mod fuzz;
 mod groups;
 mod isolation;
 mod ldap;
+mod oauth;
 mod okta;
 mod others;
 mod packaging;

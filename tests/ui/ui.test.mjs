@@ -506,6 +506,52 @@ async function main() {
       await both('activity', '/ui/t/acme/activity');
     });
 
+    await step('Entra OAuth guide (issue 28): a client registered on the spot, the exact values, a token that works; the Tokens page lists and revokes it', async () => {
+      await page.goto('/ui/t/acme/setup/entra');
+      await page.waitForSelector('#setup-auth');
+      await page.check('input[name=setup-auth][value=oauth]');
+      await page.waitForSelector('#setup-oauth-values > div');
+      const read = () => page.$$eval('#setup-oauth-values > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('dt').textContent.trim(), (d.querySelector('dd code') || d.querySelector('dd')).textContent.trim()])));
+      let v = await read();
+      eq(v['Tenant URL'], `${base}/t/acme/scim/v2`, 'Entra OAuth: tenant URL');
+      eq(v['Token Endpoint'], `${base}/t/acme/oauth/token`, 'Entra OAuth: token endpoint');
+      assert(v['Client Secret'].includes('from the step above'), 'secret placeholder before a client exists');
+      assert((await page.textContent('main')).includes('OAuth2 Client Credentials Grant'), 'names Entra\'s authentication method');
+      await page.fill('#setup-oc-name', 'entra-oauth');
+      await page.click('button:text("Register client")');
+      await page.waitForSelector('#client-secret');
+      v = await read();
+      assert(v['Client Secret'].startsWith('scimcs_'), `the secret is shown: ${v['Client Secret']}`);
+      assert(v['Client Identifier'].startsWith('scimd-'), `the client id is shown: ${v['Client Identifier']}`);
+      await inspect(page, 'setup-entra-oauth');
+      // Entra's token request (client_secret_post), then a SCIM call with the access token.
+      const got = await fetch(`${base}/t/acme/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ grant_type: 'client_credentials', client_id: v['Client Identifier'], client_secret: v['Client Secret'] }) });
+      eq(got.status, 200, 'token request with the values shown');
+      const access = (await got.json()).access_token;
+      eq((await scim(base, access, 'GET', '/t/acme/scim/v2/Users?count=1')).status, 200, 'SCIM with the access token');
+      await page.goto('/ui/t/acme/setup/okta');
+      await page.check('input[name=setup-auth][value=oauth]');
+      assert((await page.textContent('#okta-oauth')).includes('authorization code'), 'the Okta OAuth guide says why it cannot use client credentials');
+      await page.goto('/ui/t/acme/tokens');
+      const row = page.locator('tr:has(th:has-text("entra-oauth"))');
+      await row.waitFor();
+      eq((await page.textContent('#oauth-endpoints')).includes(`${base}/t/acme/oauth/token`), true, 'the Tokens page shows the token endpoint');
+      await page.fill('#iss-name', 'corp-idp');
+      await page.fill('#iss-issuer', 'https://idp.example');
+      await page.fill('#iss-jwks', 'https://idp.example/jwks.json');
+      await page.click('button:text("Trust issuer")');
+      await page.waitForSelector('section[aria-labelledby=oauth-issuers] th:text("corp-idp")');
+      await inspect(page, 'tokens-oauth');
+      await page.click('button[aria-label="Remove corp-idp"]');
+      await page.waitForSelector('section[aria-labelledby=oauth-issuers] th:text("corp-idp")', { state: 'detached' });
+      await row.locator('button:text("Revoke…")').click();
+      await row.locator('button:text("Revoke now")').click();
+      await page.waitForSelector('tr:has(th:has-text("entra-oauth")) .badge:text("revoked")');
+      const after = await scim(base, access, 'GET', '/t/acme/scim/v2/Users?count=1');
+      eq(after.status, 401, 'a revoked client\'s token is refused');
+      assert(after.body.detail.includes('was revoked'), `401 detail: ${after.body.detail}`);
+    });
+
     await step('dashboard: base URL per tenant, token status, health per IdP', async () => {
       await page.click('nav[aria-label=Main] a:text("Dashboard")');
       const acme = page.locator('section.tenantcard:has(h2:has-text("Acme Corp"))');

@@ -2,6 +2,7 @@
 // created on the spot, then "waiting for first request…" that turns green when it arrives.
 import { html, useState, useEffect, api, enc, qs, instance, scimBase, tenantPath, Time, Badge, CopyField, PageTitle, IDPS, guessIdp, idpName, Reachability } from '../lib.js';
 import { CreateToken, SecretPanel } from './tokens.js';
+import { OAuthSetup } from './oauth.js';
 
 const TOKEN = '(the token you create below)';
 
@@ -110,6 +111,8 @@ export function Setup({ slug, idp }) {
   const [issued, setIssued] = useState(null);
   const [suggested, setSuggested] = useState(null);
   const [since] = useState(() => new Date().toISOString());
+  // Entra and Okta can also authenticate with OAuth 2.0 (issue 28).
+  const [auth, setAuth] = useState('token');
   useEffect(() => { instance().then((i) => setOrigin(i.origin)); }, []);
   useEffect(() => setIssued(null), [idp, slug]);
   const known = IDPS.find((i) => i.id === idp) || IDPS[0];
@@ -129,8 +132,13 @@ export function Setup({ slug, idp }) {
     <nav aria-label="Identity providers" class="tabs"><ul>${IDPS.map((i) => html`<li><a href=${tenantPath(slug, `setup/${i.id}`)} aria-current=${i.id === known.id ? 'page' : undefined}>${i.name}</a></li>`)}</ul></nav>
     ${origin && html`
     <${Reachability} base=${base} />
+    ${(known.id === 'entra' || known.id === 'okta') && html`<fieldset class="row" id="setup-auth"><legend>Authentication</legend>
+      <label><input type="radio" name="setup-auth" value="token" checked=${auth === 'token'} onChange=${() => setAuth('token')} /> Bearer token</label>
+      <label><input type="radio" name="setup-auth" value="oauth" checked=${auth === 'oauth'} onChange=${() => setAuth('oauth')} /> OAuth 2.0 client credentials</label>
+    </fieldset>`}
     <ol class="steps">
       <li><h2>Open the provisioning settings</h2><p>${g.where}</p></li>
+      ${auth === 'oauth' && (known.id === 'entra' || known.id === 'okta') ? html`<${OAuthSetup} slug=${slug} idp=${known.id} base=${base} suggested=${suggested} />` : html`
       <li><h2>Create a token for ${known.name}</h2>
         ${issued ? html`<${SecretPanel} issued=${issued} />` : suggested && html`<${CreateToken} key=${suggested} slug=${slug} defaultName=${suggested} idPrefix="setup-tok" forIdp=${true} onCreated=${setIssued} />`}
       </li>
@@ -145,7 +153,7 @@ export function Setup({ slug, idp }) {
         <h3>Attribute mappings</h3>
         <table class="compact"><thead><tr><th scope="col">scimd (SCIM attribute)</th><th scope="col">${known.name} attribute</th></tr></thead>
           <tbody>${g.mappings.map(([a, b]) => html`<tr><td class="mono">${a}</td><td>${b}</td></tr>`)}</tbody></table>
-      </li>
+      </li>`}
       <li><h2>Test and turn it on</h2><p>${g.after}</p></li>
       <li><h2>First request</h2><${Waiting} slug=${slug} idp=${known.id} since=${since} tokenId=${issued && issued.token.id} /></li>
     </ol>`}`;

@@ -1,5 +1,6 @@
 // Tokens of one tenant: create (secret shown once), list with last use and expiry, revoke,
 // rotate with an overlap during which both the old and the new token work.
+import { OAuthClients, TrustedIssuers } from './oauth.js';
 import { html, useState, useEffect, api, enc, useLoad, Time, ErrorBox, Loading, Empty, Badge, CopyButton, TableWrap, PageTitle, announce, daysUntil, tenantPath } from '../lib.js';
 import { security, parseRanges } from './security.js';
 
@@ -155,5 +156,7 @@ export function Tokens({ slug }) {
             <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Last used</th><th scope="col">Expires</th><th scope="col">Allowed from</th><th scope="col">Created</th><th scope="col">Actions</th></tr></thead>
             <tbody>${tokens.map((t) => html`<${Row} key=${t.id} slug=${slug} t=${t} onChanged=${list.reload} onIssued=${onIssued} />`)}</tbody>
           </table><//>`}
-    </section>`;
+    </section>
+    <${OAuthClients} slug=${slug} />
+    <${TrustedIssuers} slug=${slug} />`;
 }
