@@ -1115,6 +1115,19 @@ fn tenant(store: &Store, config: &Config, cmd: TenantCommand) -> Result<(), Stri
                 }
             )?;
             out!(
+                "  credentials {}",
+                match (s.require_oauth, s.require_private_key_jwt) {
+                    (false, false) => "SCIM tokens and OAuth access tokens",
+                    (true, false) => "OAuth access tokens only (require_oauth = true)",
+                    (false, true) => {
+                        "SCIM tokens and OAuth access tokens; OAuth clients sign assertions (require_private_key_jwt = true)"
+                    }
+                    (true, true) => {
+                        "OAuth access tokens only, clients sign assertions (require_oauth, require_private_key_jwt)"
+                    }
+                }
+            )?;
+            out!(
                 "  profile     {}",
                 if s.interop_profile {
                     "SCIM Interoperability Profile (interop_profile = true; strict implied)"

@@ -271,7 +271,17 @@ fn unauthorized(o: &Observed<'_>, detail: &str) -> Diagnosis {
     if detail.contains("JWT access token") {
         return external_token_refused(idp, detail);
     }
-    if detail.contains("has no Authorization header") {
+    if detail.contains("require_oauth") {
+        d(
+            "SCIM token on a tenant that takes only OAuth",
+            format!(
+                "{idp} sent a SCIM bearer token, and this tenant takes only OAuth access tokens. {detail}"
+            ),
+            format!(
+                "In {idp}'s provisioning settings choose OAuth client credentials with the values on the Setup page, or set the tenant's require_oauth setting to false."
+            ),
+        )
+    } else if detail.contains("has no Authorization header") {
         d(
             "No token sent",
             "The request carried no Authorization header, so scimd cannot tell which integration sent it.",

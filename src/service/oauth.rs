@@ -919,6 +919,13 @@ async fn authenticate_client(
         ))
         .of(&client)));
     }
+    if super::settings::requires_private_key_jwt(tenant) {
+        return Err(mark(OAuthError::client(format!(
+            "tenant \"{}\" takes no client secrets (tenant setting require_private_key_jwt = true): register a client with a key instead of OAuth client \"{}\" (`scimd oauth client add --method private-key-jwt --jwks-uri URL` or `--public-key FILE`) and send a signed client_assertion, or set require_private_key_jwt = false",
+            tenant.slug, client.name
+        ))
+        .of(&client)));
+    }
     let hash = hash_secret(&secret);
     let now = clock::timestamp(clock::now());
     let current = client

@@ -31,6 +31,13 @@ pub struct TenantSettings {
     /// carrying one is refused and /Schemas leaves it out: IPSIE's successor profile forbids
     /// accepting passwords, at the price of LDAP binds for this tenant's users.
     pub accept_password: bool,
+    /// Refuse SCIM bearer tokens on the tenant's SCIM API: only OAuth access tokens (from the
+    /// tenant's token endpoint or an issuer it trusts) are taken, as IPSIE's SCIM profile
+    /// requires (§3.2.1). Events tokens, which read the feed and not SCIM, are unaffected.
+    pub require_oauth: bool,
+    /// Refuse client secrets at the tenant's token endpoint: clients authenticate with a signed
+    /// assertion (`private_key_jwt`, RFC 7523), as IPSIE's SCIM profile requires (§4).
+    pub require_private_key_jwt: bool,
     /// The schema extensions the tenant declared, in RFC 7643 §7 form. Changed through
     /// `scimd tenant extension …` or `/api/tenants/<slug>/extensions`, which check stored data.
     pub extensions: Vec<Extension>,
@@ -58,6 +65,8 @@ pub const DEFAULT_ALARM_WINDOW_SECS: u32 = 600;
 const DEFAULTED_KEYS: &[&str] = &[
     "interop_profile",
     "accept_password",
+    "require_oauth",
+    "require_private_key_jwt",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -73,6 +82,8 @@ impl Default for TenantSettings {
             strict: false,
             interop_profile: false,
             accept_password: true,
+            require_oauth: false,
+            require_private_key_jwt: false,
             extensions: Vec::new(),
             tombstone_retention_days: DEFAULT_TOMBSTONE_RETENTION_DAYS,
             alarm_threshold: DEFAULT_ALARM_THRESHOLD,
@@ -107,6 +118,8 @@ const SCALAR_KEYS: &[&str] = &[
     "strict",
     "interop_profile",
     "accept_password",
+    "require_oauth",
+    "require_private_key_jwt",
     "tombstone_retention_days",
     "alarm_threshold",
     "alarm_window_secs",
@@ -207,6 +220,16 @@ pub fn interop_profile_of(tenant: &Tenant) -> bool {
 pub fn accepts_password(tenant: &Tenant) -> bool {
     !tenant.settings.contains("\"accept_password\"")
         || TenantSettings::parse(&tenant.settings).map_or(true, |s| s.accept_password)
+}
+
+/// Whether the tenant's SCIM API takes only OAuth access tokens (`require_oauth`).
+pub fn requires_oauth(tenant: &Tenant) -> bool {
+    tenant.settings.contains("\"require_oauth\"") && of(tenant).require_oauth
+}
+
+/// Whether the tenant's token endpoint refuses client secrets (`require_private_key_jwt`).
+pub fn requires_private_key_jwt(tenant: &Tenant) -> bool {
+    tenant.settings.contains("\"require_private_key_jwt\"") && of(tenant).require_private_key_jwt
 }
 
 /// Whether `tenant` is a throwaway one (`ephemeral`); cheap enough for every request, since

@@ -447,7 +447,10 @@ pub async fn authenticate(
         token_tenant: token_tenant.as_ref(),
         replacement: replacement.as_ref(),
     };
-    if let Err(error) = known.admit(origin) {
+    if let Err(error) = known
+        .admit(origin)
+        .and_then(|()| oauth_required(&tenant, &token))
+    {
         let token = Some((token.id.clone(), token.name.clone()));
         return Err(Rejected {
             error,
@@ -461,6 +464,17 @@ pub async fn authenticate(
         schemas,
         strict,
     })
+}
+
+/// A SCIM token on a tenant that takes only OAuth access tokens (`require_oauth`).
+fn oauth_required(tenant: &Tenant, token: &TokenRow) -> Result<(), ScimError> {
+    if token.kind != TokenKind::Scim || !super::settings::requires_oauth(tenant) {
+        return Ok(());
+    }
+    Err(unauthorized(format!(
+        "tenant \"{}\" takes only OAuth access tokens (tenant setting require_oauth = true), not SCIM token \"{}\": configure the IdP for OAuth client credentials against this tenant's token endpoint (Setup page), or set require_oauth = false",
+        tenant.slug, token.name
+    )))
 }
 
 /// Registered HTTP authentication schemes (IANA) other than Bearer, which a detail may name:

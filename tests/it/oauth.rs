@@ -1105,3 +1105,54 @@ async fn the_admin_api_manages_trusted_issuers() {
     .await;
     assert_eq!(listed.body, json!([]));
 }
+
+/// IPSIE as a server guarantee: a tenant set to `require_oauth` refuses its SCIM tokens (an
+/// events token still reads the feed), and one set to `require_private_key_jwt` refuses client
+/// secrets at its token endpoint while signed assertions still get tokens; each refusal names
+/// the setting.
+// profile-row: IPSIE-AUTH-8
+// profile-row: IPSIE-AUTH-10
+#[rocket::async_test]
+async fn a_tenant_can_take_only_oauth_and_only_signed_assertions() {
+    let app = TestApp::new().await;
+    let secret_client = add(&app, "default", "entra");
+    let keyed = add_keyed(&app, "keyed", &fixture("test-only-rsa.pub.pem"));
+    let events = app.issue_events_token("default", "hr-app");
+    let set = |key: &str, on: bool| {
+        let changes = serde_json::Map::from_iter([(key.to_owned(), json!(on))]);
+        scimd::service::settings::set(&app.app().store, "default", changes).expect("setting");
+    };
+
+    set("require_oauth", true);
+    let refused = app.get("/scim/v2/Users").await;
+    let detail = refused.assert_error(401, None);
+    assert!(detail.contains("require_oauth"), "{detail}");
+    let token = secret_token(&app, "/oauth/token", &secret_client).await;
+    assert_eq!(scim_get(&app, "/scim/v2/Users", &token).await.status, 200);
+    assert_eq!(scim_get(&app, "/events?after=0", &events).await.status, 200);
+
+    set("require_private_key_jwt", true);
+    let form = "grant_type=client_credentials&scope=scim";
+    let secret = secret_client.client_secret.as_deref().expect("secret");
+    let got = token_request(
+        &app,
+        "/oauth/token",
+        form,
+        Some(&basic(&secret_client.client.client_id, secret)),
+    )
+    .await;
+    let why = oauth_error(&got, 401, "invalid_client");
+    assert!(why.contains("require_private_key_jwt"), "{why}");
+    let jwt = sign(
+        Algorithm::RS256,
+        "test-only-rsa.pem",
+        None,
+        &claims(&keyed.client.client_id, TOKEN_URL, "only-signed-1"),
+    );
+    let signed = token_request(&app, "/oauth/token", &assertion_form(&jwt), None).await;
+    assert_eq!(signed.status, 200, "{}", signed.raw);
+
+    // Off again, the SCIM token works: the setting, not the token, refused it.
+    set("require_oauth", false);
+    assert_eq!(app.get("/scim/v2/Users").await.status, 200);
+}

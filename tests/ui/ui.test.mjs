@@ -325,6 +325,15 @@ async function main() {
       });
       eq(refused.status, 400, `a password is refused: ${JSON.stringify(refused.body)}`);
       await Promise.all([page.waitForResponse(saved), page.check(passwords)]);
+      // Authentication (IPSIE): OAuth only refuses the tenant's SCIM token, naming the setting.
+      const oauthOnly = "text=OAuth only: refuse SCIM bearer tokens on this tenant's SCIM API";
+      assert(!(await page.isChecked(oauthOnly)), 'SCIM tokens are taken by default');
+      await Promise.all([page.waitForResponse(saved), page.check(oauthOnly)]);
+      const bearerRefused = await scim(base, state.token, 'GET', '/t/acme/scim/v2/Users');
+      eq(bearerRefused.status, 401, 'OAuth only refuses the SCIM token');
+      assert(bearerRefused.body.detail.includes('require_oauth'), `the detail names the setting: ${bearerRefused.body.detail}`);
+      await Promise.all([page.waitForResponse(saved), page.uncheck(oauthOnly)]);
+      eq((await scim(base, state.token, 'GET', '/t/acme/scim/v2/Users')).status, 200, 'off again, the SCIM token works');
       const r = await scim(base, state.token, 'PATCH', `/t/acme/scim/v2/Users/${state.adaId}`, {
         schemas: ['urn:ietf:params:scim:api:messages:2.0:PatchOp'],
         Operations: [{ op: 'replace', value: { [`${urn}:costCenter`]: 'CC-7', [`${urn}:badgeNumber`]: 42 } }],

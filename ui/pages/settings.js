@@ -69,6 +69,28 @@ function Passwords({ slug, settings, onSaved }) {
     <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
 }
 
+/** Which credentials the tenant takes (IPSIE's SCIM profile: OAuth only, clients signing
+ * assertions): two switches saved as they change. */
+function Authentication({ slug, settings, onSaved }) {
+  const [error, setError] = useState(null);
+  const [on, setOn] = useState({ require_oauth: settings.require_oauth, require_private_key_jwt: settings.require_private_key_jwt });
+  const toggle = (key, what) => async (e) => {
+    const value = e.target.checked;
+    setOn({ ...on, [key]: value }); setError(null);
+    try {
+      await api('PATCH', `/api/tenants/${enc(slug)}/settings`, { [key]: value });
+      announce(`${what} ${value ? 'on' : 'off'}`);
+      onSaved();
+    } catch (err) { setOn({ ...on, [key]: !value }); setError(err); }
+  };
+  return html`<section class="card" aria-labelledby="s-auth"><h2 id="s-auth">Authentication</h2>
+    <label><input type="checkbox" checked=${on.require_oauth} onChange=${toggle('require_oauth', 'OAuth only')} /> OAuth only: refuse SCIM bearer tokens on this tenant's SCIM API</label>
+    <p class="muted">On, only access tokens from this tenant's OAuth token endpoint (or an issuer it trusts) are taken; a SCIM token gets 401 naming this setting. Events tokens keep reading the feed. Set up the IdP's OAuth first (Setup page).</p>
+    <label><input type="checkbox" checked=${on.require_private_key_jwt} onChange=${toggle('require_private_key_jwt', 'Signed client assertions only')} /> Signed client assertions only: refuse client secrets at the token endpoint</label>
+    <p class="muted">On, OAuth clients authenticate with <code>private_key_jwt</code> (RFC 7523); a client secret gets <code>invalid_client</code> naming this setting. Entra's "OAuth2 Client Credentials Grant" sends a secret: leave this off for Entra.</p>
+    <${ErrorBox} error=${error} title="The setting was not changed" /></section>`;
+}
+
 /** Deletion safety (issue 25): how long deleted users and groups stay restorable, and when a
  * burst of deletions and deactivations raises the mass-change alarm. */
 function DeletionSafety({ slug, settings, onSaved }) {
@@ -170,6 +192,7 @@ export function Settings({ slug }) {
       : html`<${Strict} slug=${slug} settings=${settings.data} onSaved=${reload} />
         <${InteropProfile} slug=${slug} settings=${settings.data} onSaved=${reload} />
         <${Passwords} slug=${slug} settings=${settings.data} onSaved=${reload} />
+        <${Authentication} slug=${slug} settings=${settings.data} onSaved=${reload} />
         <${DeletionSafety} slug=${slug} settings=${settings.data} onSaved=${reload} />`}
     ${exts.error ? html`<${ErrorBox} error=${exts.error} title="The extensions could not be loaded" />`
       : !exts.data ? html`<${Loading} what="Loading extensions" />`
