@@ -1265,21 +1265,16 @@ struct Lookup {
     strict: bool,
 }
 
-/// (tenant slug, token hash).
-type CacheKey = (String, Vec<u8>);
-
 /// Recent lookups of known access tokens, used while no credential changed (a revoked
 /// client bumps the stamp), like the SCIM token cache.
 #[derive(Default)]
 pub struct AccessCache {
-    entries: Mutex<HashMap<CacheKey, (i64, Lookup)>>,
+    entries: super::tokens::StampedCache<Lookup>,
     /// External issuers' JWK Sets and the `[oauth]` settings (`service::oauth_external`).
     pub(super) external: super::oauth_external::External,
 }
 
 impl AccessCache {
-    const CAPACITY: usize = 1024;
-
     pub(super) fn with_oauth(config: OAuthConfig) -> Self {
         Self {
             external: super::oauth_external::External::new(config),
@@ -1292,54 +1287,26 @@ impl AccessCache {
     }
 
     async fn lookup(&self, store: &Store, slug: &str, hash: Vec<u8>) -> Result<Lookup, ScimError> {
-        let key = (slug.to_owned(), hash);
-        let stamp = store.credentials_stamp().map_err(|e| {
-            tracing::error!("credentials check failed: {e}");
-            ScimError::internal()
-        })?;
-        if let Ok(entries) = self.entries.lock()
-            && let Some((s, l)) = entries.get(&key)
-            && *s == stamp
-        {
-            return Ok(l.clone());
-        }
-        let (slug_owned, hash) = key.clone();
-        let lookup = store
-            .read(move |c| {
-                let tenant = tenants::by_slug(c, &slug_owned)?;
-                let access = rows::token_by_hash(c, &hash)?;
-                let client_tenant = match &access {
-                    Some(a) => Some(tenants::by_id(c, a.client.tenant_id)?),
-                    None => None,
-                };
-                let schemas = tenant.as_ref().map_or_else(
-                    crate::scim::schema::Registry::core,
-                    super::settings::registry_of,
-                );
-                let strict = tenant.as_ref().is_some_and(super::settings::strict_of);
-                Ok(Lookup {
-                    access,
-                    tenant,
-                    client_tenant,
-                    schemas,
-                    strict,
-                })
+        let read = |c: &rusqlite::Connection, slug: &str, hash: &[u8]| {
+            let tenant = tenants::by_slug(c, slug)?;
+            let access = rows::token_by_hash(c, hash)?;
+            let client_tenant = match &access {
+                Some(a) => Some(tenants::by_id(c, a.client.tenant_id)?),
+                None => None,
+            };
+            let (schemas, strict) = super::tokens::tenant_schemas(tenant.as_ref());
+            Ok(Lookup {
+                access,
+                tenant,
+                client_tenant,
+                schemas,
+                strict,
             })
+        };
+        let known = |l: &Lookup| l.access.is_some() && l.tenant.is_some();
+        self.entries
+            .get_or_read(store, slug, &hash, read, known)
             .await
-            .map_err(|e| {
-                tracing::error!("access token lookup failed: {e}");
-                ScimError::internal()
-            })?;
-        if lookup.access.is_some()
-            && lookup.tenant.is_some()
-            && let Ok(mut entries) = self.entries.lock()
-        {
-            if entries.len() >= Self::CAPACITY {
-                entries.clear();
-            }
-            entries.insert(key, (stamp, lookup.clone()));
-        }
-        Ok(lookup)
     }
 }
 

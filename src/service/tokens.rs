@@ -530,21 +530,93 @@ struct Lookup {
     strict: bool,
 }
 
-/// Recent [`Lookup`]s of known tokens, so an IdP's steady stream of requests does not read
-/// the same token rows for each one. An entry is used only while no token or tenant was
-/// changed since it was read, by this process or another ([`Store::credentials_stamp`]), so a
-/// token the CLI revokes is refused at the very next request. Time-dependent checks (expiry,
-/// end of a rotation's overlap) run on every request, cached or not.
-#[derive(Default)]
-pub struct TokenCache {
-    entries: std::sync::Mutex<std::collections::HashMap<(String, Vec<u8>), Cached>>,
-    /// OAuth access tokens' lookups (`service::oauth`).
-    access: super::oauth::AccessCache,
+/// Recent lookups of known credentials by (tenant slug, secret hash), so an IdP's steady stream
+/// of requests does not read the same rows for each one. An entry is used only while no token,
+/// client or tenant was changed since it was read, by this process or another
+/// ([`Store::credentials_stamp`]), so a credential the CLI revokes is refused at the very next
+/// request. Time-dependent checks (expiry, end of a rotation's overlap) run on every request,
+/// cached or not. Serves SCIM tokens here and OAuth access tokens (`service::oauth`).
+pub(super) struct StampedCache<V> {
+    entries: std::sync::Mutex<StampedEntries<V>>,
 }
 
-struct Cached {
-    stamp: i64,
-    lookup: Lookup,
+/// (tenant slug, secret hash) to (credentials stamp when read, lookup).
+type StampedEntries<V> = std::collections::HashMap<(String, Vec<u8>), (i64, V)>;
+
+impl<V> Default for StampedCache<V> {
+    fn default() -> Self {
+        Self {
+            entries: std::sync::Mutex::default(),
+        }
+    }
+}
+
+impl<V: Clone + Send + 'static> StampedCache<V> {
+    /// Entries kept at most; only known credentials are cached, so this is never reached in use.
+    const CAPACITY: usize = 1024;
+
+    /// The cached lookup of `hash` on `slug`, or `read`'s, kept when `known` says the secret
+    /// and the tenant exist (unknown secrets are not cached: guessing must not fill memory).
+    pub(super) async fn get_or_read(
+        &self,
+        store: &Store,
+        slug: &str,
+        hash: &[u8],
+        read: impl FnOnce(&rusqlite::Connection, &str, &[u8]) -> crate::store::Result<V>
+        + Send
+        + 'static,
+        known: impl Fn(&V) -> bool,
+    ) -> Result<V, ScimError> {
+        let key = (slug.to_owned(), hash.to_vec());
+        // Read before the lookup: a change committed meanwhile makes the entry stale at once.
+        let stamp = store.credentials_stamp().map_err(|e| {
+            tracing::error!("credentials check failed: {e}");
+            ScimError::internal()
+        })?;
+        if let Ok(entries) = self.entries.lock()
+            && let Some((s, v)) = entries.get(&key)
+            && *s == stamp
+        {
+            return Ok(v.clone());
+        }
+        let (slug_owned, hash_owned) = key.clone();
+        let value = store
+            .read(move |conn| read(conn, &slug_owned, &hash_owned))
+            .await
+            .map_err(|e| {
+                tracing::error!("credential lookup failed: {e}");
+                ScimError::internal()
+            })?;
+        if known(&value)
+            && let Ok(mut entries) = self.entries.lock()
+        {
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+            entries.insert(key, (stamp, value.clone()));
+        }
+        Ok(value)
+    }
+}
+
+/// The schemas a tenant serves and whether it is strict; the core schemas for an unknown one.
+pub(super) fn tenant_schemas(
+    tenant: Option<&Tenant>,
+) -> (std::sync::Arc<crate::scim::schema::Registry>, bool) {
+    (
+        tenant.map_or_else(crate::scim::schema::Registry::core, |t| {
+            super::settings::registry_of(t)
+        }),
+        tenant.is_some_and(super::settings::strict_of),
+    )
+}
+
+/// The SCIM tokens' [`StampedCache`], and the OAuth access tokens' beside it.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: StampedCache<Lookup>,
+    /// OAuth access tokens' lookups (`service::oauth`).
+    access: super::oauth::AccessCache,
 }
 
 impl TokenCache {
@@ -556,69 +628,32 @@ impl TokenCache {
         }
     }
 
-    /// Entries kept at most; only known tokens are cached, so this is never reached in use.
-    const CAPACITY: usize = 1024;
-
     async fn lookup(&self, store: &Store, slug: &str, hash: &[u8]) -> Result<Lookup, ScimError> {
-        let key = (slug.to_owned(), hash.to_vec());
-        // Read before the lookup: a change committed meanwhile makes the entry stale at once.
-        let stamp = store.credentials_stamp().map_err(|e| {
-            tracing::error!("credentials check failed: {e}");
-            ScimError::internal()
-        })?;
-        if let Ok(entries) = self.entries.lock()
-            && let Some(c) = entries.get(&key)
-            && c.stamp == stamp
-        {
-            return Ok(c.lookup.clone());
-        }
-        let (slug_owned, hash_owned) = key.clone();
-        let lookup = store
-            .read(move |conn| {
-                let tenant = tenants::by_slug(conn, &slug_owned)?;
-                let token = rows::by_hash(conn, &hash_owned)?;
-                let token_tenant = match &token {
-                    Some(t) => Some(tenants::by_id(conn, t.tenant_id)?),
-                    None => None,
-                };
-                let replacement = match token.as_ref().and_then(|t| t.replaced_by.as_deref()) {
-                    Some(id) => rows::by_id(conn, id)?,
-                    None => None,
-                };
-                let schemas = tenant.as_ref().map_or_else(
-                    crate::scim::schema::Registry::core,
-                    super::settings::registry_of,
-                );
-                let strict = tenant.as_ref().is_some_and(super::settings::strict_of);
-                Ok(Lookup {
-                    token,
-                    tenant,
-                    token_tenant,
-                    replacement,
-                    schemas,
-                    strict,
-                })
-            })
-            .await
-            .map_err(|e| {
-                tracing::error!("token lookup failed: {e}");
-                ScimError::internal()
-            })?;
-        // Unknown secrets are not cached: guessing must not fill memory.
-        if lookup.token.is_some()
-            && lookup.tenant.is_some()
-            && let Ok(mut entries) = self.entries.lock()
-        {
-            if entries.len() >= Self::CAPACITY {
-                entries.clear();
-            }
-            let cached = Cached {
-                stamp,
-                lookup: lookup.clone(),
+        let read = |conn: &rusqlite::Connection, slug: &str, hash: &[u8]| {
+            let tenant = tenants::by_slug(conn, slug)?;
+            let token = rows::by_hash(conn, hash)?;
+            let token_tenant = match &token {
+                Some(t) => Some(tenants::by_id(conn, t.tenant_id)?),
+                None => None,
             };
-            entries.insert(key, cached);
-        }
-        Ok(lookup)
+            let replacement = match token.as_ref().and_then(|t| t.replaced_by.as_deref()) {
+                Some(id) => rows::by_id(conn, id)?,
+                None => None,
+            };
+            let (schemas, strict) = tenant_schemas(tenant.as_ref());
+            Ok(Lookup {
+                token,
+                tenant,
+                token_tenant,
+                replacement,
+                schemas,
+                strict,
+            })
+        };
+        let known = |l: &Lookup| l.token.is_some() && l.tenant.is_some();
+        self.entries
+            .get_or_read(store, slug, hash, read, known)
+            .await
     }
 }
 
