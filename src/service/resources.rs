@@ -199,10 +199,10 @@ pub async fn get(
     let relation = members::relation_name(rt.name);
     let with_related = needs_related(rt, &resolver);
     let (tenant_id, id_owned, base) = (scope.tenant_id, id.to_owned(), scope.base_url.clone());
-    // Row and membership in one read: one trip to the blocking pool per GET.
+    // Row and membership in one read.
     let kind = rt.name;
     let (row, related) = store
-        .read(move |conn| {
+        .read_quick(move |conn| {
             let row = rows::get(conn, tenant_id, kind, &id_owned)?;
             let related = with_related
                 .then(|| members::related(conn, kind, row.seq, &base))
@@ -493,7 +493,7 @@ async fn fetch(
     let base = scope.base_url.clone();
     let kind = rt.name;
     let (page, related) = store
-        .read(move |conn| {
+        .read_quick(move |conn| {
             let page = rows::list(
                 conn,
                 tenant_id,

@@ -562,9 +562,7 @@ impl<V: Clone + Send + 'static> StampedCache<V> {
         store: &Store,
         slug: &str,
         hash: &[u8],
-        read: impl FnOnce(&rusqlite::Connection, &str, &[u8]) -> crate::store::Result<V>
-        + Send
-        + 'static,
+        read: impl Fn(&rusqlite::Connection, &str, &[u8]) -> crate::store::Result<V> + Send + 'static,
         known: impl Fn(&V) -> bool,
     ) -> Result<V, ScimError> {
         let key = (slug.to_owned(), hash.to_vec());
@@ -581,7 +579,7 @@ impl<V: Clone + Send + 'static> StampedCache<V> {
         }
         let (slug_owned, hash_owned) = key.clone();
         let value = store
-            .read(move |conn| read(conn, &slug_owned, &hash_owned))
+            .read_quick(move |conn| read(conn, &slug_owned, &hash_owned))
             .await
             .map_err(|e| {
                 tracing::error!("credential lookup failed: {e}");

@@ -1,7 +1,8 @@
 //! The only code that touches SQLite. One writer connection, owned by a thread that commits
 //! concurrent writes together (see [`writer`]); each write is acknowledged only after its
-//! commit. A small pool of readers; all in WAL mode with `synchronous=FULL`. Reads run on
-//! Tokio's blocking pool.
+//! commit. Readers: one connection per async worker thread for short reads
+//! ([`worker_readers`]), and a small pool on Tokio's blocking pool for long ones; all in WAL
+//! mode with `synchronous=FULL`.
 
 pub mod admins;
 pub mod browse;
@@ -24,6 +25,7 @@ mod testing;
 pub mod tokens;
 pub mod tombstones;
 pub mod webhooks;
+mod worker_readers;
 mod writer;
 
 use std::path::Path;
@@ -96,6 +98,7 @@ pub struct Store {
     // one, and closing it checkpoints the WAL into the database file and removes it (a
     // read-only connection closing last cannot). That is the clean close on shutdown.
     readers: Pool<SqliteConnectionManager>,
+    worker_readers: Arc<worker_readers::WorkerReaders>,
     credentials: Arc<Mutex<CredentialsWatch>>,
     writer: Arc<writer::Writer>,
     /// The request log's database file, written in parallel with `writer` (see
@@ -200,6 +203,8 @@ impl Store {
         let readers = Pool::builder()
             .max_size(READERS)
             .min_idle(Some(1))
+            // r2d2_sqlite's check is a `SELECT 1` parsed and run on every checkout.
+            .test_on_check_out(false)
             .build(reader_manager)?;
         let watch = Connection::open_with_flags(
             path,
@@ -211,13 +216,19 @@ impl Store {
             data_version: None,
             stamp: 0,
         }));
+        let path: Arc<Path> = path.into();
+        let log_path: Arc<Path> = log_path.into();
         Ok(Self {
             readers,
+            worker_readers: Arc::new(worker_readers::WorkerReaders::new(
+                path.clone(),
+                log_path.clone(),
+            )),
             credentials,
             writer,
             log_writer,
-            log_path: log_path.into(),
-            path: path.into(),
+            log_path,
+            path,
             batches,
         })
     }
@@ -236,6 +247,21 @@ impl Store {
     {
         let pool = self.readers.clone();
         run_blocking(move || f(&*pool.get()?)).await
+    }
+
+    /// Like [`Store::read`] for a read that is usually short (a resource by id, a page of a
+    /// list, a credential): it runs on the calling worker thread's own connection, and only
+    /// when it turns out long does it run again, from the start, on the blocking pool
+    /// (`worker_readers`). So `f` may run twice and must only read.
+    pub async fn read_quick<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Connection) -> Result<T> + Send + 'static,
+    {
+        match self.worker_readers.try_read(&f) {
+            worker_readers::Attempt::Done(out) => out,
+            worker_readers::Attempt::Elsewhere => self.read(f).await,
+        }
     }
 
     /// How long each write has held the writer of the main database (users, groups, tokens):
@@ -334,6 +360,9 @@ impl Store {
     /// read of the one-row counter the migrations' triggers keep. So it runs inline, not on
     /// the blocking pool.
     pub fn credentials_stamp(&self) -> Result<i64> {
+        if let Some(stamp) = self.worker_readers.credentials_stamp() {
+            return stamp;
+        }
         let mut watch = self
             .credentials
             .lock()
