@@ -422,6 +422,8 @@ pub struct OAuthConfig {
     pub max_codes_per_client: u32,
     /// Lifetime of a refresh token, counted from its issue: each refresh issues a new one.
     pub refresh_token_lifetime_secs: u64,
+    /// Redirect URIs one client may register.
+    pub max_redirect_uris: usize,
 }
 
 impl Default for OAuthConfig {
@@ -436,6 +438,7 @@ impl Default for OAuthConfig {
             code_lifetime_secs: 60,
             max_codes_per_client: 10,
             refresh_token_lifetime_secs: 7_776_000,
+            max_redirect_uris: 10,
         }
     }
 }
@@ -457,9 +460,12 @@ impl OAuthConfig {
                 self.access_token_lifetime_secs
             )));
         }
-        if !(1..=600).contains(&self.code_lifetime_secs) || self.max_codes_per_client == 0 {
+        if !(1..=600).contains(&self.code_lifetime_secs)
+            || self.max_codes_per_client == 0
+            || self.max_redirect_uris == 0
+        {
             return Err(ConfigError::Invalid(format!(
-                "oauth.code_lifetime_secs = {} must be 1 to 600 (RFC 6749 §4.1.2: codes are short-lived) and oauth.max_codes_per_client at least 1",
+                "oauth.code_lifetime_secs = {} must be 1 to 600 (RFC 6749 §4.1.2: codes are short-lived), oauth.max_codes_per_client and oauth.max_redirect_uris at least 1",
                 self.code_lifetime_secs
             )));
         }

@@ -252,8 +252,8 @@ pub fn run(store: &Store, config: &Config, cmd: OauthCommand) -> Result<(), Stri
         } => {
             let row = crate::service::oauth_code::set_redirect_uris(
                 store,
-                tenant.as_deref(),
-                &client,
+                &config.oauth,
+                (tenant.as_deref(), &client),
                 &redirect_uris,
             )?;
             if row.redirect_uris.is_empty() {

@@ -222,10 +222,11 @@ async fn set_redirect_uris(
     app: &State<App>,
 ) -> Result<Json<ClientRow>, ApiError> {
     let uris = body(req)?.redirect_uris;
-    let store = app.store.clone();
+    let (store, cfg) = (app.store.clone(), app.config.oauth.clone());
     let slug = t.0.tenant_slug.clone();
     Ok(Json(
-        blocking(move || oauth_code::set_redirect_uris(&store, Some(&slug), &id, &uris)).await?,
+        blocking(move || oauth_code::set_redirect_uris(&store, &cfg, (Some(&slug), &id), &uris))
+            .await?,
     ))
 }
 

@@ -173,7 +173,8 @@ pub fn add(store: &Store, new: &NewClient<'_>, cfg: &OAuthConfig) -> Result<Regi
             "the client needs a name (e.g. entra-prod) so you can tell integrations apart".into(),
         ));
     }
-    let redirect_uris = super::oauth_code::check_redirect_uris(new.redirect_uris)?;
+    let redirect_uris =
+        super::oauth_code::check_redirect_uris(new.redirect_uris, cfg.max_redirect_uris)?;
     let secret = match new.method {
         Method::ClientSecret => {
             if new.public_keys.is_some() || new.jwks_uri.is_some() {

@@ -29,7 +29,6 @@ use crate::store::{Store, StoreError};
 pub const CODE_PREFIX: &str = "scimac_";
 /// Every refresh token starts with this.
 pub const REFRESH_PREFIX: &str = "scimrt_";
-const MAX_REDIRECT_URIS: usize = 10;
 const MAX_REDIRECT_URI_BYTES: usize = 2000;
 /// Used codes and long-expired ones are remembered this long, so that a second exchange is
 /// recognised as a reuse (and revokes its grant) rather than answered "unknown".
@@ -39,7 +38,7 @@ const USED_KEPT: time::Duration = time::Duration::days(1);
 
 /// Checks and normalises a client's redirect URIs: absolute, no fragment (RFC 6749 §3.1.2),
 /// https, or http on a loopback host for testing; duplicates dropped.
-pub fn check_redirect_uris(uris: &[String]) -> Result<Vec<String>, OpError> {
+pub fn check_redirect_uris(uris: &[String], max: usize) -> Result<Vec<String>, OpError> {
     let mut out: Vec<String> = Vec::new();
     for u in uris.iter().map(|u| u.trim()).filter(|u| !u.is_empty()) {
         check_redirect_uri(u).map_err(|e| OpError::Invalid(format!("redirect_uri: {e}")))?;
@@ -47,9 +46,9 @@ pub fn check_redirect_uris(uris: &[String]) -> Result<Vec<String>, OpError> {
             out.push(u.to_owned());
         }
     }
-    if out.len() > MAX_REDIRECT_URIS {
+    if out.len() > max {
         return Err(OpError::Invalid(format!(
-            "redirect_uri: a client takes at most {MAX_REDIRECT_URIS} redirect URIs; {} were given",
+            "redirect_uri: a client takes at most oauth.max_redirect_uris = {max} redirect URIs; {} were given (raise the limit in scimd.toml, or register fewer)",
             out.len()
         )));
     }
@@ -90,11 +89,11 @@ fn check_redirect_uri(u: &str) -> Result<(), String> {
 /// client again).
 pub fn set_redirect_uris(
     store: &Store,
-    slug: Option<&str>,
-    wanted: &str,
+    cfg: &OAuthConfig,
+    (slug, wanted): (Option<&str>, &str),
     uris: &[String],
 ) -> Result<ClientRow, OpError> {
-    let uris = check_redirect_uris(uris)?;
+    let uris = check_redirect_uris(uris, cfg.max_redirect_uris)?;
     let (slug, wanted) = (slug.map(str::to_owned), wanted.to_owned());
     store
         .write_blocking(move |tx| {

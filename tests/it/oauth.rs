@@ -1869,7 +1869,7 @@ async fn outstanding_codes_per_client_are_capped() {
 #[rocket::async_test]
 async fn redirect_uris_are_checked_and_decide_the_clients_grant_types() {
     use crate::admin_api::api;
-    let app = TestApp::new().await;
+    let app = TestApp::with(|c| c.oauth.max_redirect_uris = 2).await;
     let s = crate::admin_api::sign_in(&app).await;
     for (uri, says) in [
         ("http://example.com/cb", "plain http"),
@@ -1892,6 +1892,22 @@ async fn redirect_uris_are_checked_and_decide_the_clients_grant_types() {
         .await;
         assert!(made.assert_error(400).contains(says), "{uri}: {}", made.raw);
     }
+    let three = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-clients",
+        Some(json!({"name": "okta", "redirect_uris": [
+            "https://a.okta.com/cb", "https://b.okta.com/cb", "https://c.okta.com/cb"
+        ]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert!(
+        three
+            .assert_error(400)
+            .contains("oauth.max_redirect_uris = 2")
+    );
     assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_clients"), 0);
     let made = api(
         &app,
