@@ -13,7 +13,7 @@ use crate::store::oauth::Method;
 
 #[derive(Debug, Subcommand)]
 pub enum OauthCommand {
-    /// OAuth 2.0 clients (client credentials grant) of a tenant.
+    /// OAuth 2.0 clients of a tenant (client credentials; authorization code with redirect URIs).
     #[command(subcommand)]
     Client(ClientCommand),
     /// External authorization servers whose JWT access tokens a tenant accepts.

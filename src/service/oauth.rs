@@ -277,7 +277,7 @@ pub fn list(store: &Store, tenant_slug: Option<&str>) -> Result<Vec<ListedClient
             let mut out = Vec::new();
             for client in rows::list(c, tenant_id)? {
                 let live = rows::live_tokens(c, &client.id, &now)?;
-                let live_grants = rows::live_grants(c, &client.id)?;
+                let live_grants = rows::live_grants(c, &client.id, &now)?;
                 out.push(ListedClient {
                     grant_types: grant_types(&client),
                     live_grants,

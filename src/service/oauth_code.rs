@@ -406,12 +406,14 @@ pub async fn check(
     }
     let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
         (None, None) => None,
-        (Some(c), Some("S256")) if pkce_shaped(c) => Some(c.to_owned()),
-        (Some(_), Some("S256")) => {
-            return Err(auth.refuse(
-                "invalid_request",
-                "code_challenge is not 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.2: BASE64URL(SHA256(code_verifier)))".into(),
-            ));
+        (Some(c), Some("S256")) => {
+            if !pkce_shaped(c) {
+                return Err(auth.refuse(
+                    "invalid_request",
+                    "code_challenge is not 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.2: BASE64URL(SHA256(code_verifier)))".into(),
+                ));
+            }
+            Some(c.to_owned())
         }
         (Some(_), None) => {
             return Err(auth.refuse(
@@ -419,14 +421,14 @@ pub async fn check(
                 "code_challenge_method is missing, which RFC 7636 reads as plain; scimd takes S256 only: send code_challenge_method=S256".into(),
             ));
         }
-        (_, Some(m)) if m != "S256" => {
+        (Some(_), Some(m)) => {
             let m: String = m.chars().take(32).collect();
             return Err(auth.refuse(
                 "invalid_request",
                 format!("code_challenge_method \"{m}\" is refused; scimd takes S256 only (plain would expose the verifier)"),
             ));
         }
-        (None, Some(_)) | (Some(_), Some(_)) => {
+        (None, Some(_)) => {
             return Err(auth.refuse(
                 "invalid_request",
                 "code_challenge_method is sent without a code_challenge".into(),
@@ -765,4 +767,70 @@ fn granted(
         Outcome::UnaskedVerifier => "a code_verifier was sent but the authorization request had no code_challenge; send both or neither (RFC 9700 §2.1.1)".to_owned(),
     };
     Err(OAuthError::new(400, "invalid_grant", detail).of(&client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_are_https_or_loopback_http_without_fragment_or_placeholder() {
+        for ok in [
+            "https://acme.okta.com/admin/app/cpc/scimd_1/oauth/callback",
+            "http://localhost:8080/cb",
+            "http://127.0.0.1/cb",
+            "http://[::1]:9/cb",
+            "https://example.com/cb?tenant=a",
+        ] {
+            assert!(check_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for (bad, says) in [
+            ("http://example.com/cb", "plain http"),
+            ("http://localhost.evil.com/cb", "plain http"),
+            ("https://example.com/cb#x", "fragment"),
+            ("https://<org>.okta.com/cb", "placeholder"),
+            ("example.com/cb", "absolute"),
+            ("custom:callback", "scheme"),
+        ] {
+            let e = check_redirect_uri(bad).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+        let uris = vec![
+            " https://a.example/cb ".to_owned(),
+            "https://a.example/cb".to_owned(),
+            String::new(),
+        ];
+        assert_eq!(
+            check_redirect_uris(&uris, 1).expect("deduplicated"),
+            vec!["https://a.example/cb".to_owned()]
+        );
+    }
+
+    #[test]
+    fn answers_keep_the_registered_query_and_encode_their_values() {
+        let url = with_query(
+            "https://client.example/cb?tenant=a",
+            &[("code", Some("c")), ("state", Some("x&y=z")), ("iss", None)],
+        );
+        assert_eq!(
+            url,
+            "https://client.example/cb?tenant=a&code=c&state=x%26y%3Dz"
+        );
+    }
+
+    #[test]
+    fn pkce_values_are_43_to_128_unreserved_characters() {
+        assert!(pkce_shaped(&"a".repeat(43)));
+        assert!(pkce_shaped(&"-._~9".repeat(20)));
+        assert!(!pkce_shaped(&"a".repeat(42)));
+        assert!(!pkce_shaped(&"a".repeat(129)));
+        assert!(!pkce_shaped(&format!("{}+", "a".repeat(43))));
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_reported() {
+        let (map, repeated) = parse_query("a=1&b=2&a=3");
+        assert_eq!(map["a"], "1");
+        assert_eq!(repeated.as_deref(), Some("a"));
+    }
 }

@@ -499,8 +499,16 @@ pub fn use_code(conn: &Connection, hash: &[u8], now: &str) -> Result<()> {
     Ok(())
 }
 
-/// Starts the grant a code's exchange creates.
+/// Starts the grant a code's exchange creates. The client's grants that have no token left
+/// (their refresh tokens expired and were forgotten) are forgotten first, so consents cannot
+/// grow the table.
 pub fn insert_grant(conn: &Connection, code: &CodeRow, now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_grants WHERE client = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.grant_id = oauth_grants.id) \
+         AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.grant_id = oauth_grants.id)",
+    )?
+    .execute([&code.client])?;
     conn.prepare_cached(
         "INSERT INTO oauth_grants (id, tenant_id, client, scope, consented_by, created) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -596,10 +604,15 @@ pub fn use_refresh(conn: &Connection, hash: &[u8], now: &str) -> Result<()> {
     Ok(())
 }
 
-/// Grants of a client not revoked, for listings.
-pub fn live_grants(conn: &Connection, client: &str) -> Result<u64> {
+/// Grants of a client that can still be refreshed (not revoked, a refresh token unused and
+/// unexpired), for listings.
+pub fn live_grants(conn: &Connection, client: &str, now: &str) -> Result<u64> {
     let n: i64 = conn
-        .prepare_cached("SELECT COUNT(*) FROM oauth_grants WHERE client = ?1 AND revoked IS NULL")?
-        .query_row([client], |r| r.get(0))?;
+        .prepare_cached(
+            "SELECT COUNT(DISTINCT g.id) FROM oauth_grants g \
+             JOIN oauth_refresh_tokens r ON r.grant_id = g.id \
+             WHERE g.client = ?1 AND g.revoked IS NULL AND r.used IS NULL AND r.expires > ?2",
+        )?
+        .query_row(params![client, now], |r| r.get(0))?;
     Ok(n.unsigned_abs())
 }

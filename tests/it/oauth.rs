@@ -1665,6 +1665,25 @@ async fn a_reused_code_is_refused_and_revokes_the_tokens_issued_from_it() {
         "invalid_grant",
     );
     assert!(d.contains("another OAuth client"), "{d}");
+    // The request log has the refusals, never a code or a token.
+    let log = app.state::<std::sync::Arc<scimd::service::request_log::RequestLog>>();
+    log.flush(&app.app().store).await;
+    let all = app.app().store.read_blocking(|c| {
+        let mut s = c.prepare("SELECT COALESCE(path, '') || COALESCE(query, '') || COALESCE(detail, '') || COALESCE(request_body, '') || COALESCE(response_body, '') FROM log.request_log")?;
+        let rows = s.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }).expect("log").join("\n");
+    assert!(all.contains("already used"), "{all}");
+    for secret in [
+        code.as_str(),
+        access.as_str(),
+        refresh.as_str(),
+        "scimac_",
+        "scimrt_",
+        "scimat_",
+    ] {
+        assert!(!all.contains(secret), "{secret} in the log: {all}");
+    }
 }
 
 #[rocket::async_test]
@@ -1821,6 +1840,8 @@ async fn a_reused_refresh_token_revokes_the_grant_and_revoking_the_client_ends_e
     // Revoking the client ends every grant at once.
     let (access_a, rt_a) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
     let (access_b, _) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
+    let listed = oauth::list(&app.app().store, None).expect("list");
+    assert_eq!(listed[0].live_grants, 3, "the revoked grant is not live");
     assert_eq!(
         scim_get(&app, "/scim/v2/Users", &access_a).await.status,
         200
@@ -2166,4 +2187,41 @@ fn with_a_separate_admin_listener_authorize_sends_the_browser_to_its_consent_pag
         .call()
         .expect("users");
     assert_eq!(users.status(), 200);
+}
+
+#[rocket::async_test]
+async fn grants_whose_tokens_are_all_forgotten_are_forgotten_too() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let auth = basic(&r.client.client_id, r.client_secret.as_deref().expect("s"));
+    let exchange = |code: String| {
+        let (auth, app) = (auth.clone(), &app);
+        async move {
+            let got =
+                token_request(app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+            assert_eq!(got.status, 200, "{}", got.raw);
+        }
+    };
+    for _ in 0..3 {
+        exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    }
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_grants"), 3);
+    // Long ago: every token of those grants expired.
+    app.app()
+        .store
+        .write_blocking(|c| {
+            c.execute_batch(
+                "UPDATE oauth_refresh_tokens SET expires = '2020-01-01T00:00:00.000Z';
+                 UPDATE oauth_tokens SET expires = '2020-01-01T00:00:00.000Z';",
+            )?;
+            Ok(())
+        })
+        .expect("age");
+    // The next exchange forgets the expired tokens, the one after their empty grants.
+    exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_grants"), 2);
+    let listed = oauth::list(&app.app().store, None).expect("list");
+    assert_eq!(listed[0].live_grants, 2);
 }
