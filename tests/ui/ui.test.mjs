@@ -526,7 +526,7 @@ async function main() {
       await both('activity', '/ui/t/acme/activity');
     });
 
-    await step('Entra OAuth guide (issue 28): a client registered on the spot, the exact values, a token that works; the Tokens page lists and revokes it', async () => {
+    await step('Entra and Okta OAuth guides (issue 28): a client registered on the spot, the exact values, a token that works; Okta: sign in at the authorize URL, consent, land on the callback with a code; the Tokens page lists and revokes it', async () => {
       await page.goto('/ui/t/acme/setup/entra');
       await page.waitForSelector('#setup-auth');
       await page.check('input[name=setup-auth][value=oauth]');
@@ -572,30 +572,42 @@ async function main() {
         o = await read();
         assert(o['Client ID'].startsWith('scimd-') && o['Client Secret'].startsWith('scimcs_'), `client id and secret shown: ${JSON.stringify(o)}`);
         await inspect(page, 'setup-okta-oauth');
-        // "Authenticate with …": Okta opens the authorization endpoint in the admin's browser.
-        await page.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-1&scope=scim`);
-        await page.waitForSelector('#consent');
-        const asked = await page.textContent('#consent');
-        assert(asked.includes('Allow “okta-oauth” to provision tenant “acme”?'), `the consent page names client and tenant: ${asked}`);
-        assert(asked.includes('scim') && asked.includes(callback), `the consent page shows scope and redirect: ${asked}`);
-        await inspect(page, 'oauth-consent');
-        await Promise.all([page.waitForURL((u) => u.toString().startsWith(callback)), page.click('button:text("Allow")')]);
-        const landed = new URL(page.url());
-        eq(landed.searchParams.get('state'), 'okta-state-1', 'the state comes back');
-        const code = landed.searchParams.get('code');
-        assert(code && code.startsWith('scimac_'), `landed with a code: ${page.url()}`);
-        // Okta's token request (client_secret_basic), then SCIM with the access token.
-        const basic = Buffer.from(`${o['Client ID']}:${o['Client Secret']}`).toString('base64');
-        const tok = await fetch(`${base}/t/acme/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${basic}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callback }) });
-        eq(tok.status, 200, 'the code is exchanged');
-        const tj = await tok.json();
-        assert(tj.refresh_token && tj.refresh_token.startsWith('scimrt_'), 'a refresh token comes with it');
-        eq((await scim(base, tj.access_token, 'GET', '/t/acme/scim/v2/Users?count=1')).status, 200, 'SCIM with the code grant\'s access token');
-        // Deny sends access_denied back.
-        await page.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-2`);
-        await page.waitForSelector('#consent');
-        await Promise.all([page.waitForURL((u) => u.toString().startsWith(callback)), page.click('button:text("Deny")')]);
-        eq(new URL(page.url()).searchParams.get('error'), 'access_denied', 'Deny answers access_denied');
+        // "Authenticate with …": Okta opens the authorization endpoint in the admin's browser,
+        // here one not signed in to scimd yet.
+        const oktaCtx = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: base });
+        const admin = watch(await oktaCtx.newPage(), 'okta-authenticate');
+        try {
+          await admin.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-1&scope=scim`);
+          await admin.waitForSelector('form.loginbox');
+          eq(new URL(admin.url()).pathname, '/ui/consent', 'the sign-in form is shown at the consent page');
+          await admin.fill('#username', 'admin');
+          await admin.fill('#password', password);
+          await admin.click('button[type=submit]');
+          await admin.waitForSelector('#consent');
+          const asked = await admin.textContent('#consent');
+          assert(asked.includes('Allow “okta-oauth” to provision tenant “acme”?'), `the consent page names client and tenant: ${asked}`);
+          assert(asked.includes('scim') && asked.includes(callback), `the consent page shows scope and redirect: ${asked}`);
+          await inspect(admin, 'oauth-consent');
+          await Promise.all([admin.waitForURL((u) => u.toString().startsWith(callback)), admin.click('button:text("Allow")')]);
+          const landed = new URL(admin.url());
+          eq(landed.searchParams.get('state'), 'okta-state-1', 'the state comes back');
+          const code = landed.searchParams.get('code');
+          assert(code && code.startsWith('scimac_'), `landed with a code: ${admin.url()}`);
+          // Okta's token request (client_secret_basic), then SCIM with the access token.
+          const basic = Buffer.from(`${o['Client ID']}:${o['Client Secret']}`).toString('base64');
+          const tok = await fetch(`${base}/t/acme/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${basic}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callback }) });
+          eq(tok.status, 200, 'the code is exchanged');
+          const tj = await tok.json();
+          assert(tj.refresh_token && tj.refresh_token.startsWith('scimrt_'), 'a refresh token comes with it');
+          eq((await scim(base, tj.access_token, 'GET', '/t/acme/scim/v2/Users?count=1')).status, 200, 'SCIM with the code grant\'s access token');
+          // Deny sends access_denied back.
+          await admin.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-2`);
+          await admin.waitForSelector('#consent');
+          await Promise.all([admin.waitForURL((u) => u.toString().startsWith(callback)), admin.click('button:text("Deny")')]);
+          eq(new URL(admin.url()).searchParams.get('error'), 'access_denied', 'Deny answers access_denied');
+        } finally {
+          await oktaCtx.close();
+        }
       } finally {
         callbackServer.close();
       }
