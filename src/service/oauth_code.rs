@@ -450,6 +450,12 @@ pub async fn consent(
     allow: bool,
 ) -> Result<String, OpError> {
     if !allow {
+        tracing::info!(
+            admin,
+            client = auth.client.name,
+            tenant = auth.tenant.slug,
+            "OAuth authorization denied"
+        );
         let detail = format!("the scimd admin \"{admin}\" denied access");
         return Ok(auth.error_redirect("access_denied", &detail));
     }
@@ -489,6 +495,14 @@ pub async fn consent(
             auth.client.name, cfg.code_lifetime_secs
         )));
     }
+    // Who let which client into which tenant: the audit trail of a consent (never the code).
+    tracing::info!(
+        admin,
+        client = auth.client.name,
+        tenant = auth.tenant.slug,
+        redirect_uri = auth.redirect_to,
+        "OAuth authorization code issued on consent"
+    );
     Ok(with_query(
         &auth.redirect_to,
         &[

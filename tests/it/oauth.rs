@@ -1837,11 +1837,35 @@ async fn a_reused_refresh_token_revokes_the_grant_and_revoking_the_client_ends_e
         400,
         "invalid_scope",
     );
+    // An expired refresh token.
+    let hash = hex::encode(scimd::service::tokens::hash_secret(&rt));
+    app.app()
+        .store
+        .write_blocking(move |c| {
+            c.execute(
+                &format!("UPDATE oauth_refresh_tokens SET expires = '2020-01-01T00:00:00.000Z' WHERE hash = x'{hash}'"),
+                [],
+            )?;
+            Ok(())
+        })
+        .expect("expire");
+    let d = oauth_error(&refresh(rt).await, 400, "invalid_grant");
+    assert!(
+        d.contains("refresh token expired") && d.contains("oauth.refresh_token_lifetime_secs"),
+        "{d}"
+    );
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Expired refresh token"
+    );
     // Revoking the client ends every grant at once.
     let (access_a, rt_a) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
     let (access_b, _) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
     let listed = oauth::list(&app.app().store, None).expect("list");
-    assert_eq!(listed[0].live_grants, 3, "the revoked grant is not live");
+    assert_eq!(
+        listed[0].live_grants, 2,
+        "revoked and expired grants are not live"
+    );
     assert_eq!(
         scim_get(&app, "/scim/v2/Users", &access_a).await.status,
         200
