@@ -416,6 +416,14 @@ pub struct OAuthConfig {
     pub max_jwks_bytes: usize,
     /// Accept `http://` JWKS URLs (a lab); otherwise only `https://`.
     pub allow_http_jwks: bool,
+    /// Lifetime of an authorization code (RFC 6749 §4.1.2: short, at most 10 minutes).
+    pub code_lifetime_secs: u64,
+    /// Codes a client may hold unexchanged at once; consenting to one more is refused.
+    pub max_codes_per_client: u32,
+    /// Lifetime of a refresh token, counted from its issue: each refresh issues a new one.
+    pub refresh_token_lifetime_secs: u64,
+    /// Redirect URIs one client may register.
+    pub max_redirect_uris: usize,
 }
 
 impl Default for OAuthConfig {
@@ -427,6 +435,10 @@ impl Default for OAuthConfig {
             jwks_cache_secs: 300,
             max_jwks_bytes: 65536,
             allow_http_jwks: false,
+            code_lifetime_secs: 60,
+            max_codes_per_client: 10,
+            refresh_token_lifetime_secs: 7_776_000,
+            max_redirect_uris: 10,
         }
     }
 }
@@ -446,6 +458,21 @@ impl OAuthConfig {
             return Err(ConfigError::Invalid(format!(
                 "oauth.access_token_lifetime_secs = {} is over a day; access tokens are meant to be short-lived (the default is 3600)",
                 self.access_token_lifetime_secs
+            )));
+        }
+        if !(1..=600).contains(&self.code_lifetime_secs)
+            || self.max_codes_per_client == 0
+            || self.max_redirect_uris == 0
+        {
+            return Err(ConfigError::Invalid(format!(
+                "oauth.code_lifetime_secs = {} must be 1 to 600 (RFC 6749 §4.1.2: codes are short-lived), oauth.max_codes_per_client and oauth.max_redirect_uris at least 1",
+                self.code_lifetime_secs
+            )));
+        }
+        if self.refresh_token_lifetime_secs < self.access_token_lifetime_secs {
+            return Err(ConfigError::Invalid(format!(
+                "oauth.refresh_token_lifetime_secs = {} is shorter than oauth.access_token_lifetime_secs = {}; a refresh token must outlive the access token it renews",
+                self.refresh_token_lifetime_secs, self.access_token_lifetime_secs
             )));
         }
         Ok(())

@@ -15,6 +15,7 @@ import { Settings } from './pages/settings.js';
 import { Webhooks } from './pages/webhooks.js';
 import { Deleted } from './pages/deleted.js';
 import { Ldap } from './pages/ldap.js';
+import { Consent } from './pages/consent.js';
 
 const TENANT_PAGES = [
   ['users', 'Users'], ['groups', 'Groups'], ['tokens', 'Tokens'], ['setup', 'Setup'], ['activity', 'Activity'], ['events', 'Events'], ['webhooks', 'Webhooks'], ['deleted', 'Deleted'], ['settings', 'Settings'], ['ldap', 'LDAP'],
@@ -69,6 +70,7 @@ function App() {
   if (inTenant && tenants && !tenants.some((t) => t.slug === slug)) {
     body = html`<${ErrorBox} title="No such tenant" error=${new Error(`There is no tenant "${slug}". Pick one in the tenant menu or create it on the Tenants page.`)} />`;
   } else if (!inTenant && page === 'dashboard') body = html`<${Dashboard} tenants=${tenants} />`;
+  else if (!inTenant && page === 'consent') body = html`<${Consent} search=${search} />`;
   else if (!inTenant && page === 'tenants') body = html`<${Tenants} tenants=${tenants} onChange=${refreshTenants} />`;
   else if (inTenant && page === 'users' && parts[3]) body = html`<${UserDetail} slug=${slug} id=${parts[3]} />`;
   else if (inTenant && page === 'users') body = html`<${Users} slug=${slug} search=${search} />`;

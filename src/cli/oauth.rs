@@ -13,7 +13,7 @@ use crate::store::oauth::Method;
 
 #[derive(Debug, Subcommand)]
 pub enum OauthCommand {
-    /// OAuth 2.0 clients (client credentials grant) of a tenant.
+    /// OAuth 2.0 clients of a tenant (client credentials; authorization code with redirect URIs).
     #[command(subcommand)]
     Client(ClientCommand),
     /// External authorization servers whose JWT access tokens a tenant accepts.
@@ -122,6 +122,20 @@ pub enum ClientCommand {
         /// The client's JWK Set URL (private_key_jwt), fetched and cached by scimd.
         #[arg(long, value_name = "URL")]
         jwks_uri: Option<String>,
+        /// A redirect URI of the authorization code grant (repeatable), e.g. Okta's
+        /// https://ORG.okta.com/admin/app/cpc/APP/oauth/callback; makes it an authorization
+        /// code client (Okta's "OAuth 2" mode) instead of a client credentials one.
+        #[arg(long = "redirect-uri", value_name = "URL")]
+        redirect_uris: Vec<String>,
+    },
+    /// Replace a client's redirect URIs (none given: it becomes a client credentials client).
+    RedirectUris {
+        /// Id, client_id or name.
+        client: String,
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long = "redirect-uri", value_name = "URL")]
+        redirect_uris: Vec<String>,
     },
     /// The clients, their status and live access tokens.
     List {
@@ -170,6 +184,9 @@ fn print(config: &Config, slug: &str, r: &Registered, what: &str) -> Result<(), 
         "client_id": r.client.client_id,
         "client_secret": r.client_secret,
         "token_endpoint": oauth::token_endpoint(&origin(config), slug),
+        "authorization_endpoint": (!r.client.redirect_uris.is_empty())
+            .then(|| oauth::authorization_endpoint(&origin(config), slug)),
+        "redirect_uris": r.client.redirect_uris,
         "scope": oauth::SCOPE,
         "method": r.client.method,
     });
@@ -201,6 +218,7 @@ pub fn run(store: &Store, config: &Config, cmd: OauthCommand) -> Result<(), Stri
             method,
             public_key,
             jwks_uri,
+            redirect_uris,
         } => {
             let keys = read_keys(public_key.as_deref())?;
             let method = match method {
@@ -215,6 +233,7 @@ pub fn run(store: &Store, config: &Config, cmd: OauthCommand) -> Result<(), Stri
                     method,
                     public_keys: keys.as_deref(),
                     jwks_uri: jwks_uri.as_deref(),
+                    redirect_uris: &redirect_uris,
                 },
                 &config.oauth,
             )?;
@@ -224,6 +243,31 @@ pub fn run(store: &Store, config: &Config, cmd: OauthCommand) -> Result<(), Stri
                 method.as_str(),
                 config.oauth.access_token_lifetime_secs
             );
+            Ok(())
+        }
+        ClientCommand::RedirectUris {
+            client,
+            tenant,
+            redirect_uris,
+        } => {
+            let row = crate::service::oauth_code::set_redirect_uris(
+                store,
+                &config.oauth,
+                (tenant.as_deref(), &client),
+                &redirect_uris,
+            )?;
+            if row.redirect_uris.is_empty() {
+                eprintln!(
+                    "OAuth client \"{}\" has no redirect URI: it uses client credentials",
+                    row.name
+                );
+            } else {
+                eprintln!(
+                    "OAuth client \"{}\" uses the authorization code grant; redirect URIs: {}",
+                    row.name,
+                    row.redirect_uris.join(" ")
+                );
+            }
             Ok(())
         }
         ClientCommand::List { tenant, json } => {

@@ -1,6 +1,8 @@
 //! The OAuth 2.0 endpoints of each tenant on the public listener: the token endpoint
-//! (`/oauth/token`, `/t/{slug}/oauth/token`) and its RFC 8414 metadata under
-//! `/.well-known/oauth-authorization-server/…`. The grant itself is `service::oauth`.
+//! (`/oauth/token`, `/t/{slug}/oauth/token`), the authorization endpoint (`…/oauth/authorize`,
+//! which hands a checked request to the UI's consent page) and the RFC 8414 metadata under
+//! `/.well-known/oauth-authorization-server/…`. The grants are `service::oauth` and
+//! `service::oauth_code`.
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -13,8 +15,9 @@ use rocket::{Route, State, get, post, routes};
 use serde_json::Value;
 
 use super::auth::LoggedToken;
-use super::{App, origin, tenant_slug};
+use super::{App, Serves, ThisListener, origin, tenant_slug};
 use crate::service::oauth::{self, Endpoint, JwksCache, OAuthError};
+use crate::service::oauth_code::{self, Refusal};
 use crate::service::rate_limit::RateLimiter;
 use crate::service::usage::UsageTracker;
 use crate::store::tenants::DEFAULT_SLUG;
@@ -215,6 +218,104 @@ impl<'r> FromRequest<'r> for Origin {
     }
 }
 
+/// The raw query string of a request.
+pub struct RawQuery(String);
+
+impl RawQuery {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for RawQuery {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(Self(
+            req.uri()
+                .query()
+                .map_or_else(String::new, |q| q.as_str().to_owned()),
+        ))
+    }
+}
+
+/// The answer of the authorization endpoint: a redirect (to the consent page, or back to
+/// the client with an error), or a page when the client or redirect URI is not established.
+pub enum Authorize {
+    Redirect(String),
+    Page(u16, String),
+}
+
+impl<'r> Responder<'r, 'static> for Authorize {
+    fn respond_to(self, _: &'r Request<'_>) -> response::Result<'static> {
+        let mut res = Response::build();
+        res.header(Header::new("Cache-Control", "no-store"));
+        match self {
+            Self::Redirect(to) => {
+                res.status(Status::SeeOther)
+                    .header(Header::new("Location", to));
+            }
+            Self::Page(status, detail) => {
+                let body = format!(
+                    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Authorization refused · scimd</title></head>\
+                     <body><main><h1>scimd cannot authorize this request</h1><p>{}</p>\
+                     <p>Nothing was sent back to the application that asked.</p></main></body></html>",
+                    escape_html(&detail)
+                );
+                res.status(Status::from_code(status).unwrap_or(Status::BadRequest))
+                    .header(ContentType::HTML)
+                    .sized_body(body.len(), Cursor::new(body));
+            }
+        }
+        res.ok()
+    }
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Where the UI is: this origin when one listener serves everything, else `[admin]`'s URL.
+fn ui_base(app: &App, listener: &ThisListener) -> String {
+    match (listener.serves, app.config.admin_listener()) {
+        (Serves::Public, Some(admin)) => admin.base(),
+        _ => String::new(),
+    }
+}
+
+/// RFC 6749 §4.1.1. The person consenting signs in to the UI, so a checked request goes on
+/// to the UI's consent page (on the admin listener when `[admin]` splits it off).
+#[get("/oauth/authorize")]
+async fn authorize(
+    query: RawQuery,
+    req_origin: Origin,
+    slug: Slug,
+    app: &State<App>,
+    listener: &State<ThisListener>,
+) -> Authorize {
+    match oauth_code::check(&app.store, &req_origin.0, &slug.0, &query.0).await {
+        Ok(auth) => Authorize::Redirect(auth.consent_url(&ui_base(app, listener))),
+        Err(Refusal::Redirect { url, .. }) => Authorize::Redirect(url),
+        Err(Refusal::Page { status, detail }) => Authorize::Page(status, detail),
+    }
+}
+
+/// The tenant slug of a request to the OAuth endpoints.
+pub struct Slug(String);
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for Slug {
+    type Error = ();
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, ()> {
+        Outcome::Success(Self(tenant_slug(req).to_owned()))
+    }
+}
+
 pub(crate) fn routes() -> Vec<Route> {
-    routes![token, metadata]
+    routes![token, authorize, metadata]
 }

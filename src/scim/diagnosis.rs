@@ -150,6 +150,9 @@ fn not_supported(o: &Observed<'_>, detail: &str) -> Diagnosis {
 /// A refusal of the OAuth token endpoint (RFC 6749 §5.2), by its description.
 fn oauth_refusal(o: &Observed<'_>, detail: &str) -> Diagnosis {
     let idp = idp_name(o.idp);
+    if let Some(d) = code_grant_refusal(idp, detail) {
+        return d;
+    }
     let (title, fix) = if detail.contains("was replayed") {
         (
             "Replayed client assertion",
@@ -204,9 +207,73 @@ fn oauth_refusal(o: &Observed<'_>, detail: &str) -> Diagnosis {
     d(title, detail.to_owned(), fix)
 }
 
+/// A refusal of the authorization code grant (`service::oauth_code`): Okta's "OAuth 2".
+fn code_grant_refusal(idp: &str, detail: &str) -> Option<Diagnosis> {
+    let again = format!(
+        "In {idp}, authenticate with scimd again (Okta: Provisioning > Integration > \"Authenticate with …\"), signed in to scimd as an admin."
+    );
+    let (title, fix) = if detail.contains("authorization code was already used") {
+        (
+            "Authorization code used twice",
+            format!(
+                "scimd revoked the tokens issued from that code, as RFC 6749 requires. If {idp} did not retry the exchange itself, someone else saw the code: check who can read {idp}'s callback URLs, then: {again}"
+            ),
+        )
+    } else if detail.contains("refresh token was already used") {
+        (
+            "Refresh token used twice",
+            format!(
+                "scimd revoked the whole authorization, since a refresh token is good once and a second use means a copy exists. If {idp} restored an old configuration, that explains it; otherwise treat the client secret as leaked (`scimd oauth client rotate`). Then: {again}"
+            ),
+        )
+    } else if detail.contains("authorization code expired") {
+        (
+            "Expired authorization code",
+            format!(
+                "{idp} exchanged the code after oauth.code_lifetime_secs; check the clocks and {idp}'s reach to the token endpoint, then: {again}"
+            ),
+        )
+    } else if detail.contains("refresh token expired") {
+        (
+            "Expired refresh token",
+            format!(
+                "{idp} did not refresh within oauth.refresh_token_lifetime_secs (raise it if provisioning is idle for long). {again}"
+            ),
+        )
+    } else if detail.contains("differs from the redirect_uri of the authorization request") {
+        (
+            "redirect_uri mismatch",
+            format!(
+                "{idp} must send the same redirect_uri to the token endpoint as to the authorization endpoint; check its OAuth settings and the client's registered redirect URIs."
+            ),
+        )
+    } else if detail.contains("code_verifier") {
+        (
+            "PKCE check failed",
+            "The client must send the code_verifier whose S256 hash it sent as code_challenge, and send both or neither.".to_owned(),
+        )
+    } else if detail.contains("belongs to was revoked") {
+        ("Revoked authorization", again)
+    } else if detail.contains("authorization code is not known")
+        || detail.contains("refresh token is not known")
+    {
+        ("Unknown authorization code or refresh token", again)
+    } else {
+        return None;
+    };
+    Some(d(title, detail.to_owned(), fix))
+}
+
 /// A SCIM 401 for an OAuth access token (`service::oauth`).
 fn access_token_refused(idp: &str, detail: &str) -> Diagnosis {
-    let (title, fix) = if detail.contains("was revoked on") {
+    let (title, fix) = if detail.contains("with its authorization") {
+        (
+            "OAuth authorization revoked",
+            format!(
+                "The access token's authorization code or refresh token was used twice, so scimd revoked everything issued from it. Authenticate {idp} with scimd again (Okta: \"Authenticate with …\" on the Provisioning page)."
+            ),
+        )
+    } else if detail.contains("was revoked on") {
         (
             "OAuth client revoked",
             format!(

@@ -13,6 +13,7 @@ pub mod history;
 pub mod ldap;
 pub mod members;
 pub mod oauth;
+pub mod oauth_code;
 pub mod oauth_external;
 pub mod passwords;
 pub mod rate_limit;

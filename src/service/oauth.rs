@@ -31,7 +31,7 @@ use crate::store::{Store, StoreError};
 pub const ACCESS_PREFIX: &str = "scimat_";
 /// Every client secret starts with this.
 pub const SECRET_PREFIX: &str = "scimcs_";
-const SECRET_BYTES: usize = 32;
+pub(super) const SECRET_BYTES: usize = 32;
 /// The one scope: the tenant's SCIM API.
 pub const SCOPE: &str = "scim";
 /// RFC 7523 §2.2.
@@ -55,7 +55,7 @@ pub const ALGORITHMS: &[Algorithm] = &[
 ];
 /// Expired access tokens are kept this long, so a 401 can say "expired" rather than
 /// "unknown".
-const EXPIRED_KEPT: time::Duration = time::Duration::days(1);
+pub(super) const EXPIRED_KEPT: time::Duration = time::Duration::days(1);
 
 // ---- URLs ----
 
@@ -80,18 +80,28 @@ pub fn metadata_url(origin: &str, slug: &str) -> String {
     format!("{origin}/.well-known/oauth-authorization-server{path}")
 }
 
+/// The authorization endpoint of a tenant (the authorization code grant, RFC 6749 §3.1).
+pub fn authorization_endpoint(origin: &str, slug: &str) -> String {
+    format!("{}/authorize", issuer(origin, slug))
+}
+
 /// RFC 8414 §2 metadata of a tenant's authorization server.
 pub fn metadata(origin: &str, slug: &str) -> Value {
     let algs: Vec<String> = ALGORITHMS.iter().map(|a| format!("{a:?}")).collect();
     json!({
         "issuer": issuer(origin, slug),
+        "authorization_endpoint": authorization_endpoint(origin, slug),
         "token_endpoint": token_endpoint(origin, slug),
-        "grant_types_supported": ["client_credentials", JWT_BEARER_GRANT],
+        "grant_types_supported":
+            ["authorization_code", "refresh_token", "client_credentials", JWT_BEARER_GRANT],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "code_challenge_methods_supported": ["S256"],
+        "authorization_response_iss_parameter_supported": true,
         "token_endpoint_auth_methods_supported":
             ["client_secret_basic", "client_secret_post", "private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": algs,
         "scopes_supported": [SCOPE],
-        "response_types_supported": [],
         "service_documentation": "https://github.com/scimd/scimd#oauth-20-clients",
     })
 }
@@ -107,6 +117,8 @@ pub struct NewClient<'a> {
     pub public_keys: Option<&'a str>,
     /// The client's JWK Set URL (for `private_key_jwt`).
     pub jwks_uri: Option<&'a str>,
+    /// Redirect URIs: given, the client uses the authorization code grant (Okta's OAuth 2).
+    pub redirect_uris: &'a [String],
 }
 
 /// A client just created or rotated: the secret exists only in this value.
@@ -116,7 +128,7 @@ pub struct Registered {
     pub client_secret: Option<String>,
 }
 
-fn random_hex(bytes: usize) -> String {
+pub(super) fn random_hex(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     rand::rng().fill_bytes(&mut b);
     hex::encode(b)
@@ -161,6 +173,8 @@ pub fn add(store: &Store, new: &NewClient<'_>, cfg: &OAuthConfig) -> Result<Regi
             "the client needs a name (e.g. entra-prod) so you can tell integrations apart".into(),
         ));
     }
+    let redirect_uris =
+        super::oauth_code::check_redirect_uris(new.redirect_uris, cfg.max_redirect_uris)?;
     let secret = match new.method {
         Method::ClientSecret => {
             if new.public_keys.is_some() || new.jwks_uri.is_some() {
@@ -192,6 +206,7 @@ pub fn add(store: &Store, new: &NewClient<'_>, cfg: &OAuthConfig) -> Result<Regi
         last_used: None,
         last_used_ip: None,
         last_used_agent: None,
+        redirect_uris,
     };
     let slug = new.tenant_slug.to_owned();
     let lookup = slug.clone();
@@ -228,6 +243,21 @@ pub struct ListedClient {
     pub status: &'static str,
     /// Access tokens issued and not yet expired.
     pub live_tokens: u64,
+    /// The grants the token endpoint takes from it: `authorization_code` and
+    /// `refresh_token` with redirect URIs, else `client_credentials`.
+    pub grant_types: Vec<&'static str>,
+    /// Authorization code grants (admin consents) not revoked.
+    pub live_grants: u64,
+}
+
+/// The grant types of a client: a registered redirect URI makes it an authorization code
+/// client, which cannot skip the admin's consent with client credentials.
+pub fn grant_types(c: &ClientRow) -> Vec<&'static str> {
+    if c.redirect_uris.is_empty() {
+        vec!["client_credentials", JWT_BEARER_GRANT]
+    } else {
+        vec!["authorization_code", "refresh_token"]
+    }
 }
 
 /// Clients of a tenant, or of every tenant.
@@ -247,7 +277,10 @@ pub fn list(store: &Store, tenant_slug: Option<&str>) -> Result<Vec<ListedClient
             let mut out = Vec::new();
             for client in rows::list(c, tenant_id)? {
                 let live = rows::live_tokens(c, &client.id, &now)?;
+                let live_grants = rows::live_grants(c, &client.id, &now)?;
                 out.push(ListedClient {
+                    grant_types: grant_types(&client),
+                    live_grants,
                     tenant: all
                         .iter()
                         .find(|t| t.id == client.tenant_id)
@@ -272,7 +305,7 @@ fn client_status(c: &ClientRow, now: &str) -> &'static str {
     }
 }
 
-fn find_in(
+pub(super) fn find_in(
     c: &crate::store::Conn,
     slug: Option<&str>,
     wanted: &str,
@@ -387,13 +420,13 @@ pub fn rotate(store: &Store, r: &Rotation<'_>, cfg: &OAuthConfig) -> Result<Regi
         .map_err(|e| internal(&e))?
 }
 
-fn no_tenant(slug: &str) -> OpError {
+pub(super) fn no_tenant(slug: &str) -> OpError {
     OpError::NotFound(format!(
         "there is no tenant \"{slug}\"; create it with `scimd tenant create {slug}`"
     ))
 }
 
-fn internal(e: &StoreError) -> OpError {
+pub(super) fn internal(e: &StoreError) -> OpError {
     tracing::error!("OAuth client store failure: {e}");
     OpError::Internal(format!("the database failed: {e}"))
 }
@@ -576,6 +609,12 @@ pub struct TokenRequest {
     pub client_assertion: Option<String>,
     /// RFC 7523 §2.1 `assertion` of the JWT bearer grant.
     pub assertion: Option<String>,
+    /// RFC 6749 §4.1.3 and RFC 7636 §4.5: the authorization code grant.
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
+    /// RFC 6749 §6.
+    pub refresh_token: Option<String>,
 }
 
 /// An RFC 6749 §5.2 error, with what the request log names.
@@ -606,15 +645,15 @@ impl OAuthError {
         }
     }
 
-    fn request(d: impl Into<String>) -> Self {
+    pub(super) fn request(d: impl Into<String>) -> Self {
         Self::new(400, "invalid_request", d)
     }
 
-    fn client(d: impl Into<String>) -> Self {
+    pub(super) fn client(d: impl Into<String>) -> Self {
         Self::new(401, "invalid_client", d)
     }
 
-    fn of(mut self, c: &ClientRow) -> Self {
+    pub(super) fn of(mut self, c: &ClientRow) -> Self {
         self.client = Some((c.id.clone(), c.name.clone()));
         self
     }
@@ -646,6 +685,10 @@ pub fn parse_form(body: &str) -> Result<TokenRequest, OAuthError> {
             "client_assertion_type" => &mut req.client_assertion_type,
             "client_assertion" => &mut req.client_assertion,
             "assertion" => &mut req.assertion,
+            "code" => &mut req.code,
+            "redirect_uri" => &mut req.redirect_uri,
+            "code_verifier" => &mut req.code_verifier,
+            "refresh_token" => &mut req.refresh_token,
             _ => continue,
         };
         if slot.is_some() {
@@ -708,22 +751,28 @@ pub struct Granted {
     pub client: ClientRow,
     pub access_token: String,
     pub expires_in: u64,
+    /// Issued with an authorization code or a refresh token (RFC 6749 §5.1).
+    pub refresh_token: Option<String>,
 }
 
 impl Granted {
     /// The RFC 6749 §5.1 body.
     pub fn body(&self) -> Value {
-        json!({
+        let mut body = json!({
             "access_token": self.access_token,
             "token_type": "Bearer",
             "expires_in": self.expires_in,
             "scope": SCOPE,
-        })
+        });
+        if let Some(r) = &self.refresh_token {
+            body["refresh_token"] = json!(r);
+        }
+        body
     }
 }
 
 /// How the client proved who it is, checked before anything is written.
-enum Proof {
+pub(super) enum Proof {
     Secret,
     /// A verified assertion whose `jti` is to be used up with the token's issue.
     Assertion {
@@ -790,9 +839,37 @@ pub async fn grant(
         e.retry_after = Some(secs);
         return Err(e);
     }
+    let code_client = !client.redirect_uris.is_empty();
     match req.grant_type.as_deref() {
-        Some("client_credentials") => {}
-        Some(JWT_BEARER_GRANT) => {}
+        Some("client_credentials" | JWT_BEARER_GRANT) if code_client => {
+            return Err(OAuthError::new(
+                400,
+                "unauthorized_client",
+                format!(
+                    "OAuth client \"{}\" has redirect URIs, so it gets tokens only through an admin's consent: grant_type=authorization_code, then refresh_token (register a client without redirect URIs for client credentials)",
+                    client.name
+                ),
+            )
+            .of(&client));
+        }
+        Some("client_credentials" | JWT_BEARER_GRANT) => {}
+        Some(g @ ("authorization_code" | "refresh_token")) if !code_client => {
+            return Err(OAuthError::new(
+                400,
+                "unauthorized_client",
+                format!(
+                    "grant_type {g} needs a client with a registered redirect URI; OAuth client \"{}\" has none (add one on the Tokens page or with `scimd oauth client add --redirect-uri`), or use grant_type=client_credentials",
+                    client.name
+                ),
+            )
+            .of(&client));
+        }
+        Some("authorization_code") => {
+            return super::oauth_code::exchange_code(ep, client, proof, &req).await;
+        }
+        Some("refresh_token") => {
+            return super::oauth_code::refresh(ep, client, proof, &req).await;
+        }
         None => {
             return Err(OAuthError::request(
                 "the grant_type parameter is missing; send grant_type=client_credentials",
@@ -803,7 +880,7 @@ pub async fn grant(
             return Err(OAuthError::new(
                 400,
                 "unsupported_grant_type",
-                format!("grant_type \"{other}\" is not supported; this endpoint issues tokens by grant_type=client_credentials only"),
+                format!("grant_type \"{other}\" is not supported; this endpoint issues tokens by grant_type=client_credentials, authorization_code or refresh_token"),
             )
             .of(&client));
         }
@@ -845,7 +922,7 @@ async fn issue(ep: &Endpoint<'_>, client: ClientRow, proof: Proof) -> Result<Gra
             rows::insert_token(
                 tx,
                 &hash,
-                (tenant_id, &id),
+                (tenant_id, &id, None),
                 (&issued, &expires),
                 keep,
                 &forget,
@@ -864,10 +941,11 @@ async fn issue(ep: &Endpoint<'_>, client: ClientRow, proof: Proof) -> Result<Gra
         client,
         access_token,
         expires_in: lifetime,
+        refresh_token: None,
     })
 }
 
-fn server_error(e: &StoreError) -> OAuthError {
+pub(super) fn server_error(e: &StoreError) -> OAuthError {
     tracing::error!("token endpoint store failure: {e}");
     OAuthError::new(500, "server_error", "the database failed; try again")
 }
@@ -1356,6 +1434,12 @@ pub async fn authenticate_access(
     if let Some(at) = &client.revoked {
         return Err(refuse(format!(
             "OAuth client \"{}\" was revoked on {at}, which ended its access tokens; register a new client (`scimd oauth client add`) and update the IdP",
+            client.name
+        )));
+    }
+    if let Some((at, why)) = &access.grant_revoked {
+        return Err(refuse(format!(
+            "the OAuth access token of client \"{}\" was revoked on {at} with its authorization ({why}); an admin must authenticate the IdP again (Okta: \"Authenticate with …\" on the provisioning page)",
             client.name
         )));
     }

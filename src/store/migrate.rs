@@ -85,6 +85,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0016_drop_events_by_resource",
         include_str!("../../migrations/0016_drop_events_by_resource.sql"),
     ),
+    (
+        17,
+        "0017_create_oauth_codes",
+        include_str!("../../migrations/0017_create_oauth_codes.sql"),
+    ),
 ];
 
 /// The request log's own database file.

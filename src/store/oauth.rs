@@ -56,11 +56,28 @@ pub struct ClientRow {
     pub last_used: Option<String>,
     pub last_used_ip: Option<String>,
     pub last_used_agent: Option<String>,
+    /// Registered redirect URIs (RFC 6749 §3.1.2): a client with one uses the authorization
+    /// code grant (migration 0017).
+    pub redirect_uris: Vec<String>,
 }
 
 const COLUMNS: &str = "id, tenant_id, name, client_id, method, secret_hash, previous_hash, \
      previous_until, public_keys, jwks_uri, created, rotated, revoked, last_used, last_used_ip, \
-     last_used_agent";
+     last_used_agent, redirect_uris";
+
+fn split_uris(text: Option<String>) -> Vec<String> {
+    text.map(|t| {
+        t.lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn join_uris(uris: &[String]) -> Option<String> {
+    (!uris.is_empty()).then(|| uris.join("\n"))
+}
 
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
     Ok(ClientRow {
@@ -80,6 +97,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
         last_used: r.get(13)?,
         last_used_ip: r.get(14)?,
         last_used_agent: r.get(15)?,
+        redirect_uris: split_uris(r.get(16)?),
     })
 }
 
@@ -87,7 +105,8 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ClientRow> {
 pub fn insert(conn: &Connection, c: &ClientRow) -> Result<()> {
     conn.execute(
         "INSERT INTO oauth_clients (id, tenant_id, name, client_id, method, secret_hash, \
-         public_keys, jwks_uri, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         public_keys, jwks_uri, created, redirect_uris) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             c.id,
             c.tenant_id,
@@ -97,7 +116,8 @@ pub fn insert(conn: &Connection, c: &ClientRow) -> Result<()> {
             c.secret_hash,
             c.public_keys,
             c.jwks_uri,
-            c.created
+            c.created,
+            join_uris(&c.redirect_uris)
         ],
     )?;
     Ok(())
@@ -185,6 +205,15 @@ pub fn set_keys(
     Ok(())
 }
 
+/// Replaces a client's registered redirect URIs.
+pub fn set_redirect_uris(conn: &Connection, id: &str, uris: &[String]) -> Result<()> {
+    conn.execute(
+        "UPDATE oauth_clients SET redirect_uris = ?2 WHERE id = ?1",
+        params![id, join_uris(uris)],
+    )?;
+    Ok(())
+}
+
 /// Remembers an assertion's `jti` until it expires; `Ok(false)` if it was already used
 /// (RFC 7523 §3, item 7). Expired ones are forgotten first.
 pub fn use_jti(
@@ -210,7 +239,7 @@ pub fn use_jti(
 pub fn insert_token(
     conn: &Connection,
     hash: &[u8],
-    (tenant_id, client): (i64, &str),
+    (tenant_id, client, grant): (i64, &str, Option<&str>),
     (issued, expires): (&str, &str),
     keep: u32,
     forget_before: &str,
@@ -218,10 +247,10 @@ pub fn insert_token(
     conn.prepare_cached("DELETE FROM oauth_tokens WHERE expires < ?1")?
         .execute([forget_before])?;
     conn.prepare_cached(
-        "INSERT INTO oauth_tokens (hash, tenant_id, client, issued, expires) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO oauth_tokens (hash, tenant_id, client, issued, expires, grant_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     )?
-    .execute(params![hash, tenant_id, client, issued, expires])?;
+    .execute(params![hash, tenant_id, client, issued, expires, grant])?;
     conn.prepare_cached(
         "DELETE FROM oauth_tokens WHERE client = ?1 AND hash IN (SELECT hash FROM oauth_tokens \
          WHERE client = ?1 ORDER BY issued DESC, hash LIMIT -1 OFFSET ?2)",
@@ -236,21 +265,28 @@ pub struct AccessRow {
     pub client: ClientRow,
     pub issued: String,
     pub expires: String,
+    /// When and why the authorization code grant that issued it was revoked.
+    pub grant_revoked: Option<(String, String)>,
 }
 
 /// The access token whose hash is `hash`, with its client.
 pub fn token_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<AccessRow>> {
     let row = conn
-        .prepare_cached("SELECT client, issued, expires FROM oauth_tokens WHERE hash = ?1")?
+        .prepare_cached(
+            "SELECT t.client, t.issued, t.expires, g.revoked, COALESCE(g.revoked_why, '') \
+             FROM oauth_tokens t LEFT JOIN oauth_grants g ON g.id = t.grant_id WHERE t.hash = ?1",
+        )?
         .query_row([hash], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?
+                    .zip(Some(r.get::<_, String>(4)?)),
             ))
         })
         .optional()?;
-    let Some((client, issued, expires)) = row else {
+    let Some((client, issued, expires, grant_revoked)) = row else {
         return Ok(None);
     };
     let client = conn
@@ -262,6 +298,7 @@ pub fn token_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<AccessRow>
         client,
         issued,
         expires,
+        grant_revoked,
     }))
 }
 
@@ -371,4 +408,211 @@ pub fn remove_issuer(conn: &Connection, wanted: &str, tenant_id: Option<i64>) ->
     };
     conn.execute("DELETE FROM oauth_issuers WHERE id = ?1", [&one.id])?;
     Ok(one.clone())
+}
+
+// ---- the authorization code grant (migration 0017) ----
+
+/// An authorization code as stored at consent.
+#[derive(Debug, Clone)]
+pub struct CodeRow {
+    pub tenant_id: i64,
+    pub client: String,
+    pub grant_id: String,
+    /// As the authorization request sent it (`None`: left out).
+    pub redirect_uri: Option<String>,
+    /// Where the code was sent.
+    pub redirect_to: String,
+    /// RFC 7636 S256 challenge, when the client sent one.
+    pub code_challenge: Option<String>,
+    pub scope: String,
+    pub consented_by: String,
+    pub issued: String,
+    pub expires: String,
+    pub used: Option<String>,
+}
+
+/// Codes of `client` neither used nor expired at `now`.
+pub fn outstanding_codes(conn: &Connection, client: &str, now: &str) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(*) FROM oauth_codes WHERE client = ?1 AND used IS NULL AND expires > ?2",
+        )?
+        .query_row(params![client, now], |r| r.get(0))?;
+    Ok(n.unsigned_abs())
+}
+
+/// Stores a new code's hash, forgetting codes expired before `forget_before` (kept until
+/// then so that a late or repeated exchange can be told apart from a made-up code).
+pub fn insert_code(conn: &Connection, hash: &[u8], c: &CodeRow, forget_before: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM oauth_codes WHERE expires < ?1")?
+        .execute([forget_before])?;
+    conn.prepare_cached(
+        "INSERT INTO oauth_codes (hash, tenant_id, client, grant_id, redirect_uri, redirect_to, \
+         code_challenge, scope, consented_by, issued, expires) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        hash,
+        c.tenant_id,
+        c.client,
+        c.grant_id,
+        c.redirect_uri,
+        c.redirect_to,
+        c.code_challenge,
+        c.scope,
+        c.consented_by,
+        c.issued,
+        c.expires
+    ])?;
+    Ok(())
+}
+
+/// The code whose hash is `hash`.
+pub fn code_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<CodeRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT tenant_id, client, grant_id, redirect_uri, redirect_to, code_challenge, scope, \
+             consented_by, issued, expires, used FROM oauth_codes WHERE hash = ?1",
+        )?
+        .query_row([hash], |r| {
+            Ok(CodeRow {
+                tenant_id: r.get(0)?,
+                client: r.get(1)?,
+                grant_id: r.get(2)?,
+                redirect_uri: r.get(3)?,
+                redirect_to: r.get(4)?,
+                code_challenge: r.get(5)?,
+                scope: r.get(6)?,
+                consented_by: r.get(7)?,
+                issued: r.get(8)?,
+                expires: r.get(9)?,
+                used: r.get(10)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Marks a code exchanged.
+pub fn use_code(conn: &Connection, hash: &[u8], now: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE oauth_codes SET used = ?2 WHERE hash = ?1")?
+        .execute(params![hash, now])?;
+    Ok(())
+}
+
+/// Starts the grant a code's exchange creates. The client's grants that have no token left
+/// (their refresh tokens expired and were forgotten) are forgotten first, so consents cannot
+/// grow the table.
+pub fn insert_grant(conn: &Connection, code: &CodeRow, now: &str) -> Result<()> {
+    conn.prepare_cached(
+        "DELETE FROM oauth_grants WHERE client = ?1 \
+         AND NOT EXISTS (SELECT 1 FROM oauth_refresh_tokens r WHERE r.grant_id = oauth_grants.id) \
+         AND NOT EXISTS (SELECT 1 FROM oauth_tokens t WHERE t.grant_id = oauth_grants.id)",
+    )?
+    .execute([&code.client])?;
+    conn.prepare_cached(
+        "INSERT INTO oauth_grants (id, tenant_id, client, scope, consented_by, created) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        code.grant_id,
+        code.tenant_id,
+        code.client,
+        code.scope,
+        code.consented_by,
+        now
+    ])?;
+    Ok(())
+}
+
+/// Revokes a grant: its refresh tokens are refused and its access tokens end at the next
+/// request. A grant not (yet) written is nothing to revoke.
+pub fn revoke_grant(conn: &Connection, grant_id: &str, now: &str, why: &str) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE oauth_grants SET revoked = ?2, revoked_why = ?3 WHERE id = ?1 AND revoked IS NULL",
+    )?
+    .execute(params![grant_id, now, why])?;
+    Ok(())
+}
+
+/// A refresh token found by its hash, with its grant.
+#[derive(Debug, Clone)]
+pub struct RefreshRow {
+    pub grant_id: String,
+    pub client: String,
+    pub scope: String,
+    pub issued: String,
+    pub expires: String,
+    pub used: Option<String>,
+    /// When and why the grant was revoked.
+    pub revoked: Option<(String, String)>,
+}
+
+/// The refresh token whose hash is `hash`.
+pub fn refresh_by_hash(conn: &Connection, hash: &[u8]) -> Result<Option<RefreshRow>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT r.grant_id, g.client, g.scope, r.issued, r.expires, r.used, g.revoked, \
+             COALESCE(g.revoked_why, '') FROM oauth_refresh_tokens r \
+             JOIN oauth_grants g ON g.id = r.grant_id WHERE r.hash = ?1",
+        )?
+        .query_row([hash], |r| {
+            Ok(RefreshRow {
+                grant_id: r.get(0)?,
+                client: r.get(1)?,
+                scope: r.get(2)?,
+                issued: r.get(3)?,
+                expires: r.get(4)?,
+                used: r.get(5)?,
+                revoked: r.get::<_, Option<String>>(6)?.zip(Some(r.get(7)?)),
+            })
+        })
+        .optional()?)
+}
+
+/// Used refresh tokens remembered per grant (to catch a reuse), besides the live one.
+const USED_REFRESH_KEPT: i64 = 20;
+
+/// Stores a grant's new refresh token. Tokens expired before `forget_before` are forgotten,
+/// and a grant keeps only its newest used tokens, so rotation cannot grow the table.
+pub fn insert_refresh(
+    conn: &Connection,
+    hash: &[u8],
+    (tenant_id, grant_id): (i64, &str),
+    (issued, expires): (&str, &str),
+    forget_before: &str,
+) -> Result<()> {
+    conn.prepare_cached("DELETE FROM oauth_refresh_tokens WHERE expires < ?1")?
+        .execute([forget_before])?;
+    conn.prepare_cached(
+        "INSERT INTO oauth_refresh_tokens (hash, tenant_id, grant_id, issued, expires) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![hash, tenant_id, grant_id, issued, expires])?;
+    conn.prepare_cached(
+        "DELETE FROM oauth_refresh_tokens WHERE grant_id = ?1 AND used IS NOT NULL AND hash IN \
+         (SELECT hash FROM oauth_refresh_tokens WHERE grant_id = ?1 AND used IS NOT NULL \
+          ORDER BY issued DESC, hash LIMIT -1 OFFSET ?2)",
+    )?
+    .execute(params![grant_id, USED_REFRESH_KEPT])?;
+    Ok(())
+}
+
+/// Marks a refresh token exchanged for its successor.
+pub fn use_refresh(conn: &Connection, hash: &[u8], now: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE oauth_refresh_tokens SET used = ?2 WHERE hash = ?1")?
+        .execute(params![hash, now])?;
+    Ok(())
+}
+
+/// Grants of a client that can still be refreshed (not revoked, a refresh token unused and
+/// unexpired), for listings.
+pub fn live_grants(conn: &Connection, client: &str, now: &str) -> Result<u64> {
+    let n: i64 = conn
+        .prepare_cached(
+            "SELECT COUNT(DISTINCT g.id) FROM oauth_grants g \
+             JOIN oauth_refresh_tokens r ON r.grant_id = g.id \
+             WHERE g.client = ?1 AND g.revoked IS NULL AND r.used IS NULL AND r.expires > ?2",
+        )?
+        .query_row(params![client, now], |r| r.get(0))?;
+    Ok(n.unsigned_abs())
 }

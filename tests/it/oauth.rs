@@ -29,6 +29,7 @@ fn add(app: &TestApp, tenant: &str, name: &str) -> Registered {
             method: Method::ClientSecret,
             public_keys: None,
             jwks_uri: None,
+            redirect_uris: &[],
         },
         &app.app().config.oauth,
     )
@@ -44,6 +45,7 @@ fn add_keyed(app: &TestApp, name: &str, keys: &str) -> Registered {
             method: Method::PrivateKeyJwt,
             public_keys: Some(keys),
             jwks_uri: None,
+            redirect_uris: &[],
         },
         &app.app().config.oauth,
     )
@@ -593,8 +595,19 @@ async fn rfc_8414_metadata_is_at_the_well_known_path_of_each_issuer() {
     assert_eq!(m.body["token_endpoint"], TOKEN_URL);
     assert_eq!(
         m.body["grant_types_supported"],
-        json!(["client_credentials", oauth::JWT_BEARER_GRANT])
+        json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            oauth::JWT_BEARER_GRANT
+        ])
     );
+    assert_eq!(
+        m.body["authorization_endpoint"],
+        "http://localhost/oauth/authorize"
+    );
+    assert_eq!(m.body["response_types_supported"], json!(["code"]));
+    assert_eq!(m.body["code_challenge_methods_supported"], json!(["S256"]));
     assert!(
         m.body["token_endpoint_auth_methods_supported"]
             .as_array()
@@ -706,6 +719,7 @@ async fn private_key_jwt_with_keys_fetched_from_the_clients_jwks_url_cached() {
             method: Method::PrivateKeyJwt,
             public_keys: None,
             jwks_uri: Some(&url),
+            redirect_uris: &[],
         },
         &app.app().config.oauth,
     )
@@ -767,6 +781,7 @@ async fn private_key_jwt_with_keys_fetched_from_the_clients_jwks_url_cached() {
             method: Method::PrivateKeyJwt,
             public_keys: None,
             jwks_uri: Some(&url),
+            redirect_uris: &[],
         },
         &strict.app().config.oauth,
     )
@@ -1155,4 +1170,1082 @@ async fn a_tenant_can_take_only_oauth_and_only_signed_assertions() {
     // Off again, the SCIM token works: the setting, not the token, refused it.
     set("require_oauth", false);
     assert_eq!(app.get("/scim/v2/Users").await.status, 200);
+}
+
+// ---- the authorization code grant: Okta's "OAuth 2" mode ----
+
+const OKTA_CALLBACK: &str = "https://acme.okta.com/admin/app/cpc/scimd_1/oauth/callback";
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+fn challenge(verifier: &str) -> String {
+    use sha2::Digest;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(verifier))
+}
+
+fn add_code_client(app: &TestApp, tenant: &str, name: &str, uris: &[&str]) -> Registered {
+    let uris: Vec<String> = uris.iter().map(|u| (*u).to_owned()).collect();
+    oauth::add(
+        &app.app().store,
+        &NewClient {
+            tenant_slug: tenant,
+            name,
+            method: Method::ClientSecret,
+            public_keys: None,
+            jwks_uri: None,
+            redirect_uris: &uris,
+        },
+        &app.app().config.oauth,
+    )
+    .expect("code client")
+}
+
+fn authorize_query(client_id: &str, extra: &str) -> String {
+    format!(
+        "response_type=code&client_id={client_id}&redirect_uri={}&state=st%26ate&scope=scim{extra}",
+        crate::common::enc(OKTA_CALLBACK)
+    )
+}
+
+fn query_of(url: &str) -> std::collections::HashMap<String, String> {
+    let q = url.split_once('?').map_or("", |(_, q)| q);
+    url::form_urlencoded::parse(q.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}
+
+/// The authorize endpoint, then the consent the UI's page makes as the signed-in admin;
+/// returns the URL the browser is sent to.
+async fn consent_with(app: &TestApp, csrf: &str, authorize: &str, allow: bool) -> String {
+    use crate::admin_api::api;
+    let sent = app.send_raw("GET", authorize, None, &[]).await;
+    assert_eq!(sent.status, 303, "{}", sent.raw);
+    let to = sent.header("Location").expect("location").to_owned();
+    assert!(to.starts_with("/ui/consent?tenant="), "{to}");
+    let params = query_of(&to);
+    let request: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().filter(|(k, _)| *k != "tenant"))
+        .finish();
+    let tenant = &params["tenant"];
+    let shown = api(
+        app,
+        "GET",
+        &format!("/api/tenants/{tenant}/oauth-consent?{request}"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown.status, 200, "{}", shown.raw);
+    let answer = api(
+        app,
+        "POST",
+        &format!("/api/tenants/{tenant}/oauth-consent"),
+        Some(json!({"request": request, "allow": allow})),
+        Some(csrf),
+        None,
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.raw);
+    answer.body["redirect"]
+        .as_str()
+        .expect("redirect")
+        .to_owned()
+}
+
+async fn code_for(app: &TestApp, csrf: &str, client_id: &str, extra: &str) -> String {
+    let to = consent_with(
+        app,
+        csrf,
+        &format!("/oauth/authorize?{}", authorize_query(client_id, extra)),
+        true,
+    )
+    .await;
+    assert!(
+        to.starts_with(&format!("{OKTA_CALLBACK}?code=scimac_")),
+        "{to}"
+    );
+    query_of(&to)["code"].clone()
+}
+
+fn code_form(code: &str, verifier: Option<&str>) -> String {
+    let mut f = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        crate::common::enc(OKTA_CALLBACK)
+    );
+    if let Some(v) = verifier {
+        f.push_str(&format!("&code_verifier={v}"));
+    }
+    f
+}
+
+fn diagnosis_of(detail: &str, path: &str, status: u16) -> String {
+    scimd::scim::diagnosis::diagnose(&scimd::scim::diagnosis::Observed {
+        status,
+        detail: Some(detail),
+        method: "POST",
+        path,
+        idp: "okta",
+        ..Default::default()
+    })
+    .expect("diagnosis")
+    .title
+}
+
+#[rocket::async_test]
+async fn okta_authorization_code_with_pkce_then_refresh_tokens_work_on_scim() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let (id, secret) = (
+        r.client.client_id.clone(),
+        r.client_secret.clone().expect("secret"),
+    );
+    let extra = format!(
+        "&code_challenge={}&code_challenge_method=S256",
+        challenge(VERIFIER)
+    );
+    let to = consent_with(
+        &app,
+        &s.csrf,
+        &format!("/oauth/authorize?{}", authorize_query(&id, &extra)),
+        true,
+    )
+    .await;
+    let q = query_of(&to);
+    assert_eq!(q["state"], "st&ate");
+    assert_eq!(q["iss"], "http://localhost/oauth");
+    let got = token_request(
+        &app,
+        "/oauth/token",
+        &code_form(&q["code"], Some(VERIFIER)),
+        Some(&basic(&id, &secret)),
+    )
+    .await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_eq!(got.header("Cache-Control"), Some("no-store"));
+    let access = got.body["access_token"]
+        .as_str()
+        .expect("access")
+        .to_owned();
+    let refresh = got.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    assert!(access.starts_with("scimat_") && refresh.starts_with("scimrt_"));
+    assert_eq!(got.body["token_type"], "Bearer");
+    assert_eq!(scim_get(&app, "/scim/v2/Users", &access).await.status, 200);
+    // Refresh with client_secret_post: a new pair, and the old refresh token is used up.
+    let form = format!(
+        "grant_type=refresh_token&refresh_token={refresh}&client_id={id}&client_secret={secret}"
+    );
+    let next = token_request(&app, "/oauth/token", &form, None).await;
+    assert_eq!(next.status, 200, "{}", next.raw);
+    let access2 = next.body["access_token"].as_str().expect("access2");
+    let refresh2 = next.body["refresh_token"].as_str().expect("refresh2");
+    assert_ne!(refresh2, refresh);
+    assert_eq!(scim_get(&app, "/scim/v2/Users", access2).await.status, 200);
+    // Only hashes are stored.
+    let stored = app.sql_int(&format!(
+        "SELECT COUNT(*) FROM oauth_refresh_tokens WHERE hash = x'{}'",
+        hex::encode(scimd::service::tokens::hash_secret(refresh2))
+    ));
+    assert_eq!(stored, 1);
+    assert_eq!(
+        app.sql_int("SELECT COUNT(*) FROM oauth_codes WHERE used IS NOT NULL"),
+        1
+    );
+    // A tenant's client: the flow works under /t/{slug}/oauth as well.
+    crate::admin_api::create_tenant(&app, "acme");
+    let t = add_code_client(&app, "acme", "okta", &[OKTA_CALLBACK]);
+    let sent = app
+        .send_raw(
+            "GET",
+            &format!(
+                "/t/acme/oauth/authorize?{}",
+                authorize_query(&t.client.client_id, "")
+            ),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(sent.status, 303, "{}", sent.raw);
+    assert!(
+        sent.header("Location")
+            .expect("loc")
+            .starts_with("/ui/consent?tenant=acme&"),
+        "{:?}",
+        sent.header("Location")
+    );
+}
+
+#[rocket::async_test]
+async fn an_unknown_client_or_unregistered_redirect_uri_gets_a_page_never_a_redirect() {
+    let app = TestApp::new().await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let plain = add(&app, "default", "entra");
+    crate::admin_api::create_tenant(&app, "acme");
+    let id = r.client.client_id.clone();
+    let evil = crate::common::enc("https://evil.example/cb");
+    let cases = [
+        (
+            format!("response_type=code&client_id=scimd-nobody&redirect_uri={evil}&state=x"),
+            "is not known",
+        ),
+        (
+            format!("response_type=code&client_id={id}&redirect_uri={evil}&state=x"),
+            "is not registered",
+        ),
+        (
+            // Exact match only: a longer path is another URI.
+            format!(
+                "response_type=code&client_id={id}&redirect_uri={}&state=x",
+                crate::common::enc(&format!("{OKTA_CALLBACK}/x"))
+            ),
+            "is not registered",
+        ),
+        (
+            format!("response_type=code&redirect_uri={evil}&state=x"),
+            "has no client_id",
+        ),
+        (
+            format!(
+                "response_type=code&client_id={}&redirect_uri={evil}",
+                plain.client.client_id
+            ),
+            "has no redirect URI",
+        ),
+        (
+            format!("response_type=token&client_id={id}&client_id=x&redirect_uri={evil}"),
+            "twice",
+        ),
+    ];
+    for (query, says) in cases {
+        let got = app
+            .send_raw("GET", &format!("/oauth/authorize?{query}"), None, &[])
+            .await;
+        assert_eq!(got.status, 400, "{query}: {}", got.raw);
+        assert!(got.header("Location").is_none(), "{query}");
+        assert!(got.raw.contains(says), "{query}: {}", got.raw);
+        assert!(got.raw.contains("scimd cannot authorize this request"));
+    }
+    // Another tenant's client, and an unknown tenant.
+    let other = app
+        .send_raw(
+            "GET",
+            &format!("/t/acme/oauth/authorize?{}", authorize_query(&id, "")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(other.status, 400);
+    assert!(other.raw.contains("belongs to tenant"), "{}", other.raw);
+    let nowhere = app
+        .send_raw(
+            "GET",
+            &format!("/t/nope/oauth/authorize?{}", authorize_query(&id, "")),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(nowhere.status, 404);
+    assert!(nowhere.header("Location").is_none());
+    // Markup in the request is shown as text.
+    let xss = app
+        .send_raw(
+            "GET",
+            "/oauth/authorize?response_type=code&client_id=%3Cscript%3E",
+            None,
+            &[],
+        )
+        .await;
+    assert!(!xss.raw.contains("<script>") && xss.raw.contains("&lt;script&gt;"));
+}
+
+#[rocket::async_test]
+async fn other_authorization_errors_go_back_to_the_redirect_uri_with_the_state() {
+    let app = TestApp::new().await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let id = r.client.client_id.clone();
+    let c = challenge(VERIFIER);
+    let base = |rt: &str, extra: &str| {
+        format!(
+            "/oauth/authorize?response_type={rt}&client_id={id}&redirect_uri={}&state=s1{extra}",
+            crate::common::enc(OKTA_CALLBACK)
+        )
+    };
+    let cases = [
+        (base("token", ""), "unsupported_response_type"),
+        (base("code", "&scope=scim%20admin"), "invalid_scope"),
+        (
+            base(
+                "code",
+                &format!("&code_challenge={c}&code_challenge_method=plain"),
+            ),
+            "invalid_request",
+        ),
+        (
+            base("code", &format!("&code_challenge={c}")),
+            "invalid_request",
+        ),
+        (
+            base("code", "&code_challenge_method=S256"),
+            "invalid_request",
+        ),
+        (
+            base("code", "&code_challenge=short&code_challenge_method=S256"),
+            "invalid_request",
+        ),
+        (base("code", "&state=again"), "invalid_request"),
+    ];
+    for (path, error) in cases {
+        let got = app.send_raw("GET", &path, None, &[]).await;
+        assert_eq!(got.status, 303, "{path}: {}", got.raw);
+        let to = got.header("Location").expect("location");
+        assert!(to.starts_with(&format!("{OKTA_CALLBACK}?error=")), "{to}");
+        let q = query_of(to);
+        assert_eq!(q["error"], error, "{path}");
+        assert_eq!(q["state"], "s1", "{path}");
+        assert!(!q["error_description"].is_empty());
+    }
+    let plain = app
+        .send_raw(
+            "GET",
+            &base(
+                "code",
+                &format!("&code_challenge={c}&code_challenge_method=plain"),
+            ),
+            None,
+            &[],
+        )
+        .await;
+    assert!(query_of(plain.header("Location").expect("l"))["error_description"].contains("S256"));
+    // Without a redirect_uri, the one registered URI is used.
+    let omitted = app
+        .send_raw(
+            "GET",
+            &format!("/oauth/authorize?response_type=code&client_id={id}"),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(omitted.status, 303);
+    assert!(
+        omitted
+            .header("Location")
+            .expect("l")
+            .starts_with("/ui/consent?")
+    );
+}
+
+#[rocket::async_test]
+async fn consent_needs_a_signed_in_admin_with_csrf_and_deny_sends_access_denied() {
+    use crate::admin_api::api;
+    let app = TestApp::new().await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let request = authorize_query(&r.client.client_id, "");
+    let anonymous = api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/oauth-consent?{request}"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(anonymous.status, 401);
+    let s = crate::admin_api::sign_in(&app).await;
+    let shown = api(
+        &app,
+        "GET",
+        &format!("/api/tenants/default/oauth-consent?{request}"),
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(shown.status, 200, "{}", shown.raw);
+    assert_eq!(shown.body["client_name"], "okta");
+    assert_eq!(shown.body["tenant"], "default");
+    assert_eq!(shown.body["scope"], "scim");
+    assert_eq!(shown.body["redirect_uri"], OKTA_CALLBACK);
+    let no_csrf = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-consent",
+        Some(json!({"request": request, "allow": true})),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(no_csrf.status, 403);
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_codes"), 0);
+    let forged = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-consent",
+        Some(json!({"request": request.replace("okta", "evil"), "allow": true})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert!(forged.assert_error(400).contains("is not registered"));
+    let denied = consent_with(&app, &s.csrf, &format!("/oauth/authorize?{request}"), false).await;
+    let q = query_of(&denied);
+    assert!(denied.starts_with(OKTA_CALLBACK));
+    assert_eq!(q["error"], "access_denied");
+    assert_eq!(q["state"], "st&ate");
+    assert!(!q.contains_key("code"));
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_codes"), 0);
+}
+
+#[rocket::async_test]
+async fn a_reused_code_is_refused_and_revokes_the_tokens_issued_from_it() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let auth = basic(&r.client.client_id, r.client_secret.as_deref().expect("s"));
+    let code = code_for(&app, &s.csrf, &r.client.client_id, "").await;
+    let first = token_request(&app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+    assert_eq!(first.status, 200, "{}", first.raw);
+    let access = first.body["access_token"].as_str().expect("a").to_owned();
+    let refresh = first.body["refresh_token"].as_str().expect("r").to_owned();
+    assert_eq!(scim_get(&app, "/scim/v2/Users", &access).await.status, 200);
+    let again = token_request(&app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+    let d = oauth_error(&again, 400, "invalid_grant");
+    assert!(d.contains("already used") && d.contains("revoked"), "{d}");
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Authorization code used twice"
+    );
+    let refused = scim_get(&app, "/scim/v2/Users", &access).await;
+    let detail = refused.assert_error(401, None);
+    assert!(detail.contains("was revoked"), "{detail}");
+    assert_eq!(
+        diagnosis_of(&detail, "/scim/v2/Users", 401),
+        "OAuth authorization revoked"
+    );
+    let form = format!("grant_type=refresh_token&refresh_token={refresh}");
+    let d = oauth_error(
+        &token_request(&app, "/oauth/token", &form, Some(&auth)).await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("was revoked"), "{d}");
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Revoked authorization"
+    );
+    // A code made up, and one of another client.
+    let d = oauth_error(
+        &token_request(
+            &app,
+            "/oauth/token",
+            &code_form("scimac_00", None),
+            Some(&auth),
+        )
+        .await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("not known"), "{d}");
+    let other = add_code_client(&app, "default", "okta2", &[OKTA_CALLBACK]);
+    let code = code_for(&app, &s.csrf, &r.client.client_id, "").await;
+    let d = oauth_error(
+        &token_request(
+            &app,
+            "/oauth/token",
+            &code_form(&code, None),
+            Some(&basic(
+                &other.client.client_id,
+                other.client_secret.as_deref().expect("s"),
+            )),
+        )
+        .await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("another OAuth client"), "{d}");
+    // The request log has the refusals, never a code or a token.
+    let log = app.state::<std::sync::Arc<scimd::service::request_log::RequestLog>>();
+    log.flush(&app.app().store).await;
+    let all = app.app().store.read_blocking(|c| {
+        let mut s = c.prepare("SELECT COALESCE(path, '') || COALESCE(query, '') || COALESCE(detail, '') || COALESCE(request_body, '') || COALESCE(response_body, '') FROM log.request_log")?;
+        let rows = s.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }).expect("log").join("\n");
+    assert!(all.contains("already used"), "{all}");
+    for secret in [
+        code.as_str(),
+        access.as_str(),
+        refresh.as_str(),
+        "scimac_",
+        "scimrt_",
+        "scimat_",
+    ] {
+        assert!(!all.contains(secret), "{secret} in the log: {all}");
+    }
+}
+
+#[rocket::async_test]
+async fn expired_codes_redirect_uri_mismatches_and_pkce_failures_are_invalid_grant() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(
+        &app,
+        "default",
+        "okta",
+        &[OKTA_CALLBACK, "http://127.0.0.1:9/cb"],
+    );
+    let id = r.client.client_id.clone();
+    let auth = basic(&id, r.client_secret.as_deref().expect("s"));
+    let pkce = format!(
+        "&code_challenge={}&code_challenge_method=S256",
+        challenge(VERIFIER)
+    );
+    let exchange = |form: String| {
+        let auth = auth.clone();
+        let app = &app;
+        async move { token_request(app, "/oauth/token", &form, Some(&auth)).await }
+    };
+    // Expired: the code's expiry is moved into the past.
+    let code = code_for(&app, &s.csrf, &id, "").await;
+    app.app()
+        .store
+        .write_blocking(|c| {
+            c.execute(
+                "UPDATE oauth_codes SET expires = '2020-01-01T00:00:00.000Z'",
+                [],
+            )?;
+            Ok(())
+        })
+        .expect("expire");
+    let d = oauth_error(
+        &exchange(code_form(&code, None)).await,
+        400,
+        "invalid_grant",
+    );
+    assert!(
+        d.contains("expired") && d.contains("oauth.code_lifetime_secs"),
+        "{d}"
+    );
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Expired authorization code"
+    );
+    // redirect_uri: another registered one, or none, differs from the authorize one.
+    let code = code_for(&app, &s.csrf, &id, "").await;
+    let other = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={}",
+        crate::common::enc("http://127.0.0.1:9/cb")
+    );
+    let d = oauth_error(&exchange(other).await, 400, "invalid_grant");
+    assert!(d.contains("differs from the redirect_uri"), "{d}");
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "redirect_uri mismatch"
+    );
+    let none = format!("grant_type=authorization_code&code={code}");
+    oauth_error(&exchange(none).await, 400, "invalid_grant");
+    // The refusals did not use the code up.
+    assert_eq!(exchange(code_form(&code, None)).await.status, 200);
+    // PKCE: missing or wrong verifier; a verifier nobody asked for.
+    let code = code_for(&app, &s.csrf, &id, &pkce).await;
+    let d = oauth_error(
+        &exchange(code_form(&code, None)).await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("code_verifier"), "{d}");
+    let wrong = "x".repeat(43);
+    let d = oauth_error(
+        &exchange(code_form(&code, Some(&wrong))).await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("does not match"), "{d}");
+    assert_eq!(diagnosis_of(&d, "/oauth/token", 400), "PKCE check failed");
+    assert_eq!(exchange(code_form(&code, Some(VERIFIER))).await.status, 200);
+    let code = code_for(&app, &s.csrf, &id, "").await;
+    let d = oauth_error(
+        &exchange(code_form(&code, Some(VERIFIER))).await,
+        400,
+        "invalid_grant",
+    );
+    assert!(d.contains("no code_challenge"), "{d}");
+    // A missing code.
+    oauth_error(
+        &exchange("grant_type=authorization_code".into()).await,
+        400,
+        "invalid_request",
+    );
+}
+
+#[rocket::async_test]
+async fn a_reused_refresh_token_revokes_the_grant_and_revoking_the_client_ends_every_grant() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let id = r.client.client_id.clone();
+    let auth = basic(&id, r.client_secret.as_deref().expect("s"));
+    let tokens = |code: String| {
+        let (auth, app) = (auth.clone(), &app);
+        async move {
+            let got =
+                token_request(app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+            assert_eq!(got.status, 200, "{}", got.raw);
+            (
+                got.body["access_token"].as_str().expect("a").to_owned(),
+                got.body["refresh_token"].as_str().expect("r").to_owned(),
+            )
+        }
+    };
+    let refresh = |rt: String| {
+        let (auth, app) = (auth.clone(), &app);
+        async move {
+            token_request(
+                app,
+                "/oauth/token",
+                &format!("grant_type=refresh_token&refresh_token={rt}"),
+                Some(&auth),
+            )
+            .await
+        }
+    };
+    let (_, first) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
+    let renewed = refresh(first.clone()).await;
+    assert_eq!(renewed.status, 200, "{}", renewed.raw);
+    let access2 = renewed.body["access_token"].as_str().expect("a").to_owned();
+    let second = renewed.body["refresh_token"]
+        .as_str()
+        .expect("r")
+        .to_owned();
+    let d = oauth_error(&refresh(first).await, 400, "invalid_grant");
+    assert!(d.contains("already used"), "{d}");
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Refresh token used twice"
+    );
+    // The whole family ended: the newer refresh token and its access token too.
+    let d = oauth_error(&refresh(second).await, 400, "invalid_grant");
+    assert!(d.contains("was revoked"), "{d}");
+    assert_eq!(scim_get(&app, "/scim/v2/Users", &access2).await.status, 401);
+    // A wrong scope on refresh.
+    let (_, rt) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
+    let form = format!("grant_type=refresh_token&refresh_token={rt}&scope=admin");
+    oauth_error(
+        &token_request(&app, "/oauth/token", &form, Some(&auth)).await,
+        400,
+        "invalid_scope",
+    );
+    // An expired refresh token.
+    let hash = hex::encode(scimd::service::tokens::hash_secret(&rt));
+    app.app()
+        .store
+        .write_blocking(move |c| {
+            c.execute(
+                &format!("UPDATE oauth_refresh_tokens SET expires = '2020-01-01T00:00:00.000Z' WHERE hash = x'{hash}'"),
+                [],
+            )?;
+            Ok(())
+        })
+        .expect("expire");
+    let d = oauth_error(&refresh(rt).await, 400, "invalid_grant");
+    assert!(
+        d.contains("refresh token expired") && d.contains("oauth.refresh_token_lifetime_secs"),
+        "{d}"
+    );
+    assert_eq!(
+        diagnosis_of(&d, "/oauth/token", 400),
+        "Expired refresh token"
+    );
+    // Revoking the client ends every grant at once.
+    let (access_a, rt_a) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
+    let (access_b, _) = tokens(code_for(&app, &s.csrf, &id, "").await).await;
+    let listed = oauth::list(&app.app().store, None).expect("list");
+    assert_eq!(
+        listed[0].live_grants, 2,
+        "revoked and expired grants are not live"
+    );
+    assert_eq!(
+        scim_get(&app, "/scim/v2/Users", &access_a).await.status,
+        200
+    );
+    oauth::revoke(&app.app().store, None, "okta").expect("revoke");
+    for a in [&access_a, &access_b] {
+        assert_eq!(scim_get(&app, "/scim/v2/Users", a).await.status, 401);
+    }
+    oauth_error(&refresh(rt_a).await, 401, "invalid_client");
+}
+
+#[rocket::async_test]
+async fn outstanding_codes_per_client_are_capped() {
+    use crate::admin_api::api;
+    let app = TestApp::with(|c| c.oauth.max_codes_per_client = 2).await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let request = authorize_query(&r.client.client_id, "");
+    let allow = || {
+        api(
+            &app,
+            "POST",
+            "/api/tenants/default/oauth-consent",
+            Some(json!({"request": request, "allow": true})),
+            Some(&s.csrf),
+            None,
+        )
+    };
+    assert_eq!(allow().await.status, 200);
+    let code = query_of(allow().await.body["redirect"].as_str().expect("r"))["code"].clone();
+    let over = allow().await;
+    assert!(
+        over.assert_error(409)
+            .contains("oauth.max_codes_per_client = 2"),
+        "{}",
+        over.raw
+    );
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_codes"), 2);
+    // An exchanged code no longer counts.
+    let auth = basic(&r.client.client_id, r.client_secret.as_deref().expect("s"));
+    let got = token_request(&app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+    assert_eq!(got.status, 200, "{}", got.raw);
+    assert_eq!(allow().await.status, 200);
+}
+
+#[rocket::async_test]
+async fn redirect_uris_are_checked_and_decide_the_clients_grant_types() {
+    use crate::admin_api::api;
+    let app = TestApp::with(|c| c.oauth.max_redirect_uris = 2).await;
+    let s = crate::admin_api::sign_in(&app).await;
+    for (uri, says) in [
+        ("http://example.com/cb", "plain http"),
+        ("https://acme.okta.com/cb#frag", "fragment"),
+        (
+            "https://<org>.okta.com/admin/app/cpc/<app>/oauth/callback",
+            "placeholder",
+        ),
+        ("/relative", "absolute URL"),
+        ("javascript:alert(1)", "scheme"),
+    ] {
+        let made = api(
+            &app,
+            "POST",
+            "/api/tenants/default/oauth-clients",
+            Some(json!({"name": "okta", "redirect_uris": [uri]})),
+            Some(&s.csrf),
+            None,
+        )
+        .await;
+        assert!(made.assert_error(400).contains(says), "{uri}: {}", made.raw);
+    }
+    let three = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-clients",
+        Some(json!({"name": "okta", "redirect_uris": [
+            "https://a.okta.com/cb", "https://b.okta.com/cb", "https://c.okta.com/cb"
+        ]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert!(
+        three
+            .assert_error(400)
+            .contains("oauth.max_redirect_uris = 2")
+    );
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_clients"), 0);
+    let made = api(
+        &app,
+        "POST",
+        "/api/tenants/default/oauth-clients",
+        Some(json!({"name": "okta", "redirect_uris": [OKTA_CALLBACK, "http://localhost:8000/cb"]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{}", made.raw);
+    assert_eq!(
+        made.body["authorization_endpoint"],
+        "http://localhost/oauth/authorize"
+    );
+    assert_eq!(
+        made.body["client"]["redirect_uris"],
+        json!([OKTA_CALLBACK, "http://localhost:8000/cb"])
+    );
+    let id = made.body["client"]["client_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let secret = made.body["client_secret"].as_str().expect("s").to_owned();
+    // A code client cannot skip the consent with client credentials.
+    let d = oauth_error(
+        &token_request(
+            &app,
+            "/oauth/token",
+            "grant_type=client_credentials",
+            Some(&basic(&id, &secret)),
+        )
+        .await,
+        400,
+        "unauthorized_client",
+    );
+    assert!(d.contains("redirect URIs"), "{d}");
+    let listed = api(
+        &app,
+        "GET",
+        "/api/tenants/default/oauth-clients",
+        None,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed.body["clients"][0]["grant_types"],
+        json!(["authorization_code", "refresh_token"])
+    );
+    // Clearing its redirect URIs makes it a client credentials client again, and back.
+    let path = format!(
+        "/api/tenants/default/oauth-clients/{}/redirect-uris",
+        made.body["client"]["id"].as_str().expect("id")
+    );
+    let cleared = api(
+        &app,
+        "PUT",
+        &path,
+        Some(json!({"redirect_uris": []})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.raw);
+    assert_eq!(
+        secret_token(
+            &app,
+            "/oauth/token",
+            &Registered {
+                client: oauth::list(&app.app().store, None).expect("l")[0]
+                    .client
+                    .clone(),
+                client_secret: Some(secret.clone()),
+            }
+        )
+        .await
+        .len(),
+        71
+    );
+    let d = oauth_error(
+        &token_request(
+            &app,
+            "/oauth/token",
+            &code_form("scimac_00", None),
+            Some(&basic(&id, &secret)),
+        )
+        .await,
+        400,
+        "unauthorized_client",
+    );
+    assert!(d.contains("registered redirect URI"), "{d}");
+    let bad = api(
+        &app,
+        "PUT",
+        &path,
+        Some(json!({"redirect_uris": ["ftp://x/"]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    bad.assert_error(400);
+    let set = api(
+        &app,
+        "PUT",
+        &path,
+        Some(json!({"redirect_uris": [OKTA_CALLBACK]})),
+        Some(&s.csrf),
+        None,
+    )
+    .await;
+    assert_eq!(set.body["redirect_uris"], json!([OKTA_CALLBACK]));
+}
+
+#[test]
+fn the_cli_registers_an_authorization_code_client_with_its_redirect_uris() {
+    let dir = tempfile::tempdir().expect("dir");
+    let out = crate::server::scimd(dir.path())
+        .args([
+            "oauth",
+            "client",
+            "add",
+            "--name",
+            "okta",
+            "--redirect-uri",
+            OKTA_CALLBACK,
+        ])
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(shown["redirect_uris"], json!([OKTA_CALLBACK]));
+    assert!(
+        shown["authorization_endpoint"]
+            .as_str()
+            .expect("a")
+            .ends_with("/oauth/authorize")
+    );
+    let bad = crate::server::scimd(dir.path())
+        .args([
+            "oauth",
+            "client",
+            "redirect-uris",
+            "okta",
+            "--redirect-uri",
+            "http://example.com/cb",
+        ])
+        .output()
+        .expect("run");
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("plain http"));
+    let cleared = crate::server::scimd(dir.path())
+        .args(["oauth", "client", "redirect-uris", "okta"])
+        .output()
+        .expect("run");
+    assert!(cleared.status.success());
+    assert!(String::from_utf8_lossy(&cleared.stderr).contains("client credentials"));
+}
+
+/// With `[admin]`, the authorize endpoint is on the public listener and the consent page on
+/// the admin listener: the browser is sent across, and the code is redeemed on the public one.
+#[test]
+fn with_a_separate_admin_listener_authorize_sends_the_browser_to_its_consent_page() {
+    let dir = tempfile::tempdir().expect("dir");
+    let made = crate::server::scimd(dir.path())
+        .args([
+            "oauth",
+            "client",
+            "add",
+            "--name",
+            "okta",
+            "--redirect-uri",
+            OKTA_CALLBACK,
+        ])
+        .output()
+        .expect("add");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&made.stdout).expect("json");
+    let (id, secret) = (
+        shown["client_id"].as_str().expect("id").to_owned(),
+        shown["client_secret"].as_str().expect("s").to_owned(),
+    );
+    let (server, admin) = crate::server::start_split(dir.path(), &[]);
+    let password = crate::server::reset_password(dir.path(), "admin");
+    let browser = ureq::AgentBuilder::new().redirects(0).build();
+    let query = authorize_query(&id, "");
+    let sent = browser
+        .get(&format!("{}/oauth/authorize?{query}", server.base))
+        .call()
+        .expect("authorize");
+    assert_eq!(sent.status(), 303);
+    let to = sent.header("Location").expect("location").to_owned();
+    assert!(
+        to.starts_with(&format!("{admin}/ui/consent?tenant=default&")),
+        "{to}"
+    );
+    // The admin listener serves the page; the public one has no authorize on the admin side.
+    assert_eq!(browser.get(&to).call().expect("page").status(), 200);
+    let on_admin = browser
+        .get(&format!("{admin}/oauth/authorize?{query}"))
+        .call();
+    assert!(matches!(on_admin, Err(ureq::Error::Status(404, _))));
+    let json_of = |r: ureq::Response| -> Value {
+        serde_json::from_str(&r.into_string().expect("body")).expect("json")
+    };
+    let signed = browser
+        .post(&format!("{admin}/api/session"))
+        .set("Content-Type", "application/json")
+        .send_string(&json!({"username": "admin", "password": password}).to_string())
+        .expect("sign in");
+    let cookie = signed
+        .header("Set-Cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_owned();
+    let session = json_of(signed);
+    let request: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(query_of(&to).iter().filter(|(k, _)| *k != "tenant"))
+        .finish();
+    let answer = json_of(
+        browser
+            .post(&format!("{admin}/api/tenants/default/oauth-consent"))
+            .set(
+                "X-CSRF-Token",
+                session["csrf_token"].as_str().expect("csrf"),
+            )
+            .set("Cookie", &cookie)
+            .set("Content-Type", "application/json")
+            .send_string(&json!({"request": request, "allow": true}).to_string())
+            .expect("consent"),
+    );
+    let code = query_of(answer["redirect"].as_str().expect("redirect"))["code"].clone();
+    let token = json_of(
+        browser
+            .post(&format!("{}/oauth/token", server.base))
+            .set("Authorization", &basic(&id, &secret))
+            .send_form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", OKTA_CALLBACK),
+            ])
+            .expect("token"),
+    );
+    let access = token["access_token"].as_str().expect("access");
+    let users = browser
+        .get(&format!("{}/scim/v2/Users", server.base))
+        .set("Authorization", &format!("Bearer {access}"))
+        .call()
+        .expect("users");
+    assert_eq!(users.status(), 200);
+}
+
+#[rocket::async_test]
+async fn grants_whose_tokens_are_all_forgotten_are_forgotten_too() {
+    let app = TestApp::new().await;
+    let s = crate::admin_api::sign_in(&app).await;
+    let r = add_code_client(&app, "default", "okta", &[OKTA_CALLBACK]);
+    let auth = basic(&r.client.client_id, r.client_secret.as_deref().expect("s"));
+    let exchange = |code: String| {
+        let (auth, app) = (auth.clone(), &app);
+        async move {
+            let got =
+                token_request(app, "/oauth/token", &code_form(&code, None), Some(&auth)).await;
+            assert_eq!(got.status, 200, "{}", got.raw);
+        }
+    };
+    for _ in 0..3 {
+        exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    }
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_grants"), 3);
+    // Long ago: every token of those grants expired.
+    app.app()
+        .store
+        .write_blocking(|c| {
+            c.execute_batch(
+                "UPDATE oauth_refresh_tokens SET expires = '2020-01-01T00:00:00.000Z';
+                 UPDATE oauth_tokens SET expires = '2020-01-01T00:00:00.000Z';",
+            )?;
+            Ok(())
+        })
+        .expect("age");
+    // The next exchange forgets the expired tokens, the one after their empty grants.
+    exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    exchange(code_for(&app, &s.csrf, &r.client.client_id, "").await).await;
+    assert_eq!(app.sql_int("SELECT COUNT(*) FROM oauth_grants"), 2);
+    let listed = oauth::list(&app.app().store, None).expect("list");
+    assert_eq!(listed[0].live_grants, 2);
 }

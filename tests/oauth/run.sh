@@ -3,7 +3,8 @@
 # against a real scimd with a client secret (Basic and form) and with private_key_jwt
 # (registered key and JWKS URL), then SCIM calls with the token; a replayed assertion, an
 # expired token, another tenant's token and a revoked client are each refused with their
-# diagnosis (test_oauth.py).
+# diagnosis; and the authorization code grant with PKCE and refresh tokens (Okta's "OAuth 2"
+# mode), consented by an admin signed in through the admin API (test_oauth.py).
 # Usage: tests/oauth/run.sh [PATH_TO_SCIMD]   (default: the debug binary of `cargo build`)
 # Env: OAUTH_VENV (default target/oauth-venv) is created and reused.
 set -euo pipefail

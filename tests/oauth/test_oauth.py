@@ -6,6 +6,10 @@ grant and sends the SCIM requests with them.
 - private_key_jwt with a registered PEM key (RS256) and with a JWKS URL served here (ES256)
 - refusals, each with its diagnosis: a replayed assertion (authlib sending the same jti twice),
   an expired access token, a token of another tenant, a revoked client (token and client)
+- the authorization code grant (Okta's "OAuth 2" mode) with PKCE: authlib builds the
+  authorization URL, an admin signed in through the real admin login API consents as the UI's
+  consent page does, authlib exchanges the code, refreshes, and a reused refresh token
+  revokes the grant
 
 Usage: test_oauth.py PATH_TO_SCIMD FIXTURES_DIR
 """
@@ -27,12 +31,14 @@ import tempfile
 import threading
 import time
 import urllib.request
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.common.security import generate_token
 from joserfc.jwk import ECKey
 
 SCIMD = sys.argv[1]
@@ -149,6 +155,7 @@ def main():
     s.start()
     try:
         run(s, entra, acme, keyed, by_url)
+        authorization_code(s)
         # An expired access token: a second server on the same database issues 1-second tokens.
         short = Scimd(work, db, SCIMD_OAUTH__ACCESS_TOKEN_LIFETIME_SECS="1")
         short.start()
@@ -280,6 +287,75 @@ def run(s, entra, acme, keyed, by_url):
     check("Client assertion for another audience" in listed, "the request log diagnoses the wrong audience")
     check(entra["client_secret"] not in listed and tok["access_token"] not in listed,
           "no secret or access token in the log listing")
+
+
+def authorization_code(s):
+    redirect = "http://127.0.0.1:9/admin/app/cpc/scimd_1/oauth/callback"
+    okta = json.loads(s.cli("oauth", "client", "add", "--name", "okta-code", "--redirect-uri", redirect))
+    meta = requests.get(f"{s.base}/.well-known/oauth-authorization-server/oauth", timeout=10).json()
+    check(meta["authorization_endpoint"] == f"{s.base}/oauth/authorize"
+          and meta["code_challenge_methods_supported"] == ["S256"]
+          and "authorization_code" in meta["grant_types_supported"]
+          and "refresh_token" in meta["grant_types_supported"],
+          "metadata advertises the authorization endpoint, the code and refresh grants and S256")
+    token_url = meta["token_endpoint"]
+    users = f"{s.base}/scim/v2/Users"
+    sess = OAuth2Session(okta["client_id"], okta["client_secret"], scope="scim",
+                         redirect_uri=redirect, code_challenge_method="S256",
+                         token_endpoint_auth_method="client_secret_basic")
+    verifier = generate_token(48)
+    url, state = sess.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier)
+
+    # The admin's browser: the authorize endpoint sends it to the UI's consent page; the admin
+    # signs in through the admin login API, and the page's Allow calls the consent API.
+    browser = requests.Session()
+    r = browser.get(url, allow_redirects=False, timeout=10)
+    consent = urljoin(s.base, r.headers.get("Location", ""))
+    check(r.status_code == 303 and urlsplit(consent).path == "/ui/consent",
+          f"authorize sends the browser to the consent page: {r.status_code} {consent}")
+    check(browser.get(consent, timeout=10).status_code == 200, "the consent page loads")
+    params = parse_qsl(urlsplit(consent).query)
+    tenant = dict(params)["tenant"]
+    request = urlencode([(k, v) for k, v in params if k != "tenant"])
+    password = s.cli("admin", "reset-password", "admin")
+    login = browser.post(f"{s.base}/api/session", json={"username": "admin", "password": password}, timeout=10)
+    check(login.status_code == 200, f"the admin signs in: {login.status_code}")
+    csrf = login.json()["csrf_token"]
+    shown = browser.get(f"{s.base}/api/tenants/{tenant}/oauth-consent?{request}", timeout=10).json()
+    check(shown.get("client_name") == "okta-code" and shown.get("scope") == "scim" and shown.get("tenant") == "default",
+          f"the consent page is told the client, scope and tenant: {shown}")
+    answer = browser.post(f"{s.base}/api/tenants/{tenant}/oauth-consent", json={"request": request, "allow": True},
+                          headers={"X-CSRF-Token": csrf}, timeout=10).json()
+    callback = answer.get("redirect", "")
+    check(callback.startswith(redirect + "?code=scimac_"), f"Allow answers the redirect with a code: {callback[:80]}")
+
+    tok = sess.fetch_token(token_url, authorization_response=callback, state=state, code_verifier=verifier)
+    check(tok.get("refresh_token", "").startswith("scimrt_") and tok["token_type"] == "Bearer",
+          "authlib exchanges the code (with its PKCE verifier) for an access and a refresh token")
+    check(sess.get(users, timeout=10).status_code == 200, "SCIM GET /Users with the code grant's access token")
+    first_refresh = tok["refresh_token"]
+    new = sess.refresh_token(token_url)
+    check(new.get("refresh_token") not in (None, first_refresh), "refresh_token: a new access and a new refresh token")
+    check(sess.get(users, timeout=10).status_code == 200, "SCIM GET /Users with the refreshed access token")
+    try:
+        sess.refresh_token(token_url, refresh_token=first_refresh)
+        check(False, "a reused refresh token is refused")
+    except OAuthError as e:
+        check(e.error == "invalid_grant" and "already used" in (e.description or ""),
+              f"a reused refresh token: invalid_grant, {e.description}")
+    r = requests.get(users, timeout=10, headers={"Authorization": f"Bearer {new['access_token']}"})
+    check(r.status_code == 401 and "was revoked" in scim_detail(r),
+          f"the reuse revoked the grant's access token: 401, {scim_detail(r)}")
+    deadline = time.monotonic() + 60
+    listed = ""
+    while time.monotonic() < deadline:
+        listed = s.cli("log", "list", "--limit", "100")
+        if "Refresh token used twice" in listed:
+            break
+        time.sleep(0.5)
+    check("Refresh token used twice" in listed, "the request log diagnoses the reused refresh token")
+    check(first_refresh not in listed and okta["client_secret"] not in listed,
+          "no refresh token or secret in the log listing")
 
 
 def expired(short, acme_gone):

@@ -103,6 +103,7 @@ async function startScimd({ adminPort, env = {} } = {}) {
 const EXPECTED_STATUS = [
   [/\/api\/session$/, [401, 429]], // the sign-in probe before login, wrong passwords, the rate limit
   [/\/api\/tenants\/[^/]+\/extensions(\/|$)/, [400, 409]], // declarations refused on purpose
+  [/\/api\/tenants\/[^/]+\/oauth-clients$/, [400]], // Okta's redirect URI placeholder, refused on purpose
 ];
 function watch(page, label) {
   const errors = [];
@@ -525,7 +526,7 @@ async function main() {
       await both('activity', '/ui/t/acme/activity');
     });
 
-    await step('Entra OAuth guide (issue 28): a client registered on the spot, the exact values, a token that works; the Tokens page lists and revokes it', async () => {
+    await step('Entra and Okta OAuth guides (issue 28): a client registered on the spot, the exact values, a token that works; Okta: sign in at the authorize URL, consent, land on the callback with a code; the Tokens page lists and revokes it', async () => {
       await page.goto('/ui/t/acme/setup/entra');
       await page.waitForSelector('#setup-auth');
       await page.check('input[name=setup-auth][value=oauth]');
@@ -550,7 +551,66 @@ async function main() {
       eq((await scim(base, access, 'GET', '/t/acme/scim/v2/Users?count=1')).status, 200, 'SCIM with the access token');
       await page.goto('/ui/t/acme/setup/okta');
       await page.check('input[name=setup-auth][value=oauth]');
-      assert((await page.textContent('#okta-oauth')).includes('authorization code'), 'the Okta OAuth guide says why it cannot use client credentials');
+      assert((await page.textContent('#okta-oauth')).includes('authorization code'), 'the Okta OAuth guide names the grant');
+      await page.waitForSelector('#setup-oauth-values > div');
+      let o = await read();
+      eq(o['Authorization endpoint URI'], `${base}/t/acme/oauth/authorize`, 'Okta OAuth: authorization endpoint');
+      eq(o['Access token endpoint URI'], `${base}/t/acme/oauth/token`, 'Okta OAuth: token endpoint');
+      eq(o['SCIM connector base URL'], `${base}/t/acme/scim/v2`, 'Okta OAuth: base URL');
+      // Okta's redirect URI holds the org and app names: left as the placeholder, it is refused.
+      await page.fill('#setup-oc-name', 'okta-oauth');
+      await page.click('button:text("Register client")');
+      await page.waitForSelector('text=still holds a placeholder');
+      // A tiny local server stands in for Okta's callback.
+      const callbackServer = createHttpServer((req, res) => { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end('<!doctype html><html lang="en"><title>Okta callback</title><h1>Okta callback</h1></html>'); });
+      await new Promise((r) => callbackServer.listen(0, '127.0.0.1', r));
+      const callback = `http://127.0.0.1:${callbackServer.address().port}/admin/app/cpc/scimd_1/oauth/callback`;
+      try {
+        await page.fill('#setup-oc-redirect', callback);
+        await page.click('button:text("Register client")');
+        await page.waitForSelector('#client-secret');
+        o = await read();
+        assert(o['Client ID'].startsWith('scimd-') && o['Client Secret'].startsWith('scimcs_'), `client id and secret shown: ${JSON.stringify(o)}`);
+        await inspect(page, 'setup-okta-oauth');
+        // "Authenticate with …": Okta opens the authorization endpoint in the admin's browser,
+        // here one not signed in to scimd yet.
+        const oktaCtx = await browser.newContext({ viewport: VIEWPORTS.desktop, baseURL: base });
+        const admin = watch(await oktaCtx.newPage(), 'okta-authenticate');
+        try {
+          await admin.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-1&scope=scim`);
+          await admin.waitForSelector('form.loginbox');
+          eq(new URL(admin.url()).pathname, '/ui/consent', 'the sign-in form is shown at the consent page');
+          await admin.fill('#username', 'admin');
+          await admin.fill('#password', password);
+          await admin.click('button[type=submit]');
+          await admin.waitForSelector('#consent');
+          const asked = await admin.textContent('#consent');
+          assert(asked.includes('Allow “okta-oauth” to provision tenant “acme”?'), `the consent page names client and tenant: ${asked}`);
+          assert(asked.includes('scim') && asked.includes(callback), `the consent page shows scope and redirect: ${asked}`);
+          await inspect(admin, 'oauth-consent');
+          await Promise.all([admin.waitForURL((u) => u.toString().startsWith(callback)), admin.click('button:text("Allow")')]);
+          const landed = new URL(admin.url());
+          eq(landed.searchParams.get('state'), 'okta-state-1', 'the state comes back');
+          const code = landed.searchParams.get('code');
+          assert(code && code.startsWith('scimac_'), `landed with a code: ${admin.url()}`);
+          // Okta's token request (client_secret_basic), then SCIM with the access token.
+          const basic = Buffer.from(`${o['Client ID']}:${o['Client Secret']}`).toString('base64');
+          const tok = await fetch(`${base}/t/acme/oauth/token`, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', Authorization: `Basic ${basic}` }, body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: callback }) });
+          eq(tok.status, 200, 'the code is exchanged');
+          const tj = await tok.json();
+          assert(tj.refresh_token && tj.refresh_token.startsWith('scimrt_'), 'a refresh token comes with it');
+          eq((await scim(base, tj.access_token, 'GET', '/t/acme/scim/v2/Users?count=1')).status, 200, 'SCIM with the code grant\'s access token');
+          // Deny sends access_denied back.
+          await admin.goto(`${base}/t/acme/oauth/authorize?response_type=code&client_id=${o['Client ID']}&redirect_uri=${encodeURIComponent(callback)}&state=okta-state-2`);
+          await admin.waitForSelector('#consent');
+          await Promise.all([admin.waitForURL((u) => u.toString().startsWith(callback)), admin.click('button:text("Deny")')]);
+          eq(new URL(admin.url()).searchParams.get('error'), 'access_denied', 'Deny answers access_denied');
+        } finally {
+          await oktaCtx.close();
+        }
+      } finally {
+        callbackServer.close();
+      }
       await page.goto('/ui/t/acme/tokens');
       const row = page.locator('tr:has(th:has-text("entra-oauth"))');
       await row.waitFor();

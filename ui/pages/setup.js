@@ -134,7 +134,7 @@ export function Setup({ slug, idp }) {
     <${Reachability} base=${base} />
     ${(known.id === 'entra' || known.id === 'okta') && html`<fieldset class="row" id="setup-auth"><legend>Authentication</legend>
       <label><input type="radio" name="setup-auth" value="token" checked=${auth === 'token'} onChange=${() => setAuth('token')} /> Bearer token</label>
-      <label><input type="radio" name="setup-auth" value="oauth" checked=${auth === 'oauth'} onChange=${() => setAuth('oauth')} /> OAuth 2.0 client credentials</label>
+      <label><input type="radio" name="setup-auth" value="oauth" checked=${auth === 'oauth'} onChange=${() => setAuth('oauth')} /> ${known.id === 'okta' ? 'OAuth 2 (authorization code)' : 'OAuth 2.0 client credentials'}</label>
     </fieldset>`}
     <ol class="steps">
       <li><h2>Open the provisioning settings</h2><p>${g.where}</p></li>
