@@ -86,7 +86,8 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 drive() {
     local before after
     before="$(cpu_ticks "$3")"
-    SCENARIO="$scenario" TOKEN="$token" IDS_FILE="$work/ids.txt" \
+    # A fresh RUN_ID per slice: a create slice must not repeat the userNames of the last.
+    SCENARIO="$scenario" TOKEN="$token" IDS_FILE="$work/ids.txt" RUN_ID="$1-$(date +%s%N)" \
         wrk -t2 -c32 -d"${2}s" -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$1" >"$work/wrk.out"
     after="$(cpu_ticks "$3")"
     awk -v cpu="$(((after - before) * tick_us))" \

@@ -94,7 +94,8 @@ pub(super) fn write_emails(
     seq: i64,
     doc: &Document,
 ) -> Result<()> {
-    conn.execute("DELETE FROM resource_emails WHERE resource_seq = ?1", [seq])?;
+    conn.prepare_cached("DELETE FROM resource_emails WHERE resource_seq = ?1")?
+        .execute([seq])?;
     let Some(Value::Array(emails)) = doc.get("emails") else {
         return Ok(());
     };
@@ -110,6 +111,10 @@ pub(super) fn write_emails(
     Ok(())
 }
 
+/// The statement of [`insert`] (a test looks it up in the writer's statement cache).
+pub(crate) const INSERT_SQL: &str = "INSERT INTO resources (tenant_id, resource_type, id, name, name_key, external_id, active, password_hash, version, created, last_modified, doc)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, ?10)";
+
 /// Inserts a new resource at version 1.
 pub fn insert(
     conn: &Connection,
@@ -122,22 +127,18 @@ pub fn insert(
 ) -> Result<ResourceRow> {
     let name = name_of(resource_type, doc)?;
     let json = serde_json::to_string(doc)?;
-    conn.execute(
-        "INSERT INTO resources (tenant_id, resource_type, id, name, name_key, external_id, active, password_hash, version, created, last_modified, doc)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, ?10)",
-        params![
-            tenant_id,
-            resource_type,
-            id,
-            name,
-            fold(&name),
-            doc.get("externalId").and_then(Value::as_str),
-            doc.get("active").and_then(Value::as_bool),
-            password_hash,
-            now,
-            json
-        ],
-    )?;
+    conn.prepare_cached(INSERT_SQL)?.execute(params![
+        tenant_id,
+        resource_type,
+        id,
+        name,
+        fold(&name),
+        doc.get("externalId").and_then(Value::as_str),
+        doc.get("active").and_then(Value::as_bool),
+        password_hash,
+        now,
+        json
+    ])?;
     let seq = conn.last_insert_rowid();
     write_emails(conn, tenant_id, seq, doc)?;
     Ok(ResourceRow {
@@ -204,11 +205,9 @@ pub fn update(
         PasswordChange::Clear => None,
     };
     let version = current.version + 1;
-    let changed = conn.execute(
-        "UPDATE resources SET name = ?1, name_key = ?2, external_id = ?3, active = ?4, password_hash = ?5,
+    let changed = conn.prepare_cached("UPDATE resources SET name = ?1, name_key = ?2, external_id = ?3, active = ?4, password_hash = ?5,
              version = ?6, last_modified = ?7, doc = ?8
-         WHERE seq = ?9 AND tenant_id = ?10 AND version = ?11",
-        params![
+         WHERE seq = ?9 AND tenant_id = ?10 AND version = ?11")?.execute(params![
             name,
             fold(&name),
             doc.get("externalId").and_then(Value::as_str),
@@ -220,8 +219,7 @@ pub fn update(
             current.seq,
             tenant_id,
             current.version
-        ],
-    )?;
+        ])?;
     if changed == 0 {
         return Err(if exists(conn, tenant_id, current.seq)? {
             StoreError::Stale
@@ -264,10 +262,11 @@ pub fn id_by_name(
 
 /// Deletes a resource; its emails and memberships go with it (ON DELETE CASCADE).
 pub fn delete(conn: &Connection, tenant_id: i64, resource_type: &str, id: &str) -> Result<()> {
-    let n = conn.execute(
-        "DELETE FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3",
-        params![tenant_id, resource_type, id],
-    )?;
+    let n = conn
+        .prepare_cached(
+            "DELETE FROM resources WHERE tenant_id = ?1 AND resource_type = ?2 AND id = ?3",
+        )?
+        .execute(params![tenant_id, resource_type, id])?;
     if n == 0 {
         Err(StoreError::NotFound)
     } else {
