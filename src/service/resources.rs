@@ -1088,7 +1088,10 @@ mod tests {
                     .get_status(rusqlite::StatementStatus::Run))
             })
             .expect("status");
-        assert!(runs >= 5, "the insert was compiled again between creates: {runs} runs");
+        assert!(
+            runs >= 5,
+            "the insert was compiled again between creates: {runs} runs"
+        );
     }
 
     /// Issue 21 at the service: the scope's `strict` decides whether a name no schema defines
