@@ -3,7 +3,10 @@
 # `bench-hello` reference route, seeds 100,000 users and 1,000 groups (one of 50,000
 # members), measures start-up and idle memory, drives each scenario with wrk (2 threads,
 # 32 connections, BENCH_DURATION seconds), measures the raw durable-insert ceiling, and
-# writes benches/results/latest.{json,md}. See benches/README.md for what each number means.
+# writes benches/results/latest.{json,md}. Every read scenario is also reported as a share of
+# two baselines measured in the same run (benches/baselines/): a bare Rocket 0.5 hello route
+# (the framework's own ceiling, the reference of issue 29) and a bare hyper one (context).
+# See benches/README.md for what each number means.
 #
 # Env: BENCH_SCIMD=path   use this binary instead of `cargo build --release --features bench-hello`
 #      BENCH_DURATION=N seconds per scenario (default 15; the run stays under 10 minutes up to 30)
@@ -35,6 +38,14 @@ for l in sys.stdin:
 }
 seed_bin="$(bench_bin seed)"
 raw_bin="$(bench_bin raw_insert)"
+# The baselines: tiny packages of their own, release-built once into the target directory.
+baseline_bin() {
+    cargo build --release --locked --quiet --manifest-path "$root/benches/baselines/$1/Cargo.toml" \
+        --target-dir "$target/baselines"
+    echo "$target/baselines/release/bench-$1"
+}
+rocket_bin="$(baseline_bin hello-rocket)"
+hyper_bin="$(baseline_bin hello-hyper)"
 
 started_at=$(date +%s)
 work="$(mktemp -d "${TMPDIR:-/tmp}/scimd-bench.XXXXXX")"
@@ -131,13 +142,37 @@ run() {
     echo "$name: $r"
 }
 
+# baseline NAME BIN: the hello scenario against a baseline server, up only while it runs;
+# scimd idles meanwhile.
+baseline() {
+    local bport bpid r
+    bport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    PORT=$bport "$2" >/dev/null 2>&1 &
+    bpid=$!
+    until curl -fs -o /dev/null "http://127.0.0.1:$bport/bench/hello"; do sleep 0.02; done
+    SCENARIO=hello wrk -t"$threads" -c"$conns" -d3s -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$bport" >/dev/null
+    SCENARIO=hello wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 10s -s "$root/benches/wrk/scimd.lua" \
+        "http://127.0.0.1:$bport" >"$work/wrk.$1" 2>&1 || true
+    kill "$bpid"; wait "$bpid" 2>/dev/null || true
+    r=$(grep '^{"requests"' "$work/wrk.$1") || { cat "$work/wrk.$1" >&2; exit 1; }
+    echo "{\"name\":\"$1\",${r#\{}" >>"$results"
+    echo "$1: $r"
+}
+
 echo "== load: $threads threads, $conns connections, ${duration}s per scenario"
+# The Rocket baseline runs before and after scimd's scenarios: the reference is their mean,
+# and how far they differ says how much the machine drifted during the run.
+baseline rocket_hello_before "$rocket_bin"
+baseline hyper_hello "$hyper_bin"
 SCENARIO=hello TOKEN=$token wrk -t"$threads" -c"$conns" -d3s -s "$root/benches/wrk/scimd.lua" "$base" >/dev/null # warm-up
 for s in hello filter get list group_get patch member_add_small member_add_big create; do
     run "$s"
 done
 load_hwm_kib=$(hwm_kib "$pid")
+sleep 2
+after_kib=$(rss_kib "$pid")
 stop_server
+baseline rocket_hello_after "$rocket_bin"
 
 echo "== raw durable inserts (${duration}s)"
 BENCH_TMP="$work" "$raw_bin" "$duration" "$work/raw.json"
@@ -146,5 +181,5 @@ echo >>"$results"
 cat "$work/raw.json"; echo
 
 python3 "$root/benches/report.py" "$results" "$out" \
-    --start-ms "$start_ms" --starts "${starts[*]}" --idle-kib "$idle_kib" --hwm-kib "$load_hwm_kib" \
+    --start-ms "$start_ms" --starts "${starts[*]}" --idle-kib "$idle_kib" --hwm-kib "$load_hwm_kib" --after-kib "$after_kib" \
     --duration "$duration" --conns "$conns" --threads "$threads" --elapsed "$(($(date +%s) - started_at))"
