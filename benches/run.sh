@@ -149,7 +149,10 @@ baseline() {
     bport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     PORT=$bport "$2" >/dev/null 2>&1 &
     bpid=$!
-    until curl -fs -o /dev/null "http://127.0.0.1:$bport/bench/hello"; do sleep 0.02; done
+    until curl -fs -o /dev/null "http://127.0.0.1:$bport/bench/hello"; do
+        kill -0 "$bpid" 2>/dev/null || { echo "baseline $2 did not start" >&2; exit 1; }
+        sleep 0.02
+    done
     SCENARIO=hello wrk -t"$threads" -c"$conns" -d3s -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$bport" >/dev/null
     SCENARIO=hello wrk -t"$threads" -c"$conns" -d"${duration}s" --timeout 10s -s "$root/benches/wrk/scimd.lua" \
         "http://127.0.0.1:$bport" >"$work/wrk.$1" 2>&1 || true
