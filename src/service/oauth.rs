@@ -885,15 +885,8 @@ pub async fn grant(
             .of(&client));
         }
     }
-    if let Some(scope) = &req.scope
-        && scope.split(' ').any(|s| !s.is_empty() && s != SCOPE)
-    {
-        return Err(OAuthError::new(
-            400,
-            "invalid_scope",
-            format!("scope \"{scope}\" is not offered; the only scope is \"{SCOPE}\" (or leave scope out)"),
-        )
-        .of(&client));
+    if let Err(e) = only_the_scim_scope(req.scope.as_deref(), "is not offered") {
+        return Err(e.of(&client));
     }
     issue(ep, client, proof).await
 }
@@ -1491,6 +1484,23 @@ pub async fn authenticate_access(
         schemas: lookup.schemas,
         strict: lookup.strict,
     })
+}
+
+/// `invalid_scope` unless `scope` (space-separated) asks for nothing but [`SCOPE`]; `why` says
+/// what is wrong with another one ("is not offered", "was not granted").
+pub(super) fn only_the_scim_scope(scope: Option<&str>, why: &str) -> Result<(), OAuthError> {
+    match scope {
+        Some(scope) if scope.split(' ').any(|s| !s.is_empty() && s != SCOPE) => {
+            Err(OAuthError::new(
+                400,
+                "invalid_scope",
+                format!(
+                    "scope \"{scope}\" {why}; the only scope is \"{SCOPE}\" (or leave scope out)"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

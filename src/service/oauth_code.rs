@@ -683,15 +683,8 @@ pub(super) async fn refresh(
         )
         .of(&client));
     };
-    if let Some(scope) = &req.scope
-        && scope.split(' ').any(|s| !s.is_empty() && s != SCOPE)
-    {
-        return Err(OAuthError::new(
-            400,
-            "invalid_scope",
-            format!("scope \"{scope}\" was not granted; the only scope is \"{SCOPE}\" (or leave scope out)"),
-        )
-        .of(&client));
+    if let Err(e) = super::oauth::only_the_scim_scope(req.scope.as_deref(), "was not granted") {
+        return Err(e.of(&client));
     }
     let hash = hash_secret(token);
     let (cfg, id, tenant_id) = (ep.config.clone(), client.id.clone(), client.tenant_id);

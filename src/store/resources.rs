@@ -443,6 +443,10 @@ mod tests {
     use crate::store::filter_sql::translate;
     use crate::store::testing::{query_plan, seeded};
 
+    fn user_filter(filter: &str) -> SqlWhere {
+        translate(&USER, &parse_filter(filter).expect("parse")).expect("translate")
+    }
+
     fn plan(conn: &Connection, rt: &crate::scim::schema::ResourceType, filter: &str) -> String {
         let w = translate(rt, &parse_filter(filter).expect("parse")).expect("translate");
         page_plan(conn, rt, w, 0)
@@ -499,18 +503,22 @@ mod tests {
             .expect("pages");
     }
 
-    /// The lookups IdPs make on every sync must be index searches, never a table scan.
-    #[test]
-    fn identity_lookups_use_indexes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let seed = (0..200)
+    /// `n` users `id<i>` with userName `u<i>`, externalId `e<i>` and a work email.
+    fn identified_users(n: usize) -> Vec<(&'static str, String, Value)> {
+        (0..n)
             .map(|i| {
                 let doc = serde_json::json!({"userName": format!("u{i}"), "externalId": format!("e{i}"),
                     "emails": [{"value": format!("u{i}@x.test"), "type": "work"}]});
                 ("User", format!("id{i}"), doc)
             })
-            .collect();
-        let store = seeded(dir.path(), seed);
+            .collect()
+    }
+
+    /// The lookups IdPs make on every sync must be index searches, never a table scan.
+    #[test]
+    fn identity_lookups_use_indexes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = seeded(dir.path(), identified_users(200));
         // Planner statistics, as a database that has been in use has them.
         store
             .write_blocking(|tx| Ok(tx.execute_batch("ANALYZE")?))
@@ -548,32 +556,18 @@ mod tests {
     }
 
     /// A cached page statement runs again with new values as it is: compiling it again at each
-    /// request was 15 % of the `userName eq` pre-check's CPU (readers' QPSG, `store::init_reader`).
+    /// request was 15 % of the `userName eq` pre-check's CPU (QPSG, `store::plan_once`).
     #[test]
     fn a_cached_page_statement_is_not_compiled_again_for_new_values() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let seed = (0..20)
-            .map(|i| {
-                (
-                    "User",
-                    format!("id{i}"),
-                    serde_json::json!({"userName": format!("u{i}")}),
-                )
-            })
-            .collect();
-        let store = seeded(dir.path(), seed);
+        let store = seeded(dir.path(), identified_users(20));
         store
             .read_blocking(|conn| {
                 for (i, offset) in [0, 3, 0, 7].into_iter().enumerate() {
-                    let w = translate(
-                        &USER,
-                        &parse_filter(&format!("userName eq \"u{i}\"")).expect("parse"),
-                    )
-                    .expect("translate");
+                    let w = user_filter(&format!("userName eq \"u{i}\""));
                     list(conn, 1, "User", &w, None, offset, 2)?;
                 }
-                let w = translate(&USER, &parse_filter("userName eq \"u1\"").expect("parse"))
-                    .expect("translate");
+                let w = user_filter("userName eq \"u1\"");
                 let sql = page_sql(
                     &format!("r.tenant_id = ?1 AND r.resource_type = ?2 AND ({})", w.sql),
                     None,
@@ -594,14 +588,7 @@ mod tests {
     #[test]
     fn an_update_keeping_the_keys_writes_only_the_row() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let seed = (0..3000)
-            .map(|i| {
-                let doc = serde_json::json!({"userName": format!("user{i}@example.com"), "externalId": format!("ext-{i}"),
-                    "emails": [{"value": format!("user{i}@example.com"), "type": "work"}]});
-                ("User", format!("id{i}"), doc)
-            })
-            .collect();
-        let store = seeded(dir.path(), seed);
+        let store = seeded(dir.path(), identified_users(3000));
         let frames_of = |change: fn(&mut Document)| {
             store
                 .write_blocking(move |tx| {
@@ -647,11 +634,7 @@ mod tests {
         // And the keys it kept still find it.
         store
             .read_blocking(|c| {
-                let w = translate(
-                    &USER,
-                    &parse_filter("externalId eq \"ext-renamed\"").expect("parse"),
-                )
-                .expect("translate");
+                let w = user_filter("externalId eq \"ext-renamed\"");
                 assert_eq!(list(c, 1, "User", &w, None, 0, 10)?.rows.len(), 1);
                 Ok(())
             })
