@@ -2067,10 +2067,9 @@ async fn redirect_uris_are_checked_and_decide_the_clients_grant_types() {
     assert_eq!(set.body["redirect_uris"], json!([OKTA_CALLBACK]));
 }
 
-#[test]
-fn the_cli_registers_an_authorization_code_client_with_its_redirect_uris() {
-    let dir = tempfile::tempdir().expect("dir");
-    let out = crate::server::scimd(dir.path())
+/// `scimd oauth client add --name okta --redirect-uri <Okta's callback>`: what it printed.
+fn okta_client_by_cli(dir: &std::path::Path) -> Value {
+    let out = crate::server::scimd(dir)
         .args([
             "oauth",
             "client",
@@ -2087,7 +2086,13 @@ fn the_cli_registers_an_authorization_code_client_with_its_redirect_uris() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let shown: Value = serde_json::from_slice(&out.stdout).expect("json");
+    serde_json::from_slice(&out.stdout).expect("json")
+}
+
+#[test]
+fn the_cli_registers_an_authorization_code_client_with_its_redirect_uris() {
+    let dir = tempfile::tempdir().expect("dir");
+    let shown = okta_client_by_cli(dir.path());
     assert_eq!(shown["redirect_uris"], json!([OKTA_CALLBACK]));
     assert!(
         shown["authorization_endpoint"]
@@ -2121,24 +2126,7 @@ fn the_cli_registers_an_authorization_code_client_with_its_redirect_uris() {
 #[test]
 fn with_a_separate_admin_listener_authorize_sends_the_browser_to_its_consent_page() {
     let dir = tempfile::tempdir().expect("dir");
-    let made = crate::server::scimd(dir.path())
-        .args([
-            "oauth",
-            "client",
-            "add",
-            "--name",
-            "okta",
-            "--redirect-uri",
-            OKTA_CALLBACK,
-        ])
-        .output()
-        .expect("add");
-    assert!(
-        made.status.success(),
-        "{}",
-        String::from_utf8_lossy(&made.stderr)
-    );
-    let shown: Value = serde_json::from_slice(&made.stdout).expect("json");
+    let shown = okta_client_by_cli(dir.path());
     let (id, secret) = (
         shown["client_id"].as_str().expect("id").to_owned(),
         shown["client_secret"].as_str().expect("s").to_owned(),
