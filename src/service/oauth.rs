@@ -305,6 +305,21 @@ fn client_status(c: &ClientRow, now: &str) -> &'static str {
     }
 }
 
+/// [`find_in`], refusing a revoked client: what changes a client needs one still in use.
+pub(super) fn live_client(
+    c: &crate::store::Conn,
+    slug: Option<&str>,
+    wanted: &str,
+) -> Result<Result<ClientRow, OpError>, StoreError> {
+    Ok(find_in(c, slug, wanted)?.and_then(|row| match row.revoked {
+        Some(_) => Err(OpError::Invalid(format!(
+            "OAuth client \"{}\" is revoked; add a new client instead",
+            row.name
+        ))),
+        None => Ok(row),
+    }))
+}
+
 pub(super) fn find_in(
     c: &crate::store::Conn,
     slug: Option<&str>,
@@ -376,16 +391,10 @@ pub fn rotate(store: &Store, r: &Rotation<'_>, cfg: &OAuthConfig) -> Result<Regi
     let allow_http = cfg.allow_http_jwks;
     store
         .write_blocking(move |tx| {
-            let row = match find_in(tx, slug.as_deref(), &wanted)? {
+            let row = match live_client(tx, slug.as_deref(), &wanted)? {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            if row.revoked.is_some() {
-                return Ok(Err(OpError::Invalid(format!(
-                    "OAuth client \"{}\" is revoked; add a new client instead",
-                    row.name
-                ))));
-            }
             match row.method {
                 Method::ClientSecret => {
                     let secret = format!("{SECRET_PREFIX}{}", random_hex(SECRET_BYTES));

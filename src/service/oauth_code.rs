@@ -97,16 +97,10 @@ pub fn set_redirect_uris(
     let (slug, wanted) = (slug.map(str::to_owned), wanted.to_owned());
     store
         .write_blocking(move |tx| {
-            let row = match oauth::find_in(tx, slug.as_deref(), &wanted)? {
+            let row = match oauth::live_client(tx, slug.as_deref(), &wanted)? {
                 Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            if row.revoked.is_some() {
-                return Ok(Err(OpError::Invalid(format!(
-                    "OAuth client \"{}\" is revoked; add a new client instead",
-                    row.name
-                ))));
-            }
             rows::set_redirect_uris(tx, &row.id, &uris)?;
             Ok(Ok(ClientRow {
                 redirect_uris: uris,
