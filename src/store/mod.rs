@@ -233,8 +233,7 @@ impl Store {
         watch.busy_timeout(BUSY_TIMEOUT)?;
         let credentials = Arc::new(Mutex::new(CredentialsWatch {
             conn: watch,
-            data_version: None,
-            stamp: 0,
+            seen: CredentialsSeen::default(),
         }));
         let path: Arc<Path> = path.into();
         let log_path: Arc<Path> = log_path.into();
@@ -387,19 +386,8 @@ impl Store {
             .credentials
             .lock()
             .map_err(|_| StoreError::Internal("the credentials watch was poisoned".into()))?;
-        let data_version: i64 = watch
-            .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?;
-        if watch.data_version != Some(data_version) {
-            let stamp = watch
-                .conn
-                .prepare_cached("SELECT n FROM credentials_version")?
-                .query_row([], |r| r.get(0))?;
-            watch.stamp = stamp;
-            watch.data_version = Some(data_version);
-        }
-        Ok(watch.stamp)
+        let CredentialsWatch { conn, seen } = &mut *watch;
+        seen.stamp(conn)
     }
 
     /// Blocking variant of [`Store::write`] for the CLI.
@@ -478,8 +466,32 @@ impl Store {
 /// was committed since it last looked (`PRAGMA data_version` is per connection).
 struct CredentialsWatch {
     conn: Connection,
+    seen: CredentialsSeen,
+}
+
+/// What one connection last saw of the credentials: the stamp, and its `PRAGMA data_version`
+/// then (the watch's own connection, and each worker reader's).
+#[derive(Default)]
+struct CredentialsSeen {
     data_version: Option<i64>,
     stamp: i64,
+}
+
+impl CredentialsSeen {
+    /// The credentials stamp as `conn` sees it; the counter is read again only when another
+    /// connection committed since `conn` last looked.
+    fn stamp(&mut self, conn: &Connection) -> Result<i64> {
+        let data_version: i64 = conn
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if self.data_version != Some(data_version) {
+            self.stamp = conn
+                .prepare_cached("SELECT n FROM credentials_version")?
+                .query_row([], |r| r.get(0))?;
+            self.data_version = Some(data_version);
+        }
+        Ok(self.stamp)
+    }
 }
 
 /// Readers see the request log's file as an attached schema, so its table is read by its

@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Result, StoreError};
+use super::{CredentialsSeen, Result, StoreError};
 
 /// How long a read on a worker waits for a busy database (in WAL mode only while a crashed
 /// writer's log is recovered) before it moves to the pool.
@@ -47,8 +47,7 @@ struct Slot {
     conn: Connection,
     /// Progress-handler calls of the current read.
     checks: Arc<AtomicU32>,
-    data_version: Option<i64>,
-    stamp: i64,
+    seen: CredentialsSeen,
 }
 
 pub(super) struct WorkerReaders {
@@ -98,20 +97,7 @@ impl WorkerReaders {
     /// The credentials stamp through this thread's connection, when its slot is free: `PRAGMA
     /// data_version` is per connection, so each slot remembers what it last saw.
     pub(super) fn credentials_stamp(&self) -> Option<Result<i64>> {
-        self.with_slot(|slot| {
-            let data_version: i64 = slot
-                .conn
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |r| r.get(0))?;
-            if slot.data_version != Some(data_version) {
-                slot.stamp = slot
-                    .conn
-                    .prepare_cached("SELECT n FROM credentials_version")?
-                    .query_row([], |r| r.get(0))?;
-                slot.data_version = Some(data_version);
-            }
-            Ok(slot.stamp)
-        })
+        self.with_slot(|slot| slot.seen.stamp(&slot.conn))
     }
 
     /// Runs `f` on this thread's slot, opening its connection on first use; `None` when the
@@ -153,8 +139,7 @@ impl WorkerReaders {
         Ok(Slot {
             conn,
             checks,
-            data_version: None,
-            stamp: 0,
+            seen: CredentialsSeen::default(),
         })
     }
 }
