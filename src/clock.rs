@@ -25,6 +25,13 @@ pub fn normalize(s: &str) -> Option<String> {
         .map(timestamp)
 }
 
+/// Whether the stored timestamp `at` is at or before `now` (an expiry that has come); an
+/// unreadable one never is.
+pub fn reached(at: &str, now: OffsetDateTime) -> bool {
+    OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+        .is_ok_and(|t| t <= now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,7 +14,6 @@ use rand::RngCore;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::OpError;
 use super::tokens::{Caller, Rejected, hash_secret};
@@ -1445,7 +1444,7 @@ pub async fn authenticate_access(
             client.name
         )));
     }
-    if OffsetDateTime::parse(&access.expires, &Rfc3339).is_ok_and(|t| t <= clock::now()) {
+    if clock::reached(&access.expires, clock::now()) {
         return Err(refuse(format!(
             "the OAuth access token of client \"{}\" expired on {} (issued {}; tokens live oauth.access_token_lifetime_secs); the client must request a new token at {}",
             client.name,

@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 use super::OpError;
 use super::oauth::{
@@ -566,10 +565,6 @@ fn issue_in(
     Ok(Outcome::Issued { access, refresh })
 }
 
-fn expired(at: &str, now: OffsetDateTime) -> bool {
-    OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t <= now)
-}
-
 fn use_jti(
     tx: &rusqlite::Connection,
     proof: &Proof,
@@ -620,7 +615,7 @@ pub(super) async fn exchange_code(
                 )?;
                 return Ok(Outcome::Reused(at));
             }
-            if expired(&code.expires, now) {
+            if clock::reached(&code.expires, now) {
                 return Ok(Outcome::Expired(code.expires));
             }
             let expected = code.redirect_uri.as_deref().unwrap_or(&code.redirect_to);
@@ -700,7 +695,7 @@ pub(super) async fn refresh(
                 rows::revoke_grant(tx, &rt.grant_id, &stamp, "a refresh token was used twice")?;
                 return Ok(Outcome::Reused(at));
             }
-            if expired(&rt.expires, now) {
+            if clock::reached(&rt.expires, now) {
                 return Ok(Outcome::Expired(rt.expires));
             }
             if let Some(replayed) = use_jti(tx, &proof, (tenant_id, &id), &stamp)? {

@@ -675,7 +675,7 @@ impl Known<'_> {
             )));
         }
         if let (Some(at), Some(until)) = (&self.token.rotated, &self.token.overlap_until)
-            && is_past(until)
+            && clock::reached(until, clock::now())
         {
             let by = self.replacement.map_or_else(
                 || "a newer token".to_owned(),
@@ -688,7 +688,7 @@ impl Known<'_> {
             )));
         }
         if let Some(exp) = &self.token.expires
-            && is_past(exp)
+            && clock::reached(exp, clock::now())
         {
             return Err(unauthorized(format!(
                 "token \"{}\" ({}…) expired on {exp}; create a new token (`scimd token create --name {} --expires-in 90d`) and update the IdP",
@@ -735,10 +735,6 @@ pub fn unknown_tenant(slug: &str) -> ScimError {
 
 fn unauthorized(detail: impl Into<String>) -> ScimError {
     ScimError::new(401, detail)
-}
-
-fn is_past(ts: &str) -> bool {
-    OffsetDateTime::parse(ts, &Rfc3339).is_ok_and(|t| t <= clock::now())
 }
 
 #[cfg(test)]
