@@ -119,6 +119,8 @@ fn rocket_figment(config: &Config, bind: &Listener) -> Figment {
         // Read by the vendored Rocket's `serve` (vendor/rocket/PATCHES.md).
         .merge(("header_read_timeout", config.limits.header_timeout_secs))
         .merge(("max_connections", config.limits.max_connections))
+        // Clients over max_connections wait in the kernel's accept queue, so it holds as many.
+        .merge(("accept_queue", config.limits.max_connections))
         // The body guard enforces max_body_bytes itself; Rocket's limits must not be lower.
         .merge((
             "limits",

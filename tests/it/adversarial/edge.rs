@@ -241,6 +241,44 @@ fn connections_over_the_limit_wait_for_a_free_slot() {
     assert_eq!(status, 200);
 }
 
+/// The clients waiting for a slot wait in the kernel's accept queue, which holds
+/// `limits.max_connections` of them: mio's own 128 overflowed under a burst of sign-ins, and
+/// some of the overflowing connections were reset before their answer.
+#[test]
+fn the_accept_queue_holds_as_many_waiting_clients_as_connections_allowed() {
+    const LIMIT: usize = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = start_with(
+        dir.path(),
+        &[
+            ("SCIMD_LIMITS__MAX_CONNECTIONS", &LIMIT.to_string()),
+            ("SCIMD_LIMITS__HEADER_TIMEOUT_SECS", "60"),
+        ],
+    );
+    let addr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("address");
+    // LIMIT served and held, then LIMIT more waiting: a connect whose SYN the full queue
+    // dropped would not complete within the timeout.
+    let mut clients: Vec<TcpStream> = (0..2 * LIMIT)
+        .map(|i| {
+            TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+                .unwrap_or_else(|e| panic!("client {i} of {} not queued: {e}", 2 * LIMIT))
+        })
+        .collect();
+    let last = clients.last_mut().expect("clients");
+    last.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    last.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .expect("write");
+    assert!(
+        read_response(last, Duration::from_secs(1)).is_none(),
+        "the last client was served while {LIMIT} others held every slot"
+    );
+}
+
 /// Item 7: a request target up to `limits.max_url_bytes` is routed; a longer one gets a SCIM
 /// 414 naming the limit; past hyper's own limit (65,534 bytes, `MAX_URI_LEN` in hyper 1's
 /// `proto/h1/role.rs`) hyper answers 414 with an empty body before Rocket sees the request.

@@ -472,6 +472,10 @@ impl Rocket<Orbit> {
                 let conf = config.to_native_config().map_err(ErrorKind::Io)?;
                 let l = TlsListener::bind(addr, conf).await.map_err(ErrorKind::Bind)?;
                 addr = l.local_addr().unwrap_or(addr);
+                // scimd patch: the TLS listener keeps its socket private.
+                if let Some(backlog) = self.accept_queue_len() {
+                    widen_accept_queue_of_listener_on(addr, backlog);
+                }
                 self.config.address = addr.ip();
                 self.config.port = addr.port();
                 ready(&mut self).await;
@@ -481,10 +485,19 @@ impl Rocket<Orbit> {
 
         let l = TcpListener::bind(addr).await.map_err(ErrorKind::Bind)?;
         addr = l.local_addr().unwrap_or(addr);
+        if let Some(backlog) = self.accept_queue_len() {
+            widen_accept_queue(socket2::SockRef::from(&l), backlog);
+        }
         self.config.address = addr.ip();
         self.config.port = addr.port();
         ready(&mut self).await;
         self.http_server(l).await
+    }
+
+    /// scimd patch (PATCHES.md): the `accept_queue` setting, absent or 0 meaning mio's 128.
+    fn accept_queue_len(&self) -> Option<i32> {
+        let len = self.figment().extract_inner::<u32>("accept_queue").ok()?;
+        (len > 0).then(|| len.min(i32::MAX as u32) as i32)
     }
 
     // TODO.async: Solidify the Listener APIs and make this function public
@@ -733,5 +746,42 @@ impl Rocket<Orbit> {
         }
 
         Ok(())
+    }
+}
+
+/// scimd patch (PATCHES.md): mio listens with a backlog of 128, so a burst of more new
+/// connections than that overflows the accept queue, and under SYN cookies some of them are
+/// reset. Linux lets `listen` be called again on a listening socket to change its backlog (the
+/// kernel caps it at `net.core.somaxconn`). A failure keeps the old queue, which still works.
+fn widen_accept_queue(listener: socket2::SockRef<'_>, backlog: i32) {
+    if let Err(e) = listener.listen(backlog) {
+        warn!("could not widen the accept queue to {}: {}", backlog, e);
+    }
+}
+
+/// [`widen_accept_queue`] for a listener whose socket is not reachable: the listening socket
+/// of this process bound to `addr`, found among its open descriptors.
+fn widen_accept_queue_of_listener_on(addr: std::net::SocketAddr, backlog: i32) {
+    use std::os::fd::{BorrowedFd, RawFd};
+
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else { return };
+    let listening_on_addr = |fd: RawFd| {
+        // SAFETY: the descriptor is open (listed just now) and only borrowed for this check.
+        let fd_ref = unsafe { BorrowedFd::borrow_raw(fd) };
+        let socket = socket2::SockRef::from(&fd_ref);
+        let listening = socket.is_listener().unwrap_or(false);
+        let bound_here = socket.local_addr().ok().and_then(|a| a.as_socket()) == Some(addr);
+        (listening && bound_here).then_some(fd)
+    };
+    let fd = fds.flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<RawFd>().ok())
+        .find_map(listening_on_addr);
+    match fd {
+        Some(fd) => {
+            // SAFETY: as above; the TLS listener that owns it outlives this call.
+            let fd_ref = unsafe { BorrowedFd::borrow_raw(fd) };
+            widen_accept_queue(socket2::SockRef::from(&fd_ref), backlog)
+        }
+        None => warn!("found no listening socket on {} to widen its accept queue", addr),
     }
 }
