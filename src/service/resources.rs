@@ -492,10 +492,12 @@ async fn fetch(
     let with_related = needs_related(rt, &resolver);
     let base = scope.base_url.clone();
     let kind = rt.name;
+    let pages = store.page_index();
     let (page, related) = store
         .read_quick(move |conn| {
             let page = rows::list(
                 conn,
+                &pages,
                 tenant_id,
                 kind,
                 &filter,

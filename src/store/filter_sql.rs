@@ -35,6 +35,11 @@ impl SqlWhere {
             params: Vec::new(),
         }
     }
+
+    /// Whether this is [`SqlWhere::all`].
+    pub fn matches_all(&self) -> bool {
+        self.sql == "1" && self.params.is_empty()
+    }
 }
 
 const FIRST_PARAM: usize = 3;

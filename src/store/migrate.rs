@@ -90,6 +90,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "0017_create_oauth_codes",
         include_str!("../../migrations/0017_create_oauth_codes.sql"),
     ),
+    (
+        18,
+        "0018_count_resources",
+        include_str!("../../migrations/0018_count_resources.sql"),
+    ),
 ];
 
 /// The request log's own database file.

@@ -17,6 +17,8 @@ pub mod maintenance;
 pub mod members;
 mod migrate;
 pub mod oauth;
+mod page_index;
+pub use page_index::PageIndex;
 pub mod request_log;
 pub mod resources;
 pub mod tenants;
@@ -109,6 +111,8 @@ pub struct Store {
     path: Arc<Path>,
     /// Counts the main writer's batches: a long poll waits for it to move.
     batches: tokio::sync::watch::Receiver<u64>,
+    /// Where the pages of plain listings start, shared by every reader.
+    pages: Arc<PageIndex>,
 }
 
 /// The request log's database file beside the main one: `scimd.db` → `scimd-log.db`.
@@ -249,7 +253,13 @@ impl Store {
             log_path,
             path,
             batches,
+            pages: Arc::default(),
         })
+    }
+
+    /// Where pages of plain listings start ([`resources::list`]), for a read to take along.
+    pub fn page_index(&self) -> Arc<PageIndex> {
+        self.pages.clone()
     }
 
     /// Changes after every batch of writes the main writer has ended (committed or not): wait

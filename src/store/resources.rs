@@ -5,6 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::Value;
 
 use super::filter_sql::SqlWhere;
+use super::page_index::{self, PageIndex};
 use super::{Result, StoreError};
 use crate::scim::fold;
 use crate::scim::resource::Document;
@@ -323,8 +324,11 @@ pub struct Page {
 
 /// Lists resources matching `filter` (already translated to SQL), ordered by `order_by` (an SQL
 /// expression produced by [`super::filter_sql`]) then insertion order, skipping `offset` rows.
+/// A listing of everything in insertion order starts its page from `pages`' anchors.
+#[allow(clippy::too_many_arguments)]
 pub fn list(
     conn: &Connection,
+    pages: &PageIndex,
     tenant_id: i64,
     resource_type: &str,
     filter: &SqlWhere,
@@ -332,6 +336,11 @@ pub fn list(
     offset: u64,
     limit: u64,
 ) -> Result<Page> {
+    if filter.matches_all() && order_by.is_none() {
+        return super::snapshot(conn, |conn| {
+            plain_page(conn, pages, tenant_id, resource_type, offset, limit)
+        });
+    }
     let mut args: Vec<rusqlite::types::Value> =
         vec![tenant_id.into(), resource_type.to_owned().into()];
     args.extend(filter.params.iter().cloned());
@@ -367,6 +376,51 @@ pub fn list(
         u64::try_from(counted).unwrap_or(0)
     };
     Ok(Page { total, rows })
+}
+
+/// The page of [`plain_page`]: from `seq` ?3 on, skipping ?5, at most ?4.
+fn anchored_page_sql() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 \
+         AND r.seq >= ?3 ORDER BY r.seq LIMIT ?4 OFFSET ?5"
+    )
+}
+
+/// A page of every resource in insertion order: the total is the maintained count, and the
+/// walk to the page starts at the nearest anchor below it. In one read transaction, so the
+/// count, the anchor and the page are of one commit.
+fn plain_page(
+    conn: &Connection,
+    pages: &PageIndex,
+    tenant_id: i64,
+    resource_type: &str,
+    offset: u64,
+    limit: u64,
+) -> Result<Page> {
+    let counted = page_index::counted(conn, tenant_id, resource_type)?;
+    let mut rows = Vec::new();
+    if limit > 0 && offset < counted.live {
+        let (from, skip) =
+            pages.start_of(conn, tenant_id, resource_type, counted.removals, offset)?;
+        let mut stmt = conn.prepare_cached(&anchored_page_sql())?;
+        let raw = stmt.query_map(
+            params![
+                tenant_id,
+                resource_type,
+                from,
+                i64::try_from(limit).unwrap_or(i64::MAX),
+                i64::try_from(skip).unwrap_or(i64::MAX)
+            ],
+            from_row,
+        )?;
+        for r in raw {
+            rows.push(into_resource(r?)?);
+        }
+    }
+    Ok(Page {
+        total: counted.live,
+        rows,
+    })
 }
 
 /// Up to `limit` resources matching `filter` with `seq` above `after`, in `seq` order: a keyset
@@ -491,7 +545,16 @@ mod tests {
                 for (offset, limit, rows) in
                     [(0, 2, 2), (0, 10, 5), (4, 2, 1), (10, 2, 0), (0, 0, 0)]
                 {
-                    let page = list(conn, 1, "User", &SqlWhere::all(), None, offset, limit)?;
+                    let page = list(
+                        conn,
+                        &PageIndex::default(),
+                        1,
+                        "User",
+                        &SqlWhere::all(),
+                        None,
+                        offset,
+                        limit,
+                    )?;
                     assert_eq!(
                         (page.total, page.rows.len()),
                         (5, rows),
@@ -550,6 +613,18 @@ mod tests {
                 let p = page_plan(conn, &USER, SqlWhere::all(), 50_000);
                 assert!(p.contains("USING INDEX resources_page"), "paging plan: {p}");
                 assert!(!p.contains("TEMP B-TREE"), "paging plan sorts: {p}");
+                // Its pages start from an anchor, and the anchors are found, on the same index.
+                let params = rusqlite::params![1, "User", 7, 100, 50];
+                let anchored = query_plan(conn, &anchored_page_sql(), params);
+                let walk = query_plan(conn, page_index::WALK_SQL, rusqlite::params![1, "User", 7]);
+                for p in [anchored, walk] {
+                    assert!(
+                        p.contains("USING COVERING INDEX resources_page")
+                            || p.contains("USING INDEX resources_page (tenant_id=? AND resource_type=? AND seq>?)"),
+                        "anchored plan: {p}"
+                    );
+                    assert!(!p.contains("TEMP B-TREE"), "anchored plan sorts: {p}");
+                }
                 Ok(())
             })
             .expect("plans");
@@ -565,7 +640,7 @@ mod tests {
             .read_blocking(|conn| {
                 for (i, offset) in [0, 3, 0, 7].into_iter().enumerate() {
                     let w = user_filter(&format!("userName eq \"u{i}\""));
-                    list(conn, 1, "User", &w, None, offset, 2)?;
+                    list(conn, &PageIndex::default(), 1, "User", &w, None, offset, 2)?;
                 }
                 let w = user_filter("userName eq \"u1\"");
                 let sql = page_sql(
@@ -635,7 +710,12 @@ mod tests {
         store
             .read_blocking(|c| {
                 let w = user_filter("externalId eq \"ext-renamed\"");
-                assert_eq!(list(c, 1, "User", &w, None, 0, 10)?.rows.len(), 1);
+                assert_eq!(
+                    list(c, &PageIndex::default(), 1, "User", &w, None, 0, 10)?
+                        .rows
+                        .len(),
+                    1
+                );
                 Ok(())
             })
             .expect("lookup");

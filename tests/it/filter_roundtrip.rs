@@ -312,7 +312,7 @@ proptest! {
             // Type errors (gt on a boolean…) are rejected before any SQL runs: nothing to compare.
             Err(e) => { prop_assert_eq!(e.status, 400); return Ok(()); }
         };
-        let page = store.read_blocking(|c| resources::list(c, 1, "User", &w, None, 0, 10_000)).expect("query");
+        let page = store.read_blocking(|c| resources::list(c, &scimd::store::PageIndex::default(), 1, "User", &w, None, 0, 10_000)).expect("query");
         let from_sql: Vec<String> = page.rows.into_iter().map(|r| r.id).collect();
         let expected: Vec<String> = docs.iter().filter(|(_, d)| eval(d, &f)).map(|(id, _)| id.clone()).collect();
         prop_assert_eq!(from_sql, expected, "filter: {}", f);
