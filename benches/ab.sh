@@ -46,6 +46,10 @@ export SCIMD_CONFIG=/dev/null SCIMD_ADDRESS=127.0.0.1
 # The reference binary migrates the seed and makes the token; the candidate migrates its own
 # copy forward when it starts (a newer schema is its to apply, never the reference's).
 token="$(SCIMD_DATABASE="$work/scimd.db" "$A_BIN" token create --name ab 2>/dev/null)"
+# The copies below take the database file alone, so everything (the token, the migrations) must
+# be in it, not in a write-ahead log the command left behind.
+python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA wal_checkpoint(TRUNCATE)")' \
+    "$work/scimd.db"
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # start NAME BIN ENV: a server on its own copy of the seed, on port ${NAME}_port. Not in a
@@ -90,6 +94,12 @@ drive() {
     SCENARIO="$scenario" TOKEN="$token" IDS_FILE="$work/ids.txt" RUN_ID="$1-$(date +%s%N)" \
         wrk -t2 -c32 -d"${2}s" -s "$root/benches/wrk/scimd.lua" "http://127.0.0.1:$1" >"$work/wrk.out"
     after="$(cpu_ticks "$3")"
+    # A slice of refusals (a 401, a 429) measures the wrong thing: stop.
+    if grep -q '"errors_status":[1-9]' "$work/wrk.out"; then
+        echo "non-2xx answers in a slice on port $1:" >&2
+        cat "$work/wrk.out" >&2
+        exit 1
+    fi
     awk -v cpu="$(((after - before) * tick_us))" \
         '/requests in/ {n = $1} /Requests\/sec/ {rps = $2} END {printf "%s %.1f\n", rps, cpu / n}' \
         "$work/wrk.out"
