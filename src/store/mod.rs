@@ -513,6 +513,11 @@ fn init_reader(conn: &mut Connection, log: &Path) -> rusqlite::Result<()> {
         "ATTACH DATABASE ?1 AS log",
         [log.to_string_lossy().as_ref()],
     )?;
+    // Up to ten readers (the pool and one per async worker) each kept 2 MiB of pages of each
+    // database: a reader's reads are point lookups and short index walks whose inner pages
+    // fit in 1 MiB, and the request log is only read by the UI; the rest comes from the
+    // operating system's cache either way.
+    conn.execute_batch("PRAGMA main.cache_size = -1024; PRAGMA log.cache_size = -256;")?;
     register_functions(conn)
 }
 
