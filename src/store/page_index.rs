@@ -164,7 +164,7 @@ mod tests {
     use super::*;
     use crate::store::filter_sql::SqlWhere;
     use crate::store::resources::{self, Page};
-    use crate::store::testing::{SEEDED_AT, seeded};
+    use crate::store::testing::{SEEDED_AT, every_user, seeded};
 
     fn users(n: usize) -> Vec<(&'static str, String, serde_json::Value)> {
         (0..n)
@@ -216,16 +216,7 @@ mod tests {
                         (5000, 1),
                         (300, 0),
                     ] {
-                        let anchored = resources::list(
-                            conn,
-                            &pages,
-                            1,
-                            "User",
-                            &SqlWhere::all(),
-                            None,
-                            offset,
-                            limit,
-                        )?;
+                        let anchored = every_user(conn, &pages, offset, limit)?;
                         let walked = by_offset(conn, offset, limit)?;
                         assert_eq!(anchored.total, walked.total, "{label}: total at {offset}");
                         assert_eq!(
@@ -266,8 +257,7 @@ mod tests {
         store
             .read_blocking(|conn| {
                 let walked = by_offset(conn, 1200, 100)?;
-                let anchored =
-                    resources::list(conn, &pages, 1, "User", &SqlWhere::all(), None, 1200, 100)?;
+                let anchored = every_user(conn, &pages, 1200, 100)?;
                 assert_eq!(ids(&anchored), ids(&walked));
                 assert_eq!(anchored.total, 1295);
                 Ok(())

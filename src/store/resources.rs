@@ -495,7 +495,7 @@ mod tests {
     use crate::scim::filter::parse_filter;
     use crate::scim::schema::USER;
     use crate::store::filter_sql::translate;
-    use crate::store::testing::{query_plan, seeded};
+    use crate::store::testing::{every_user, query_plan, seeded};
 
     fn user_filter(filter: &str) -> SqlWhere {
         translate(&USER, &parse_filter(filter).expect("parse")).expect("translate")
@@ -545,16 +545,7 @@ mod tests {
                 for (offset, limit, rows) in
                     [(0, 2, 2), (0, 10, 5), (4, 2, 1), (10, 2, 0), (0, 0, 0)]
                 {
-                    let page = list(
-                        conn,
-                        &PageIndex::default(),
-                        1,
-                        "User",
-                        &SqlWhere::all(),
-                        None,
-                        offset,
-                        limit,
-                    )?;
+                    let page = every_user(conn, &PageIndex::default(), offset, limit)?;
                     assert_eq!(
                         (page.total, page.rows.len()),
                         (5, rows),

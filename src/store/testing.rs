@@ -6,7 +6,8 @@ use std::path::Path;
 use rusqlite::Connection;
 use serde_json::Value;
 
-use super::{Store, resources, tenants};
+use super::filter_sql::SqlWhere;
+use super::{PageIndex, Store, resources, tenants};
 
 /// The creation time of every seeded row.
 pub const SEEDED_AT: &str = "2026-01-01T00:00:00.000Z";
@@ -40,4 +41,15 @@ pub fn query_plan(conn: &Connection, sql: &str, params: impl rusqlite::Params) -
         .collect::<rusqlite::Result<Vec<_>>>()
         .expect("plan steps")
         .join(" | ")
+}
+
+/// A page of every user of tenant 1, in insertion order.
+pub fn every_user(
+    conn: &Connection,
+    pages: &PageIndex,
+    offset: u64,
+    limit: u64,
+) -> super::Result<resources::Page> {
+    let all = SqlWhere::all();
+    resources::list(conn, pages, 1, "User", &all, None, offset, limit)
 }
