@@ -90,30 +90,33 @@ impl PageIndex {
                 if let Some(seq) = anchors.seqs.get(wanted) {
                     return Ok((*seq, offset % STRIDE));
                 }
-                anchors.seqs.clone()
+                Known {
+                    count: anchors.seqs.len(),
+                    last: anchors.seqs.last().copied(),
+                }
             } else {
-                Vec::new()
+                Known::default()
             }
         };
         let mut found = Vec::new();
-        let walked = walk_anchors(conn, tenant_id, resource_type, &known, wanted, &mut found);
+        let walked = walk_anchors(conn, tenant_id, resource_type, known, wanted, &mut found);
         // Whatever was found before an interruption (the worker's step budget) is kept, so the
         // read's second run on the pool walks on from there.
         if !found.is_empty() {
             let mut all = self.anchors.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(anchors) = all.get_mut(&key)
                 && anchors.removals == removals
-                && anchors.seqs.len() == known.len()
+                && anchors.seqs.len() == known.count
             {
                 anchors.seqs.extend_from_slice(&found);
             }
         }
         walked?;
-        let anchor = known.len() + found.len();
-        match known.iter().chain(&found).last() {
+        let anchors = known.count + found.len();
+        match found.last().copied().or(known.last) {
             Some(seq) => {
-                let position = (anchor - 1) as u64 * STRIDE;
-                Ok((*seq, offset - position))
+                let position = (anchors - 1) as u64 * STRIDE;
+                Ok((seq, offset - position))
             }
             None => Ok((i64::MIN, offset)),
         }
@@ -124,18 +127,25 @@ impl PageIndex {
 pub(super) const WALK_SQL: &str = "SELECT seq FROM resources \
      WHERE tenant_id = ?1 AND resource_type = ?2 AND seq >= ?3 ORDER BY seq";
 
-/// Walks the index from the last of `known` (or the first resource) and pushes the `seq` of
+/// How many anchors a walk starts with, and the last of them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Known {
+    count: usize,
+    last: Option<i64>,
+}
+
+/// Walks the index from the last `known` anchor (or the first resource) and pushes the `seq` of
 /// each anchor position onto `found` until the anchor `wanted` or the end of the listing.
 fn walk_anchors(
     conn: &Connection,
     tenant_id: i64,
     resource_type: &str,
-    known: &[i64],
+    known: Known,
     wanted: usize,
     found: &mut Vec<i64>,
 ) -> Result<()> {
     let mut stmt = conn.prepare_cached(WALK_SQL)?;
-    let resuming = known.last().copied();
+    let resuming = known.last;
     let mut rows = stmt.query(params![
         tenant_id,
         resource_type,
@@ -143,7 +153,7 @@ fn walk_anchors(
     ])?;
     // Rows read since the last anchor; when resuming, the walk reads that anchor again first.
     let mut since: u64 = 0;
-    while known.len() + found.len() <= wanted {
+    while known.count + found.len() <= wanted {
         let Some(row) = rows.next()? else { break };
         let seq: i64 = row.get(0)?;
         let is_anchor = since.is_multiple_of(STRIDE) && !(since == 0 && resuming.is_some());

@@ -213,41 +213,28 @@ pub fn update(
     // (a PATCH of a title, a deactivation) keep the name and externalId, so they set neither.
     let keeps_keys = name_of(resource_type, &current.doc).is_ok_and(|n| n == name)
         && current.doc.get("externalId").and_then(Value::as_str) == external_id;
-    let changed = if keeps_keys {
-        conn.prepare_cached(
-            "UPDATE resources SET active = ?1, password_hash = ?2, version = ?3, last_modified = ?4, doc = ?5
-             WHERE seq = ?6 AND tenant_id = ?7 AND version = ?8",
-        )?
-        .execute(params![
-            active,
-            password_hash,
-            version,
-            now,
-            json,
-            current.seq,
-            tenant_id,
-            current.version
-        ])?
+    let name_key: String;
+    let mut args: Vec<&dyn rusqlite::ToSql> = vec![
+        &active,
+        &password_hash,
+        &version,
+        &now,
+        &json,
+        &current.seq,
+        &tenant_id,
+        &current.version,
+    ];
+    let sql = if keeps_keys {
+        "UPDATE resources SET active = ?1, password_hash = ?2, version = ?3, last_modified = ?4, doc = ?5
+         WHERE seq = ?6 AND tenant_id = ?7 AND version = ?8"
     } else {
-        conn.prepare_cached(
-            "UPDATE resources SET name = ?1, name_key = ?2, external_id = ?3, active = ?4, password_hash = ?5,
-             version = ?6, last_modified = ?7, doc = ?8
-             WHERE seq = ?9 AND tenant_id = ?10 AND version = ?11",
-        )?
-        .execute(params![
-            name,
-            fold(&name),
-            external_id,
-            active,
-            password_hash,
-            version,
-            now,
-            json,
-            current.seq,
-            tenant_id,
-            current.version
-        ])?
+        name_key = fold(&name);
+        args.extend([&name as &dyn rusqlite::ToSql, &name_key, &external_id]);
+        "UPDATE resources SET active = ?1, password_hash = ?2, version = ?3, last_modified = ?4, doc = ?5,
+         name = ?9, name_key = ?10, external_id = ?11
+         WHERE seq = ?6 AND tenant_id = ?7 AND version = ?8"
     };
+    let changed = conn.prepare_cached(sql)?.execute(args.as_slice())?;
     if changed == 0 {
         return Err(if exists(conn, tenant_id, current.seq)? {
             StoreError::Stale
