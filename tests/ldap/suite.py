@@ -79,15 +79,24 @@ class Scimd:
         self.proc = subprocess.Popen([SCIMD, "serve"], env=self.env, cwd=self.dir,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.tls = ssl.create_default_context(cafile=self.cert)
-        for _ in range(200):
+        # The LDAP listeners start beside Rocket's, not after it: wait for every port the
+        # suite uses, or the first SCIM request can race the HTTPS listener's bind.
+        for port in (self.port, self.ldap_port, self.ldaps_port):
+            self.wait_for(port)
+        self.local = threading.local()
+
+    def wait_for(self, port, seconds=30):
+        deadline = time.monotonic() + seconds
+        while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.ldap_port), timeout=1):
-                    break
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    return
             except OSError:
                 if self.proc.poll() is not None:
                     raise RuntimeError("scimd exited: " + open(self.log.name).read())
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"scimd did not listen on port {port} within {seconds} s")
                 time.sleep(0.05)
-        self.local = threading.local()
 
     def cli(self, *args):
         out = subprocess.run([SCIMD, *args], env=self.env, cwd=self.dir, capture_output=True,
