@@ -107,7 +107,10 @@ fn main() {
                 &mut scimd::scim::quirks::Quirks::default(),
             ))
             .expect("create");
-        r.body["id"].as_str().expect("id").to_owned()
+        r.body.into_value().expect("JSON")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned()
     };
     let started = Instant::now();
     let big = create("big", &user_ids[..members]);
@@ -163,7 +166,7 @@ fn main() {
                         &none,
                     ))
                     .expect("get");
-                full_len = serde_json::to_vec(&r.body).expect("json").len();
+                full_len = r.body.into_bytes().expect("json").len();
                 t.elapsed()
             })
             .collect(),

@@ -75,6 +75,7 @@ fn main() {
             .await
             .expect("list");
             samples.push(started.elapsed());
+            let page = page.into_value().expect("JSON");
             assert_eq!(page["totalResults"], json!(1));
         }
     });

@@ -144,7 +144,8 @@ fn main() {
             &mut scimd::scim::quirks::Quirks::default(),
         ))
         .expect("user");
-    let id = user.body["id"].as_str().expect("id").to_owned();
+    let user = user.body.into_value().expect("JSON");
+    let id = user["id"].as_str().expect("id").to_owned();
     let body = worst_patch(&limits, 0, false);
     println!(
         "worst PATCH: {} operations, {} KiB, on a user with {} emails; phases of {seconds} s",

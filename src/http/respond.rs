@@ -9,10 +9,10 @@ use bytes::Bytes;
 use rocket::http::{ContentType, Header, Status};
 use rocket::request::Request;
 use rocket::response::{self, Responder, Response};
-use serde_json::Value;
 
 use crate::scim::ScimError;
 use crate::service::resources::Rendered;
+use crate::service::verbatim::Body;
 
 /// `application/scim+json` (RFC 7644 §8.1).
 pub fn scim_json() -> ContentType {
@@ -23,17 +23,17 @@ pub fn scim_json() -> ContentType {
 #[derive(Debug)]
 pub struct ScimResponse {
     status: Status,
-    body: Option<Value>,
+    body: Option<Body>,
     location: Option<String>,
     etag: Option<String>,
 }
 
 impl ScimResponse {
     /// 200 with a body and no resource headers (lists, discovery).
-    pub fn ok(body: Value) -> Self {
+    pub fn ok(body: impl Into<Body>) -> Self {
         Self {
             status: Status::Ok,
-            body: Some(body),
+            body: Some(body.into()),
             location: None,
             etag: None,
         }
@@ -83,7 +83,8 @@ impl<'r> Responder<'r, 'static> for ScimResponse {
         let mut res = Response::build();
         res.status(self.status);
         if let Some(body) = self.body {
-            let bytes = render(req, &body)?;
+            let json = body.into_bytes().map_err(|_| Status::InternalServerError)?;
+            let bytes = logged(req, Bytes::from(json));
             res.header(scim_json())
                 .sized_body(bytes.len(), Cursor::new(bytes));
         }
@@ -97,11 +98,10 @@ impl<'r> Responder<'r, 'static> for ScimResponse {
     }
 }
 
-/// `body` as JSON bytes, shared with the request log.
-fn render(req: &Request<'_>, body: &Value) -> Result<Bytes, Status> {
-    let bytes = Bytes::from(serde_json::to_vec(body).map_err(|_| Status::InternalServerError)?);
+/// The JSON bytes of a response, shared with the request log.
+fn logged(req: &Request<'_>, bytes: Bytes) -> Bytes {
     super::request_log::keep_response_body(req, &bytes);
-    Ok(bytes)
+    bytes
 }
 
 /// The `Retry-After` seconds a guard computed for this request's 429 (the rate limiter),
@@ -117,7 +117,8 @@ impl<'r> Responder<'r, 'static> for ScimError {
         } else {
             tracing::debug!(status = self.status, detail = %self.detail, "request rejected");
         }
-        let bytes = render(req, &self.to_json())?;
+        let json = serde_json::to_vec(&self.to_json()).map_err(|_| Status::InternalServerError)?;
+        let bytes = logged(req, Bytes::from(json));
         let mut res = Response::build();
         res.status(Status::from_code(self.status).unwrap_or(Status::InternalServerError))
             .header(scim_json())

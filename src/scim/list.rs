@@ -130,11 +130,14 @@ fn parse_int(name: &str, raw: Option<&str>) -> Result<Option<i64>> {
     }
 }
 
+/// The schema URN of a ListResponse (RFC 7644 §3.4.2).
+pub const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+
 /// A ListResponse (RFC 7644 §3.4.2): numbers are JSON integers and `Resources` is always
 /// present, even empty, because Okta fails on anything else (S01, S04).
 pub fn list_response(total: u64, start_index: u64, resources: Vec<Value>) -> Value {
     json!({
-        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "schemas": [LIST_RESPONSE],
         "totalResults": total,
         "startIndex": start_index,
         "itemsPerPage": resources.len(),

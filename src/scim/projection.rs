@@ -82,6 +82,34 @@ impl Resolver<'_> {
         }
     }
 
+    /// Whether the client asked for no `attributes` and no `excludedAttributes`.
+    pub fn asks_for_nothing(&self) -> bool {
+        self.only.is_none()
+            && self.excluded.is_empty()
+            && self.only_extensions.is_empty()
+            && self.excluded_extensions.is_empty()
+    }
+
+    /// Whether [`Self::apply`] leaves the top-level member `key`, whose value is the JSON text
+    /// `raw`, exactly as it is: what lets a stored document be sent without being parsed.
+    /// Conservative: `false` for any projection the client asked for, and wherever an empty
+    /// object appears inside (which `apply` drops from multi-valued attributes).
+    pub fn leaves_unchanged(&self, rt: &ResourceType, key: &str, raw: &[u8]) -> bool {
+        if !self.asks_for_nothing() || raw.windows(2).any(|w| w == b"{}") {
+            return false;
+        }
+        let shown = |def: &AttrDef| !matches!(def.returned, Returned::Never | Returned::Request);
+        if let Some(ext) = rt.extension(key) {
+            return ext.attributes.iter().all(shown);
+        }
+        key == "schemas"
+            || rt
+                .schema
+                .attr(key)
+                .or_else(|| super::schema::find(&super::schema::COMMON_ATTRIBUTES, key))
+                .is_none_or(shown)
+    }
+
     /// Applies the projection to a rendered resource (canonical names, extension blocks under
     /// their URN key).
     pub fn apply(&self, rt: &ResourceType, resource: &mut Map<String, Value>) {

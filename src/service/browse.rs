@@ -92,12 +92,13 @@ pub async fn list(
         query,
         &mut Quirks::default(),
     )
-    .await
+    .await?
+    .into_value()
 }
 
 /// One user with the groups it belongs to (direct and inherited, as SCIM renders `groups`).
 pub async fn user(store: &Store, scope: &Scope, id: &str) -> Result<Value> {
-    Ok(resources::get(
+    resources::get(
         store,
         scope.schemas.get(&USER),
         scope,
@@ -105,7 +106,8 @@ pub async fn user(store: &Store, scope: &Scope, id: &str) -> Result<Value> {
         &Projection::default(),
     )
     .await?
-    .body)
+    .body
+    .into_value()
 }
 
 /// One group without its member list, plus one page of members.
@@ -151,7 +153,7 @@ pub async fn group(
         .into_iter()
         .map(|m| json!({"value": m.id, "display": m.display, "type": m.resource_type}))
         .collect();
-    Ok(json!({"group": group.body, "members": list_response(total, start, members)}))
+    Ok(json!({"group": group.body.into_value()?, "members": list_response(total, start, members)}))
 }
 
 #[cfg(test)]

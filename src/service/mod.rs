@@ -26,6 +26,7 @@ pub mod tenants;
 pub mod token_addresses;
 pub mod tokens;
 pub mod usage;
+pub mod verbatim;
 pub mod webhooks;
 
 /// Where a SCIM request operates: the tenant and the absolute base URL of its SCIM API (e.g.

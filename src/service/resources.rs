@@ -13,22 +13,23 @@ use super::extensions;
 use super::history::{self, Action};
 use super::members;
 use super::passwords::HashError;
+use super::verbatim::{self, Body};
 use crate::clock;
 use crate::scim::error::{Result, ScimError};
-use crate::scim::list::{ListQuery, list_response};
+use crate::scim::list::ListQuery;
 use crate::scim::patch::{self, MemberChange};
 use crate::scim::projection::{Projection, Resolver};
 use crate::scim::quirks::Quirks;
 use crate::scim::resource::{self, Document, WriteLimits};
 use crate::scim::schema::{GROUP, ResourceType, TypeRef};
 use crate::store::filter_sql::{self, SqlWhere};
-use crate::store::resources::{self as rows, PasswordChange, ResourceRow};
+use crate::store::resources::{self as rows, PasswordChange, ResourceRow, StoredResource};
 use crate::store::{Store, StoreError};
 
 /// A rendered resource plus what the HTTP layer needs for `ETag` and `Location`.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    pub body: Value,
+    pub body: Body,
     /// The weak ETag, also `meta.version`: see [`etag`].
     pub etag: String,
     pub location: String,
@@ -203,7 +204,7 @@ pub async fn get(
     let kind = rt.name;
     let (row, related) = store
         .read_quick(move |conn| {
-            let row = rows::get(conn, tenant_id, kind, &id_owned)?;
+            let row = rows::get_stored(conn, tenant_id, kind, &id_owned)?;
             let related = with_related
                 .then(|| members::related(conn, kind, row.seq, &base))
                 .transpose()?;
@@ -211,13 +212,7 @@ pub async fn get(
         })
         .await
         .map_err(|e| not_found_or_internal(e, rt, id))?;
-    Ok(rendered(
-        rt,
-        scope,
-        &row,
-        related.map(|l| (relation, l)),
-        &resolver,
-    ))
+    rendered_stored(rt, scope, row, related.map(|l| (relation, l)), &resolver)
 }
 
 /// Current ETag of a resource, for `If-None-Match` on GET.
@@ -400,12 +395,12 @@ pub async fn list(
     scope: &Scope,
     query: ListQuery,
     quirks: &mut Quirks,
-) -> Result<Value> {
+) -> Result<Body> {
     quirks.merge(&query.quirks);
     let prepared = prepare(rt, &query, quirks)?;
     let (total, resources) =
         fetch(store, scope, prepared, query.start_index - 1, query.count).await?;
-    Ok(list_response(total, query.start_index, resources))
+    verbatim::list_body(total, query.start_index, resources).map_err(|_| ScimError::internal())
 }
 
 /// POST /.search at the root (RFC 7644 §3.4.3): every resource type, Users then Groups, paged
@@ -416,7 +411,7 @@ pub async fn search_all(
     scope: &Scope,
     query: ListQuery,
     quirks: &mut Quirks,
-) -> Result<Value> {
+) -> Result<Body> {
     quirks.merge(&query.quirks);
     let mut prepared = Vec::new();
     let mut first_error = None;
@@ -440,7 +435,7 @@ pub async fn search_all(
         room -= page.len() as u64;
         resources.extend(page);
     }
-    Ok(list_response(total, query.start_index, resources))
+    verbatim::list_body(total, query.start_index, resources).map_err(|_| ScimError::internal())
 }
 
 /// A list query resolved against one resource type.
@@ -480,7 +475,7 @@ async fn fetch(
     p: Prepared<'_>,
     offset: u64,
     limit: u64,
-) -> Result<(u64, Vec<Value>)> {
+) -> Result<(u64, Vec<Body>)> {
     let Prepared {
         rt,
         resolver,
@@ -522,11 +517,10 @@ async fn fetch(
         .rows
         .into_iter()
         .map(|row| {
-            let mut body = render(rt, scope, &row, related.next().map(|l| (relation, l)));
-            resolver.apply(rt, &mut body);
-            Value::Object(body)
+            let shown = related.next().map(|l| (relation, l));
+            Ok(rendered_stored(rt, scope, row, shown, &resolver)?.body)
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok((page.total, resources))
 }
 
@@ -798,7 +792,7 @@ async fn render_one(
     Ok(rendered(rt, scope, &row, extra, resolver))
 }
 
-fn rendered(
+pub(super) fn rendered(
     rt: &ResourceType,
     scope: &Scope,
     row: &ResourceRow,
@@ -812,7 +806,7 @@ fn rendered(
         .map_or_else(|| etag(row.version, &[]), str::to_owned);
     resolver.apply(rt, &mut body);
     Rendered {
-        body: Value::Object(body),
+        body: Body::Value(Value::Object(body)),
         etag,
         location: location(rt, scope, &row.id),
     }
@@ -847,10 +841,7 @@ pub(super) fn render(
             out.insert(k.clone(), v.clone());
         }
     }
-    let version = match &related {
-        Some(("groups", shown)) => etag(row.version, shown),
-        _ => etag(row.version, &[]),
-    };
+    let version = version_shown(row.version, related.as_ref());
     // An empty `groups` is omitted (unassigned); an empty `members` is shown because Okta and
     // Entra expect `"members": []` on a new group (S17, S61).
     if let Some((name, list)) = related
@@ -860,15 +851,74 @@ pub(super) fn render(
     }
     out.insert(
         "meta".into(),
-        json!({
-            "resourceType": rt.name,
-            "created": row.created,
-            "lastModified": row.last_modified,
-            "location": location(rt, scope, &row.id),
-            "version": version,
-        }),
+        meta(
+            rt,
+            scope,
+            &row.id,
+            &row.created,
+            &row.last_modified,
+            &version,
+        ),
     );
     out
+}
+
+/// A resource read for a response, rendered from its stored text when the projection leaves
+/// the document as it is ([`verbatim`]), or parsed and rendered as [`render`] does.
+pub(super) fn rendered_stored(
+    rt: &ResourceType,
+    scope: &Scope,
+    row: StoredResource,
+    related: Option<(&str, Vec<Value>)>,
+    resolver: &Resolver<'_>,
+) -> Result<Rendered> {
+    let version = version_shown(row.version, related.as_ref());
+    let meta = meta(
+        rt,
+        scope,
+        &row.id,
+        &row.created,
+        &row.last_modified,
+        &version,
+    );
+    let shown = related
+        .as_ref()
+        .map(|(name, list)| (*name, list.as_slice()));
+    if let Some(json) = verbatim::render(rt, &row, shown, &meta, resolver) {
+        return Ok(Rendered {
+            body: Body::Json(json),
+            etag: version,
+            location: location(rt, scope, &row.id),
+        });
+    }
+    let row = row.parse().map_err(internal)?;
+    Ok(rendered(rt, scope, &row, related, resolver))
+}
+
+/// `meta.version`, also the ETag: a user's covers the groups it shows (see [`etag`]).
+fn version_shown(version: i64, related: Option<&(&str, Vec<Value>)>) -> String {
+    match related {
+        Some(("groups", shown)) => etag(version, shown),
+        _ => etag(version, &[]),
+    }
+}
+
+/// `meta` (RFC 7643 §3.1).
+fn meta(
+    rt: &ResourceType,
+    scope: &Scope,
+    id: &str,
+    created: &str,
+    last_modified: &str,
+    version: &str,
+) -> Value {
+    json!({
+        "resourceType": rt.name,
+        "created": created,
+        "lastModified": last_modified,
+        "location": location(rt, scope, id),
+        "version": version,
+    })
 }
 
 fn with_schemas(rt: &ResourceType, doc: Document) -> Document {
@@ -1145,13 +1195,14 @@ mod tests {
         .await
         .expect("lenient");
         assert_eq!(noticed.ignored(), ["costCentre"]);
-        assert!(made.body.get("costCentre").is_none(), "{}", made.body);
-        assert_eq!(made.body["title"], "T");
+        let made = made.body.into_value().expect("JSON");
+        assert!(made.get("costCentre").is_none(), "{made}");
+        assert_eq!(made["title"], "T");
         let docs = stored_docs(&store);
         assert_eq!(docs.len(), 1);
         assert!(!docs[0].contains("costCentre"), "{}", docs[0]);
 
-        let id = made.body["id"].as_str().expect("id").to_owned();
+        let id = made["id"].as_str().expect("id").to_owned();
         let ops = |path: &str| {
             serde_json::json!({"schemas":[crate::scim::patch::PATCH_OP_URN],
                 "Operations":[{"op":"Replace","path":path,"value":"x"}]})

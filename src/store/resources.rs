@@ -32,19 +32,22 @@ pub enum PasswordChange<'a> {
 
 const COLUMNS: &str = "r.seq, r.id, r.version, r.created, r.last_modified, r.doc, r.password_hash";
 
-/// A row as read, before its document is parsed.
-struct StoredRow {
-    seq: i64,
-    id: String,
-    version: i64,
-    created: String,
-    last_modified: String,
-    doc: String,
-    password_hash: Option<String>,
+/// A row as read, its document still the JSON text it was stored as: a read that only passes
+/// the document on can copy that text instead of parsing it ([`StoredResource::parse`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredResource {
+    pub seq: i64,
+    pub id: String,
+    pub version: i64,
+    pub created: String,
+    pub last_modified: String,
+    /// The document as serde_json wrote it: one JSON object, compact, keys in stored order.
+    pub doc: String,
+    pub password_hash: Option<String>,
 }
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredRow> {
-    Ok(StoredRow {
+fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
         seq: row.get(0)?,
         id: row.get(1)?,
         version: row.get(2)?,
@@ -55,25 +58,28 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<StoredRow> {
     })
 }
 
-fn into_resource(raw: StoredRow) -> Result<ResourceRow> {
-    let doc = match serde_json::from_str(&raw.doc)? {
-        Value::Object(map) => map,
-        _ => {
-            return Err(StoreError::Internal(format!(
-                "document of resource {} is not an object",
-                raw.id
-            )));
-        }
-    };
-    Ok(ResourceRow {
-        seq: raw.seq,
-        id: raw.id,
-        version: raw.version,
-        created: raw.created,
-        last_modified: raw.last_modified,
-        doc,
-        password_hash: raw.password_hash,
-    })
+impl StoredResource {
+    /// The row with its document parsed.
+    pub fn parse(self) -> Result<ResourceRow> {
+        let doc = match serde_json::from_str(&self.doc)? {
+            Value::Object(map) => map,
+            _ => {
+                return Err(StoreError::Internal(format!(
+                    "document of resource {} is not an object",
+                    self.id
+                )));
+            }
+        };
+        Ok(ResourceRow {
+            seq: self.seq,
+            id: self.id,
+            version: self.version,
+            created: self.created,
+            last_modified: self.last_modified,
+            doc,
+            password_hash: self.password_hash,
+        })
+    }
 }
 
 /// The unique name attribute of each resource type (RFC 7643 §4: userName, displayName).
@@ -160,14 +166,22 @@ pub fn get(
     resource_type: &str,
     id: &str,
 ) -> Result<ResourceRow> {
-    let raw = conn
-        .prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 AND r.id = ?3"
-        ))?
-        .query_row(params![tenant_id, resource_type, id], from_row)
-        .optional()?
-        .ok_or(StoreError::NotFound)?;
-    into_resource(raw)
+    get_stored(conn, tenant_id, resource_type, id)?.parse()
+}
+
+/// [`get`] with the document left as stored.
+pub fn get_stored(
+    conn: &Connection,
+    tenant_id: i64,
+    resource_type: &str,
+    id: &str,
+) -> Result<StoredResource> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM resources r WHERE r.tenant_id = ?1 AND r.resource_type = ?2 AND r.id = ?3"
+    ))?
+    .query_row(params![tenant_id, resource_type, id], from_row)
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
 /// `(seq, version)` of a resource, without reading its document: enough to tell whether a
@@ -306,7 +320,8 @@ fn page_sql(where_sql: &str, order_by: Option<&str>, params: usize) -> String {
 /// One page of a filtered, ordered listing plus the total match count.
 pub struct Page {
     pub total: u64,
-    pub rows: Vec<ResourceRow>,
+    /// As stored: a listing mostly passes documents on unchanged.
+    pub rows: Vec<StoredResource>,
 }
 
 /// Lists resources matching `filter` (already translated to SQL), ordered by `order_by` (an SQL
@@ -344,10 +359,9 @@ pub fn list(
             i64::try_from(limit).unwrap_or(i64::MAX).into(),
             i64::try_from(offset).unwrap_or(i64::MAX).into(),
         ]);
-        let raw = stmt.query_map(rusqlite::params_from_iter(page_args), from_row)?;
-        for r in raw {
-            rows.push(into_resource(r?)?);
-        }
+        rows = stmt
+            .query_map(rusqlite::params_from_iter(page_args), from_row)?
+            .collect::<rusqlite::Result<_>>()?;
     }
     let found = rows.len() as u64;
     // A page that came back short and not past the end already says how many match: the
@@ -400,9 +414,7 @@ fn plain_page(
             ],
             from_row,
         )?;
-        for r in raw {
-            rows.push(into_resource(r?)?);
-        }
+        rows = raw.collect::<rusqlite::Result<_>>()?;
     }
     Ok(Page {
         total: counted.live,
@@ -437,7 +449,7 @@ pub fn list_after(
     let raw = stmt.query_map(rusqlite::params_from_iter(args.iter()), from_row)?;
     let mut rows = Vec::new();
     for r in raw {
-        rows.push(into_resource(r?)?);
+        rows.push(r?.parse()?);
     }
     Ok(rows)
 }
@@ -471,7 +483,7 @@ pub fn for_each(
     ))?;
     let rows = stmt.query_map(params![tenant_id, resource_type], from_row)?;
     for raw in rows {
-        each(into_resource(raw?)?)?;
+        each(raw?.parse()?)?;
     }
     Ok(())
 }
