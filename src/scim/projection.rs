@@ -25,6 +25,9 @@ pub struct Resolver<'a> {
     /// Extensions named as a whole by their URN.
     only_extensions: Vec<&'a str>,
     excluded_extensions: Vec<&'a str>,
+    /// Top-level members that [`Resolver::apply`] removes even when the client asked for no
+    /// projection: attributes returned "never" or on "request", and extensions holding one.
+    hidden_by_default: Vec<&'a str>,
 }
 
 impl Projection {
@@ -56,11 +59,24 @@ impl Projection {
         let (only, only_extensions) = split("attributes", &self.attributes)?;
         let (excluded, excluded_extensions) = split("excludedAttributes", &self.excluded)?;
         let only = (!self.attributes.is_empty()).then_some(only);
+        let hidden = |def: &AttrDef| matches!(def.returned, Returned::Never | Returned::Request);
+        let hidden_by_default = (rt.schema.attributes.iter())
+            .chain(&super::schema::COMMON_ATTRIBUTES)
+            .filter(|def| hidden(def))
+            .map(|def| &*def.name)
+            .chain(
+                rt.extensions
+                    .iter()
+                    .filter(|ext| ext.attributes.iter().any(hidden))
+                    .map(|ext| &*ext.id),
+            )
+            .collect();
         Ok(Resolver {
             only,
             excluded,
             only_extensions,
             excluded_extensions,
+            hidden_by_default,
         })
     }
 }
@@ -94,20 +110,14 @@ impl Resolver<'_> {
     /// `raw`, exactly as it is: what lets a stored document be sent without being parsed.
     /// Conservative: `false` for any projection the client asked for, and wherever an empty
     /// object appears inside (which `apply` drops from multi-valued attributes).
-    pub fn leaves_unchanged(&self, rt: &ResourceType, key: &str, raw: &[u8]) -> bool {
+    pub fn leaves_unchanged(&self, key: &str, raw: &[u8]) -> bool {
         if !self.asks_for_nothing() || raw.windows(2).any(|w| w == b"{}") {
             return false;
         }
-        let shown = |def: &AttrDef| !matches!(def.returned, Returned::Never | Returned::Request);
-        if let Some(ext) = rt.extension(key) {
-            return ext.attributes.iter().all(shown);
-        }
-        key == "schemas"
-            || rt
-                .schema
-                .attr(key)
-                .or_else(|| super::schema::find(&super::schema::COMMON_ATTRIBUTES, key))
-                .is_none_or(shown)
+        !self
+            .hidden_by_default
+            .iter()
+            .any(|name| name.eq_ignore_ascii_case(key))
     }
 
     /// Applies the projection to a rendered resource (canonical names, extension blocks under

@@ -186,11 +186,13 @@ pub fn list(conn: &Conn, group_seq: i64, base_url: &str) -> Result<Vec<Value>> {
 pub fn groups(conn: &Conn, member_seq: i64, base_url: &str) -> Result<Vec<Value>> {
     Ok(store::groups_of(conn, member_seq)?
         .into_iter()
-        .map(|(g, direct)| {
-            json!({"value": g.id, "$ref": format!("{base_url}/Groups/{}", g.id), "display": g.display,
-                   "type": if direct { "direct" } else { "indirect" }})
-        })
+        .map(|(g, direct)| group_value(g, direct, base_url))
         .collect())
+}
+
+fn group_value(g: store::Member, direct: bool, base_url: &str) -> Value {
+    json!({"value": g.id, "$ref": format!("{base_url}/Groups/{}", g.id), "display": g.display,
+           "type": if direct { "direct" } else { "indirect" }})
 }
 
 /// The relation rendered alongside a resource: a group's `members` or a user's `groups`.
@@ -200,6 +202,27 @@ pub fn relation_name(resource_type: &str) -> &'static str {
     } else {
         "groups"
     }
+}
+
+/// Loads the relation of each resource of a page, in its order (users' groups in one read).
+pub fn related_each(
+    conn: &Conn,
+    resource_type: &str,
+    seqs: &[i64],
+    base_url: &str,
+) -> Result<Vec<Vec<Value>>> {
+    if resource_type == "Group" {
+        return seqs.iter().map(|seq| list(conn, *seq, base_url)).collect();
+    }
+    Ok(store::groups_of_each(conn, seqs)?
+        .into_iter()
+        .map(|groups| {
+            groups
+                .into_iter()
+                .map(|(g, direct)| group_value(g, direct, base_url))
+                .collect()
+        })
+        .collect())
 }
 
 /// Loads the relation of one resource.

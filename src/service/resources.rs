@@ -501,10 +501,8 @@ async fn fetch(
                 limit,
             )?;
             let related = if with_related {
-                page.rows
-                    .iter()
-                    .map(|r| members::related(conn, kind, r.seq, &base))
-                    .collect::<crate::store::Result<Vec<_>>>()?
+                let seqs: Vec<i64> = page.rows.iter().map(|r| r.seq).collect();
+                members::related_each(conn, kind, &seqs, &base)?
             } else {
                 Vec::new()
             };
@@ -849,17 +847,15 @@ pub(super) fn render(
     {
         out.insert(name.into(), Value::Array(list));
     }
-    out.insert(
-        "meta".into(),
-        meta(
-            rt,
-            scope,
-            &row.id,
-            &row.created,
-            &row.last_modified,
-            &version,
-        ),
+    let meta = meta(
+        rt,
+        scope,
+        &row.id,
+        &row.created,
+        &row.last_modified,
+        &version,
     );
+    out.insert("meta".into(), json!(meta));
     out
 }
 
@@ -904,21 +900,31 @@ fn version_shown(version: i64, related: Option<&(&str, Vec<Value>)>) -> String {
 }
 
 /// `meta` (RFC 7643 §3.1).
-fn meta(
-    rt: &ResourceType,
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta<'a> {
+    resource_type: &'a str,
+    created: &'a str,
+    last_modified: &'a str,
+    location: String,
+    version: &'a str,
+}
+
+fn meta<'a>(
+    rt: &'a ResourceType,
     scope: &Scope,
     id: &str,
-    created: &str,
-    last_modified: &str,
-    version: &str,
-) -> Value {
-    json!({
-        "resourceType": rt.name,
-        "created": created,
-        "lastModified": last_modified,
-        "location": location(rt, scope, id),
-        "version": version,
-    })
+    created: &'a str,
+    last_modified: &'a str,
+    version: &'a str,
+) -> Meta<'a> {
+    Meta {
+        resource_type: rt.name,
+        created,
+        last_modified,
+        location: location(rt, scope, id),
+        version,
+    }
 }
 
 fn with_schemas(rt: &ResourceType, doc: Document) -> Document {

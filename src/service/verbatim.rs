@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use crate::scim::list::LIST_RESPONSE;
 use crate::scim::projection::Resolver;
 use crate::scim::schema::ResourceType;
+use crate::service::resources::Meta;
 use crate::store::resources::StoredResource;
 
 /// A response document: built as a `Value`, or JSON text ready to send.
@@ -112,27 +113,27 @@ pub fn render(
     rt: &ResourceType,
     row: &StoredResource,
     related: Option<(&str, &[Value])>,
-    meta: &Value,
+    meta: &Meta<'_>,
     resolver: &Resolver<'_>,
 ) -> Option<Vec<u8>> {
     if !resolver.asks_for_nothing() {
         return None;
     }
     let Members(stored) = serde_json::from_str(&row.doc).ok()?;
-    let mut schemas = vec![Value::from(&*rt.schema.id)];
+    let mut schemas = vec![&*rt.schema.id];
     schemas.extend(
         rt.extensions
             .iter()
             .filter(|e| stored.iter().any(|(k, _)| *k == &*e.id))
-            .map(|e| Value::from(&*e.id)),
+            .map(|e| &*e.id),
     );
     let mut out: Vec<(&str, Piece)> = Vec::with_capacity(stored.len() + 4);
     let mut put = |key, piece| match out.iter_mut().find(|(k, _)| *k == key) {
         Some(slot) => slot.1 = piece,
         None => out.push((key, piece)),
     };
-    put("schemas", Piece::Made(Value::Array(schemas)));
-    put("id", Piece::Made(Value::from(&*row.id)));
+    put("schemas", Piece::Schemas(schemas));
+    put("id", Piece::Id(&row.id));
     if let Some((_, external)) = stored.iter().find(|(k, _)| *k == "externalId") {
         put("externalId", Piece::Stored(external));
     }
@@ -159,11 +160,12 @@ pub fn render(
         let start = text.len();
         match piece {
             Piece::Stored(raw) => text.extend_from_slice(raw.get().as_bytes()),
-            Piece::Made(value) => serde_json::to_writer(&mut text, value).ok()?,
-            Piece::Meta(value) => serde_json::to_writer(&mut text, value).ok()?,
+            Piece::Schemas(urns) => serde_json::to_writer(&mut text, urns).ok()?,
+            Piece::Id(id) => serde_json::to_writer(&mut text, id).ok()?,
+            Piece::Meta(meta) => serde_json::to_writer(&mut text, meta).ok()?,
             Piece::Shown(list) => serde_json::to_writer(&mut text, list).ok()?,
         }
-        if !resolver.leaves_unchanged(rt, key, &text[start..]) {
+        if !resolver.leaves_unchanged(key, &text[start..]) {
             return None;
         }
     }
@@ -171,11 +173,12 @@ pub fn render(
     Some(text)
 }
 
-/// One member of the response: copied from the stored text, or made here.
+/// One member of the response: copied from the stored text, or what scimd adds.
 enum Piece<'a> {
     Stored(&'a RawValue),
-    Made(Value),
-    Meta(&'a Value),
+    Schemas(Vec<&'a str>),
+    Id(&'a str),
+    Meta(&'a Meta<'a>),
     /// The relation (`groups` of a user, `members` of a group).
     Shown(&'a [Value]),
 }
