@@ -236,6 +236,10 @@ pub struct RequestLogConfig {
     pub max_body_bytes: usize,
     /// Entries waiting for the writer; when full, new entries are dropped and counted.
     pub queue_size: usize,
+    /// Bytes of captures (text fields and bodies) waiting for the writer; past it, new entries
+    /// are dropped and counted like a full queue. `queue_size` alone let a flood of large
+    /// responses (list pages, 16 KiB bodies) queue 4,096 of them: 64 MiB and more.
+    pub queue_bytes: usize,
     /// Each text field (path, query, tenant, token name, User-Agent, error detail) is stored
     /// up to this many bytes, and marked truncated when cut.
     pub max_field_bytes: usize,
@@ -257,6 +261,7 @@ impl Default for RequestLogConfig {
             max_rows: 1_000_000,
             max_body_bytes: 16_384,
             queue_size: 4096,
+            queue_bytes: 8 << 20,
             max_field_bytes: 2048,
             max_bytes: 1 << 30,
             anonymous_per_minute: 60,
@@ -888,6 +893,11 @@ impl Config {
                 "request_log.queue_size must be at least 1".into(),
             ));
         }
+        if self.request_log.queue_bytes < self.request_log.max_body_bytes.saturating_mul(2) {
+            return Err(ConfigError::Invalid(
+                "request_log.queue_bytes must be at least twice request_log.max_body_bytes (one entry's request and response bodies)".into(),
+            ));
+        }
         if self.request_log.max_field_bytes < 64 {
             return Err(ConfigError::Invalid(
                 "request_log.max_field_bytes must be at least 64".into(),
@@ -1304,6 +1314,7 @@ mod tests {
             assert_eq!(config.limits.body_timeout_secs, 30);
             assert_eq!(config.limits.max_connections, 1024);
             assert_eq!(config.limits.max_url_bytes, 16_384);
+            assert_eq!(config.request_log.queue_bytes, 8 << 20);
             for (key, value, says) in [
                 (
                     "SCIMD_LIMITS__HEADER_TIMEOUT_SECS",
@@ -1312,6 +1323,11 @@ mod tests {
                 ),
                 ("SCIMD_LIMITS__MAX_CONNECTIONS", "0", "max_connections"),
                 ("SCIMD_LIMITS__MAX_URL_BYTES", "65534", "65533"),
+                (
+                    "SCIMD_REQUEST_LOG__QUEUE_BYTES",
+                    "32767",
+                    "request_log.queue_bytes must be at least twice",
+                ),
             ] {
                 jail.set_env(key, value);
                 let msg = Config::from_figment(Config::figment(None))

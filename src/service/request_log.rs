@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rocket::tokio::sync::{Notify, RwLock, mpsc, oneshot};
@@ -57,6 +57,13 @@ pub struct Capture {
     pub quirks: Quirks,
     /// The tenant's own `returned: never` attribute names, redacted like `password`.
     pub secrets: std::sync::Arc<[String]>,
+}
+
+impl Capture {
+    /// The memory the capture holds while queued: its buffer's.
+    fn size(&self) -> usize {
+        self.parts.bytes.capacity()
+    }
 }
 
 /// The text fields and bodies of a capture.
@@ -200,6 +207,8 @@ pub struct RequestLog {
     rx: Mutex<Option<mpsc::Receiver<Msg>>>,
     dropped: AtomicU64,
     written: AtomicU64,
+    /// Bytes held by the entries in the queue (`request_log.queue_bytes` bounds it).
+    queued_bytes: AtomicUsize,
     /// The writer takes this before each batch; [`RequestLog::hold`] blocks it (tests).
     gate: RwLock<()>,
     /// Ends the writer's batching window early: a batch is full or a flush is waiting.
@@ -257,6 +266,7 @@ impl RequestLog {
             rx: Mutex::new(Some(rx)),
             dropped: AtomicU64::new(0),
             written: AtomicU64::new(0),
+            queued_bytes: AtomicUsize::new(0),
             gate: RwLock::new(()),
             wake: Notify::new(),
             spare: Mutex::new(Vec::new()),
@@ -334,20 +344,31 @@ impl RequestLog {
         );
     }
 
-    /// Queues a capture without waiting; a full queue drops it and counts the drop.
+    /// Queues a capture without waiting; a full queue (in entries or in bytes) drops it and
+    /// counts the drop.
     pub fn submit(&self, c: Capture) {
-        if self.tx.try_send(Msg::Entry(c)).is_err() {
+        let size = c.size();
+        let before = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        if before + size > self.settings.queue_bytes || self.tx.try_send(Msg::Entry(c)).is_err() {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             self.dropped.fetch_add(1, Ordering::Relaxed);
-        } else if self.queue_depth() >= self.wake_mark() {
+        } else if self.writer_wanted() {
             self.wake.notify_one();
         }
     }
 
-    /// Queue depth at which the writer stops waiting for its batching window: a full batch,
-    /// or half the queue when the configured queue is smaller than a batch, so a small queue
-    /// is written before it can fill and drop entries.
-    fn wake_mark(&self) -> usize {
-        BATCH_SIZE.min(self.tx.max_capacity().div_ceil(2))
+    /// Whether the writer should stop waiting for its batching window: a full batch waits, or
+    /// half the queue (in entries or in bytes), so a queue is written before it can fill and
+    /// drop entries.
+    fn writer_wanted(&self) -> bool {
+        self.queue_depth() >= BATCH_SIZE.min(self.tx.max_capacity().div_ceil(2))
+            || self.queued_bytes.load(Ordering::Relaxed) >= self.settings.queue_bytes / 2
+    }
+
+    /// The writer took `batch` off the queue.
+    fn dequeued(&self, batch: &[Capture]) {
+        let size = batch.iter().map(Capture::size).sum();
+        self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
     }
 
     /// Entries waiting for the writer.
@@ -401,7 +422,7 @@ impl RequestLog {
                     // Sleep while the batch fills instead of waking for each entry: a wake-up
                     // per SCIM request (a futex and a context switch) would cost more than
                     // writing its row. A full batch or a flush cuts the window short.
-                    if rx.len() < self.wake_mark() {
+                    if !self.writer_wanted() {
                         let window = rocket::tokio::time::sleep(BATCH_WINDOW);
                         rocket::tokio::select! {
                             () = window => {}
@@ -428,6 +449,7 @@ impl RequestLog {
     /// Converts and inserts a batch; a failed write is logged and the batch counted as dropped
     /// (retrying would let a broken disk grow the queue without bound).
     async fn write(&self, store: &Store, batch: Vec<Capture>) {
+        self.dequeued(&batch);
         if batch.is_empty() {
             return;
         }
@@ -1211,6 +1233,38 @@ mod tests {
             log.spare.lock().expect("spare").is_empty(),
             "the large one freed"
         );
+    }
+
+    /// Large captures (list pages) are bounded by their bytes, not only their number: past
+    /// `queue_bytes` they are dropped and counted, and what the writer takes makes room again.
+    #[rocket::async_test]
+    async fn the_queue_holds_at_most_queue_bytes_of_captures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("s.db")).expect("store");
+        let log = RequestLog::new(RequestLogConfig {
+            queue_bytes: 64 << 10,
+            ..RequestLogConfig::default()
+        });
+        let large = || {
+            let mut parts = log.buffer(20 << 10);
+            parts.set_body(Field::ResponseBody, &[b'x'; 16 << 10], 16 << 10);
+            Capture {
+                parts,
+                ..Capture::default()
+            }
+        };
+        for _ in 0..10 {
+            log.submit(large());
+        }
+        let held = log.queued_bytes.load(Ordering::Relaxed);
+        assert!(held <= 64 << 10, "{held} bytes queued");
+        assert_eq!((log.queue_depth(), log.dropped()), (3, 7));
+        assert!(writer_woken(&log), "woken at half the bytes");
+
+        log.flush(&store).await;
+        assert_eq!(log.queued_bytes.load(Ordering::Relaxed), 0);
+        log.submit(large());
+        assert_eq!((log.queue_depth(), log.dropped()), (1, 7), "room again");
     }
 
     /// Whether the writer, were it waiting out its batching window now, would be woken.
